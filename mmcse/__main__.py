@@ -1,0 +1,3 @@
+from mmcse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,12 @@
+"""`python -m mmcse import-official` (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("import-official", help="(not implemented yet)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    raise NotImplementedError("python -m mmcse import-official is not implemented yet")

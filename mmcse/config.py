@@ -1,0 +1,188 @@
+"""Typed configuration: feature specs, model and training configs, named presets.
+
+Everything here is a plain dataclass that round-trips through JSON (``to_dict`` / ``from_dict``), so a
+checkpoint or a run folder can store exactly what built it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StreamSpec:
+    """One input stream: the folder name under the feature root and the per-clip array shape."""
+
+    name: str  # folder under <root>/, e.g. "vggish" or "CLAP/features"
+    shape: tuple[int, int]  # per clip, e.g. (10, 128)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The three input streams of a model (audio, visual 2D, visual 3D) and optional pseudo labels."""
+
+    name: str
+    audio: StreamSpec
+    visual: StreamSpec
+    visual_st: StreamSpec
+    # VALOR segment pseudo labels, (10, 25) 0/1 per clip, when the feature set ships them.
+    pseudo_audio: str | None = None
+    pseudo_visual: str | None = None
+
+    @property
+    def streams(self) -> dict[str, StreamSpec]:
+        return {"audio": self.audio, "visual": self.visual, "visual_st": self.visual_st}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+        def stream(s: dict[str, Any]) -> StreamSpec:
+            return StreamSpec(name=s["name"], shape=tuple(s["shape"]), description=s.get("description", ""))
+
+        return cls(
+            name=d["name"],
+            audio=stream(d["audio"]),
+            visual=stream(d["visual"]),
+            visual_st=stream(d["visual_st"]),
+            pseudo_audio=d.get("pseudo_audio"),
+            pseudo_visual=d.get("pseudo_visual"),
+        )
+
+    def same_inputs(self, other: FeatureSpec) -> bool:
+        """True when a model built for ``self`` can run on features of ``other`` (names and shapes)."""
+        return all(
+            (a.name, tuple(a.shape)) == (b.name, tuple(b.shape))
+            for a, b in zip(self.streams.values(), other.streams.values())
+        )
+
+
+HAN_FEATURES = FeatureSpec(
+    name="han",
+    audio=StreamSpec("vggish", (10, 128), "VGGish embedding per ~0.96 s of 16 kHz audio"),
+    visual=StreamSpec("res152", (80, 2048), "ImageNet ResNet-152 pooled features, 80 frames at 8 fps"),
+    visual_st=StreamSpec("r2plus1d_18", (10, 512), "Kinetics R(2+1)D-18, 10 clips of 8 frames"),
+)
+
+VALOR_FEATURES = FeatureSpec(
+    name="valor",
+    audio=StreamSpec("CLAP/features", (64, 768), "LAION-CLAP HTSAT-fusion feature map of the 10-s clip"),
+    visual=StreamSpec("CLIP/features", (10, 768), "CLIP ViT-L/14 image embeddings, L2-normalised"),
+    visual_st=StreamSpec("r2plus1d_18", (10, 512), "Kinetics R(2+1)D-18, 10 clips of 8 frames"),
+    pseudo_audio="CLAP/segment_pseudo_labels",
+    pseudo_visual="CLIP/segment_pseudo_labels",
+)
+
+FEATURE_PRESETS: dict[str, FeatureSpec] = {"han": HAN_FEATURES, "valor": VALOR_FEATURES}
+
+
+def feature_preset(name: str) -> FeatureSpec:
+    if name == "demo":  # defined next to the extractor that makes it
+        from mmcse.video.extractor import DEMO_FEATURES
+
+        return DEMO_FEATURES
+    try:
+        return FEATURE_PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown feature preset {name!r}; expected one of: han, valor, demo") from None
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and loss weights. ``arch`` is one of mmcse | han | valor.
+
+    Input dims/lengths come from the FeatureSpec (``ModelConfig.for_features``).
+    The ablation switches reproduce the paper's ablation rows.
+    """
+
+    arch: str = "mmcse"
+    audio_dim: int = 768
+    audio_len: int = 64  # 64 for CLAP maps (time-mixed to 10), 10 for per-segment audio
+    visual_dim: int = 768
+    visual_len: int = 10  # 80 for ResNet-152 frames (averaged in groups of 8), 10 otherwise
+    visual_st_dim: int = 512
+    num_classes: int = 25
+    num_segments: int = 10
+    d_model: int = 256  # projection width (HAN uses 512)
+    d_class: int = 128  # class-wise feature width
+    num_layers: int = 4  # FGSE layers (HAN: 1; VALOR: N)
+    num_heads: int = 8
+    dropout: float = 0.1
+    # ablation switches (MM-CSE)
+    use_cafd: bool = True  # False: the holistic feature is copied to every class slot
+    use_background: bool = True  # False: no background slot (25 slots, no L_ort, no fusion)
+    dynamic_fusion: bool = True  # False: alpha fixed to 0.5
+    use_secm: bool = True
+    use_lgsf: bool = True
+    use_intra: bool = True
+    use_cross: bool = True
+    # loss weights
+    w_video: float = 1.0
+    w_segment: float = 1.0  # pseudo-label segment BCE, audio and visual each
+    w_rec: float = 1.0
+    w_ort: float = 0.1
+    w_ec: float = 0.1
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+    @classmethod
+    def for_features(cls, spec: FeatureSpec, **overrides: Any) -> ModelConfig:
+        cfg = cls(
+            audio_dim=spec.audio.shape[1],
+            audio_len=spec.audio.shape[0],
+            visual_dim=spec.visual.shape[1],
+            visual_len=spec.visual.shape[0],
+            visual_st_dim=spec.visual_st.shape[1],
+        )
+        return dataclasses.replace(cfg, **overrides)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation recipe. Defaults follow the authors' release (mmcse_model.md)."""
+
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-4
+    weight_decay: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.999)
+    optimizer: str = "adamw"  # adamw | adam
+    schedule: str = "step"  # step (StepLR) | cosine (linear warm-up + cosine)
+    step_size: int = 10
+    gamma: float = 0.1
+    warmup_epochs: int = 10
+    clip_grad_norm: float = 1.0
+    seed: int = 87
+    num_workers: int = 0
+    gating: str = "mmcse"  # fused | mmcse | modality (avvp_protocol.md §3)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+@dataclass
+class Preset:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)

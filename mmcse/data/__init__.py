@@ -1,0 +1,1 @@
+"""LLP annotations, dense rasterisation, feature stores, datasets."""

@@ -1,0 +1,1 @@
+"""MM-CSE, HAN and VALOR models."""

@@ -1,0 +1,1 @@
+"""Video I/O, offline feature extraction, procedural demo clips."""

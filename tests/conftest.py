@@ -1,0 +1,28 @@
+"""Shared test fixtures. Tests that need ../shared (the LLP CSVs, the authors' reference outputs) skip
+with a reason when it is absent, as in a user's clone; CI has it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MMCSE_SHARED", REPO.parent / "shared"))
+LLP_DIR = SHARED / "llp"
+REFERENCE_DIR = SHARED / "reference"
+
+
+@pytest.fixture(scope="session")
+def llp_dir() -> Path:
+    if not (LLP_DIR / "AVVP_test_pd.csv").exists():
+        pytest.skip(f"LLP annotation CSVs not found in {LLP_DIR} (set MMCSE_SHARED to the shared/ folder)")
+    return LLP_DIR
+
+
+@pytest.fixture(scope="session")
+def reference_dir() -> Path:
+    if not (REFERENCE_DIR / "mmcse_official_clap_clip_io.npz").exists():
+        pytest.skip(f"authors' reference outputs not found in {REFERENCE_DIR} (set MMCSE_SHARED)")
+    return REFERENCE_DIR
