@@ -1,1 +1,29 @@
-"""MM-CSE, HAN and VALOR models."""
+"""MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from mmcse.models.outputs import ModelOutput
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from mmcse.config import ModelConfig
+
+
+def create_model(cfg: ModelConfig) -> nn.Module:
+    """The model named by ``cfg.arch``: ``mmcse`` | ``han`` | ``valor``. Forward: ``model(audio, visual,
+    visual_st) -> ModelOutput`` with inputs shaped by the FeatureSpec the config was made for."""
+    if cfg.arch == "mmcse":
+        from mmcse.models.mmcse import MMCSE
+
+        return MMCSE(cfg)
+    if cfg.arch in ("han", "valor"):
+        from mmcse.models.han import HAN
+
+        return HAN(cfg)
+    raise ValueError(f"unknown model arch {cfg.arch!r}; expected mmcse, han or valor")
+
+
+__all__ = ["ModelOutput", "create_model"]
