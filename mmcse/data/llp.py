@@ -1,0 +1,193 @@
+"""LLP annotation files: weak labels, dense labels rasterised exactly as the official AVVP code does.
+
+All LLP CSVs are TAB-separated with a header (avvp_protocol.md §2):
+  split / full CSVs:  filename <TAB> event_labels          (labels comma-joined, e.g. "Speech,Dog")
+  dense audio/visual: filename <TAB> onset <TAB> offset <TAB> event_labels   (one class a row)
+
+Dense rasterisation follows the official eval code line by line: rows are matched by the exact full
+filename, then for each row ``grid[class, int(onset):int(offset)] = 1`` (numpy slice semantics, so a row
+with onset >= offset, like the reversed "9 0", adds nothing), rows OR-ed. Rows whose filename is in no
+requested list (typos, truncated ids) are never looked at, as in the official code.
+
+Errors name the file, the line as an editor shows it (1-based, the header is line 1) and what was expected.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mmcse.classes import CLASS_INDEX, LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
+
+SPLIT_FILES = {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv", "test": "AVVP_test_pd.csv"}
+FULL_FILE = "AVVP_dataset_full.csv"
+DENSE_VISUAL_FILE = "AVVP_eval_visual.csv"
+DENSE_AUDIO_FILES = {"fixed": "AVVP_eval_audio.csv", "pre2024": "AVVP_eval_audio_pre2024.csv"}
+
+WEAK_COLUMNS = ["filename", "event_labels"]
+DENSE_COLUMNS = ["filename", "onset", "offset", "event_labels"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# paths
+
+
+def split_csv(llp_dir: str | Path, split: str) -> Path:
+    """Path of the weak-label CSV of a split: train | val | test."""
+    if split not in SPLIT_FILES:
+        raise ValueError(f"unknown LLP split {split!r}; expected one of: {', '.join(SPLIT_FILES)}")
+    return Path(llp_dir) / SPLIT_FILES[split]
+
+
+def full_csv(llp_dir: str | Path) -> Path:
+    """Path of AVVP_dataset_full.csv (all 11,849 clips with their weak labels)."""
+    return Path(llp_dir) / FULL_FILE
+
+
+def dense_csvs(llp_dir: str | Path, audio_gt: str = "fixed") -> tuple[Path, Path]:
+    """(audio_csv, visual_csv) dense GT paths. ``audio_gt``: "fixed" (2024 fix, default) or "pre2024"."""
+    if audio_gt not in DENSE_AUDIO_FILES:
+        raise ValueError(f"unknown audio GT {audio_gt!r}; expected one of: {', '.join(DENSE_AUDIO_FILES)}")
+    return Path(llp_dir) / DENSE_AUDIO_FILES[audio_gt], Path(llp_dir) / DENSE_VISUAL_FILE
+
+
+def video_id(filename: str) -> str:
+    """The 11-character YouTube id that keys feature files. Ids contain '_' and '-': never split."""
+    if len(filename) < 11:
+        raise ValueError(f"LLP filename {filename!r} is shorter than an 11-character YouTube id")
+    return filename[:11]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# reading
+
+
+def _read_table(path: str | Path, columns: list[str]):
+    """Read a TAB-separated LLP CSV with pandas as the official code does (header=0, sep='\\t').
+
+    Returns (DataFrame, line_numbers) where line_numbers[i] is the 1-based line of row i in the file.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"LLP annotation file not found: {path}")
+    try:
+        # skip_blank_lines=False keeps row i on line i + 2; blank lines are dropped below (pandas' default
+        # would drop them too, but then line numbers would drift).
+        df = pd.read_csv(path, header=0, sep="\t", skip_blank_lines=False, dtype={"filename": str})
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"{path}: the file is empty; expected a TAB-separated header {'<TAB>'.join(columns)}"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"{path}: not a TAB-separated LLP CSV ({exc})") from None
+    header = [str(c) for c in df.columns]
+    if header != columns:
+        hint = ""
+        if len(header) == 1 and ("," in header[0] or ";" in header[0]):
+            hint = " (the file looks comma/semicolon-separated; LLP CSVs are TAB-separated)"
+        raise ValueError(
+            f"{path}:1: header has columns {header}, expected the TAB-separated columns {columns}{hint}"
+        )
+    line_numbers = np.arange(len(df)) + 2
+    blank = df.isna().all(axis=1).to_numpy()
+    if blank.any():
+        df = df[~blank].reset_index(drop=True)
+        line_numbers = line_numbers[~blank]
+    for col in columns:
+        missing = df[col].isna().to_numpy()
+        if missing.any():
+            line = int(line_numbers[np.argmax(missing)])
+            raise ValueError(
+                f"{path}:{line}: empty {col!r} cell; expected {'<TAB>'.join(columns)} on every row"
+            )
+    return df, line_numbers
+
+
+def _class_of(name: str, path: Path, line: int) -> int:
+    try:
+        return CLASS_INDEX[name]
+    except KeyError:
+        raise ValueError(
+            f"{path}:{line}: unknown LLP class {name!r}; expected one of: {', '.join(LLP_CLASSES)}"
+        ) from None
+
+
+def read_weak_labels(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
+    """Read a split CSV (filename, event_labels) -> (filenames, labels uint8 (N, 25)).
+
+    Labels are comma-joined class names; a repeated label ("Clapping,Clapping") counts once.
+    """
+    path = Path(csv_path)
+    df, lines = _read_table(path, WEAK_COLUMNS)
+    filenames = [str(f) for f in df["filename"]]
+    labels = np.zeros((len(df), NUM_CLASSES), dtype=np.uint8)  # (N, 25)
+    for i, (text, line) in enumerate(zip(df["event_labels"], lines)):
+        for name in str(text).split(","):
+            labels[i, _class_of(name, path, int(line))] = 1
+    return filenames, labels
+
+
+def _to_int(value, column: str, path: Path, line: int) -> int:
+    """int(value) as the official code does (truncates a float), with a clear error for text."""
+    try:
+        return int(float(value)) if isinstance(value, str) else int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(
+            f"{path}:{line}: {column} {value!r} is not a number; expected a segment index 0..10"
+        ) from None
+
+
+def _rasterise(csv_path: str | Path, filenames: list[str]) -> np.ndarray:
+    """One dense CSV -> uint8 (N, 10, 25) for the given filenames (rows matched by exact filename)."""
+    path = Path(csv_path)
+    df, lines = _read_table(path, DENSE_COLUMNS)
+    rows_of: dict[str, list[int]] = {}
+    for f in filenames:
+        rows_of.setdefault(f, [])
+    for r, f in enumerate(df["filename"]):
+        if f in rows_of:  # orphan rows (filenames in no requested list) are ignored
+            rows_of[f].append(r)
+    onsets, offsets, events = df["onset"].tolist(), df["offset"].tolist(), df["event_labels"].tolist()
+    grid = np.zeros(
+        (len(filenames), NUM_CLASSES, NUM_SEGMENTS), dtype=np.uint8
+    )  # official: (25, 10) per clip
+    for i, f in enumerate(filenames):
+        for r in rows_of[f]:
+            line = int(lines[r])
+            c = _class_of(str(events[r]), path, line)
+            x1 = _to_int(onsets[r], "onset", path, line)
+            x2 = _to_int(offsets[r], "offset", path, line)
+            grid[i, c, x1:x2] = 1  # numpy slice: onset >= offset adds nothing
+    return np.ascontiguousarray(grid.transpose(0, 2, 1))  # (N, 10, 25)
+
+
+def read_dense_labels(
+    audio_csv: str | Path, visual_csv: str | Path, filenames: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dense GT for ``filenames`` -> (gt_audio, gt_visual), each uint8 (N, 10, 25) (clip, segment, class)."""
+    filenames = [str(f) for f in filenames]
+    return _rasterise(audio_csv, filenames), _rasterise(visual_csv, filenames)
+
+
+def read_split(llp_dir: str | Path, split: str, audio_gt: str = "fixed") -> dict:
+    """Everything the annotations say about a split.
+
+    Returns {"filenames": list[str], "video_ids": list[str], "label": uint8 (N, 25),
+    "gt_audio"/"gt_visual": uint8 (N, 10, 25) or None for train (weak labels only), "audio_gt": str}.
+    """
+    filenames, labels = read_weak_labels(split_csv(llp_dir, split))
+    gt_a = gt_v = None
+    if split != "train":
+        audio_csv, visual_csv = dense_csvs(llp_dir, audio_gt)
+        gt_a, gt_v = read_dense_labels(audio_csv, visual_csv, filenames)
+    return {
+        "filenames": filenames,
+        "video_ids": [video_id(f) for f in filenames],
+        "label": labels,
+        "gt_audio": gt_a,
+        "gt_visual": gt_v,
+        "audio_gt": audio_gt,
+    }
