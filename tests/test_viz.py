@@ -1,0 +1,146 @@
+"""mmcse.viz: pure figure builders checked on small hand-made arrays."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmcse import viz
+from mmcse.classes import LLP_CLASSES, class_index
+
+DOG, CAR, SPEECH = class_index("Dog"), class_index("Car"), class_index("Speech")
+
+
+def test_runs_of_gives_half_open_runs():
+    assert viz.runs_of(np.array([1, 1, 0, 0, 1, 0, 0, 0, 1, 1])) == [(0, 2), (4, 5), (8, 10)]
+    assert viz.runs_of(np.zeros(10)) == []
+    assert viz.runs_of(np.ones(10)) == [(0, 10)]
+
+
+def test_metrics_table_and_bar_keep_row_order_and_values():
+    rows = {"model": {k: float(i) for i, k in enumerate(viz.METRIC_KEYS)}, "nothing": {"seg_a": 0.5}}
+    table = viz.metrics_table(rows)
+    assert list(table.index) == ["model", "nothing"]
+    assert table.loc["model", "Seg Type@AV"] == 3.0
+    assert table.loc["model", "Evt Event@AV"] == 9.0
+    assert table.loc["nothing", "Seg A"] == 0.5 and np.isnan(table.loc["nothing", "Seg V"])
+    fig = viz.metrics_bar(rows)
+    assert [t.name for t in fig.data] == ["model", "nothing"]
+    assert list(fig.data[0].y) == [float(i) for i in range(10)]
+
+
+def make_clip():
+    pred_a = np.zeros((10, 25), np.uint8)
+    pred_v = np.zeros((10, 25), np.uint8)
+    gt_a = np.zeros((10, 25), np.uint8)
+    gt_v = np.zeros((10, 25), np.uint8)
+    pred_a[2:5, DOG] = 1
+    pred_v[3:7, DOG] = 1
+    gt_a[2:6, DOG] = 1
+    gt_v[0:10, DOG] = 1
+    gt_a[:, SPEECH] = 1
+    prob = np.full((10, 2, 25), 0.1)
+    prob[2:5, 0, DOG] = 0.9
+    prob[3:7, 1, DOG] = 0.8
+    return pred_a, pred_v, gt_a, gt_v, prob
+
+
+def test_timeline_data_lanes_runs_and_av():
+    pred_a, pred_v, gt_a, gt_v, prob = make_clip()
+    data = viz.timeline_data(pred_a, pred_v, prob, gt_a, gt_v)
+    assert data["duration"] == 10.0 and data["has_gt"]
+    # lanes for the classes predicted or annotated: Speech and Dog, in class order, three modalities each
+    labels = [(lane["modality"], lane["label"]) for lane in data["lanes"]]
+    assert labels == [
+        ("audio", "Speech"),
+        ("audio", "Dog"),
+        ("visual", "Speech"),
+        ("visual", "Dog"),
+        ("audio-visual", "Speech"),
+        ("audio-visual", "Dog"),
+    ]
+    lanes = {(lane["modality"], lane["label"]): lane for lane in data["lanes"]}
+    assert lanes["audio", "Dog"]["pred"] == [[2.0, 5.0]]
+    assert lanes["audio", "Dog"]["gt"] == [[2.0, 6.0]]
+    assert lanes["audio-visual", "Dog"]["pred"] == [[3.0, 5.0]]  # AND of audio [2,5) and visual [3,7)
+    assert lanes["audio-visual", "Dog"]["gt"] == [[2.0, 6.0]]
+    assert lanes["audio", "Speech"]["pred"] == [] and lanes["audio", "Speech"]["gt"] == [[0.0, 10.0]]
+    assert lanes["audio-visual", "Dog"]["prob"][3] == pytest.approx(0.8)  # min(0.9, 0.8)
+    # without GT the lanes carry no gt runs
+    no_gt = viz.timeline_data(pred_a, pred_v, prob)
+    assert not no_gt["has_gt"] and all(lane["gt"] is None for lane in no_gt["lanes"])
+
+
+def test_timeline_data_long_video_and_figure():
+    pred = np.zeros((30, 25), np.uint8)
+    pred[8:12, CAR] = 1  # crosses the border between the first two 10-s windows: one run
+    data = viz.timeline_data(pred, pred, np.zeros((30, 2, 25)), classes=[CAR])
+    assert data["duration"] == 30.0
+    assert data["lanes"][0]["pred"] == [[8.0, 12.0]]
+    fig = viz.timeline_figure(data, current_time=4.0)
+    assert [s.type for s in fig.layout.shapes] == ["rect"] * 3 + ["line"]  # a run per lane, the playhead
+    assert list(fig.layout.yaxis.ticktext) == ["A Car", "V Car", "AV Car"]
+
+
+def test_probability_heatmap_axes_and_markers():
+    pred_a, pred_v, gt_a, gt_v, prob = make_clip()
+    fig = viz.probability_heatmap(prob, "visual", gt=gt_v, pred=pred_v, classes=[SPEECH, DOG])
+    heat = fig.data[0]
+    assert list(heat.y) == ["Speech", "Dog"]
+    assert np.asarray(heat.z).shape == (2, 10)
+    assert np.asarray(heat.z)[1, 3] == pytest.approx(0.8)
+    gt_trace = [t for t in fig.data if t.name == "ground truth"][0]
+    assert len(gt_trace.x) == 10  # visual Dog on all 10 segments
+    pred_trace = [t for t in fig.data if t.name == "predicted"][0]
+    assert list(pred_trace.x) == [3, 4, 5, 6]
+
+
+def test_cooccurrence_helpers():
+    m = np.zeros((25, 25))
+    m[DOG, CAR] = 5.0
+    m[CAR, DOG] = 2.0
+    m[SPEECH, SPEECH] = 9.0
+    pairs = viz.top_pairs(m, k=2)
+    assert list(pairs["row class"]) == ["Dog", "Car"] and list(pairs["column class"]) == ["Car", "Dog"]
+    assert list(pairs["value"]) == [5.0, 2.0]
+    assert viz.top_pairs(m, k=1, exclude_diagonal=False)["value"][0] == 9.0
+    norm = viz.normalize_rows(m + np.eye(25))
+    assert norm[DOG, CAR] == pytest.approx(5 / 6) and norm[SPEECH, SPEECH] == pytest.approx(1.0)
+    csv = viz.matrix_csv(m)
+    back = pd.read_csv(__import__("io").StringIO(csv), index_col=0)
+    assert back.loc["Dog", "Car"] == 5.0 and list(back.columns) == list(LLP_CLASSES)
+    fig = viz.cooccurrence_heatmap(m - m.T, diverging=True)
+    assert fig.data[0].zmid == 0 and fig.data[0].zmax == 3.0 and fig.data[0].zmin == -3.0
+    png = viz.matrix_png(m)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_class_delta_handles_missing_classes():
+    a = np.full(25, np.nan)
+    b = np.full(25, np.nan)
+    a[0], b[0] = 50.0, 60.0
+    b[1] = 40.0  # class 1 only scored for B: counts as 0 for A
+    delta = viz.per_class_delta(a, b)
+    assert delta[0] == pytest.approx(10.0) and delta[1] == pytest.approx(40.0) and np.isnan(delta[2])
+
+
+def test_tsne_figure_groups_and_hover():
+    table = pd.DataFrame(
+        {
+            "clip": ["c1", "c1", "c2"],
+            "segment": [0, 1, 5],
+            "class": ["Dog", "Car", "background"],
+            "modality": ["audio", "visual", "audio"],
+            "active": [True, False, None],
+        }
+    )
+    xy = np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]])
+    fig = viz.tsne_figure(xy, table, color_by="active")
+    assert sorted(t.name for t in fig.data) == ["active in GT", "no GT", "not active in GT"]
+    by_modality = viz.tsne_figure(xy, table, color_by="modality")
+    audio = [t for t in by_modality.data if t.name == "audio"][0]
+    assert list(audio.x) == [0.0, 4.0]
+    assert "segment 5" in audio.hovertext[1] and "c2" in audio.hovertext[1]
+    with pytest.raises(ValueError):
+        viz.tsne_figure(xy[:2], table)
