@@ -1,0 +1,179 @@
+"""LLPSplit: one LLP split (weak labels, dense GT when present) joined with a FeatureStore; batching.
+
+Batch contract (consumed by engine, losses, inference), B clips:
+    "audio"       (B, La, Da) float32        "visual"        (B, Lv, Dv) float32
+    "visual_st"   (B, 10, Dst) float32       "label"         (B, 25) float32 weak labels
+    "pseudo_audio"/"pseudo_visual" (B, 10, 25) float32   only when the store has pseudo labels
+    "gt_audio"/"gt_visual"         (B, 10, 25) uint8     only when dense GT exists (val/test)
+    "filename"    list[str] full LLP filename       "video_id" list[str] 11-character id
+
+``make_loader`` fetches whole batches (``LLPSplit.get_batch``), so a packed store gathers a batch with one
+fancy index per stream and training pays no per-clip Python overhead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
+
+from mmcse.config import FeatureSpec
+from mmcse.data import llp
+from mmcse.data.features import FeatureStore
+
+
+class LLPSplit(Dataset):
+    """Clips of one split CSV with their features (``store``) and, when given, dense GT.
+
+    Every clip's features must exist: a split with missing clips raises up front, listing the first few.
+    """
+
+    def __init__(
+        self,
+        split_csv: str | Path,
+        store: FeatureStore,
+        audio_csv: str | Path | None = None,
+        visual_csv: str | Path | None = None,
+        name: str | None = None,
+    ):
+        self.split_csv = Path(split_csv)
+        self.name = name or self.split_csv.stem
+        self.store = store
+        self.filenames, labels = llp.read_weak_labels(self.split_csv)
+        self.video_ids = [llp.video_id(f) for f in self.filenames]
+        self.label = labels.astype(np.float32)  # (N, 25)
+        self.gt_audio = self.gt_visual = None
+        if audio_csv is not None and visual_csv is not None:
+            self.gt_audio, self.gt_visual = llp.read_dense_labels(
+                audio_csv, visual_csv, self.filenames
+            )  # (N, 10, 25)
+        self.audio_csv = Path(audio_csv) if audio_csv is not None else None
+        store.check_complete(self.video_ids, what=f"split {self.split_csv}")
+
+    @classmethod
+    def from_llp(
+        cls,
+        llp_dir: str | Path,
+        split: str,
+        feature_root: str | Path | FeatureStore,
+        spec: FeatureSpec | None = None,
+        audio_gt: str = "fixed",
+        pseudo: bool | None = None,
+    ) -> LLPSplit:
+        """The train/val/test split of an LLP folder; dense GT for val/test (``audio_gt``: fixed | pre2024).
+
+        ``feature_root`` is a FeatureStore or a path (official layout or packed) opened with ``spec``.
+        """
+        if isinstance(feature_root, FeatureStore):
+            store = feature_root
+        else:
+            if spec is None:
+                raise ValueError("LLPSplit.from_llp needs a FeatureSpec when given a feature path")
+            store = FeatureStore.open(feature_root, spec, pseudo=pseudo)
+        audio_csv = visual_csv = None
+        if split != "train":  # LLP train has weak labels only
+            audio_csv, visual_csv = llp.dense_csvs(llp_dir, audio_gt)
+        return cls(llp.split_csv(llp_dir, split), store, audio_csv, visual_csv, name=split)
+
+    @property
+    def has_dense(self) -> bool:
+        return self.gt_audio is not None
+
+    @property
+    def has_pseudo(self) -> bool:
+        return self.store.has_pseudo
+
+    def __len__(self) -> int:
+        return len(self.filenames)
+
+    def __getitem__(self, index: int) -> dict:
+        """One clip: numpy arrays of the contract's per-clip shapes (no batch dimension)."""
+        vid = self.video_ids[index]
+        item = {"filename": self.filenames[index], "video_id": vid, "label": self.label[index]}
+        if self.has_dense:
+            item["gt_audio"], item["gt_visual"] = self.gt_audio[index], self.gt_visual[index]
+        item.update(self.store.load(vid))
+        return item
+
+    def get_batch(self, indices) -> dict:
+        """A batch of the contract (torch tensors) for split positions ``indices``, fetched at once."""
+        indices = np.asarray(indices, dtype=np.int64)
+        batch = {
+            k: torch.from_numpy(v)
+            for k, v in self.store.load_batch([self.video_ids[i] for i in indices]).items()
+        }
+        batch["label"] = torch.from_numpy(self.label[indices])  # (B, 25) float32
+        if self.has_dense:
+            batch["gt_audio"] = torch.from_numpy(self.gt_audio[indices])  # (B, 10, 25) uint8
+            batch["gt_visual"] = torch.from_numpy(self.gt_visual[indices])
+        batch["filename"] = [self.filenames[i] for i in indices]
+        batch["video_id"] = [self.video_ids[i] for i in indices]
+        return batch
+
+    def arrays(self) -> dict:
+        """The whole split as one batch (torch tensors), e.g. to keep a small split in memory."""
+        return self.get_batch(np.arange(len(self)))
+
+    def __repr__(self) -> str:
+        return f"LLPSplit({self.name!r}, clips={len(self)}, dense={self.has_dense}, store={self.store!r})"
+
+
+def collate(items: list[dict]) -> dict:
+    """Per-clip dicts (``LLPSplit[i]``) -> a batch dict of the contract (torch tensors, lists of names)."""
+    batch = {}
+    for key in items[0]:
+        values = [item[key] for item in items]
+        if key in ("filename", "video_id"):
+            batch[key] = list(values)
+        else:
+            stacked = np.stack(values)
+            batch[key] = torch.from_numpy(
+                stacked if key.startswith("gt_") else stacked.astype(np.float32, copy=False)
+            )
+    return batch
+
+
+class _Batches(Dataset):
+    """Dataset whose items are whole batches: the loader hands it lists of indices."""
+
+    def __init__(self, split: LLPSplit):
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, indices) -> dict:
+        return self.split.get_batch(indices)
+
+
+def _keep(batch):
+    return batch
+
+
+def make_loader(
+    split: LLPSplit,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int = 0,
+    sampler: Sampler | None = None,
+    num_workers: int = 0,
+    drop_last: bool = False,
+) -> DataLoader:
+    """DataLoader yielding contract batches. ``sampler`` (e.g. a DistributedSampler) overrides shuffle;
+    with ``shuffle`` the order is drawn from a generator seeded with ``seed`` (reproducible epochs)."""
+    if sampler is None:
+        if shuffle:
+            sampler = RandomSampler(split, generator=torch.Generator().manual_seed(seed))
+        else:
+            sampler = SequentialSampler(split)
+    batches = BatchSampler(sampler, batch_size=batch_size, drop_last=drop_last)
+    return DataLoader(
+        _Batches(split),
+        batch_size=None,  # each sampled item is already a list of indices -> one batch
+        sampler=batches,
+        collate_fn=_keep,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )

@@ -1,0 +1,286 @@
+"""Feature stores: the official per-clip layout and a packed, memory-mapped layout with the same API.
+
+Official layout (as released, loads as it is):
+    <root>/<stream>/<id11>.npy           one array per clip and stream, e.g. <root>/vggish/BjCEufrlXm4.npy
+Packed layout (made by `python -m mmcse pack`):
+    <dir>/index.json                     {"version", "ids", "spec", "dtype", "streams": {key: file, shape}}
+    <dir>/<key>.npy                      (N, L, D) float32 per stream key (audio, visual, visual_st,
+                                         pseudo_audio, pseudo_visual), read memory-mapped
+
+Stream keys are the batch keys: "audio", "visual", "visual_st" and, when the spec names them and they
+exist, "pseudo_audio"/"pseudo_visual" (10, 25). Every array read from the official layout is validated
+(shape, float dtype, finite values); packed arrays were validated when packed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from mmcse.classes import NUM_CLASSES, NUM_SEGMENTS
+from mmcse.config import FeatureSpec
+
+PACK_VERSION = 1
+INDEX_FILE = "index.json"
+PSEUDO_SHAPE = (NUM_SEGMENTS, NUM_CLASSES)
+
+
+def stream_names(spec: FeatureSpec, pseudo: bool = True) -> dict[str, tuple[str, tuple[int, int]]]:
+    """Batch key -> (folder name under the feature root, per-clip shape)."""
+    names = {key: (s.name, tuple(s.shape)) for key, s in spec.streams.items()}
+    if pseudo and spec.pseudo_audio and spec.pseudo_visual:
+        names["pseudo_audio"] = (spec.pseudo_audio, PSEUDO_SHAPE)
+        names["pseudo_visual"] = (spec.pseudo_visual, PSEUDO_SHAPE)
+    return names
+
+
+def validate_array(array: np.ndarray, shape: tuple[int, int], where: str, labels: bool = False) -> np.ndarray:
+    """Check one clip's array (shape, float dtype, finite) -> float32. ``where`` names the file and clip.
+
+    ``labels``: a 0/1 pseudo-label stream, which may also be stored as bool or integers.
+    """
+    if array.dtype.kind not in ("fbiu" if labels else "f"):
+        raise ValueError(
+            f"{where}: dtype {array.dtype}, expected a float array (float16/32/64) of shape {shape}"
+        )
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{where}: shape {tuple(array.shape)}, expected {tuple(shape)}")
+    array = np.asarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        bad = np.argwhere(~np.isfinite(array))[0].tolist()
+        raise ValueError(f"{where}: contains NaN or inf (first at index {bad}); expected finite values")
+    return array
+
+
+class FeatureStore:
+    """Features of a FeatureSpec in the official per-clip layout ``<root>/<stream>/<id11>.npy``.
+
+    ``pseudo``: None = include the spec's pseudo-label streams when their folders exist; True = require
+    them; False = ignore them. Use ``FeatureStore.open(path, spec)`` to open either layout.
+    """
+
+    packed = False
+
+    def __init__(self, root: str | Path, spec: FeatureSpec, pseudo: bool | None = None):
+        self.root = Path(root)
+        self.spec = spec
+        if not self.root.is_dir():
+            raise FileNotFoundError(
+                f"feature root {self.root} does not exist; check --feature-root (it should hold "
+                f"{', '.join(n for n, _ in stream_names(spec).values())})"
+            )
+        self.streams = stream_names(spec, pseudo=pseudo is not False)
+        if pseudo is None and "pseudo_audio" in self.streams:
+            if not all((self.root / self.streams[k][0]).is_dir() for k in ("pseudo_audio", "pseudo_visual")):
+                self.streams = stream_names(spec, pseudo=False)
+        for key, (name, _) in self.streams.items():
+            if not (self.root / name).is_dir():
+                found = sorted(p.name for p in self.root.iterdir() if p.is_dir())[:8]
+                raise FileNotFoundError(
+                    f"stream folder {self.root / name} ({key} of the {spec.name!r} features) not found; "
+                    f"check --feature-root and the stream names (folders there: {found})"
+                )
+
+    @staticmethod
+    def open(path: str | Path, spec: FeatureSpec, pseudo: bool | None = None) -> FeatureStore:
+        """Open a packed store (``path/index.json`` exists) or the official per-clip layout."""
+        if (Path(path) / INDEX_FILE).is_file():
+            return PackedFeatureStore(path, spec, pseudo=pseudo)
+        return FeatureStore(path, spec, pseudo=pseudo)
+
+    @property
+    def has_pseudo(self) -> bool:
+        return "pseudo_audio" in self.streams
+
+    def path(self, key: str, video_id: str) -> Path:
+        return self.root / self.streams[key][0] / f"{video_id}.npy"
+
+    def missing(self, video_ids: list[str]) -> list[str]:
+        """Ids with at least one stream file absent, in the given order."""
+        present = {key: set(os.listdir(self.root / name)) for key, (name, _) in self.streams.items()}
+        return [v for v in video_ids if any(f"{v}.npy" not in files for files in present.values())]
+
+    def check_complete(self, video_ids: list[str], what: str = "split") -> None:
+        """Raise one FileNotFoundError listing the first missing clips and how many, if any."""
+        missing = self.missing(video_ids)
+        if missing:
+            raise FileNotFoundError(
+                f"{len(missing)} of {len(video_ids)} clips of the {what} have no features in {self.root} "
+                f"(first: {', '.join(missing[:5])}); check --feature-root and the stream names "
+                f"({', '.join(n for n, _ in self.streams.values())})"
+            )
+
+    def load_clip(self, video_id: str, key: str) -> np.ndarray:
+        """One clip's validated float32 array for one stream key."""
+        name, shape = self.streams[key]
+        path = self.path(key, video_id)
+        where = f"{path} (clip {video_id}, stream {name})"
+        if not path.is_file():
+            raise FileNotFoundError(f"{where}: file not found; check --feature-root and the stream names")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as exc:  # object arrays, truncated or foreign files
+            raise ValueError(
+                f"{where}: not a plain numeric .npy array ({exc}); expected float {shape}"
+            ) from None
+        return validate_array(array, shape, where, labels=key.startswith("pseudo"))
+
+    def load(self, video_id: str) -> dict[str, np.ndarray]:
+        """One clip: {key: float32 array of the stream's shape}."""
+        return {key: self.load_clip(video_id, key) for key in self.streams}
+
+    def load_batch(self, video_ids: list[str]) -> dict[str, np.ndarray]:
+        """A batch: {key: float32 (B, L, D)}."""
+        out = {}
+        for key, (_, shape) in self.streams.items():
+            batch = np.empty((len(video_ids), *shape), dtype=np.float32)
+            for i, vid in enumerate(video_ids):
+                batch[i] = self.load_clip(vid, key)
+            out[key] = batch
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.root)!r}, spec={self.spec.name!r}, streams={list(self.streams)})"
+
+
+class PackedFeatureStore(FeatureStore):
+    """One memory-mapped (N, L, D) float32 array per stream + index.json; batch reads gather rows."""
+
+    packed = True
+
+    def __init__(self, root: str | Path, spec: FeatureSpec, pseudo: bool | None = None):
+        self.root = Path(root)
+        self.spec = spec
+        index_path = self.root / INDEX_FILE
+        try:
+            self.index = json.loads(index_path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{index_path} not found; make a packed store with `python -m mmcse pack`"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{index_path}: not valid JSON ({exc}); re-run `python -m mmcse pack`") from None
+        if self.index.get("version") != PACK_VERSION:
+            raise ValueError(
+                f"{index_path}: pack version {self.index.get('version')}, expected {PACK_VERSION}; re-pack"
+            )
+        packed_spec = FeatureSpec.from_dict(self.index["spec"])
+        if not packed_spec.same_inputs(spec):
+            raise ValueError(
+                f"{self.root} was packed for features {packed_spec.name!r} "
+                f"({', '.join(f'{s.name} {tuple(s.shape)}' for s in packed_spec.streams.values())}), "
+                f"expected {spec.name!r} ({', '.join(f'{s.name} {tuple(s.shape)}' for s in spec.streams.values())})"
+            )
+        self.ids: list[str] = list(self.index["ids"])
+        self.row = {v: i for i, v in enumerate(self.ids)}
+        wanted = stream_names(spec, pseudo=pseudo is not False)
+        available = self.index["streams"]
+        if pseudo is None:
+            wanted = {k: v for k, v in wanted.items() if k in available or not k.startswith("pseudo")}
+        self.streams = {}
+        self.arrays: dict[str, np.ndarray] = {}
+        for key, (name, shape) in wanted.items():
+            if key not in available:
+                raise FileNotFoundError(f"{self.root} has no packed {key} stream ({name}); re-pack with it")
+            path = self.root / available[key]["file"]
+            array = np.load(path, mmap_mode="r", allow_pickle=False)  # (N, L, D), not read yet
+            if array.shape != (len(self.ids), *shape) or array.dtype != np.float32:
+                raise ValueError(
+                    f"{path}: {array.dtype} {array.shape}, expected float32 {(len(self.ids), *shape)}; re-pack"
+                )
+            self.streams[key] = (name, shape)
+            self.arrays[key] = array
+
+    def __getstate__(self) -> dict:  # DataLoader workers: re-map the files instead of pickling their data
+        state = self.__dict__.copy()
+        state.pop("arrays")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.arrays = {k: np.load(self.path(k, ""), mmap_mode="r", allow_pickle=False) for k in self.streams}
+
+    def path(self, key: str, video_id: str) -> Path:
+        return self.root / self.index["streams"][key]["file"]
+
+    def missing(self, video_ids: list[str]) -> list[str]:
+        return [v for v in video_ids if v not in self.row]
+
+    def rows(self, video_ids: list[str]) -> np.ndarray:
+        try:
+            return np.fromiter((self.row[v] for v in video_ids), dtype=np.int64, count=len(video_ids))
+        except KeyError as exc:
+            raise FileNotFoundError(
+                f"clip {exc.args[0]} is not in the packed store {self.root}; re-pack"
+            ) from None
+
+    def load_clip(self, video_id: str, key: str) -> np.ndarray:
+        return np.array(self.arrays[key][self.rows([video_id])[0]])
+
+    def load_batch(self, video_ids: list[str]) -> dict[str, np.ndarray]:
+        rows = self.rows(video_ids)
+        order = np.argsort(rows, kind="stable")  # read the file front to back, then restore the order
+        out = {}
+        for key, array in self.arrays.items():
+            batch = np.empty((len(rows), *array.shape[1:]), dtype=np.float32)  # (B, L, D)
+            batch[order] = array[rows[order]]
+            out[key] = batch
+        return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# packing
+
+
+def pack_features(
+    feature_root: str | Path,
+    spec: FeatureSpec,
+    video_ids: list[str],
+    out: str | Path,
+    pseudo: bool | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Validate and copy ``video_ids`` from the official layout into a packed store at ``out`` (atomic)."""
+    from tqdm import tqdm
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    video_ids = list(dict.fromkeys(video_ids))  # de-duplicate, keep order
+    if not video_ids:
+        raise ValueError("no clips to pack; check --split-csv")
+    store = FeatureStore(feature_root, spec, pseudo=pseudo)
+    store.check_complete(video_ids, what="clips to pack")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        index = {
+            "version": PACK_VERSION,
+            "ids": video_ids,
+            "spec": spec.to_dict(),
+            "dtype": "float32",
+            "streams": {},
+        }
+        for key, (name, shape) in store.streams.items():
+            array = np.lib.format.open_memmap(
+                tmp / f"{key}.npy", mode="w+", dtype=np.float32, shape=(len(video_ids), *shape)
+            )
+            for i, vid in enumerate(tqdm(video_ids, desc=f"pack {name}", unit="clip", disable=not progress)):
+                array[i] = store.load_clip(vid, key)
+            array.flush()
+            del array
+            index["streams"][key] = {"name": name, "file": f"{key}.npy", "shape": [len(video_ids), *shape]}
+        (tmp / INDEX_FILE).write_text(json.dumps(index, indent=1))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
