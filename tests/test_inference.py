@@ -1,0 +1,121 @@
+"""mmcse.inference on a tiny synthetic dataset with randomly initialised tiny checkpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from app_fixture import OTHER_FEATURES, TINY_FEATURES, build_app_fixture
+
+from mmcse import inference, metrics
+from mmcse.classes import NUM_CLASSES, class_index
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory):
+    return build_app_fixture(tmp_path_factory.mktemp("app_fixture"))
+
+
+@pytest.fixture(scope="module")
+def parser(fx):
+    return inference.Parser.from_checkpoint(fx.mmcse_checkpoint, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def test_split(fx):
+    return inference.load_split(fx.data, "test", TINY_FEATURES)
+
+
+def test_predict_split_matches_direct_forward_and_thresholds(parser, test_split):
+    preds = parser.predict_split(test_split, batch_size=5)  # batches of 5 over 16 clips: 5+5+5+1
+    assert preds.segment_prob.shape == (16, 10, 2, 25) and preds.video_prob.shape == (16, 25)
+    assert preds.filenames == test_split.filenames
+    audio, visual, visual_st = next(test_split.batches(16))
+    direct = parser.predict_arrays(audio, visual, visual_st, batch_size=16)
+    np.testing.assert_allclose(preds.segment_prob, direct.segment_prob, atol=1e-6)
+    pred_a, pred_v = preds.binary("fused", 0.5, 0.5)
+    expected_a = (preds.segment_prob[:, :, 0] >= 0.5) & (preds.video_prob[:, None] >= 0.5)
+    np.testing.assert_array_equal(pred_a, expected_a)
+    # a lower threshold can only switch segments on
+    low_a, low_v = preds.binary("fused", 0.2, 0.2)
+    assert (low_a >= pred_a).all() and low_a.sum() > pred_a.sum()
+
+
+def test_feature_spec_mismatch_is_refused_clearly(fx, test_split):
+    other = inference.Parser.from_checkpoint(fx.other_checkpoint, device="cpu")
+    with pytest.raises(ValueError, match="'other' features.*'tiny' features"):
+        other.predict_split(test_split)
+    with pytest.raises(FileNotFoundError, match="holds no 'other' features.*other_audio"):
+        inference.load_split(fx.data, "test", OTHER_FEATURES)
+
+
+def test_load_split_errors_name_the_problem(fx, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no AVVP_test_pd.csv"):
+        inference.load_split(tmp_path, "test", TINY_FEATURES)
+    (tmp_path / "AVVP_test_pd.csv").write_text((fx.data / "AVVP_test_pd.csv").read_text())
+    with pytest.raises(FileNotFoundError, match="has no features"):
+        inference.load_split(tmp_path, "test", TINY_FEATURES)
+
+
+def test_corrupt_checkpoint_gives_clear_error(tmp_path):
+    bad = tmp_path / "broken.safetensors"
+    bad.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ValueError, match="broken.safetensors"):
+        inference.Parser.from_checkpoint(bad)
+
+
+def test_cooccurrence_maps_are_row_averages(parser, test_split):
+    maps = parser.cooccurrence_maps(test_split, only_active=False)
+    assert set(maps) == {"aa", "av", "vv", "va"}
+    # each attention row is a softmax over 25 classes, so averaged rows still sum to 1
+    np.testing.assert_allclose(maps["aa"].sum(1), 1.0, atol=1e-5)
+    active = parser.cooccurrence_maps(test_split, only_active=True)
+    audible = test_split.gt_audio.any(axis=(0, 1))
+    np.testing.assert_allclose(active["aa"].sum(1)[audible], 1.0, atol=1e-5)
+    assert (active["aa"][~audible] == 0).all()
+
+
+def test_annotation_cooccurrence_counts(fx, test_split):
+    counts = inference.annotation_cooccurrence(test_split)
+    gt_a = test_split.gt_audio.reshape(-1, NUM_CLASSES)
+    gt_v = test_split.gt_visual.reshape(-1, NUM_CLASSES)
+    c1, c2 = np.argwhere(gt_a.any(0))[0][0], np.argwhere(gt_v.any(0))[0][0]
+    assert counts["av"][c1, c2] == int((gt_a[:, c1] & gt_v[:, c2]).sum())
+    assert counts["aa"][c1, c1] == int(gt_a[:, c1].sum())
+    train = inference.load_split(fx.data, "train", TINY_FEATURES)
+    weak = inference.annotation_cooccurrence(train)["aa"]
+    assert weak[c1, c1] == int(train.label[:, c1].sum())
+
+
+def test_class_feature_samples_table_and_subsampling(parser, test_split):
+    feats, table = parser.class_feature_samples(test_split, stage="cafd", modalities=("audio",))
+    n_events = int(test_split.label.sum()) * 10  # weak-label classes x 10 segments
+    assert len(feats) == n_events + len(test_split) * 10  # plus one background slot per segment
+    assert feats.shape[1] == 16 and table["class"].count("background") == len(test_split) * 10
+    i = table["class"].index(next(c for c in table["class"] if c != "background"))
+    clip = test_split.filenames.index(table["clip"][i])
+    gt = test_split.gt_audio[clip, table["segment"][i], class_index(table["class"][i])]
+    assert table["active"][i] == bool(gt)
+    small, small_table = parser.class_feature_samples(test_split, stage="fgse", max_points=50, seed=3)
+    again, _ = parser.class_feature_samples(test_split, stage="fgse", max_points=50, seed=3)
+    assert small.shape == (50, 16) and "background" not in small_table["class"]
+    np.testing.assert_array_equal(small, again)
+
+
+def test_reference_rows_match_metrics(test_split):
+    rows = inference.reference_rows(test_split)
+    pred_a, pred_v = metrics.reference_predictions(test_split.label)
+    expected = metrics.avvp_scores(pred_a, pred_v, test_split.gt_audio, test_split.gt_visual)
+    assert rows["weak labels everywhere"] == expected
+    assert set(rows) == {"predict nothing", "weak labels everywhere", "weak labels, no visual Speech"}
+
+
+def test_merged_events_cross_window_borders():
+    pred_a = np.zeros((20, NUM_CLASSES), np.uint8)
+    pred_a[8:13, 3] = 1  # one run from 8 s to 13 s, across the 10-s border
+    prob = np.zeros((20, 2, NUM_CLASSES))
+    prob[8:13, 0, 3] = 0.8
+    events = inference.merged_events(pred_a, np.zeros_like(pred_a), prob, filename="x.mp4", duration=12.5)
+    assert len(events) == 1
+    ev = events[0]
+    assert (ev.onset, ev.offset, ev.label, ev.modality) == (8.0, 12.5, "Dog", "audio")
+    assert ev.score == pytest.approx(0.8)
