@@ -33,9 +33,14 @@ MAX_RUNS = (NUM_SEGMENTS + 1) // 2  # at most 5 runs in a row of 10 segments
 # ----------------------------------------------------------------------------- input checks
 
 
+def _to_numpy(x) -> np.ndarray:
+    """numpy view of an array-like or a (CPU or GPU) torch tensor."""
+    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+
+
 def _as_binary_grid(x, name: str) -> np.ndarray:
-    """Check one (N, 10, 25) 0/1 array and return it as float64."""
-    x = np.asarray(x)
+    """Check one (N, 10, 25) 0/1 array (numpy, or torch tensor) and return it as float64."""
+    x = _to_numpy(x)
     if x.ndim != 3 or x.shape[1:] != (NUM_SEGMENTS, NUM_CLASSES):
         raise ValueError(
             f"{name} has shape {x.shape}; expected (N, {NUM_SEGMENTS}, {NUM_CLASSES}) "
@@ -204,11 +209,6 @@ def per_class_f(pred_a, pred_v, gt_a, gt_v, level: str = "segment") -> dict[str,
 # ----------------------------------------------------------------------------- predictions
 
 
-def _to_numpy(x) -> np.ndarray:
-    """numpy view of an array-like or a (CPU or GPU) torch tensor."""
-    return np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
-
-
 def _prob(x, name: str, shape: tuple[int, ...], gating: str) -> np.ndarray:
     if x is None:
         raise ValueError(f"{name} is required for gating {gating!r}")
@@ -302,7 +302,7 @@ def extract_events(
     run of p_audio, of p_visual, or, for audio-visual runs, of min(p_audio, p_visual) (a fuzzy AND).
     Events are ordered by clip, modality (audio, visual, audio-visual), onset, class index.
     """
-    pred_a, pred_v = np.asarray(pred_a), np.asarray(pred_v)
+    pred_a, pred_v = _to_numpy(pred_a), _to_numpy(pred_v)
     if pred_a.ndim == 2:
         pred_a, pred_v = pred_a[None], pred_v[None]
         prob = None if prob is None else _to_numpy(prob)[None]
@@ -371,12 +371,27 @@ def events_to_tsv_rows(events: list[Event], header: bool = True) -> list[tuple[s
 # ----------------------------------------------------------------------------- benchmark
 
 
+def _load_oracle():
+    """The loop re-implementation of the official code (tests/official_avvp_eval.py), if this is a clone."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tests" / "official_avvp_eval.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location("official_avvp_eval", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _benchmark(n_videos: int = 1200, repeats: int = 5, seed: int = 0) -> None:
-    """Time avvp_scores on random (N, 10, 25) data the size of the LLP test split."""
+    """Time avvp_scores on random (N, 10, 25) data the size of the LLP test split, against the official
+    loop code (baseline) when tests/official_avvp_eval.py is present."""
     import time
 
     rng = np.random.default_rng(seed)
-    # sparse, run-like data: each class on in a clip with prob 0.1, then ~80% of its segments
+    # run-like data: each class on in a clip with prob 0.1, then ~80% of its segments
     on = rng.random((4, n_videos, 1, NUM_CLASSES)) < 0.1
     grids = (on & (rng.random((4, n_videos, NUM_SEGMENTS, NUM_CLASSES)) < 0.8)).astype(np.uint8)
     times = []
@@ -384,10 +399,27 @@ def _benchmark(n_videos: int = 1200, repeats: int = 5, seed: int = 0) -> None:
         t0 = time.perf_counter()
         scores = avvp_scores(*grids)
         times.append(time.perf_counter() - t0)
-    print(f"avvp_scores on {n_videos} clips: best {min(times) * 1e3:.1f} ms, median "
-          f"{sorted(times)[len(times) // 2] * 1e3:.1f} ms over {repeats} runs (numpy, one process)")  # fmt: skip
+    best = min(times)
+    print(f"avvp_scores on {n_videos} clips: best {best * 1e3:.1f} ms, median "
+          f"{sorted(times)[len(times) // 2] * 1e3:.1f} ms over {repeats} runs")  # fmt: skip
     print("  " + " ".join(f"{k}={v:.2f}" for k, v in scores.items()))
+    oracle = _load_oracle()
+    if oracle is not None:
+        t0 = time.perf_counter()
+        official = oracle.official_scores(*grids)
+        t_official = time.perf_counter() - t0
+        diff = max(abs(official[k] - scores[k]) for k in SCORE_KEYS)
+        print(f"official loop code (baseline): {t_official * 1e3:.0f} ms -> {t_official / best:.0f}x faster, "
+              f"max |difference| {diff:.1e}")  # fmt: skip
 
 
 if __name__ == "__main__":
-    _benchmark()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Benchmark mmcse.metrics.avvp_scores on random data")
+    parser.add_argument(
+        "--clips", type=int, default=1200, help="number of clips (default: 1200, the test split)"
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    _benchmark(args.clips, args.repeats)
