@@ -8,6 +8,7 @@ import pytest
 from official_avvp_eval import (  # tests/ is on sys.path (pytest rootdir conftest)
     event_wise_metric,
     extract_event,
+    official_dense_gt,
     official_per_video,
     official_scores,
 )
@@ -119,24 +120,36 @@ def test_constant_grids_equal_official_loop(fill):
     assert_scores_close(avvp_scores(*grids), official_scores(*grids))
 
 
-def test_event_counts_every_row_pattern_equal_official():
-    # all 1024 predicted rows against 32 GT rows (edge patterns + random): TP/FP/FN per row as official
-    rng = np.random.default_rng(5)
-    bits = (np.arange(1024)[:, None] >> np.arange(10)) & 1  # (1024, 10) every 10-segment pattern
-    edge = [0, 1023, 1, 512, 3, 768, 0b0101010101, 0b1010101010, 0b0000001111, 0b0000011111, 0b1111100000]
-    gt_ids = np.concatenate([edge, rng.choice(1024, size=32 - len(edge), replace=False)])
-    pred_rows = np.repeat(bits, len(gt_ids), axis=0)  # (R, 10)
-    gt_rows = np.tile(bits[gt_ids], (1024, 1))
-    R = pred_rows.shape[0]
-    # one "video" per row, the row in class 0 -> counts (3, R, 25); read class 0
+EVERY_ROW = (np.arange(1024)[:, None] >> np.arange(10)) & 1  # (1024, 10) every 10-segment pattern
+EDGE_ROWS = [0, 1023, 1, 512, 3, 768, 0b0101010101, 0b1010101010, 0b0000001111, 0b0000011111, 0b1111100000]
+
+
+def check_every_pred_row_against(gt_ids: np.ndarray) -> None:
+    """All 1024 predicted rows against the given GT rows: event TP/FP/FN per row equal the official."""
+    pred_rows = np.repeat(EVERY_ROW, len(gt_ids), axis=0)  # (R, 10)
+    gt_rows = np.tile(EVERY_ROW[gt_ids], (1024, 1))
+    # one "video" per row pair, the row in class 0 -> counts (3, R, 25); read class 0
     to_grid = lambda rows: np.pad(rows[:, :, None], ((0, 0), (0, 0), (0, 24))).astype(np.float64)  # noqa: E731
     ours = _event_counts(to_grid(pred_rows), to_grid(gt_rows))[:, :, 0]  # (3, R)
-    for r in range(R):
-        p, g = pred_rows[r].astype(np.float64), gt_rows[r].astype(np.float64)
-        official = event_wise_metric(
-            extract_event(p, 0) if p.sum() != 0 else None, extract_event(g, 0) if g.sum() != 0 else None
-        )
+    runs = {}  # pattern -> official run list (None when empty, as the official event_level passes it)
+    for pattern in range(1024):
+        row = EVERY_ROW[pattern].astype(np.float64)
+        runs[pattern] = extract_event(row, 0) if row.sum() != 0 else None
+    for r in range(pred_rows.shape[0]):
+        p_id, g_id = r // len(gt_ids), int(gt_ids[r % len(gt_ids)])
+        official = event_wise_metric(runs[p_id], runs[g_id])
         assert tuple(ours[:, r]) == official, (pred_rows[r], gt_rows[r], ours[:, r], official)
+
+
+def test_event_counts_every_pred_row_vs_edge_gt_rows():
+    rng = np.random.default_rng(5)
+    check_every_pred_row_against(np.concatenate([EDGE_ROWS, rng.choice(1024, size=5, replace=False)]))
+
+
+@pytest.mark.slow
+def test_event_counts_every_pred_row_vs_many_gt_rows():
+    rng = np.random.default_rng(6)
+    check_every_pred_row_against(np.concatenate([EDGE_ROWS, rng.choice(1024, size=245, replace=False)]))
 
 
 # ------------------------------------------------------------------------------- hand-computed cases
@@ -308,6 +321,21 @@ def test_reference_figures_on_test_split(test_split, name):
         assert abs(scores[key] - expected) <= 0.01, (name, key, scores[key], expected)
     # and the loop oracle agrees to the last digit on the real data
     assert_scores_close(scores, official_scores(*baseline(name, weak), gt_a, gt_v))
+
+
+def test_official_gt_loop_gives_the_same_grids(test_split, llp_dir):
+    # the GT the official eval loop builds from the CSVs (per clip, pandas filter) is what we score against
+    import pandas as pd
+
+    from mmcse.data.llp import dense_csvs
+
+    filenames, _, gt = test_split
+    audio_csv, visual_csv = dense_csvs(llp_dir, "fixed")
+    df_a, df_v = pd.read_csv(audio_csv, sep="\t"), pd.read_csv(visual_csv, sep="\t")
+    gt_a, gt_v = gt["fixed"]
+    for i in range(0, len(filenames), 3):  # every third clip keeps this fast
+        official_a, official_v = official_dense_gt(df_a, df_v, filenames[i])
+        assert np.array_equal(official_a, gt_a[i]) and np.array_equal(official_v, gt_v[i]), filenames[i]
 
 
 def test_pre2024_audio_gt_moves_numbers_by_at_most_004(test_split):
