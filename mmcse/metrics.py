@@ -126,7 +126,9 @@ def _event_counts(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
         inter = np.maximum(inter, 0.0)
         union = (pe - ps)[:, :, None] + (ge - gs)[:, None, :] - inter
         match = (inter >= 0.5 * union) & pv[:, :, None] & gv[:, None, :]  # official `>=` at IoU 0.5
-        tp[both] = match.any(axis=2).sum(axis=1)  # pred runs matching ANY gt run
+        # As the official loop: a pred run is a TP if it matches ANY gt run. (Two disjoint runs cannot
+        # both reach IoU >= 0.5 with one run, so no run is ever counted twice either way.)
+        tp[both] = match.any(axis=2).sum(axis=1)
         fn[both] = n_gt[both] - match.any(axis=1).sum(axis=1)  # gt runs no pred run matches
     fp = n_pred - tp
     return np.stack([tp, fp, fn]).reshape(3, N, NUM_CLASSES)
