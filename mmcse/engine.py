@@ -116,8 +116,27 @@ def evaluate(
     device: str = "auto",
     batch_size: int = 64,
 ) -> dict[str, float]:
-    """The 10 numbers of a checkpoint on a split. ``gating`` None: the gating the checkpoint was trained
-    with (its train config), else ``mmcse``."""
+    """The 10 numbers (percent) of a checkpoint on a split. ``gating`` None: the gating stored in the
+    checkpoint (its train config), else ``mmcse``."""
+    return evaluate_report(
+        checkpoint, data, split, gating, audio_gt, segment_threshold, video_threshold, device, batch_size
+    )["scores"]
+
+
+def evaluate_report(
+    checkpoint: str | Path,
+    data: DataPaths,
+    split: str = "test",
+    gating: str | None = None,
+    audio_gt: str = "fixed",
+    segment_threshold: float = 0.5,
+    video_threshold: float = 0.5,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """``evaluate`` plus what it was measured with: {"scores", "checkpoint", "split", "n_clips", "gating",
+    "audio_gt", "audio_gt_csv", "thresholds", "stored" (the checkpoint's metrics for this split or None),
+    "stored_setting" (the gating/audio GT they were measured with), "reproduced" (True/False/None)}."""
     from mmcse.checkpoint import load_checkpoint
     from mmcse.inference import check_same_inputs
 
@@ -128,7 +147,35 @@ def evaluate(
         gating = loaded.train_config.gating if loaded.train_config is not None else "mmcse"
     split_data = SplitData(data, split, audio_gt=audio_gt, dense=True)
     probs = collect_probabilities(loaded.model, split_data, dev, batch_size)
-    return score(probs, split_data, gating, segment_threshold, video_threshold)
+    scores = score(probs, split_data, gating, segment_threshold, video_threshold)
+
+    stored = (loaded.metrics or {}).get(split)
+    extra = loaded.meta.get("extra") or {}
+    stored_setting = {
+        "gating": extra.get("gating", loaded.meta.get("gating")),
+        "audio_gt": extra.get("audio_gt"),
+    }
+    same_setting = (
+        stored_setting["gating"] == gating
+        and stored_setting["audio_gt"] in (None, audio_gt)
+        and (segment_threshold, video_threshold) == (0.5, 0.5)
+    )
+    reproduced = None
+    if stored and same_setting:
+        reproduced = all(abs(float(stored[k]) - scores[k]) < 1e-6 for k in SCORE_KEYS if k in stored)
+    return {
+        "scores": scores,
+        "checkpoint": str(checkpoint),
+        "split": split,
+        "n_clips": len(split_data),
+        "gating": gating,
+        "audio_gt": audio_gt,
+        "audio_gt_csv": str(split_data.audio_gt_csv),
+        "thresholds": {"segment": segment_threshold, "video": video_threshold},
+        "stored": stored,
+        "stored_setting": stored_setting,
+        "reproduced": reproduced,
+    }
 
 
 # ------------------------------------------------------------------------------------------------ training

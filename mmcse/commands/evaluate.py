@@ -1,12 +1,109 @@
-"""`python -m mmcse evaluate` (placeholder until its issue lands)."""
+"""`python -m mmcse evaluate`: the 10 AVVP numbers of a checkpoint on a split, as a table and as JSON.
+
+    python -m mmcse evaluate --checkpoint runs/mmcse/best.safetensors --data-root data/llp --split test
+    python -m mmcse evaluate --checkpoint CK --data-root D --split val --gating fused --audio-gt pre2024 --json out.json
+
+The features are read with the checkpoint's own feature spec. When the checkpoint stores metrics for the
+split (a training run stores its val numbers) and they were measured with the same gating and audio GT,
+the command says whether they are reproduced.
+"""
 
 from __future__ import annotations
 
+import argparse
+
+LEVELS = (("Segment", "seg"), ("Event", "evt"))
+COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("evaluate", help="(not implemented yet)")
+    from mmcse.commands.train import add_data_arguments
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="the 10 AVVP numbers of a checkpoint on val or test",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="an mmcse .safetensors checkpoint (e.g. runs/x/best.safetensors)"
+    )
+    add_data_arguments(p, training=False)
+    p.add_argument("--split", default="test", choices=("test", "val"))
+    p.add_argument(
+        "--gating",
+        choices=("mmcse", "fused", "modality"),
+        help="video-level gating (default: the checkpoint's; mmcse = audio by P, visual by P_v)",
+    )
+    p.add_argument(
+        "--audio-gt", default="fixed", choices=("fixed", "pre2024"), help="audio GT file (default fixed)"
+    )
+    p.add_argument("--segment-threshold", type=float, default=0.5)
+    p.add_argument("--video-threshold", type=float, default=0.5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
     p.set_defaults(func=run)
 
 
+def format_table(scores: dict[str, float]) -> str:
+    """The 10 numbers as a two-row table (percent, two decimals)."""
+    head = f"{'':8s}" + "".join(f"{name:>10s}" for name, _ in COLUMNS)
+    lines = [head]
+    for level, prefix in LEVELS:
+        lines.append(f"{level:8s}" + "".join(f"{scores[f'{prefix}_{key}']:10.2f}" for _, key in COLUMNS))
+    return "\n".join(lines)
+
+
 def run(args) -> int:
-    raise NotImplementedError("python -m mmcse evaluate is not implemented yet")
+    import json
+    from pathlib import Path
+
+    from mmcse.checkpoint import read_checkpoint_meta
+    from mmcse.commands.train import data_paths
+    from mmcse.config import FeatureSpec
+    from mmcse.engine import evaluate_report
+    from mmcse.runs import atomic_write_bytes
+
+    checkpoint = Path(args.checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint} not found")
+    meta = read_checkpoint_meta(checkpoint)
+    spec = FeatureSpec.from_dict(meta["feature_spec"])
+    data = data_paths(args, spec, training=False)
+    report = evaluate_report(
+        checkpoint,
+        data,
+        split=args.split,
+        gating=args.gating,
+        audio_gt=args.audio_gt,
+        segment_threshold=args.segment_threshold,
+        video_threshold=args.video_threshold,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    epoch = (meta.get("extra") or {}).get("epoch")
+    print(f"checkpoint {checkpoint} ({meta.get('arch')}{f', epoch {epoch}' if epoch else ''})")
+    print(
+        f"split {args.split} ({report['n_clips']} clips), gating {report['gating']}, "
+        f"audio GT {report['audio_gt_csv']} ({args.audio_gt}), thresholds "
+        f"{args.segment_threshold:g}/{args.video_threshold:g}"
+    )
+    print(format_table(report["scores"]))
+    print(json.dumps(report["scores"]))
+    if report["stored"] is None:
+        print(f"the checkpoint stores no {args.split} metrics to compare with")
+    elif report["reproduced"] is None:
+        s = report["stored_setting"]
+        print(
+            f"the checkpoint's stored {args.split} metrics were measured with gating {s['gating']}, "
+            f"audio GT {s['audio_gt']} and thresholds 0.5/0.5: not comparable with this setting"
+        )
+    else:
+        worst = max(abs(float(report["stored"][k]) - v) for k, v in report["scores"].items())
+        verdict = "reproduced" if report["reproduced"] else "NOT reproduced"
+        print(f"stored {args.split} metrics {verdict} (max |difference| {worst:.2e} points)")
+    if args.json_out:
+        atomic_write_bytes(args.json_out, (json.dumps(report, indent=2) + "\n").encode())
+        print(f"wrote {args.json_out}")
+    return 0 if report["reproduced"] is not False else 1

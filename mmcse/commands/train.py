@@ -1,12 +1,229 @@
-"""`python -m mmcse train` (placeholder until its issue lands)."""
+"""`python -m mmcse train`: train MM-CSE, HAN or VALOR on LLP-layout data; one ablation row per command.
+
+    python -m mmcse train --data-root data/llp --features valor --model mmcse --preset paper-mmcse --out runs/mmcse
+    python -m mmcse train --data-root demo_data --features demo --preset small --epochs 5 --out runs/demo
+    python -m mmcse train --out runs/mmcse --resume                   (configs are read from the run folder)
+    torchrun --nproc_per_node 2 -m mmcse train ...                    (DDP: gloo on CPU, NCCL on GPU)
+
+Data (official layout): the split and dense CSVs in --data-root (AVVP_train.csv, AVVP_val_pd.csv,
+AVVP_eval_audio.csv, AVVP_eval_visual.csv), features in <data-root>/feats/<stream>/<id11>.npy (or
+--feature-root; a packed store works too), VALOR pseudo labels as the spec's stream folders there (or
+--pseudo-audio/--pseudo-visual). With pseudo labels the paper's recipe trains MM-CSE and VALOR; without
+them (or --no-pseudo, or --model han) HAN's weak-label recipe.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
+DIM_FIELDS = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
+
+
+def add_data_arguments(p, training: bool = True) -> None:
+    g = p.add_argument_group("data (official LLP layout)")
+    g.add_argument("--data-root", help="folder with the LLP CSVs (and feats/ with the features)")
+    g.add_argument(
+        "--feature-root", help="folder with <stream>/<id11>.npy or a packed store (default <data-root>/feats)"
+    )
+    g.add_argument("--audio-csv", help="dense audio GT CSV (default AVVP_eval_audio.csv in --data-root)")
+    g.add_argument("--visual-csv", help="dense visual GT CSV (default AVVP_eval_visual.csv in --data-root)")
+    if training:
+        g.add_argument("--train-csv", help="weak-label CSV of the train split (default AVVP_train.csv)")
+        g.add_argument("--val-csv", help="weak-label CSV of the val split (default AVVP_val_pd.csv)")
+        g.add_argument("--pseudo-audio", help="folder of audio segment pseudo labels <id11>.npy (10, 25)")
+        g.add_argument("--pseudo-visual", help="folder of visual segment pseudo labels <id11>.npy (10, 25)")
+        g.add_argument(
+            "--no-pseudo", action="store_true", help="ignore pseudo labels: HAN's weak-label recipe"
+        )
+    else:
+        g.add_argument("--split-csv", help="weak-label CSV of the split (default the standard LLP name)")
+
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("train", help="(not implemented yet)")
+    p = subparsers.add_parser(
+        "train",
+        help="train MM-CSE / HAN / VALOR (one process, or DDP under torchrun)",
+        description=__doc__,
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
+    add_data_arguments(p, training=True)
+    p.add_argument("--features", default="valor", help="feature preset: han | valor | demo (default valor)")
+    p.add_argument("--model", choices=("mmcse", "han", "valor"), help="architecture (default: the preset's)")
+    p.add_argument("--preset", help="paper-mmcse | paper-han | paper-valor | small (default paper-<model>)")
+    p.add_argument("--out", required=True, help="run folder to write (config.json, metrics.csv, checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from last.safetensors")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    t = p.add_argument_group("optimisation (override the preset)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int, help="global batch (split across DDP ranks)")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--optimizer", choices=("adamw", "adam"))
+    t.add_argument("--schedule", choices=("step", "cosine"))
+    t.add_argument("--warmup-epochs", type=int)
+    t.add_argument("--clip-grad-norm", type=float, help="0 disables clipping")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--gating", choices=("mmcse", "fused", "modality"), help="gating for validation")
+
+    a = p.add_argument_group("architecture and ablations (MM-CSE paper rows)")
+    a.add_argument(
+        "--no-cafd", action="store_true", help="no class-aware decoupling (holistic feature copied)"
+    )
+    a.add_argument("--no-background", action="store_true", help="no background slot (no L_ort, no fusion)")
+    a.add_argument("--no-dynamic-fusion", action="store_true", help="alpha fixed to 0.5")
+    a.add_argument("--no-secm", action="store_true", help="no semantic co-occurrence attention")
+    a.add_argument("--no-lgsf", action="store_true", help="no local-global semantic fusion")
+    a.add_argument("--intra-only", action="store_true", help="FGSE intra-modal branch only")
+    a.add_argument("--cross-only", action="store_true", help="FGSE cross-modal branch only")
+    a.add_argument("--layers", type=int, help="FGSE / hybrid-attention layers")
+    a.add_argument("--heads", type=int, help="attention heads")
+    a.add_argument("--d-model", type=int, help="projection width")
+    a.add_argument("--d-class", type=int, help="class-wise feature width (MM-CSE)")
+    a.add_argument("--dropout", type=float)
+    a.add_argument("--w-rec", type=float, help="weight of L_rec (default 1.0)")
+    a.add_argument("--w-ort", type=float, help="weight of L_ort (default 0.1)")
+    a.add_argument("--w-ec", type=float, help="weight of L_ec (default 0.1)")
     p.set_defaults(func=run)
 
 
+def data_paths(args, spec, training: bool = True):
+    from pathlib import Path
+
+    from mmcse.cli import UserError
+    from mmcse.engine_data import DataPaths
+
+    if not args.data_root and not args.feature_root:
+        raise UserError("give --data-root (the folder with the LLP CSVs and feats/) or --feature-root")
+    root = Path(args.data_root or ".")
+    if args.data_root and not root.is_dir():
+        raise FileNotFoundError(f"--data-root {root} is not a folder")
+    split_csvs = {}
+    if training:
+        if args.pseudo_audio or args.pseudo_visual:
+            if not (args.pseudo_audio and args.pseudo_visual):
+                raise UserError("give both --pseudo-audio and --pseudo-visual, or neither")
+            spec = dataclasses.replace(
+                spec,
+                pseudo_audio=str(Path(args.pseudo_audio).resolve()),
+                pseudo_visual=str(Path(args.pseudo_visual).resolve()),
+            )
+        split_csvs = {k: v for k, v in (("train", args.train_csv), ("val", args.val_csv)) if v}
+    elif args.split_csv:
+        split_csvs = {args.split: args.split_csv}
+    return DataPaths.from_root(
+        root,
+        spec,
+        feature_root=args.feature_root,
+        split_csvs=split_csvs,
+        audio_csv=args.audio_csv,
+        visual_csv=args.visual_csv,
+        use_pseudo_labels=False if training and args.no_pseudo else None,
+    )
+
+
+def build_configs(args, spec):
+    """(ModelConfig, TrainConfig) from the preset, the features and the flags."""
+    from mmcse.cli import UserError
+    from mmcse.config import ModelConfig, get_preset
+
+    preset = get_preset(args.preset or f"paper-{args.model or 'mmcse'}")
+    arch = args.model or preset.model.arch
+    model_fields = {k: v for k, v in preset.model.to_dict().items() if k not in DIM_FIELDS}
+    model_fields["arch"] = arch
+    if args.intra_only and args.cross_only:
+        raise UserError("--intra-only and --cross-only exclude each other")
+    flag_fields = {
+        "use_cafd": False if args.no_cafd else None,
+        "use_background": False if args.no_background else None,
+        "dynamic_fusion": False if args.no_dynamic_fusion else None,
+        "use_secm": False if args.no_secm else None,
+        "use_lgsf": False if args.no_lgsf else None,
+        "use_cross": False if args.intra_only else None,
+        "use_intra": False if args.cross_only else None,
+        "num_layers": args.layers,
+        "num_heads": args.heads,
+        "d_model": args.d_model,
+        "d_class": args.d_class,
+        "dropout": args.dropout,
+        "w_rec": args.w_rec,
+        "w_ort": args.w_ort,
+        "w_ec": args.w_ec,
+    }
+    ablations = [
+        k
+        for k in ("use_cafd", "use_background", "dynamic_fusion", "use_secm", "use_lgsf")
+        if flag_fields[k] is False
+    ]
+    if arch != "mmcse" and (ablations or args.intra_only or args.cross_only or args.d_class):
+        raise UserError(f"the MM-CSE ablation flags do not apply to --model {arch}")
+    model_fields.update({k: v for k, v in flag_fields.items() if v is not None})
+    model_cfg = ModelConfig.for_features(spec, **model_fields)
+
+    train_cfg = preset.train
+    overrides = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "weight_decay": args.weight_decay,
+        "optimizer": args.optimizer,
+        "schedule": args.schedule,
+        "warmup_epochs": args.warmup_epochs,
+        "clip_grad_norm": args.clip_grad_norm,
+        "seed": args.seed,
+        "gating": args.gating,
+    }
+    train_cfg = dataclasses.replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if arch in ("han", "valor") and args.gating is None:
+        train_cfg = dataclasses.replace(train_cfg, gating="fused")  # the baselines' own rule
+    if train_cfg.epochs < 1 or train_cfg.batch_size < 1:
+        raise UserError("--epochs and --batch-size must be at least 1")
+    return model_cfg, train_cfg
+
+
 def run(args) -> int:
-    raise NotImplementedError("python -m mmcse train is not implemented yet")
+    import os
+    from pathlib import Path
+
+    from mmcse import distributed, runs
+    from mmcse.config import ModelConfig, TrainConfig, feature_preset
+    from mmcse.engine import train
+    from mmcse.engine_data import DataPaths
+
+    out = Path(args.out)
+    if args.resume:
+        config_path = out / runs.CONFIG_FILE
+        if not config_path.is_file():
+            raise FileNotFoundError(f"nothing to resume: {config_path} not found (train without --resume)")
+        saved = runs.read_json(config_path)
+        model_cfg = ModelConfig.from_dict(saved["model"])
+        train_cfg = TrainConfig.from_dict(saved["train"])
+        if args.epochs is not None:
+            train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
+        data = DataPaths.from_dict(saved["data"])
+        preset = "from the run folder"
+    else:
+        spec = feature_preset(args.features)
+        model_cfg, train_cfg = build_configs(args, spec)
+        data = data_paths(args, spec, training=True)
+        preset = args.preset or f"paper-{args.model or 'mmcse'}"
+
+    main = not distributed.launched_by_torchrun() or os.environ.get("RANK") == "0"
+    if main:
+        print(
+            f"training {model_cfg.arch} on {data.feature_spec.name!r} features -> {out} "
+            f"(preset {preset}, "
+            f"{train_cfg.epochs} epochs, batch {train_cfg.batch_size}, lr {train_cfg.lr:g}, "
+            f"{train_cfg.optimizer}, schedule {train_cfg.schedule}, seed {train_cfg.seed})"
+        )
+    result = train(
+        out, data, model_cfg, train_cfg, device=args.device, resume=args.resume, progress=not args.no_progress
+    )
+    if main and result["best"] is not None:
+        best = result["best"]
+        print(
+            f"done: best val segment Type@AV {best['seg_type']:.2f} at epoch {result['best_epoch']} "
+            f"-> {out / runs.BEST_FILE}"
+        )
+    return 0
