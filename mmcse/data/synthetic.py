@@ -21,7 +21,7 @@ from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import FeatureSpec
 
 ID_ALPHABET = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"))
-SIGNAL = 1.5  # prototype amplitude relative to unit noise
+SIGNAL = 4.0  # an active class adds a vector as long as the noise: norm SIGNAL * sqrt(D) / 4 = sqrt(D)
 
 
 @dataclass
@@ -104,7 +104,7 @@ def write_synthetic_dataset(
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     proto_rng = np.random.default_rng(seed + 1_000_003)
-    # one fixed prototype per class and stream, unit norm * sqrt(D) / 4 so the signal is clear but not trivial
+    # one fixed random direction per class and stream, norm sqrt(D) / 4 (times SIGNAL when added)
     prototypes = {}
     for key, stream in spec.streams.items():
         dim = stream.shape[1]
