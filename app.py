@@ -1,7 +1,98 @@
-"""Streamlit entry point: `streamlit run app.py`. (Home page placeholder until the app issue lands.)"""
+"""Streamlit entry point: `streamlit run app.py`.
+
+st.navigation over the pages in pages/, and the sidebar every page shares: checkpoint (discovered runs, a
+path, or an upload), dataset root and split, video folder, gating and thresholds, and the device in use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
-st.set_page_config(page_title="MM-CSE audio-visual video parsing", layout="wide")
-st.title("MM-CSE: audio-visual video parsing")
-st.write("The app is being built. Run `python -m mmcse --help` for the command line.")
+from mmcse.metrics import GATINGS
+from pages import _shared as shared
+
+st.set_page_config(page_title="MM-CSE audio-visual video parsing", page_icon="🎬", layout="wide")
+
+
+def sidebar() -> shared.Context:
+    ctx = shared.Context()
+    sb = st.sidebar
+    sb.header("Data")
+    default_root = shared.default_data_root()
+    root_text = sb.text_input(
+        "Dataset root",
+        value=str(default_root) if default_root else "",
+        key="data_root",
+        help="A folder with the LLP CSVs (AVVP_*.csv) and features under feats/<stream>/<id>.npy",
+    )
+    if root_text.strip():
+        root = Path(root_text.strip()).expanduser()
+        if (root / "AVVP_test_pd.csv").is_file() or (root / "AVVP_val_pd.csv").is_file():
+            ctx.data_root = root
+        else:
+            sb.error(f"{root} holds no AVVP_val_pd.csv / AVVP_test_pd.csv; choose a dataset folder")
+    ctx.split = sb.selectbox("Split", ["test", "val", "train"], key="split")
+    default_videos = ctx.data_root / "videos" if ctx.data_root else None
+    video_text = sb.text_input(
+        "Video folder",
+        value=str(default_videos) if default_videos else "",
+        key="video_dir",
+        help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them themselves",
+    )
+    ctx.video_dir = Path(video_text).expanduser() if video_text.strip() else None
+
+    sb.header("Checkpoint")
+    default_runs = shared.default_runs_dir(ctx.data_root)
+    runs_text = sb.text_input("Runs folder", value=str(default_runs) if default_runs else "", key="runs_dir")
+    runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
+    ctx.checkpoints = shared.discover_checkpoints(runs_dir)
+    labels = {shared.checkpoint_label(p, runs_dir): p for p in ctx.checkpoints}
+    source = sb.radio("Source", ["Discovered runs", "Path", "Upload"], horizontal=True, key="ckpt_source")
+    if source == "Discovered runs":
+        if labels:
+            ctx.checkpoint = labels[sb.selectbox("Checkpoint", list(labels), key="ckpt_pick")]
+        else:
+            sb.caption("No checkpoints found in the runs folder.")
+    elif source == "Path":
+        path_text = sb.text_input("Checkpoint path (.safetensors or the authors' .pth)", key="ckpt_path")
+        if path_text.strip():
+            path = Path(path_text.strip()).expanduser()
+            if path.is_file():
+                ctx.checkpoint = path
+            else:
+                sb.error(f"{path} does not exist; check the path")
+    else:
+        upload = sb.file_uploader("Upload a checkpoint", type=["safetensors", "pth"], key="ckpt_upload")
+        if upload is not None:
+            ctx.checkpoint = shared.save_upload(upload)
+            ctx.checkpoints = [*ctx.checkpoints, ctx.checkpoint]
+
+    sb.header("Thresholds")
+    ctx.gating = sb.selectbox(
+        "Gating",
+        list(GATINGS),
+        index=list(GATINGS).index("mmcse"),
+        key="gating",
+        help="fused: both modalities gated by P (HAN); mmcse: audio by P, visual by P_v; modality: P_a / P_v",
+    )
+    ctx.segment_threshold = sb.slider("Segment threshold", 0.05, 0.95, 0.5, 0.05, key="segment_threshold")
+    ctx.video_threshold = sb.slider("Video threshold", 0.05, 0.95, 0.5, 0.05, key="video_threshold")
+    import torch
+
+    ctx.device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    sb.caption(f"Device: **{ctx.device}**")
+    return ctx
+
+
+pages = [
+    st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
+    st.Page("pages/video_parser.py", title="Video parser", icon="🎬"),
+    st.Page("pages/class_features.py", title="Class features", icon="🧭"),
+    st.Page("pages/cooccurrence.py", title="Co-occurrence", icon="🔗"),
+    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+]
+navigation = st.navigation(pages)
+st.session_state["mmcse_context"] = sidebar()
+navigation.run()

@@ -1,0 +1,78 @@
+"""Co-occurrence: the learned SECM maps beside the co-occurrence of the annotations, their difference, the
+top pairs, and PNG / CSV export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mmcse import inference, viz
+from pages import _shared as shared
+
+st.title("Class co-occurrence")
+ctx = shared.context()
+if not shared.require(ctx):
+    st.stop()
+try:
+    parser, data, preds = shared.get_predictions(ctx.checkpoint, ctx)
+except shared.USER_ERRORS as exc:
+    shared.show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
+    st.stop()
+if parser.arch != "mmcse":
+    st.info(f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
+    st.stop()
+
+cols = st.columns(3)
+name = cols[0].radio(
+    "Map", list(viz.MAP_NAMES), format_func=lambda k: f"{k}: {viz.MAP_TITLES[k]}", key="map_name"
+)
+segments = cols[1].radio("Segments", ["all", "row class active"], key="map_segments",
+                         help="active: in the dense GT (val/test) or in the prediction (train)")  # fmt: skip
+view = cols[2].radio("View", ["side by side", "difference"], key="map_view")
+try:
+    learned = shared.cooccurrence(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), str(ctx.data_root), ctx.split,
+                                  segments != "all")[name]  # fmt: skip
+except shared.USER_ERRORS as exc:
+    shared.show_error(exc, "Cannot compute the maps")
+    st.stop()
+counts = inference.annotation_cooccurrence(data)[name]
+annotated = viz.normalize_rows(counts)
+what = "weak-label clip counts (train)" if data.gt_audio is None else "segment-level dense GT"
+st.caption(f"Annotation map: {what} on {data.name}, each row normalised to sum 1 like an attention row.")
+
+if view == "side by side":
+    cols = st.columns(2)
+    cols[0].plotly_chart(
+        viz.cooccurrence_heatmap(learned, f"learned {name} ({viz.MAP_TITLES[name]})"),
+        width="stretch",
+        key="map_learned",
+    )
+    cols[1].plotly_chart(
+        viz.cooccurrence_heatmap(annotated, f"annotations ({what})"), width="stretch", key="map_annotated"
+    )
+    shown, shown_title, diverging = learned, f"learned_{name}", False
+else:
+    diff = learned - annotated
+    st.plotly_chart(
+        viz.cooccurrence_heatmap(diff, f"learned - annotations ({name})", diverging=True),
+        width="stretch",
+        key="map_diff",
+    )
+    shown, shown_title, diverging = diff, f"difference_{name}", True
+
+cols = st.columns(2)
+cols[0].markdown("**Top learned pairs** (off-diagonal)")
+cols[0].dataframe(viz.top_pairs(learned, k=10), hide_index=True, width="stretch", key="top_learned")
+cols[1].markdown("**Top annotated pairs**")
+cols[1].dataframe(viz.top_pairs(annotated, k=10), hide_index=True, width="stretch", key="top_annotated")
+
+cols = st.columns(2)
+cols[0].download_button(
+    "PNG of the map shown",
+    viz.matrix_png(shown, shown_title, diverging),
+    f"{shown_title}.png",
+    "image/png",
+    key="dl_png",
+)
+cols[1].download_button(
+    "CSV of the map shown", viz.matrix_csv(shown), f"{shown_title}.csv", "text/csv", key="dl_csv"
+)
