@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from mmcse import distributed, runs
-from mmcse.config import ModelConfig, TrainConfig
+from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
 from mmcse.engine_data import DataPaths, SplitData, to_device
 from mmcse.losses import compute_loss_terms, loss_recipe
 from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
@@ -380,7 +380,7 @@ def _check_run_folder(run_dir: Path, resume: bool, model_cfg, train_cfg, data) -
             raise ValueError(
                 f"{config_path} was written for another model config; resume with the same model flags or use a new --out"
             )
-        if saved["data"]["feature_spec"] != data.feature_spec.to_dict():
+        if FeatureSpec.from_dict(saved["data"]["feature_spec"]) != data.feature_spec:
             raise ValueError(f"{config_path} was written for other features; resume with the same --features")
         return
     if (run_dir / runs.LAST_FILE).exists() or (run_dir / runs.METRICS_FILE).exists():
