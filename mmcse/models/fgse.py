@@ -120,7 +120,7 @@ class FGSELayer(nn.Module):
 
 class FGSE(nn.Module):
     """``num_layers`` FGSE layers (own weights each); returns the features and the LAST layer's maps
-    as {"aa", "av", "vv", "va"} (B, T, C, C) (the ones its switches produce)."""
+    {"aa", "av", "vv", "va"} (B, T, C, C), rows = query classes (empty when an ablation removes one)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -133,8 +133,12 @@ class FGSE(nn.Module):
         for i, layer in enumerate(self.layers):
             x, maps = layer(x, need_weights=need_weights and i == len(self.layers) - 1)
         attn: dict[str, torch.Tensor] = {}
-        if maps.get("self") is not None:
-            attn["aa"], attn["vv"] = maps["self"][0], maps["self"][1]
-        if maps.get("cross") is not None:
-            attn["av"], attn["va"] = maps["cross"][0], maps["cross"][1]
+        # all four maps or none (ablations without SECM / intra / cross have no L_ec)
+        if maps.get("self") is not None and maps.get("cross") is not None:
+            attn = {
+                "aa": maps["self"][0],
+                "av": maps["cross"][0],
+                "vv": maps["self"][1],
+                "va": maps["cross"][1],
+            }
         return x, attn

@@ -1,0 +1,221 @@
+"""MM-CSE: the import of the authors' weights reproduces their outputs number for number; shapes, the
+CLAP time path, the parameter count and every ablation switch."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mmcse.checkpoint import import_official
+from mmcse.config import HAN_FEATURES, VALOR_FEATURES, ModelConfig
+from mmcse.models import create_model
+from mmcse.models.layers import InputProjection, clap_time_mixing_matrix
+
+VARIANTS = ("clap_clip", "vggish_res152")
+# reference npz key -> how to read it from a ModelOutput
+REFERENCE_OUTPUTS = {
+    "global_prob": lambda o: o.video_prob,
+    "a_prob": lambda o: o.audio_prob,
+    "v_prob": lambda o: o.visual_prob,
+    "frame_prob": lambda o: o.segment_prob,
+    "frame_logits": lambda o: o.segment_logits,
+    "map_aa": lambda o: o.attn["aa"],
+    "map_av": lambda o: o.attn["av"],
+    "map_vv": lambda o: o.attn["vv"],
+    "map_va": lambda o: o.attn["va"],
+    "loss_a_rec": lambda o: o.aux_losses["rec_a"],
+    "loss_v_rec": lambda o: o.aux_losses["rec_v"],
+    "loss_a_ort": lambda o: o.aux_losses["ort_a"],
+    "loss_v_ort": lambda o: o.aux_losses["ort_v"],
+}
+
+
+def _inputs(cfg: ModelConfig, batch: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return (
+        torch.randn(batch, cfg.audio_len, cfg.audio_dim, generator=g),
+        torch.randn(batch, cfg.visual_len, cfg.visual_dim, generator=g),
+        torch.randn(batch, cfg.num_segments, cfg.visual_st_dim, generator=g),
+    )
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_import_reproduces_the_authors_outputs(reference_dir, variant):
+    model = import_official(reference_dir / f"mmcse_official_{variant}.pth")
+    assert not model.training
+    ref = np.load(reference_dir / f"mmcse_official_{variant}_io.npz", allow_pickle=False)
+    inputs = [torch.from_numpy(ref[k]) for k in ("audio", "visual", "visual_st")]
+    with torch.no_grad():
+        out = model(*inputs, with_aux=True)
+    for key, read in REFERENCE_OUTPUTS.items():
+        got = read(out).numpy()
+        assert got.shape == ref[key].shape, key
+        np.testing.assert_allclose(got, ref[key], rtol=0, atol=1e-5, err_msg=key)
+    # the probabilities are not degenerate (the comparison above means something)
+    assert ref["frame_logits"].std() > 0.01
+    # at inference the reconstruction/orthogonality terms are skipped, the rest is unchanged
+    with torch.no_grad():
+        fast = model(*inputs)
+    assert fast.aux_losses == {}
+    torch.testing.assert_close(fast.segment_logits, out.segment_logits, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_imported_dims_are_read_from_the_weights(reference_dir, variant):
+    model = import_official(reference_dir / f"mmcse_official_{variant}.pth")
+    spec = VALOR_FEATURES if variant == "clap_clip" else HAN_FEATURES
+    assert (model.cfg.audio_len, model.cfg.audio_dim) == spec.audio.shape
+    assert (model.cfg.visual_len, model.cfg.visual_dim) == spec.visual.shape
+    assert model.cfg.num_layers == 4
+
+
+def test_clap_time_matrix_equals_the_interpolation_path():
+    """VALOR's CLAP path (bicubic upsampling, Linear, mean, adaptive pooling) == Linear(M @ A)."""
+    torch.manual_seed(0)
+    proj = InputProjection(ModelConfig.for_features(VALOR_FEATURES), 256)
+    audio = torch.randn(3, 64, 768)
+    x = audio.transpose(1, 2).reshape(3, 768, 2, 32)
+    x = F.interpolate(x, size=(2, 1024), mode="bicubic", align_corners=False)  # (3, 768, 2, 1024)
+    x = proj.fc_a(x.permute(0, 2, 3, 1)).mean(dim=1).transpose(1, 2)  # (3, 256, 1024)
+    expected = F.adaptive_avg_pool1d(x, 10).transpose(1, 2)  # (3, 10, 256)
+    with torch.no_grad():
+        torch.testing.assert_close(proj.project_audio(audio), expected, rtol=0, atol=1e-5)
+    m = clap_time_mixing_matrix()
+    assert m.shape == (10, 64)
+    torch.testing.assert_close(m.sum(dim=1), torch.ones(10, dtype=m.dtype))
+    assert "audio_time_mix" not in proj.state_dict()  # derived, never saved
+
+
+def test_resnet_frames_are_averaged_in_groups_of_eight():
+    cfg = ModelConfig.for_features(HAN_FEATURES)
+    proj = InputProjection(cfg, 256)
+    visual = torch.randn(2, 80, 2048)
+    visual_st = torch.randn(2, 10, 512)
+    with torch.no_grad():
+        got = proj.project_visual(visual, visual_st)
+        v_s = proj.fc_v(visual.view(2, 10, 8, 2048).mean(dim=2))
+        expected = proj.fc_fusion(torch.cat([v_s, proj.fc_st(visual_st)], dim=-1))
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+
+
+def test_parameter_count_matches_the_paper():
+    model = create_model(ModelConfig.for_features(VALOR_FEATURES))
+    n = sum(p.numel() for p in model.parameters())
+    assert abs(n - 6.16e6) < 0.01e6, n  # "about 6.16 M parameters with CLAP/CLIP inputs"
+    without_rec = n - sum(p.numel() for name, p in model.named_parameters() if ".rec_" in name)
+    assert abs(without_rec - 4.3e6) < 0.05e6, without_rec  # "4.3 M without the reconstruction decoders"
+
+
+def test_output_shapes_and_head_consistency():
+    cfg = ModelConfig.for_features(VALOR_FEATURES)
+    model = create_model(cfg).eval()
+    with torch.no_grad():
+        out = model(*_inputs(cfg, 2))
+    assert out.video_prob.shape == out.audio_prob.shape == out.visual_prob.shape == (2, 25)
+    assert out.segment_prob.shape == out.segment_logits.shape == (2, 10, 2, 25)
+    assert set(out.attn) == {"aa", "av", "vv", "va"}
+    for m in out.attn.values():
+        assert m.shape == (2, 10, 25, 25)
+        torch.testing.assert_close(m.sum(-1), torch.ones(2, 10, 25))  # rows are attention distributions
+    assert out.class_features.shape == (2, 10, 2, 26, 128)
+    assert out.enhanced_features.shape == (2, 10, 2, 25, 128)
+    torch.testing.assert_close(out.segment_prob, torch.sigmoid(out.segment_logits))
+    # the scorers read the enhanced features: class c's logit = w_c . feature_c + b_c
+    w, b = model.head.weight[0], model.head.bias[0]  # (25, 128), (25,)
+    expected = (out.enhanced_features * w).sum(-1) + b
+    torch.testing.assert_close(out.segment_logits, expected, rtol=0, atol=1e-5)
+    # video probability is the attention-weighted mix of the two modalities' segment probabilities
+    assert torch.all(out.video_prob <= torch.maximum(out.audio_prob, out.visual_prob) + 1e-6)
+
+
+def test_eval_is_deterministic_and_train_uses_dropout():
+    cfg = ModelConfig.for_features(VALOR_FEATURES)
+    model = create_model(cfg)
+    x = _inputs(cfg, 2)
+    model.eval()
+    with torch.no_grad():
+        a, b = model(*x), model(*x)
+    torch.testing.assert_close(a.video_prob, b.video_prob, rtol=0, atol=0)
+    model.train()
+    with torch.no_grad():
+        c = model(*x)
+    assert set(c.aux_losses) == {"rec_a", "rec_v", "ort_a", "ort_v"}
+    assert not torch.allclose(c.video_prob, a.video_prob)
+
+
+ABLATIONS = [
+    {},
+    {"use_cafd": False},
+    {"use_background": False},
+    {"dynamic_fusion": False},
+    {"use_secm": False},
+    {"use_lgsf": False},
+    {"use_intra": False},
+    {"use_cross": False},
+    {"num_layers": 2},
+    {"num_layers": 0},
+]
+
+
+def _train_step(cfg: ModelConfig):
+    torch.manual_seed(0)
+    model = create_model(cfg).train()
+    out = model(*_inputs(cfg, 2))
+    assert out.segment_logits.shape == (2, 10, 2, 25)
+    loss = out.video_prob.mean() + out.segment_logits.pow(2).mean()
+    loss = loss + sum(out.aux_losses.values(), torch.zeros(())) + sum(m.mean() for m in out.attn.values())
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None, f"{name} gets no gradient"
+        assert torch.isfinite(p.grad).all(), name
+    return out
+
+
+def test_full_model_trains_with_han_features():
+    _train_step(ModelConfig.for_features(HAN_FEATURES, num_layers=1))
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [pytest.param(s, marks=[pytest.mark.slow] if s else []) for s in ABLATIONS],
+    ids=lambda s: ",".join(f"{k}={v}" for k, v in s.items()) or "full",
+)
+def test_every_ablation_builds_runs_and_trains(switch):
+    # one FGSE layer is enough to exercise a switch (they act inside each layer)
+    cfg = ModelConfig.for_features(VALOR_FEATURES, **{"num_layers": 1, **switch})
+    out = _train_step(cfg)
+    # what each switch removes
+    full = {"rec_a", "rec_v", "ort_a", "ort_v"}
+    if switch.get("use_cafd") is False:
+        assert out.aux_losses == {}
+    elif switch.get("use_background") is False:
+        assert set(out.aux_losses) == {"rec_a", "rec_v"}
+        assert out.class_features.shape[3] == 25
+    else:
+        assert set(out.aux_losses) == full
+    has_maps = cfg.num_layers > 0 and cfg.use_secm and cfg.use_intra and cfg.use_cross
+    assert bool(out.attn) == has_maps
+
+
+def test_fixed_fusion_uses_half_and_half():
+    cfg = ModelConfig.for_features(VALOR_FEATURES, dynamic_fusion=False)
+    model = create_model(cfg).eval()
+    assert not any("alpha" in n for n, _ in model.named_parameters())
+    a, v = torch.randn(1, 10, 256), torch.randn(1, 10, 256)
+    with torch.no_grad():
+        class_features, fused, _ = model.cafd(a, v)
+        e = class_features[:, :, 0]  # audio (1, 10, 26, 128)
+        x = torch.cat([0.5 * e[:, :, :25], 0.5 * e[:, :, 25:].expand(-1, -1, 25, -1)], dim=-1)
+        expected = F.relu(model.cafd.reduce_a(x))
+    torch.testing.assert_close(fused[0], expected, rtol=0, atol=1e-5)
+
+
+def test_config_round_trip_builds_the_same_architecture():
+    cfg = ModelConfig.for_features(HAN_FEATURES, num_layers=2)
+    again = ModelConfig.from_dict(dataclasses.asdict(cfg))
+    a, b = create_model(cfg), create_model(again)
+    assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
