@@ -93,6 +93,5 @@ pages = [
     st.Page("pages/cooccurrence.py", title="Co-occurrence", icon="🔗"),
     st.Page("pages/compare.py", title="Compare", icon="⚖️"),
 ]
-navigation = st.navigation(pages)
 st.session_state["mmcse_context"] = sidebar()
-navigation.run()
+st.navigation(pages).run()

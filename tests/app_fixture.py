@@ -54,12 +54,36 @@ def save_random_checkpoint(path: Path, spec: FeatureSpec, arch: str = "mmcse", s
     return path
 
 
-def build_app_fixture(root: str | Path, n_train: int = 24, n_val: int = 12, n_test: int = 16) -> AppFixture:
+def write_test_video(path: Path, seconds: float = 10.0) -> Path:
+    """A small H.264 + AAC mp4 (test pattern and a tone) made with the ffmpeg binary of imageio-ffmpeg."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc=size=160x120:rate=16", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000",
+         "-t", str(seconds), "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(path)],
+        check=True,
+    )  # fmt: skip
+    return path
+
+
+def build_app_fixture(
+    root: str | Path, n_train: int = 24, n_val: int = 12, n_test: int = 16, with_video: bool = False
+) -> AppFixture:
+    """The dataset, two checkpoints in its runs folder and one of another spec; with_video writes an mp4 for
+    the first test clip under <data>/videos/<filename>.mp4."""
+    from mmcse.data.llp import read_weak_labels
     from mmcse.data.synthetic import write_synthetic_dataset
 
     root = Path(root)
     data = root / "data"
     write_synthetic_dataset(data, TINY_FEATURES, n_train, n_val, n_test, seed=0, pseudo_labels=False)
+    if with_video:
+        first_test = read_weak_labels(data / "AVVP_test_pd.csv")[0][0]
+        write_test_video(data / "videos" / f"{first_test}.mp4")
     runs = data / "runs"
     return AppFixture(
         root=root,

@@ -1,0 +1,156 @@
+"""Real-browser test: `streamlit run app.py` on the tiny fixture, driven by Playwright with Debian's Chromium.
+
+Visits every page, plays the clip's video, checks that the playhead moves and that a click on a lane seeks
+the video, and saves screenshots (to $MMCSE_SCREENSHOTS, else a pytest tmp folder). Skips when
+/usr/bin/chromium is absent. Never downloads a browser (no `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from app_fixture import build_app_fixture
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PAGES = {
+    "": "MM-CSE: audio-visual video parsing",
+    "video_parser": "Video parser",
+    "class_features": "Class-wise features (t-SNE)",
+    "cooccurrence": "Class co-occurrence",
+    "compare": "Compare checkpoints",
+}
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install chromium)"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
+    port = free_port()
+    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs))
+    log = open(tmp_path_factory.mktemp("server_log") / "streamlit.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail(f"streamlit did not start; see {log.name}")
+    yield url, fx
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("MMCSE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def wait_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the script run is over (no 'running' status widget)."""
+    page.wait_for_timeout(500)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+
+
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_renders_without_exception(server, browser, shots, path):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/{path}")
+    page.get_by_role("heading", name=PAGES[path]).wait_for(timeout=60_000)
+    wait_idle(page)
+    page.screenshot(path=str(shots / f"page_{path or 'overview'}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+
+
+def test_video_plays_playhead_moves_and_click_seeks(server, browser, shots):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{url}/video_parser")
+    video = page.locator(".mmcse-timeline video")
+    video.wait_for(timeout=60_000)
+    wait_idle(page)
+    playhead = page.locator(".mmcse-timeline .playhead")
+    assert float(playhead.get_attribute("data-time")) == pytest.approx(0.0)
+    video.evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_timeout(2500)
+    played = video.evaluate("v => v.currentTime")
+    moved = float(playhead.get_attribute("data-time"))
+    page.screenshot(path=str(shots / "video_playing.png"), full_page=True)
+    assert played > 0.5, "the video did not play"
+    assert moved > 0.5, "the playhead did not follow the video"
+    video.evaluate("v => v.pause()")
+    # a click at 80% of the first lane seeks the video to ~8 s
+    track = page.locator(".mmcse-timeline .track").first
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
+    page.wait_for_timeout(800)
+    assert video.evaluate("v => v.currentTime") == pytest.approx(8.0, abs=0.3)
+    assert float(playhead.get_attribute("data-time")) == pytest.approx(8.0, abs=0.3)
+    page.screenshot(path=str(shots / "video_seeked.png"), full_page=True)
+    page.close()
