@@ -205,8 +205,12 @@ def _load_strict(
 _OFFICIAL_AUDIO = {768: (64, "valor"), 128: (10, "han")}  # CLAP maps (64, 768) | VGGish (10, 128)
 _OFFICIAL_VISUAL = {768: (10, "valor"), 2048: (80, "han")}  # CLIP (10, 768) | ResNet-152 (80, 2048)
 _OFFICIAL_HEADS = {"fc_prob": 0, "fc_frame_att": 1, "fc_av_att": 2}
-# official keys that the released forward never uses (Encoder.final_norm_a/v are built, never applied)
-_OFFICIAL_UNUSED = re.compile(r"^av_enhance\.final_norm_[av]\.(weight|bias)$")
+# the 26 per-class CAFD heads: official module (index in its nn.Sequential) -> our stacked parameter
+_OFFICIAL_CLASS_HEADS = {
+    "a_unmix.{k}.1": "cafd.audio_heads",
+    "v_unmix.{k}.1": "cafd.visual_heads1",
+    "v_unmix.{k}.4": "cafd.visual_heads2",
+}
 # official layer-local names -> ours, inside av_enhance.layers.<i>.
 _OFFICIAL_LAYER = {
     "SECM_1.attn.in_proj_weight": "secm_intra.in_proj_weight",
@@ -298,57 +302,81 @@ def official_config(
 
 
 def convert_official_state_dict(
-    state: dict[str, torch.Tensor], num_classes: int = 25, path: Path | str = "<state_dict>"
+    state: dict[str, torch.Tensor], num_classes: int = 25
 ) -> dict[str, torch.Tensor]:
-    """Rename / stack the authors' keys onto MMCSE's parameters. Unknown official keys are kept under their
-    own name so that the strict load reports them."""
-    out: dict[str, torch.Tensor] = {}
-    used: set[str] = set()
-
-    def take(key: str) -> torch.Tensor | None:
-        if key in state:
-            used.add(key)
-            return state[key]
-        return None
-
-    for src, dst in _OFFICIAL_PLAIN.items():
-        if (t := take(src)) is not None:
-            out[dst] = t
-    # 26 class heads -> one stacked weight each; a missing head leaves the key out (reported as missing)
-    slots = num_classes + 1
-    for prefix, dst in (("a_unmix.{k}.1", "cafd.audio_heads"), ("v_unmix.{k}.1", "cafd.visual_heads1"),
-                        ("v_unmix.{k}.4", "cafd.visual_heads2")):  # fmt: skip
+    """The authors' state_dict (already checked by ``check_official_keys``) -> MMCSE's parameter names:
+    renamed, the 26 class heads and 3 x 25 scorers stacked into batched weights, LGSF_1's two Linear
+    layers concatenated. ``av_enhance.final_norm_a/v`` are dropped: the released forward never applies them."""
+    out = {dst: state[src] for src, dst in _OFFICIAL_PLAIN.items()}
+    for prefix, dst in _OFFICIAL_CLASS_HEADS.items():
         for p in ("weight", "bias"):
-            parts = [take(f"{prefix.format(k=k)}.{p}") for k in range(slots)]
-            if all(t is not None for t in parts) and len({tuple(t.shape) for t in parts}) == 1:
-                out[f"{dst}.{p}"] = torch.stack(parts)
-    # 3 x 25 class-specific scorers Linear(d_c -> 1) -> head.weight (3, 25, d_c), head.bias (3, 25)
-    for p in ("weight", "bias"):
-        scorers = []
-        for name in _OFFICIAL_HEADS:  # index order: fc_prob, fc_frame_att, fc_av_att
-            parts = [take(f"{name}.fc.{k}.{p}") for k in range(num_classes)]
-            if all(t is not None for t in parts) and len({t.numel() for t in parts}) == 1:
-                scorers.append(torch.stack([t.squeeze(0) for t in parts]))
-        if len(scorers) == len(_OFFICIAL_HEADS):
-            out[f"head.{p}"] = torch.stack(scorers)
-    # FGSE layers
+            out[f"{dst}.{p}"] = torch.stack(
+                [state[f"{prefix.format(k=k)}.{p}"] for k in range(num_classes + 1)]
+            )
+    for p in ("weight", "bias"):  # head.weight (3, 25, d_c), head.bias (3, 25)
+        out[f"head.{p}"] = torch.stack(
+            [
+                torch.stack([state[f"{name}.fc.{k}.{p}"][0] for k in range(num_classes)])
+                for name in _OFFICIAL_HEADS
+            ]
+        )
     layers = sorted({int(m.group(1)) for k in state if (m := re.match(r"av_enhance\.layers\.(\d+)\.", k))})
     for i in layers:
-        src_prefix, dst_prefix = f"av_enhance.layers.{i}.", f"fgse.layers.{i}."
-        for src, dst in _OFFICIAL_LAYER.items():
-            if (t := take(src_prefix + src)) is not None:
-                out[dst_prefix + dst] = t
+        src, dst = f"av_enhance.layers.{i}.", f"fgse.layers.{i}."
+        out.update({dst + b: state[src + a] for a, b in _OFFICIAL_LAYER.items()})
         for p in ("weight", "bias"):
-            g1, g2 = take(f"{src_prefix}LGSF_1.glob1.{p}"), take(f"{src_prefix}LGSF_1.glob2.{p}")
-            if g1 is not None and g2 is not None:
-                out[f"{dst_prefix}lgsf_intra.{p}"] = torch.cat([g1, g2])
-    for k in state:
-        if _OFFICIAL_UNUSED.match(k):
-            used.add(k)
-    for k, t in state.items():  # leftovers: reported as unexpected by the strict load
-        if k not in used:
-            out[k] = t
+            out[f"{dst}lgsf_intra.{p}"] = torch.cat(
+                [state[f"{src}LGSF_1.glob1.{p}"], state[f"{src}LGSF_1.glob2.{p}"]]
+            )
     return out
+
+
+def to_official_state_dict(state: dict[str, torch.Tensor], num_classes: int = 25) -> dict[str, torch.Tensor]:
+    """The inverse of ``convert_official_state_dict``: an MMCSE state_dict in the authors' layout (with
+    identity ``final_norm_a/v``, which their forward never uses)."""
+    out = {src: state[dst] for src, dst in _OFFICIAL_PLAIN.items()}
+    for prefix, dst in _OFFICIAL_CLASS_HEADS.items():
+        for p in ("weight", "bias"):
+            out.update({f"{prefix.format(k=k)}.{p}": t for k, t in enumerate(state[f"{dst}.{p}"].unbind(0))})
+    for idx, name in enumerate(_OFFICIAL_HEADS):
+        for k in range(num_classes):
+            out[f"{name}.fc.{k}.weight"] = state["head.weight"][idx, k].unsqueeze(0)  # (1, d_c)
+            out[f"{name}.fc.{k}.bias"] = state["head.bias"][idx, k].reshape(1)  # (1,)
+    layers = sorted({int(m.group(1)) for k in state if (m := re.match(r"fgse\.layers\.(\d+)\.", k))})
+    for i in layers:
+        src, dst = f"av_enhance.layers.{i}.", f"fgse.layers.{i}."
+        out.update({src + a: state[dst + b] for a, b in _OFFICIAL_LAYER.items()})
+        for p in ("weight", "bias"):
+            g1, g2 = state[f"{dst}lgsf_intra.{p}"].chunk(2)
+            out[f"{src}LGSF_1.glob1.{p}"], out[f"{src}LGSF_1.glob2.{p}"] = g1, g2
+    d_class = state["head.weight"].shape[-1]
+    for m in "av":
+        out[f"av_enhance.final_norm_{m}.weight"] = torch.ones(d_class)
+        out[f"av_enhance.final_norm_{m}.bias"] = torch.zeros(d_class)
+    return {k: v.contiguous() for k, v in out.items()}
+
+
+def check_official_keys(state: dict[str, torch.Tensor], cfg: ModelConfig, path: Path | str) -> None:
+    """Refuse a state_dict whose keys / shapes differ from the authors' MM-CSE of ``cfg``, naming them."""
+    from mmcse.models.mmcse import MMCSE
+
+    with torch.device("meta"):  # shapes only, no memory, no init cost
+        expected = {k: tuple(v.shape) for k, v in to_official_state_dict(MMCSE(cfg).state_dict()).items()}
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    shapes = sorted(
+        f"{k} {tuple(state[k].shape)} (expected {expected[k]})"
+        for k in set(expected) & set(state)
+        if tuple(state[k].shape) != expected[k]
+    )
+    if missing or extra or shapes:
+        parts = [f"missing keys: {', '.join(missing)}"] if missing else []
+        parts += [f"unexpected keys: {', '.join(extra)}"] if extra else []
+        parts += [f"mis-shaped keys: {', '.join(shapes)}"] if shapes else []
+        raise ValueError(
+            f"{path}: not the authors' MM-CSE state_dict (expected {len(expected)} keys for "
+            f"{cfg.num_layers} FGSE layers); " + "; ".join(parts)
+        )
 
 
 def import_official(path: str | os.PathLike) -> nn.Module:
@@ -367,16 +395,17 @@ def import_official(path: str | os.PathLike) -> nn.Module:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ValueError(
             f"{path}: cannot read it as a PyTorch state_dict with weights_only=True ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}); expected the authors' checkpoint_best.pth"
+            f"{first_line[:200]}); expected the authors' checkpoint_best.pth"
         ) from None
     state = _unwrap_official(obj, path)
-    cfg, _ = official_config(state, path)
+    cfg, preset = official_config(state, path)
+    check_official_keys(state, cfg, path)
     model = MMCSE(cfg)
-    converted = convert_official_state_dict(state, cfg.num_classes, path)
-    _load_strict(model, converted, path, what=f"the authors' MM-CSE ({cfg.num_layers} FGSE layers)")
-    model.official_feature_preset = official_config(state, path)[1]
+    _load_strict(model, convert_official_state_dict(state, cfg.num_classes), path, what="MM-CSE")
+    model.official_feature_preset = preset
     return model.eval()
 
 
