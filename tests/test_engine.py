@@ -343,3 +343,12 @@ def test_presets_match_the_papers():
     assert get_preset("small").train.epochs != 99
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("paper-nope")
+
+
+def test_evaluate_refuses_features_of_another_spec(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    wider = dataclasses.replace(TINY, name="wider", audio=StreamSpec("aud", (10, 32)))
+    other = dataclasses.replace(tiny_data, feature_spec=wider)
+    with pytest.raises(ValueError, match="trained on 'tiny' features"):
+        evaluate(tmp_path / "run" / "best.safetensors", other, "val", device="cpu")
