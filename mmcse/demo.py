@@ -310,3 +310,69 @@ def format_scores(rows: dict[str, dict[str, float]]) -> str:
     return "\n".join(
         [head] + [f"{name:34s}" + " ".join(f"{r[k]:9.2f}" for k in SCORE_KEYS) for name, r in rows.items()]
     )
+
+
+# ------------------------------------------------------------------------------------ compact copy for assets/
+
+
+def _compact_checkpoint(src: Path, dst: Path) -> None:
+    """Copy a checkpoint with float16 weights (same metadata); loading casts them back to float32."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    os.replace(tmp, dst)
+
+
+def export_compact(
+    src: str | Path, dst: str | Path, n_val: int = 60, n_test: int = 100, n_videos: int = 6, log=print
+) -> dict:
+    """A few-MB copy of a built demo for assets/: the first ``n_val`` val and ``n_test`` test clips (CSVs,
+    dense GT, float16 features), ``n_videos`` test mp4s and both best checkpoints in float16."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    manifest = json.loads((src / "manifest.json").read_text())
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    seed, keep = manifest["seed"], {}
+    splits = {"val": sample_split("val", n_val, seed), "test": sample_split("test", n_test, seed)}
+    splits["train"] = []  # the app never reads train; an empty CSV keeps the LLP layout complete
+    write_csvs_root = tmp
+    write_csvs_root.mkdir(parents=True)
+    write_csvs(write_csvs_root, splits)
+    for split in ("val", "test"):
+        for spec in splits[split]:
+            for folder in STREAM_DIRS.values():
+                array = np.load(src / "feats" / folder / f"{spec.video_id}.npy", allow_pickle=False)
+                _save_npy(tmp / "feats" / folder / f"{spec.video_id}.npy", array.astype(np.float16))
+            keep[spec.video_id] = split
+    for spec in splits["test"][:n_videos]:
+        (tmp / "videos").mkdir(exist_ok=True)
+        shutil.copy2(src / "videos" / f"{spec.filename}.mp4", tmp / "videos" / f"{spec.filename}.mp4")
+    for name in ("mmcse", "han"):
+        _compact_checkpoint(
+            src / "runs" / name / "best.safetensors", tmp / "runs" / name / "best.safetensors"
+        )
+    compact = {
+        **manifest,
+        "compact": {"from": str(src), "val": n_val, "test": n_test, "videos": n_videos, "feature_dtype": "float16",
+                    "checkpoint_dtype": "float16"},
+        "sizes": {"train": 0, "val": n_val, "test": n_test},
+        "test_reference_rows_full_demo": manifest.get("test_reference_rows"),
+        "test_reference_rows": reference_scores(splits["test"]),
+    }  # fmt: skip
+    _write_text(tmp / "manifest.json", json.dumps(compact, indent=1))
+    os.replace(tmp, dst)
+    size = sum(p.stat().st_size for p in dst.rglob("*") if p.is_file())
+    log(f"wrote {dst} ({size / 1e6:.1f} MB)")
+    return compact

@@ -1,12 +1,67 @@
-"""`python -m mmcse demo` (placeholder until its issue lands)."""
+"""`python -m mmcse demo`: build the embedded demo (procedural clips in LLP's formats, features, two models).
+
+    python -m mmcse demo                                    -> demo_data/ (1200 train, 150 val, 200 test)
+    python -m mmcse demo --out demo_data --seed 0 --train 1200 --val 150 --test 200 [--force]
+    python -m mmcse demo --out assets/demo --compact        a few-MB copy (val/test features, 6 test mp4s,
+                                                            float16 checkpoints), built from --from
+The clips are generated, not real videos; their segment pseudo labels are SIMULATED from the true labels.
+Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo.py for the folder layout.
+"""
 
 from __future__ import annotations
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser("demo", help="(not implemented yet)")
+    import argparse
+
+    p = subparsers.add_parser(
+        "demo",
+        help="build the procedural demo dataset and train an MM-CSE and a HAN on it",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--out", default="demo_data", help="demo folder to build or complete (default demo_data)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train", type=int, help="train clips (default 1200)")
+    p.add_argument("--val", type=int, help="val clips (default 150)")
+    p.add_argument("--test", type=int, help="test clips (default 200)")
+    p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
+    p.add_argument("--videos", choices=("eval", "all", "none"), default="eval",
+                   help="which splits get mp4 files: eval = val and test (default), all, none")  # fmt: skip
+    p.add_argument("--workers", type=int, help="processes rendering clips (default: 2, or 1 on one core)")
+    p.add_argument("--epochs", type=int, help="override the demo recipes' epochs")
+    p.add_argument("--no-train", action="store_true", help="only the clips, CSVs and features")
+    p.add_argument("--compact", action="store_true", help="write a few-MB copy of a built demo (see --from)")
+    p.add_argument("--from", dest="source", default="demo_data",
+                   help="with --compact: the full demo folder to copy from (built first if missing)")  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    raise NotImplementedError("python -m mmcse demo is not implemented yet")
+    from pathlib import Path
+
+    from mmcse.cli import UserError
+    from mmcse.demo import build_demo, export_compact, format_scores
+
+    sizes = {
+        k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v is not None
+    }
+    for split, n in sizes.items():
+        if n < 1:
+            raise UserError(f"--{split} {n}: expected at least 1 clip")
+    out = Path(args.source if args.compact else args.out)
+    if args.compact and Path(args.out).resolve() == out.resolve():
+        raise UserError("--compact needs --out different from --from (the full demo it copies)")
+    manifest = build_demo(
+        out, seed=args.seed, sizes=sizes, force=args.force, videos=args.videos, workers=args.workers,
+        train=not args.no_train or args.compact, epochs=args.epochs, progress=not args.no_progress,
+    )  # fmt: skip
+    rows = dict(manifest["test_reference_rows"])
+    rows.update({f"demo {k}": v for k, v in manifest.get("test_models", {}).items()})
+    print(f"\n{out}: demo test split ({manifest['sizes']['test']} clips)")
+    print(format_scores(rows))
+    print(f"seconds: {manifest['seconds']}")
+    if args.compact:
+        export_compact(out, args.out)
+    return 0
