@@ -44,9 +44,9 @@ def _c(color, p) -> np.ndarray:
 
 def _drive_x(t, p, speed_frac):
     """x position of a sprite that drives across the frame and wraps around."""
-    span = p["w"] + 4 * p["s"]
+    span = p["w"] + 1.6 * p["s"]  # wraps while still half on screen, so it is (nearly) always in view
     x0 = p["x"] + p["dir"] * speed_frac * p["w"] * p["speed"] * t
-    return (x0 + 2 * p["s"]) % span - 2 * p["s"]
+    return (x0 + 0.8 * p["s"]) % span - 0.8 * p["s"]
 
 
 def _face(img, x, y, s, p, mouth_open, mouth_wide=1.0, frown=False, cheeks=False):
