@@ -116,7 +116,7 @@ def annotate_frames(frames: np.ndarray, fps: float, events, duration: float) -> 
             captions[key] = _caption(events, t, big_w)
         out[i, h * scale : h * scale + 30] = captions[key]
         px = int(round(x0 + (x1 - x0) * min(t / max(duration, 1e-3), 1.0)))
-        out[i, h * scale + 30 :, max(px - 1, 0) : px + 1] = (230, 40, 40)
+        out[i, h * scale + 30 :, max(px - 2, 0) : px + 2] = (240, 30, 30)  # the playhead
     return out
 
 
