@@ -13,7 +13,9 @@ import streamlit as st
 from mmcse.metrics import GATINGS
 from pages import _shared as shared
 
-st.set_page_config(page_title="MM-CSE audio-visual video parsing", page_icon="🎬", layout="wide")
+st.set_page_config(
+    page_title="MM-CSE audio-visual video parsing", page_icon=":material/movie:", layout="wide"
+)
 
 
 def sidebar() -> shared.Context:
@@ -87,11 +89,11 @@ def sidebar() -> shared.Context:
 
 
 pages = [
-    st.Page("pages/overview.py", title="Overview", icon="📊", default=True),
-    st.Page("pages/video_parser.py", title="Video parser", icon="🎬"),
-    st.Page("pages/class_features.py", title="Class features", icon="🧭"),
-    st.Page("pages/cooccurrence.py", title="Co-occurrence", icon="🔗"),
-    st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+    st.Page("pages/video_parser.py", title="Video parser", icon=":material/movie:"),
+    st.Page("pages/class_features.py", title="Class features", icon=":material/scatter_plot:"),
+    st.Page("pages/cooccurrence.py", title="Co-occurrence", icon=":material/grid_on:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 st.session_state["mmcse_context"] = sidebar()
 st.navigation(pages).run()

@@ -74,7 +74,22 @@ def discover_checkpoints(runs_dir: Path | None) -> list[Path]:
     found = [p for p in Path(runs_dir).rglob("*.safetensors") if p.name != "train_state.safetensors"]
     found += list(Path(runs_dir).rglob("*.pth"))
     rank = {"best.safetensors": 0, "last.safetensors": 1}
-    return sorted(found, key=lambda p: (str(p.parent), rank.get(p.name, 2), p.name))
+    return sorted(
+        found, key=lambda p: (_arch(str(p), mtime(p)) != "mmcse", str(p.parent), rank.get(p.name, 2), p.name)
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _arch(path: str, modified: float) -> str:
+    """The architecture a checkpoint's header names (MM-CSE runs are listed first); "" when unreadable."""
+    from mmcse.checkpoint import read_checkpoint_meta
+
+    if not path.endswith(".safetensors"):
+        return "mmcse"  # the authors' .pth is an MM-CSE
+    try:
+        return str(read_checkpoint_meta(path).get("arch", ""))
+    except (ValueError, OSError):
+        return ""
 
 
 def checkpoint_label(path: Path, runs_dir: Path | None) -> str:

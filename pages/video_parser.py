@@ -3,6 +3,7 @@ that follows playback; probability heatmaps; the events table and downloads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -133,12 +134,14 @@ def show_parse(
         "Events JSON", json.dumps(payload, indent=1), f"{stem}_events.json", "application/json", key="dl_json"
     )
     if video_path is not None:
-        annotated_download(cols[2], video_path, pred_a, pred_v, segment_prob, stem)
+        annotated_download(cols[2], video_path, events, duration or 10.0, stem)
 
 
-def annotated_download(col, video_path: Path, pred_a, pred_v, segment_prob, stem: str) -> None:
+def annotated_download(col, video_path: Path, events, duration: float, stem: str) -> None:
     """Render the annotated mp4 on request (mmcse.video.annotate), then offer it for download."""
-    key = f"annotated::{video_path}::{hash((pred_a.tobytes(), pred_v.tobytes()))}"
+    from types import SimpleNamespace
+
+    key = f"annotated::{video_path}::{hash(tuple(events))}"
     if key in st.session_state:
         col.download_button(
             "Annotated mp4", st.session_state[key], f"{stem}_annotated.mp4", "video/mp4", key="dl_mp4"
@@ -148,17 +151,13 @@ def annotated_download(col, video_path: Path, pred_a, pred_v, segment_prob, stem
         try:
             from mmcse.video import annotate
 
-            out = shared.UPLOAD_DIR / f"{stem}_annotated.mp4"
+            out = shared.UPLOAD_DIR / f"annotated_{hashlib.sha256(key.encode()).hexdigest()[:16]}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
             with st.spinner("Rendering the annotated video..."):
-                annotate.annotate_video(
-                    video_path, out, pred_a=pred_a, pred_v=pred_v, segment_prob=segment_prob
-                )
+                annotate.annotate_video(video_path, SimpleNamespace(events=events, duration=duration), out)
             st.session_state[key] = out.read_bytes()
             st.rerun()
-        except (ImportError, AttributeError):
-            col.info("The annotated video needs mmcse.video.annotate (`python -m mmcse parse --annotated`).")
-        except shared.USER_ERRORS as exc:
+        except (ImportError, *shared.USER_ERRORS) as exc:
             shared.show_error(exc, "Cannot render the annotated video")
 
 
