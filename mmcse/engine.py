@@ -115,7 +115,7 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
 
     seed_everything(train_cfg.seed)
     train_split = SplitData(data, "train", dense=False)
-    val_split = SplitData(data, "val", audio_gt="fixed", dense=True) if ctx.is_main else None
+    val_split = SplitData(data, "val", audio_gt="fixed", dense=True)  # every rank checks it; rank 0 scores
     recipe = loss_recipe(model_cfg, train_split.has_pseudo)
     model = create_model(model_cfg).to(ctx.device)
     optimizer = build_optimizer(model, train_cfg)

@@ -54,6 +54,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.safetensors")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--stop-after-epochs",
+        type=int,
+        help="stop after N epochs of this call (the schedule still spans --epochs); continue with --resume",
+    )
 
     t = p.add_argument_group("optimisation (override the preset)")
     t.add_argument("--epochs", type=int)
@@ -218,7 +223,14 @@ def run(args) -> int:
             f"{train_cfg.optimizer}, schedule {train_cfg.schedule}, seed {train_cfg.seed})"
         )
     result = train(
-        out, data, model_cfg, train_cfg, device=args.device, resume=args.resume, progress=not args.no_progress
+        out,
+        data,
+        model_cfg,
+        train_cfg,
+        device=args.device,
+        resume=args.resume,
+        stop_after_epochs=args.stop_after_epochs,
+        progress=not args.no_progress,
     )
     if main and result["best"] is not None:
         best = result["best"]
