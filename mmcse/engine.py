@@ -194,12 +194,15 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
                 _save(run_dir / runs.BEST_FILE, model, model_cfg, data, train_cfg, val, extra)
             _save(run_dir / runs.LAST_FILE, model, model_cfg, data, train_cfg, val, extra)
             runs.save_train_state(run_dir / runs.STATE_FILE, optimizer, progress_info)
+            line = (
+                f"epoch {epoch + 1}/{train_cfg.epochs} lr {lr:.2e} loss {terms['loss']:.4f} "
+                f"val seg Type@AV {val[BEST_KEY]:.2f} (best {best[BEST_KEY]:.2f} @ {best_epoch})"
+            )
             if bar is not None:
                 bar.set_postfix(loss=f"{terms['loss']:.4f}", val_type=f"{val[BEST_KEY]:.2f}", refresh=False)
-                bar.write(
-                    f"epoch {epoch + 1}/{train_cfg.epochs} lr {lr:.2e} loss {terms['loss']:.4f} "
-                    f"val seg Type@AV {val[BEST_KEY]:.2f} (best {best[BEST_KEY]:.2f} @ {best_epoch})"
-                )
+                bar.write(line)
+            else:
+                say(line)
         ctx.barrier()
     if bar is not None:
         bar.close()

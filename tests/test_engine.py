@@ -277,7 +277,9 @@ def test_no_pseudo_flag_selects_the_han_recipe(tiny_data, tmp_path, capsys, monk
          "--no-pseudo", "--no-secm", "--w-ec", "0", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress"]
     )  # fmt: skip
     assert rc == 0
-    assert "recipe 'weak'" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "recipe 'weak'" in text
+    assert "epoch 1/1 lr 1.00e-03 loss" in text  # one line per epoch even without a progress bar
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["model"]["use_secm"] is False and config["model"]["w_ec"] == 0.0
     assert "train_video_v" in runs.read_metrics(tmp_path / "r" / "metrics.csv")[0]
