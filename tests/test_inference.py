@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_fixture import OTHER_FEATURES, TINY_FEATURES, build_app_fixture
+from app_fixture import (
+    OTHER_FEATURES,
+    TINY_FEATURES,
+    build_app_fixture,
+    save_random_checkpoint,
+    write_test_video,
+)
 
 from mmcse import inference, metrics
 from mmcse.classes import NUM_CLASSES, class_index
@@ -119,3 +125,39 @@ def test_merged_events_cross_window_borders():
     ev = events[0]
     assert (ev.onset, ev.offset, ev.label, ev.modality) == (8.0, 12.5, "Dog", "audio")
     assert ev.score == pytest.approx(0.8)
+
+
+def test_parse_video_needs_an_offline_extractor(parser, tmp_path):
+    video = write_test_video(tmp_path / "clip.mp4", seconds=3)
+    with pytest.raises(ValueError, match="no offline feature extractor for the 'tiny' features"):
+        parser.parse_video(video)
+
+
+@pytest.fixture(scope="module")
+def demo_parser(tmp_path_factory):
+    from mmcse.video.extractor import DEMO_FEATURES
+
+    path = save_random_checkpoint(tmp_path_factory.mktemp("demo_ck") / "demo.safetensors", DEMO_FEATURES)
+    return inference.Parser.from_checkpoint(path, device="cpu")
+
+
+def test_parse_video_long_clip_windows_and_rethreshold(demo_parser, tmp_path):
+    video = write_test_video(tmp_path / "long.mp4", seconds=14)  # two windows, the second padded
+    parse = demo_parser.parse_video(video, gating="fused", segment_threshold=0.5, video_threshold=0.5)
+    assert parse.segment_prob.shape == (20, 2, NUM_CLASSES) and parse.video_prob.shape == (2, NUM_CLASSES)
+    assert parse.duration == pytest.approx(14.0, abs=0.2)
+    assert all(ev.offset <= parse.duration + 1e-6 for ev in parse.events)
+    low = parse.rethreshold(segment_threshold=0.05, video_threshold=0.05)
+    assert low.pred_a.sum() >= parse.pred_a.sum() and (low.pred_a >= parse.pred_a).all()
+    expected_a, _ = metrics.predict(
+        parse.segment_prob.reshape(2, 10, 2, NUM_CLASSES), parse.video_prob, parse.audio_prob,
+        parse.visual_prob, gating="fused", segment_threshold=0.05, video_threshold=0.05,
+    )  # fmt: skip
+    np.testing.assert_array_equal(low.pred_a, expected_a.reshape(20, NUM_CLASSES))
+
+
+def test_parse_video_rejects_a_non_video(demo_parser, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n")
+    with pytest.raises(ValueError, match="notes.mp4"):
+        demo_parser.parse_video(fake)
