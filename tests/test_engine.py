@@ -354,3 +354,15 @@ def test_evaluate_refuses_features_of_another_spec(tiny_data, tmp_path):
     other = dataclasses.replace(tiny_data, feature_spec=wider)
     with pytest.raises(ValueError, match="trained on 'tiny' features"):
         evaluate(tmp_path / "run" / "best.safetensors", other, "val", device="cpu")
+
+
+def test_missing_features_of_the_real_val_split_are_reported_up_front(llp_dir, tmp_path):
+    from mmcse.config import VALOR_FEATURES
+
+    for stream in VALOR_FEATURES.streams.values():
+        (tmp_path / "feats" / stream.name).mkdir(parents=True)
+    paths = DataPaths(llp_dir=str(llp_dir), feature_root=str(tmp_path / "feats"), feature_spec=VALOR_FEATURES)
+    with pytest.raises(FileNotFoundError, match=r"649 of 649 clips of the val split .* have no features"):
+        SplitData(paths, "val")
+    with pytest.raises(FileNotFoundError, match="--train-csv"):
+        SplitData(dataclasses.replace(paths, split_csvs={"train": str(tmp_path / "nope.csv")}), "train")
