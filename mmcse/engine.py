@@ -189,7 +189,14 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
             if is_best:
                 best_epoch, best = epoch + 1, val
             progress_info = {"epoch": epoch + 1, "best_epoch": best_epoch, "best": best}
-            extra = {"epoch": epoch + 1, "recipe": recipe, "gating": train_cfg.gating, "audio_gt": "fixed"}
+            extra = {
+                "epoch": epoch + 1,
+                "recipe": recipe,
+                "gating": train_cfg.gating,
+                "audio_gt": "fixed",
+                "audio_gt_csv": str(val_split.audio_gt_csv),
+                "world_size": ctx.world_size,
+            }
             if is_best:
                 _save(run_dir / runs.BEST_FILE, model, model_cfg, data, train_cfg, val, extra)
             _save(run_dir / runs.LAST_FILE, model, model_cfg, data, train_cfg, val, extra)
