@@ -3,14 +3,20 @@
 Writes random features of a preset's shapes (han: vggish 10x128, res152 80x2048, r2plus1d_18 10x512) for
 ``--clips`` clips into ``--dir`` (removed afterwards unless ``--keep``), packs them, then reads every clip
 the way training consumes them (batches of ``--batch-size`` in a seeded random order, through
-``FeatureStore.load_batch``) from both layouts, and prints the times and the ratio.
+``FeatureStore.load_batch``, i.e. what LLPSplit/make_loader do) from both layouts, and prints the times and
+the ratios. A third pass times the loader pattern of the authors' training code on the per-clip files (a
+Dataset that np.loads one clip per __getitem__ and a DataLoader stacking 64 of them with default collate).
 
 Page cache: ``--cache cold`` asks the kernel to drop each layout's file pages before its pass
 (fsync + posix_fadvise DONTNEED; no root needed, but a VM's host may still cache the disk); ``warm`` reads
-everything once first so both passes come from RAM; ``both`` (default) times cold then warm.
+every file once just before the pass so all reads come from RAM; ``both`` (default) times cold then warm.
 """
 
 from __future__ import annotations
+
+PER_CLIP = "per-clip (FeatureStore.load_batch)"
+AUTHORS = "per-clip (authors' loader: np.load + collate)"
+PACKED = "packed"
 
 
 def add_parser(subparsers) -> None:
@@ -21,11 +27,25 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--clips", type=int, default=10_000, help="number of clips (default 10000, LLP train)")
     p.add_argument("--features", default="han", help="feature preset whose shapes to use (default han)")
-    p.add_argument("--dir", default=None, help="scratch folder (default: a new temp folder)")
-    p.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    p.add_argument(
+        "--dir",
+        default=None,
+        help="scratch folder (default: a new temp folder); its official/ and packed/ are used",
+    )
+    p.add_argument(
+        "--keep", action="store_true", help="keep the written clips (a later run with --dir reuses them)"
+    )
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", choices=("cold", "warm", "both"), default="both")
+    p.add_argument(
+        "--skip-authors-loader",
+        action="store_true",
+        help="do not time the authors' per-item DataLoader pattern",
+    )
+    p.add_argument(
+        "--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's own)"
+    )
     p.set_defaults(func=run)
 
 
@@ -53,44 +73,99 @@ def _warm(files) -> None:
                 pass
 
 
-def _epoch_seconds(store, video_ids, batch_size, seed) -> float:
+def _epoch_seconds(store, video_ids, args) -> float:
     """Read every clip once, in batches of a seeded random permutation, into float32 torch tensors."""
     import time
 
     import numpy as np
     import torch
 
-    order = np.random.default_rng(seed).permutation(len(video_ids))
+    order = np.random.default_rng(args.seed).permutation(len(video_ids))
     start = time.perf_counter()
-    total = 0.0
-    for b in range(0, len(order), batch_size):
-        batch = store.load_batch([video_ids[i] for i in order[b : b + batch_size]])
-        tensors = {k: torch.from_numpy(v) for k, v in batch.items()}
-        total += float(tensors["audio"][:, 0, 0].sum())  # touch the result
+    for b in range(0, len(order), args.batch_size):
+        batch = store.load_batch([video_ids[i] for i in order[b : b + args.batch_size]])
+        tensors = {k: torch.from_numpy(v) for k, v in batch.items()}  # (B, L, D) each
+    del tensors
     return time.perf_counter() - start
 
 
+def _authors_loader_seconds(root, spec, video_ids, args) -> float:
+    """The pattern of the authors' (and HAN's) training code: __getitem__ np.loads one clip's files, a
+    DataLoader(batch_size, shuffle=True) stacks them with the default collate (no validation)."""
+    import time
+
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, Dataset
+
+    class PerClip(Dataset):
+        def __len__(self):
+            return len(video_ids)
+
+        def __getitem__(self, i):
+            vid = video_ids[i]
+            return {
+                k: torch.from_numpy(np.load(root / s.name / f"{vid}.npy")) for k, s in spec.streams.items()
+            }
+
+    generator = torch.Generator().manual_seed(args.seed)
+    loader = DataLoader(PerClip(), batch_size=args.batch_size, shuffle=True, generator=generator)
+    start = time.perf_counter()
+    batches = sum(1 for _ in loader)
+    assert batches == len(loader)
+    return time.perf_counter() - start
+
+
+def _write_official(root, spec, video_ids, seed) -> None:
+    import numpy as np
+    from tqdm import tqdm
+
+    rng = np.random.default_rng(seed)
+    for stream in spec.streams.values():
+        (root / stream.name).mkdir(parents=True, exist_ok=True)
+    for vid in tqdm(video_ids, desc="write per-clip .npy", unit="clip"):
+        for stream in spec.streams.values():
+            np.save(root / stream.name / f"{vid}.npy", rng.standard_normal(stream.shape, dtype=np.float32))
+
+
+def _reusable(packed, spec, video_ids) -> bool:
+    """True when ``packed`` is a complete store of exactly these clips (from an earlier --keep run)."""
+    from mmcse.data.features import FeatureStore
+
+    try:
+        return FeatureStore.open(packed, spec, pseudo=False).ids == video_ids
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def run(args) -> int:
+    import os
     import shutil
     import tempfile
     from pathlib import Path
 
     import numpy as np
-    from tqdm import tqdm
 
     from mmcse.cli import UserError
     from mmcse.config import feature_preset
     from mmcse.data.features import FeatureStore, pack_features
 
     spec = feature_preset(args.features)
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     if args.clips < args.batch_size:
         raise UserError(f"--clips {args.clips} is smaller than --batch-size {args.batch_size}")
     bytes_per_clip = sum(4 * s.shape[0] * s.shape[1] + 128 for s in spec.streams.values())
     need = 2 * args.clips * bytes_per_clip  # per-clip files + packed copy
     scratch = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mmcse-bench-store-"))
+    created = not scratch.exists() or not args.dir
     scratch.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(scratch).free
-    if need > 0.9 * free:
+    if need > 0.9 * free and not _reusable(
+        scratch / "packed", spec, [f"clip{i:07d}" for i in range(args.clips)]
+    ):
         raise UserError(
             f"{args.clips} {spec.name} clips need {need / 1e9:.1f} GB in {scratch}, only {free / 1e9:.1f} GB free; "
             f"use fewer --clips or another --dir"
@@ -100,55 +175,74 @@ def run(args) -> int:
         f"{need / 2e9:.2f} GB a layout) in {scratch}"
     )
     try:
-        # 1. per-clip official layout: <root>/<stream>/<id11>.npy
+        # 1. per-clip official layout <root>/<stream>/<id11>.npy, then 2. the packed copy
         root = scratch / "official"
-        rng = np.random.default_rng(args.seed)
         video_ids = [f"clip{i:07d}" for i in range(args.clips)]  # 11 characters
-        for stream in spec.streams.values():
-            (root / stream.name).mkdir(parents=True, exist_ok=True)
-        for vid in tqdm(video_ids, desc="write per-clip .npy", unit="clip"):
-            for stream in spec.streams.values():
-                np.save(
-                    root / stream.name / f"{vid}.npy", rng.standard_normal(stream.shape, dtype=np.float32)
-                )
-        # 2. packed
-        packed = pack_features(root, spec, video_ids, scratch / "packed", pseudo=False)
-        per_clip_store = FeatureStore.open(root, spec, pseudo=False)
-        packed_store = FeatureStore.open(packed, spec, pseudo=False)
-        # the two layouts give identical batches
+        packed = scratch / "packed"
+        if _reusable(packed, spec, video_ids):
+            print(f"reusing the clips already written in {scratch} (--keep of an earlier run)")
+        else:
+            _write_official(root, spec, video_ids, args.seed)
+            pack_features(root, spec, video_ids, packed, pseudo=False, overwrite=True)
         probe = video_ids[:: max(1, args.clips // 7)][:7]
-        a, b = per_clip_store.load_batch(probe), packed_store.load_batch(probe)
+        a = FeatureStore.open(root, spec, pseudo=False).load_batch(probe)
+        b = FeatureStore.open(packed, spec, pseudo=False).load_batch(probe)
         assert all(np.array_equal(a[k], b[k]) for k in a), "packed and per-clip batches differ"
+        del a, b
 
-        # 3. time an epoch from each layout
+        # 3. time an epoch from each layout. Stores are opened fresh for every pass and dropped after it:
+        # pages still mapped by a live store could not be evicted for the next cold pass.
+        def per_clip():
+            return _epoch_seconds(FeatureStore.open(root, spec, pseudo=False), video_ids, args)
+
+        def packed_store():
+            return _epoch_seconds(FeatureStore.open(packed, spec, pseudo=False), video_ids, args)
+
+        def authors():
+            return _authors_loader_seconds(root, spec, video_ids, args)
+
+        passes = {PER_CLIP: (root, per_clip), AUTHORS: (root, authors), PACKED: (packed, packed_store)}
+        if args.skip_authors_loader:
+            del passes[AUTHORS]
         results = {}
         modes = ("cold", "warm") if args.cache == "both" else (args.cache,)
         for mode in modes:
-            for name, store, folder in (("per-clip", per_clip_store, root), ("packed", packed_store, packed)):
+            for name, (folder, timed) in passes.items():
                 files = _files(folder)
                 if mode == "cold":
                     _drop_cache(files)
                 else:
                     _warm(files)
-                results[mode, name] = _epoch_seconds(store, video_ids, args.batch_size, args.seed)
-                print(
-                    f"  {mode:4s} {name:8s}: {results[mode, name]:7.2f} s  "
-                    f"({args.clips / results[mode, name]:8.0f} clips/s)"
-                )
-        print(f"\n{args.clips} clips, batches of {args.batch_size} in random order, float32 tensors:")
+                results[mode, name] = seconds = timed()
+                print(f"  {mode:4s} {name:46s} {seconds:8.2f} s ({args.clips / seconds:6.0f} clips/s)")
+
+        import torch
+
+        print(
+            f"\n{args.clips} clips of {spec.name} features, batches of {args.batch_size} in random order "
+            f"(torch threads: {torch.get_num_threads()}, CPUs: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}):"
+        )
         for mode in modes:
-            ratio = results[mode, "per-clip"] / results[mode, "packed"]
-            print(
-                f"  {mode} page cache: per-clip {results[mode, 'per-clip']:.2f} s, "
-                f"packed {results[mode, 'packed']:.2f} s -> packed is {ratio:.1f}x faster"
-            )
+            packed_s = results[mode, PACKED]
+            for name in passes:
+                if name != PACKED:
+                    ratio = results[mode, name] / packed_s
+                    print(
+                        f"  {mode} cache: {name} {results[mode, name]:.2f} s / packed {packed_s:.2f} s = {ratio:.1f}x"
+                    )
         if "cold" in modes:
             print(
-                "  (cold = fsync + posix_fadvise(DONTNEED) on every file before the pass; a VM host may still cache)"
+                "  cold: fsync + posix_fadvise(DONTNEED) on every file before the pass (a VM host may still cache)"
             )
+        if "warm" in modes:
+            print("  warm: every file read once just before the pass, so all reads come from the page cache")
     finally:
         if args.keep:
             print(f"kept {scratch}")
         else:
-            shutil.rmtree(scratch, ignore_errors=True)
+            # only what this command wrote: official/ and packed/, and the folder itself if it made it
+            for sub in ("official", "packed"):
+                shutil.rmtree(scratch / sub, ignore_errors=True)
+            if created:
+                shutil.rmtree(scratch, ignore_errors=True)
     return 0
