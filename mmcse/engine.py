@@ -84,25 +84,26 @@ def train(
     stop_after_epochs: int | None = None,
     progress: bool = True,
     log=print,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """Train ``model_cfg`` on ``data`` with ``train_cfg``, writing the run folder ``run_dir``.
 
     One process, or DDP when launched by torchrun (the process group is created and destroyed here).
     ``resume``: continue from last.safetensors + train_state.safetensors. ``stop_after_epochs``: stop
     after that many epochs of this call (the schedule still spans ``train_cfg.epochs``; used to split a
-    run and by the resume test). Returns {"best_epoch", "best", "last", "epochs_done", "recipe", "model"
+    run and by the resume test). ``bf16``: forward under bfloat16 autocast (losses and weights float32). Returns {"best_epoch", "best", "last", "epochs_done", "recipe", "model"
     (the trained nn.Module, unwrapped), "run_dir"}; only rank 0's return holds metrics.
     """
     ctx = distributed.setup(device)
     try:
         return _train(
-            ctx, Path(run_dir), data, model_cfg, train_cfg, resume, stop_after_epochs, progress, log
+            ctx, Path(run_dir), data, model_cfg, train_cfg, resume, stop_after_epochs, progress, log, bf16
         )
     finally:
         ctx.close()
 
 
-def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, progress, log) -> dict:
+def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, progress, log, bf16) -> dict:
     from torch.nn.parallel import DistributedDataParallel
     from torch.utils.data.distributed import DistributedSampler
 
@@ -136,6 +137,7 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
                 "recipe": recipe,
                 "device": str(ctx.device),
                 "world_size": ctx.world_size,
+                "bf16": bf16,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         )
@@ -172,7 +174,17 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
             group["lr"] = lr
         sampler.set_epoch(epoch)
         terms = _train_one_epoch(
-            net, optimizer, train_split, list(sampler), per_rank_batch, model_cfg, train_cfg, ctx, bar, epoch
+            net,
+            optimizer,
+            train_split,
+            list(sampler),
+            per_rank_batch,
+            model_cfg,
+            train_cfg,
+            ctx,
+            bar,
+            epoch,
+            bf16,
         )
         row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in terms.items()}}
         if ctx.is_main:
@@ -225,7 +237,9 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
     }
 
 
-def _train_one_epoch(net, optimizer, split, order, batch_size, model_cfg, train_cfg, ctx, bar, epoch) -> dict:
+def _train_one_epoch(
+    net, optimizer, split, order, batch_size, model_cfg, train_cfg, ctx, bar, epoch, bf16=False
+) -> dict:
     """One pass over ``order``; returns the mean of each loss term over the epoch (all ranks averaged)."""
     net.train()
     sums: dict[str, torch.Tensor] = {}
@@ -233,7 +247,10 @@ def _train_one_epoch(net, optimizer, split, order, batch_size, model_cfg, train_
     params = [p for p in net.parameters() if p.requires_grad]
     for batch in split.batches(order, batch_size, pin_memory=ctx.device.type == "cuda"):
         batch = to_device(batch, ctx.device)
-        output = net(batch["audio"], batch["visual"], batch["visual_st"])
+        with torch.autocast(ctx.device.type, dtype=torch.bfloat16, enabled=bf16):
+            output = net(batch["audio"], batch["visual"], batch["visual_st"])
+        if bf16:
+            output = _as_float32(output)  # losses in float32 (BCE is unsafe under autocast)
         loss, terms = compute_loss_terms(output, batch, model_cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -327,6 +344,22 @@ def _has_unused_parameters(model, split, device, model_cfg) -> bool:
     unused = any(p.requires_grad and p.grad is None for p in model.parameters())
     model.zero_grad(set_to_none=True)
     return unused
+
+
+def _as_float32(output):
+    """A ModelOutput with every floating tensor (incl. attn maps and aux losses) cast to float32."""
+    import dataclasses
+
+    def cast(value):
+        if isinstance(value, torch.Tensor):
+            return value.float()
+        if isinstance(value, dict):
+            return {k: cast(v) for k, v in value.items()}
+        return value
+
+    return dataclasses.replace(
+        output, **{f.name: cast(getattr(output, f.name)) for f in dataclasses.fields(output)}
+    )
 
 
 def _progress_bar(enabled: bool, total: int):

@@ -366,3 +366,14 @@ def test_missing_features_of_the_real_val_split_are_reported_up_front(llp_dir, t
         SplitData(paths, "val")
     with pytest.raises(FileNotFoundError, match="--train-csv"):
         SplitData(dataclasses.replace(paths, split_csvs={"train": str(tmp_path / "nope.csv")}), "train")
+
+
+@pytest.mark.slow  # bf16 matmuls are slow on most CPUs
+def test_bf16_autocast_trains_with_float32_weights(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=4)
+    train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, bf16=True)
+    losses = [float(r["train_loss"]) for r in runs.read_metrics(tmp_path / "run" / "metrics.csv")]
+    assert losses[-1] < 0.8 * losses[0]
+    weights = _weights(tmp_path / "run" / "last.safetensors")
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["bf16"] is True

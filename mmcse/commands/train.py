@@ -55,6 +55,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="forward in bfloat16 autocast (fast on recent GPUs; losses float32)",
+    )
+    p.add_argument(
         "--stop-after-epochs",
         type=int,
         help="stop after N epochs of this call (the schedule still spans --epochs); continue with --resume",
@@ -208,6 +213,7 @@ def run(args) -> int:
             train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
         data = DataPaths.from_dict(saved["data"])
         preset = "from the run folder"
+        args.bf16 = args.bf16 or bool(saved.get("bf16", False))
     else:
         spec = feature_preset(args.features)
         model_cfg, train_cfg = build_configs(args, spec)
@@ -231,6 +237,7 @@ def run(args) -> int:
         resume=args.resume,
         stop_after_epochs=args.stop_after_epochs,
         progress=not args.no_progress,
+        bf16=args.bf16,
     )
     if main and result["best"] is not None:
         best = result["best"]
