@@ -38,30 +38,36 @@ class ClassAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cross: bool, need_weights: bool):
         M, B, T, C, D = x.shape
-        H = self.num_heads
+        H, Dh = self.num_heads, D // self.num_heads
         qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (2, B, T, C, 3D)
-        qkv = qkv.view(M, B * T, C, 3, H, D // H).permute(3, 0, 1, 4, 2, 5)  # (3, 2, BT, H, C, Dh)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        if cross:  # keys and values come from the other modality at the same segment
-            k, v = k.flip(0), v.flip(0)
-        q = q * (1.0 / math.sqrt(D // H))
-        attn = torch.softmax(q @ k.transpose(-1, -2), dim=-1)  # (2, BT, H, C, C)
+        qkv = qkv.view(M, B * T, C, 3, H, Dh).permute(3, 0, 1, 4, 2, 5)  # (3, 2, BT, H, C, Dh) view
+        q = qkv[0].reshape(M * B * T * H, C, Dh)  # one copy each into bmm layout
+        if cross:  # keys and values from the other modality at the same segment: swap the modality halves
+            kv = qkv[1:].index_select(1, torch.tensor([1, 0], device=x.device))
+        else:
+            kv = qkv[1:]
+        k, v = kv.reshape(2, M * B * T * H, C, Dh).unbind(0)
+        scores = torch.bmm(q, k.transpose(1, 2)).mul_(1.0 / math.sqrt(Dh))  # (2*BT*H, C, C)
+        attn = torch.softmax(scores, dim=-1)
         if self.training and self.dropout > 0:
             attn = F.dropout(
                 attn, self.dropout
             )  # as nn.MultiheadAttention: the returned map is after dropout
-        out = (attn @ v).transpose(2, 3).reshape(M, B, T, C, D)  # (2, B, T, C, D)
-        out = self.out_proj(out)
-        weights = attn.mean(dim=2).view(M, B, T, C, C) if need_weights else None
+        out = torch.bmm(attn, v).view(M, B, T, H, C, Dh).transpose(3, 4).reshape(M, B, T, C, D)
+        out = self.out_proj(out)  # (2, B, T, C, D)
+        weights = attn.view(M, B, T, H, C, C).mean(dim=3) if need_weights else None
         return out, weights
 
 
-def _gated_global(local: torch.Tensor, glob: torch.Tensor) -> torch.Tensor:
-    """LGSF core. local, glob (2, B, T, C, D) after ReLU: g = mean over T of glob;
-    out_t = sigmoid(cos(local_t, g)) * g."""
-    g = glob.mean(dim=2, keepdim=True)  # (2, B, 1, C, D)
-    relevance = torch.sigmoid(F.cosine_similarity(local, g, dim=-1)).unsqueeze(-1)  # (2, B, T, C, 1)
-    return relevance * g
+def _relevance_gate(local: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """LGSF gate r_t = sigmoid(cos(local_t, g)). local (2, B, T, C, D), g (2, B, 1, C, D) -> (2, B, T, C, 1).
+
+    Same value as torch.cosine_similarity (norms clamped at 1e-8), but g is normalised once per clip and
+    class instead of once per segment (three passes over ``local`` instead of seven)."""
+    eps = 1e-8
+    g_unit = g / torch.linalg.vector_norm(g, dim=-1, keepdim=True).clamp_min(eps)
+    dot = (local * g_unit).sum(dim=-1, keepdim=True)
+    return torch.sigmoid(dot / torch.linalg.vector_norm(local, dim=-1, keepdim=True).clamp_min(eps))
 
 
 class FGSELayer(nn.Module):
@@ -90,29 +96,42 @@ class FGSELayer(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, need_weights: bool = False):
-        """x (2, B, T, C, D) -> (2, B, T, C, D), maps {"self": (2, B, T, C, C), "cross": ...}."""
+        """x (2, B, T, C, D) -> (2, B, T, C, D), maps {"self": (2, B, T, C, C), "cross": ...}.
+
+        With LGSF, a branch's input to its fc is I = x + r_t * g (g constant over time), so
+        fc(I) = fc(x) + r_t * (W g): the intra and cross fc layers share ONE matmul on x (their weights
+        summed) and W g is computed once per clip and class, not per segment."""
         maps: dict[str, torch.Tensor] = {}
         D = x.shape[-1]
-        h = 0
-        if self.use_intra:
+        on_x_weight, on_x_bias, gated, full = [], [], [], []
+        for name, enabled in (("intra", self.use_intra), ("cross", self.use_cross)):
+            if not enabled:
+                continue
+            cross = name == "cross"
+            fc = self.fc_cross if cross else self.fc_intra
             s = x
             if self.use_secm:
-                att, maps["self"] = self.secm_intra(x, cross=False, need_weights=need_weights)
-                s = x + att  # S1
-            if self.use_lgsf:
-                local, glob = F.relu(self.lgsf_intra(s)).split(D, dim=-1)  # (2, B, T, C, D) each
-                s = x + _gated_global(local, glob)  # I1
-            h = self.fc_intra(s)
-        if self.use_cross:
-            s = x
-            if self.use_secm:
-                att, maps["cross"] = self.secm_cross(x, cross=True, need_weights=need_weights)
-                s = x + att  # S2
-            if self.use_lgsf:
+                secm = self.secm_cross if cross else self.secm_intra
+                att, maps["cross" if cross else "self"] = secm(x, cross=cross, need_weights=need_weights)
+                s = x + att  # S1 / S2
+            if not self.use_lgsf:
+                full.append(fc(s))
+                continue
+            if cross:  # local from S2, global from the other modality's layer input (same class)
                 local = F.relu(self.lgsf_cross(s))
-                glob = F.relu(self.lgsf_cross(x)).flip(0)  # the other modality's layer input, same class
-                s = x + _gated_global(local, glob)  # I2
-            h = h + self.fc_cross(s)
+                g = F.relu(self.lgsf_cross(x)).mean(dim=2, keepdim=True).flip(0)  # (2, B, 1, C, D)
+            else:
+                local, glob = F.relu(self.lgsf_intra(s)).split(D, dim=-1)
+                g = glob.mean(dim=2, keepdim=True)  # (2, B, 1, C, D)
+            r = _relevance_gate(local, g)  # (2, B, T, C, 1)
+            on_x_weight.append(fc.weight)
+            on_x_bias.append(fc.bias)
+            gated.append((r, F.linear(g, fc.weight)))  # I = x + r * g  ->  fc(I) = fc(x) + r * (W g)
+        h = F.linear(x, sum(on_x_weight), sum(on_x_bias)) if on_x_weight else full.pop()
+        for r, wg in gated:
+            h = torch.addcmul(h, r, wg)
+        for f in full:
+            h = h + f
         h = self.norm(h)
         out = self.ffn_out(self.dropout(F.relu(self.ffn_in(h))))  # no residual around the FFN (as released)
         return out, maps
