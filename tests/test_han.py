@@ -93,28 +93,43 @@ def test_hybrid_attention_layer_formula_with_one_step():
         torch.testing.assert_close(layer(q, o), expected)
 
 
-def test_streams_share_weights_and_clips_are_independent():
-    model = create_model(_cfg(VALOR_FEATURES, "valor")).eval()
+class FixedProjection(torch.nn.Module):
+    """Stands in for the input projection: returns the given (a, v) pair."""
+
+    def __init__(self, a, v):
+        super().__init__()
+        self.pair = (a, v)
+
+    def forward(self, *inputs):
+        return self.pair
+
+
+def test_han_streams_share_weights_and_clips_are_independent():
+    model = create_model(_cfg(VALOR_FEATURES, "han", num_layers=2)).eval()
     a, v = torch.randn(B, 10, 32), torch.randn(B, 10, 32)
-
-    class FixedProjection(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.pair = (a, v)
-
-        def forward(self, *inputs):
-            return self.pair
-
-    model.projection = FixedProjection()
+    model.projection = FixedProjection(a, v)
     with torch.no_grad():
         out = model(None, None, None)
-        model.projection.pair = (v, a)  # swap the streams: same weights -> swapped outputs
+        model.projection.pair = (v, a)  # swap the streams: same weights, parallel update -> swapped outputs
         swapped = model(None, None, None)
         model.projection.pair = (a[:1], v[:1])  # one clip alone gives the same result as in the batch
         alone = model(None, None, None)
     torch.testing.assert_close(out.segment_logits[:, :, 0], swapped.segment_logits[:, :, 1])
     torch.testing.assert_close(out.segment_logits[:, :, 1], swapped.segment_logits[:, :, 0])
     torch.testing.assert_close(alone.segment_logits[0], out.segment_logits[0])
+
+
+def test_valor_updates_visual_from_the_updated_audio():
+    model = create_model(_cfg(VALOR_FEATURES, "valor", num_layers=2)).eval()
+    a, v = torch.randn(B, 10, 32), torch.randn(B, 10, 32)
+    model.projection = FixedProjection(a, v)
+    with torch.no_grad():
+        out = model(None, None, None)
+        for layer in model.layers:  # VALOR's Encoder: a = L(a, v); v = L(v, a) with the new a
+            a = layer(a, v)
+            v = layer(v, a)
+        expected = model.head(torch.stack([a, v], dim=2))[4]
+    torch.testing.assert_close(out.segment_logits, expected)
 
 
 def test_han_paper_size_builds_and_counts_parameters():

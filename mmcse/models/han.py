@@ -8,9 +8,12 @@ each for the segment logits, the temporal attention and the modality attention).
 Hybrid-attention layer for a query stream q (B, T, d) and the other stream o:
     q'  = LN(q + Drop(CrossAttn(q, o, o)) + Drop(SelfAttn(q, q, q)))
     q'' = LN(q' + Drop(FFN(q'))),  FFN = Linear(d, d) -> ReLU -> Drop -> Linear(d, d)
-Within a layer both streams are updated from the layer's inputs (in parallel), as in HAN. Note: the
-original HAN ``Encoder`` fed the *projection* (not the previous layer's output) to every layer, which is
-harmless with its single layer; here layers are stacked properly.
+Stream order within a layer follows each original code:
+- HAN: both streams are updated from the layer's inputs (in parallel): a' = L(a, v), v' = L(v, a), done
+  as one batched call. (HAN's ``Encoder`` also fed the projection, not the previous layer's output, to
+  every layer; harmless with its single layer; here layers are stacked properly.)
+- VALOR: sequentially, the visual update attends to the *updated* audio: a' = L(a, v), v' = L(v, a').
+  (VALOR's post-norm layout, the one written above; its pre-norm option is not reproduced.)
 """
 
 from __future__ import annotations
@@ -63,14 +66,19 @@ class HAN(nn.Module):
             HybridAttentionLayer(d, cfg.num_heads, cfg.dropout) for _ in range(cfg.num_layers)
         )
         self.head = MMILHead(d, cfg.num_classes)
+        self.sequential = cfg.arch == "valor"  # VALOR: v' attends to the updated a'
 
     def forward(self, audio: torch.Tensor, visual: torch.Tensor, visual_st: torch.Tensor) -> ModelOutput:
         a, v = self.projection(audio, visual, visual_st)  # (B, T, d) each
         B = a.shape[0]
         for layer in self.layers:
-            # one call for both streams (same weights): queries [a; v], others [v; a] -> (2B, T, d)
-            both = layer(torch.cat([a, v], dim=0), torch.cat([v, a], dim=0))
-            a, v = both[:B], both[B:]
+            if self.sequential:
+                a = layer(a, v)  # (B, T, d)
+                v = layer(v, a)
+            else:
+                # one call for both streams (same weights): queries [a; v], others [v; a] -> (2B, T, d)
+                both = layer(torch.cat([a, v], dim=0), torch.cat([v, a], dim=0))
+                a, v = both[:B], both[B:]
         x = torch.stack([a, v], dim=2)  # (B, T, 2, d)
         video_prob, audio_prob, visual_prob, segment_prob, segment_logits = self.head(x)
         return ModelOutput(
