@@ -180,27 +180,35 @@ def demo_model_configs() -> dict:
     }
 
 
-def train_models(root: Path, force: bool, log=print, epochs: int | None = None) -> dict[str, dict]:
-    """Train (or reuse) runs/mmcse and runs/han; return their test scores (best val checkpoint)."""
+def train_models(
+    root: Path, signature: dict, force: bool, log=print, epochs: int | None = None, progress: bool = True
+) -> dict[str, dict]:
+    """Train (or reuse) runs/mmcse and runs/han; return their test scores (best val checkpoint).
+
+    A run is reused only when its demo_signature.json matches ``signature`` (seed, sizes, generator
+    version) and its recipe, so a demo rebuilt with other data never keeps stale checkpoints.
+    """
     import dataclasses
+    import shutil
 
     from mmcse.engine import evaluate, train
     from mmcse.engine_data import DataPaths
 
     results = {}
+    data = DataPaths.from_root(root, features=DEMO_FEATURES)
     for name, (model_cfg, train_cfg) in demo_model_configs().items():
         if epochs is not None:
             train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
         run_dir = root / "runs" / name
         best = run_dir / "best.safetensors"
-        data = DataPaths.from_root(root, features=DEMO_FEATURES)
-        if force or not _checkpoint_ok(best):
-            if run_dir.exists():
-                import shutil
-
-                shutil.rmtree(run_dir)
+        sig_path = run_dir / "demo_signature.json"
+        sig = {**signature, "model": model_cfg.to_dict(), "train": train_cfg.to_dict()}
+        same = sig_path.is_file() and json.loads(sig_path.read_text()) == json.loads(json.dumps(sig))
+        if force or not same or not _checkpoint_ok(best):
+            shutil.rmtree(run_dir, ignore_errors=True)
             log(f"training {name} ({train_cfg.epochs} epochs) -> {run_dir}")
-            train(run_dir, data, model_cfg, train_cfg, device="cpu", log=log)
+            train(run_dir, data, model_cfg, train_cfg, device="cpu", log=log, progress=progress)
+            _write_text(sig_path, json.dumps(sig, indent=1))
         else:
             log(f"reusing {best}")
         results[name] = evaluate(best, data, "test", device="cpu")
@@ -296,7 +304,10 @@ def build_demo(
     }
     if train:
         t0 = time.perf_counter()
-        manifest["test_models"] = train_models(root, force, log=log, epochs=epochs)
+        signature = {"generator_version": GENERATOR_VERSION, "seed": seed, "sizes": sizes}
+        manifest["test_models"] = train_models(
+            root, signature, force, log=log, epochs=epochs, progress=progress
+        )
         manifest["seconds"]["training"] = round(time.perf_counter() - t0, 1)
     manifest["seconds"]["total"] = round(time.perf_counter() - t_start, 1)
     _write_text(manifest_path, json.dumps(manifest, indent=1))
