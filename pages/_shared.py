@@ -45,7 +45,22 @@ class Context:
 
 
 def context() -> Context:
+    """The sidebar choices of this run (set by app.py before the page runs)."""
+    _enter_through_app()
     return st.session_state.get("mmcse_context") or Context()
+
+
+def _enter_through_app() -> None:
+    """Make sure the page runs under app.py's st.navigation.
+
+    Streamlit starts an app that has a pages/ folder in its legacy multipage mode until the entry script
+    first calls st.navigation; a fresh server whose first visitor opens e.g. /video_parser would run that
+    page file alone (no sidebar, Streamlit's own page list). Leave that mode and rerun through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def default_data_root() -> Path | None:

@@ -31,9 +31,9 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
     "--autoplay-policy=no-user-gesture-required",
 ]
-PAGES = {
-    "": "MM-CSE: audio-visual video parsing",
+PAGES = {  # a sub-page first: a fresh server's first visitor may open any page's URL
     "video_parser": "Video parser",
+    "": "MM-CSE: audio-visual video parsing",
     "class_features": "Class-wise features (t-SNE)",
     "cooccurrence": "Class co-occurrence",
     "compare": "Compare checkpoints",
@@ -110,10 +110,15 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
-def wait_idle(page, timeout_ms: int = 60_000) -> None:
-    """Wait until the script run is over (no 'running' status widget)."""
+def wait_idle(page, timeout_ms: int = 90_000) -> None:
+    """Wait until the script run is over: no running indicator and no element placeholders left."""
     page.wait_for_timeout(500)
-    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stSkeleton"]')
+              && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')""",
+        timeout=timeout_ms,
+    )
+    page.wait_for_timeout(1000)
 
 
 @pytest.mark.parametrize("path", list(PAGES))
@@ -125,6 +130,8 @@ def test_every_page_renders_without_exception(server, browser, shots, path):
     wait_idle(page)
     page.screenshot(path=str(shots / f"page_{path or 'overview'}.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
+    # the app's own navigation and shared sidebar, not Streamlit's legacy pages/ list
+    assert page.get_by_text("Class features").count() >= 1 and page.get_by_text("Dataset root").count() == 1
     page.close()
 
 
@@ -153,4 +160,22 @@ def test_video_plays_playhead_moves_and_click_seeks(server, browser, shots):
     assert video.evaluate("v => v.currentTime") == pytest.approx(8.0, abs=0.3)
     assert float(playhead.get_attribute("data-time")) == pytest.approx(8.0, abs=0.3)
     page.screenshot(path=str(shots / "video_seeked.png"), full_page=True)
+    page.close()
+
+
+def test_non_video_upload_shows_a_message(server, browser, shots, tmp_path):
+    url, _ = server
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is a text file, not a video\n")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/video_parser")
+    page.get_by_role("heading", name="Video parser").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.locator("label").filter(has_text="Upload a video").first.click(timeout=60_000)
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
+    page.get_by_text("Cannot parse notes.mp4").wait_for(timeout=90_000)
+    wait_idle(page)
+    page.screenshot(path=str(shots / "upload_not_a_video.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
