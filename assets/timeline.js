@@ -40,6 +40,7 @@ export default function (component) {
     state.time = 0;
   }
   const video = state.video;
+  root.dataset.clip = data.clip || "";
 
   // ---- lanes
   const lanes = state.lanes;

@@ -423,8 +423,8 @@ def cooccurrence_heatmap(
     )
     fig.update_layout(
         title=title,
-        xaxis=dict(tickangle=-60, tickfont=dict(size=9)),
-        yaxis=dict(autorange="reversed", tickfont=dict(size=9)),
+        xaxis=dict(tickangle=-60, tickfont=dict(size=9), tickmode="array", tickvals=list(LLP_CLASSES)),
+        yaxis=dict(autorange="reversed", tickfont=dict(size=9), tickmode="array", tickvals=list(LLP_CLASSES)),
         height=560,
         margin=dict(l=10, r=10, t=40 if title else 10, b=10),
     )

@@ -20,8 +20,11 @@ if len(options) < 2:
     st.info("Compare needs at least two checkpoints in the runs folder (or one discovered plus an upload).")
     st.stop()
 labels = {k: f"{p.parent.name}/{p.name}" for k, p in options.items()}
+# default: the first checkpoint of each of the first two runs (best before last)
+defaults = list({p.parent: k for k, p in reversed(list(options.items()))}.values())[::-1][:2]
+defaults = defaults if len(defaults) == 2 else list(options)[:2]
 chosen = st.multiselect(
-    "Checkpoints", list(options), default=list(options)[:2], format_func=labels.get, key="compare_pick"
+    "Checkpoints", list(options), default=defaults, format_func=labels.get, key="compare_pick"
 )
 if len(chosen) < 2:
     st.info("Choose two or more checkpoints.")
