@@ -191,3 +191,14 @@ def test_pack_command_end_to_end(tmp_path, capsys):
     assert cli_main(argv[:-3] + ["--overwrite", "--no-pseudo"]) == 0
     packed = FeatureStore.open(out, VALOR_FEATURES)
     assert len(packed.ids) == 12 and not packed.has_pseudo and packed.ids == sorted(packed.ids)
+
+
+def test_bench_store_runs_and_cleans_up_only_its_files(tmp_path, capsys):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (scratch / "yours.txt").write_text("not the benchmark's")
+    argv = ["bench-store", "--clips", "64", "--dir", str(scratch), "--cache", "warm", "--skip-authors-loader"]
+    assert cli_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "64 clips of han features" in out and "per-clip (FeatureStore.load_batch)" in out and "x\n" in out
+    assert sorted(p.name for p in scratch.iterdir()) == ["yours.txt"]
