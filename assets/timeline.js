@@ -112,7 +112,8 @@ export default function (component) {
     }
     state.now.textContent = "";
     el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
-    el("span", null, state.now).textContent = active.length ? active.join(", ") : "no predicted event";
+    const shown = active.length > 8 ? `${active.slice(0, 8).join(", ")} and ${active.length - 8} more` : active.join(", ");
+    el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
   }
   move(video ? video.currentTime || 0 : state.time || 0);
 

@@ -35,6 +35,10 @@ class AppFixture:
     mmcse_checkpoint: Path
     han_checkpoint: Path
     other_checkpoint: Path  # an MM-CSE for OTHER_FEATURES: must be refused on this dataset
+    demo_checkpoint: Path | None = (
+        None  # an MM-CSE for the demo features (parses uploaded videos); with_video
+    )
+    video: Path | None = None  # the first test clip's mp4; with_video
 
 
 def tiny_model_config(spec: FeatureSpec, arch: str = "mmcse") -> ModelConfig:
@@ -81,9 +85,15 @@ def build_app_fixture(
     root = Path(root)
     data = root / "data"
     write_synthetic_dataset(data, TINY_FEATURES, n_train, n_val, n_test, seed=0, pseudo_labels=False)
+    video = demo_checkpoint = None
     if with_video:
+        from mmcse.video.extractor import DEMO_FEATURES
+
         first_test = read_weak_labels(data / "AVVP_test_pd.csv")[0][0]
-        write_test_video(data / "videos" / f"{first_test}.mp4")
+        video = write_test_video(data / "videos" / f"{first_test}.mp4")
+        demo_checkpoint = save_random_checkpoint(
+            root / "demo_ck" / "demo.safetensors", DEMO_FEATURES, "mmcse", 3
+        )
     runs = data / "runs"
     return AppFixture(
         root=root,
@@ -98,4 +108,6 @@ def build_app_fixture(
         other_checkpoint=save_random_checkpoint(
             root / "other" / "other.safetensors", OTHER_FEATURES, "mmcse", 2
         ),
+        demo_checkpoint=demo_checkpoint,
+        video=video,
     )

@@ -163,19 +163,35 @@ def test_video_plays_playhead_moves_and_click_seeks(server, browser, shots):
     page.close()
 
 
-def test_non_video_upload_shows_a_message(server, browser, shots, tmp_path):
-    url, _ = server
+def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, tmp_path):
+    url, fx = server
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is a text file, not a video\n")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
     page.goto(f"{url}/video_parser")
     page.get_by_role("heading", name="Video parser").wait_for(timeout=60_000)
     wait_idle(page)
+    # a checkpoint of the demo features (the tiny fixture spec has no offline extractor)
+    page.locator("label").filter(has_text="Path").first.click(timeout=60_000)
+    wait_idle(page)
+    box = page.get_by_label("Checkpoint path (.safetensors or the authors' .pth)")
+    box.fill(str(fx.demo_checkpoint))
+    box.press("Enter")
+    wait_idle(page)
     page.locator("label").filter(has_text="Upload a video").first.click(timeout=60_000)
     wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(fake))
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader.set_input_files(str(fake))
     page.get_by_text("Cannot parse notes.mp4").wait_for(timeout=90_000)
     wait_idle(page)
     page.screenshot(path=str(shots / "upload_not_a_video.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
+    assert "notes.mp4" in page.locator('[data-testid="stAlert"]').first.inner_text()
+    # a real video: parsed, played with its timeline
+    uploader.set_input_files(str(fx.video))
+    page.locator(".mmcse-timeline video").wait_for(timeout=90_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_role("heading", name="Segment probabilities").count() == 1
+    page.screenshot(path=str(shots / "upload_video.png"), full_page=True)
     page.close()
