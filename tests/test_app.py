@@ -81,9 +81,11 @@ def test_video_parser_page_clip_scores_follow_threshold(run_app):
 
 
 def test_class_features_and_cooccurrence_pages(run_app):
-    at = run_app("class_features", ckpt_pick=MMCSE)
+    at = run_app("class_features", ckpt_pick=MMCSE, tsne_points=200)
     assert at.radio(key="tsne_stage").options == ["CAFD slots (before fusion)", "after FGSE"]
     assert at.multiselect(key="tsne_classes").value
+    shown = int(next(c.value for c in at.caption if "points from the test split" in c.value).split()[0])
+    assert 0 < shown <= 200  # subsampled to the chosen number of points
     at.radio(key="tsne_color").set_value("active")
     at = at.run()
     assert not at.exception
