@@ -161,3 +161,15 @@ def test_parse_video_rejects_a_non_video(demo_parser, tmp_path):
     fake.write_text("this is a text file, not a video\n")
     with pytest.raises(ValueError, match="notes.mp4"):
         demo_parser.parse_video(fake)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant,spec_name", [("clap_clip", "valor"), ("vggish_res152", "han")])
+def test_parser_loads_the_authors_pth(reference_dir, variant, spec_name):
+    parser = inference.Parser.from_checkpoint(reference_dir / f"mmcse_official_{variant}.pth", device="cpu")
+    assert parser.feature_spec.name == spec_name and parser.arch == "mmcse" and parser.gating == "mmcse"
+    io = np.load(reference_dir / f"mmcse_official_{variant}_io.npz", allow_pickle=False)
+    preds = parser.predict_arrays(io["audio"], io["visual"], io["visual_st"], keep_attn=True)
+    np.testing.assert_allclose(preds.video_prob, io["global_prob"], atol=1e-5)
+    np.testing.assert_allclose(preds.segment_prob, io["frame_prob"], atol=1e-5)
+    np.testing.assert_allclose(preds.attn["av"], io["map_av"], atol=1e-5)
