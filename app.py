@@ -18,14 +18,23 @@ st.set_page_config(
 )
 
 
+def follow_default(key: str, default: str) -> None:
+    """Preset a text input to ``default`` unless the user typed something else: the value follows the
+    default (e.g. the video folder follows the dataset root; a demo built meanwhile is picked up)."""
+    auto_key = f"_default_{key}"
+    if st.session_state.get(key, "") in ("", st.session_state.get(auto_key)):
+        st.session_state[key] = default
+    st.session_state[auto_key] = default
+
+
 def sidebar() -> shared.Context:
     ctx = shared.Context()
     sb = st.sidebar
     sb.header("Data")
     default_root = shared.default_data_root()
+    follow_default("data_root", str(default_root) if default_root else "")
     root_text = sb.text_input(
         "Dataset root",
-        value=str(default_root) if default_root else "",
         key="data_root",
         help="A folder with the LLP CSVs (AVVP_*.csv) and features under feats/<stream>/<id>.npy",
     )
@@ -36,10 +45,9 @@ def sidebar() -> shared.Context:
         else:
             sb.error(f"{root} holds no AVVP_val_pd.csv / AVVP_test_pd.csv; choose a dataset folder")
     ctx.split = sb.selectbox("Split", ["test", "val", "train"], key="split")
-    default_videos = ctx.data_root / "videos" if ctx.data_root else None
+    follow_default("video_dir", str(ctx.data_root / "videos") if ctx.data_root else "")
     video_text = sb.text_input(
         "Video folder",
-        value=str(default_videos) if default_videos else "",
         key="video_dir",
         help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them themselves",
     )
@@ -47,7 +55,8 @@ def sidebar() -> shared.Context:
 
     sb.header("Checkpoint")
     default_runs = shared.default_runs_dir(ctx.data_root)
-    runs_text = sb.text_input("Runs folder", value=str(default_runs) if default_runs else "", key="runs_dir")
+    follow_default("runs_dir", str(default_runs) if default_runs else "")
+    runs_text = sb.text_input("Runs folder", key="runs_dir")
     runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
     ctx.checkpoints = shared.discover_checkpoints(runs_dir)
     labels = {shared.checkpoint_label(p, runs_dir): p for p in ctx.checkpoints}

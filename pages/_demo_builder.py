@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = REPO / "demo_data"
-LOG = REPO / "demo_data.build.log"
+LOG = Path(tempfile.gettempdir()) / "mmcse_demo_build.log"
 
 
 @st.cache_resource
@@ -55,6 +56,7 @@ def _progress() -> None:
     if process.poll() is None:
         st.progress(int(percent[-1]) / 100 if percent else 0.0, text=f"Building the demo... {line[:160]}")
     elif process.returncode == 0:
-        st.success("The demo is built. Reload the page (or press R) to use it.")
+        _builds().pop("demo", None)
+        st.rerun(scope="app")  # the sidebar now finds demo_data/
     else:
         st.error(f"The demo build failed (exit {process.returncode}): {line[:300]}. See {LOG}.")
