@@ -219,3 +219,26 @@ def test_config_round_trip_builds_the_same_architecture():
     again = ModelConfig.from_dict(dataclasses.asdict(cfg))
     a, b = create_model(cfg), create_model(again)
     assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
+
+
+def test_chunked_inference_equals_one_pass():
+    """Without autograd the model runs a few clips at a time (speed); the outputs must not change."""
+    cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=2)
+    model = create_model(cfg).eval()
+    x = _inputs(cfg, 10)  # chunks of 4, 4, 2
+    with torch.no_grad():
+        chunked = model(*x)
+        model.eval_chunk = 1000
+        whole = model(*x)
+    for name in (
+        "video_prob",
+        "audio_prob",
+        "visual_prob",
+        "segment_logits",
+        "class_features",
+        "enhanced_features",
+    ):
+        torch.testing.assert_close(getattr(chunked, name), getattr(whole, name), rtol=0, atol=1e-5)
+    for k in whole.attn:
+        torch.testing.assert_close(chunked.attn[k], whole.attn[k], rtol=0, atol=1e-6)
+    assert chunked.video_prob.shape == (10, 25)

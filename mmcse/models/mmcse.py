@@ -24,6 +24,11 @@ from mmcse.models.outputs import ModelOutput
 
 
 class MMCSE(nn.Module):
+    # Without autograd, clips are processed this many at a time: every intermediate then stays in the
+    # CPU cache (and under the allocator's fresh-mmap size), which is ~1.5x faster than one big batch.
+    # Clips are independent, so the outputs are the same.
+    eval_chunk: int = 4
+
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
@@ -38,6 +43,21 @@ class MMCSE(nn.Module):
         """``with_aux`` (default: ``self.training``) also computes the reconstruction and orthogonality
         terms (``aux_losses``); they are unused at inference and the decoders cost time."""
         with_aux = self.training if with_aux is None else with_aux
+        B = audio.shape[0]
+        if torch.is_grad_enabled() or audio.device.type != "cpu" or B <= self.eval_chunk or with_aux:
+            return self._forward(audio, visual, visual_st, with_aux)
+        parts = [
+            self._forward(
+                audio[i : i + self.eval_chunk],
+                visual[i : i + self.eval_chunk],
+                visual_st[i : i + self.eval_chunk],
+                with_aux,
+            )  # fmt: skip
+            for i in range(0, B, self.eval_chunk)
+        ]
+        return _concat_outputs(parts)
+
+    def _forward(self, audio, visual, visual_st, with_aux: bool) -> ModelOutput:
         a, v = self.proj(audio, visual, visual_st)  # (B, 10, d) each
         class_features, x, aux = self.cafd(a, v, with_aux=with_aux)  # (B,10,2,S,dc), (2,B,10,25,dc)
         x, attn = self.fgse(x)  # (2, B, 10, 25, dc)
@@ -54,3 +74,22 @@ class MMCSE(nn.Module):
             enhanced_features=enhanced,
             aux_losses=aux,
         )
+
+
+def _concat_outputs(parts: list[ModelOutput]) -> ModelOutput:
+    """Concatenate per-chunk outputs along the batch axis (aux_losses are not chunked: empty here)."""
+
+    def cat(name):
+        first = getattr(parts[0], name)
+        return None if first is None else torch.cat([getattr(p, name) for p in parts])
+
+    return ModelOutput(
+        video_prob=cat("video_prob"),
+        audio_prob=cat("audio_prob"),
+        visual_prob=cat("visual_prob"),
+        segment_prob=cat("segment_prob"),
+        segment_logits=cat("segment_logits"),
+        attn={k: torch.cat([p.attn[k] for p in parts]) for k in parts[0].attn},
+        class_features=cat("class_features"),
+        enhanced_features=cat("enhanced_features"),
+    )
