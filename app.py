@@ -45,6 +45,13 @@ def sidebar() -> shared.Context:
         else:
             sb.error(f"{root} holds no AVVP_val_pd.csv / AVVP_test_pd.csv; choose a dataset folder")
     ctx.split = sb.selectbox("Split", ["test", "val", "train"], key="split")
+    follow_default("feature_dir", str(ctx.data_root / "feats") if ctx.data_root else "")
+    feature_text = sb.text_input(
+        "Feature folder",
+        key="feature_dir",
+        help="Holds one folder per stream: <stream>/<11-char id>.npy (official layout) or a packed store",
+    )
+    ctx.feature_root = Path(feature_text).expanduser() if feature_text.strip() else None
     follow_default("video_dir", str(ctx.data_root / "videos") if ctx.data_root else "")
     video_text = sb.text_input(
         "Video folder",

@@ -36,6 +36,7 @@ class Context:
     checkpoint: Path | None = None
     checkpoints: list[Path] = field(default_factory=list)  # all discovered (for Compare)
     data_root: Path | None = None
+    feature_root: Path | None = None  # None: <data root>/feats
     split: str = "test"
     video_dir: Path | None = None
     gating: str = "mmcse"
@@ -147,21 +148,31 @@ def get_parser(path: Path) -> inference.Parser:
 
 
 @st.cache_resource(show_spinner="Reading the annotations...", max_entries=8)
-def _split(root: str, split: str, spec_json: str, modified: float) -> inference.SplitData:
+def _split(root: str, split: str, feature_root: str, spec_json: str, modified: float) -> inference.SplitData:
     from mmcse.config import FeatureSpec
 
-    return inference.load_split(root, split, FeatureSpec.from_dict(json.loads(spec_json)))
+    spec = FeatureSpec.from_dict(json.loads(spec_json))
+    return inference.load_split(root, split, spec, feature_root=feature_root or None)
+
+
+def data_key(ctx: Context) -> tuple[str, str, str]:
+    """(dataset root, split, feature folder) as plain strings, for cache keys."""
+    return str(ctx.data_root), ctx.split, str(ctx.feature_root or "")
+
+
+def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> inference.SplitData:
+    from mmcse.data.llp import SPLIT_FILES
+
+    root, split, feature_root = key
+    spec_json = json.dumps(parser.feature_spec.to_dict(), sort_keys=True)
+    return _split(root, split, feature_root, spec_json, mtime(Path(root) / SPLIT_FILES[split]))
 
 
 def get_split(parser: inference.Parser, ctx: Context) -> inference.SplitData:
     """Annotations of the chosen split and a reader of the checkpoint's features under the dataset root."""
-    from mmcse.data.llp import SPLIT_FILES
-
-    root = ctx.data_root
-    if root is None:
+    if ctx.data_root is None:
         raise FileNotFoundError("no dataset root set; build the demo with `python -m mmcse demo` or set one")
-    spec_json = json.dumps(parser.feature_spec.to_dict(), sort_keys=True)
-    return _split(str(root), ctx.split, spec_json, mtime(Path(root) / SPLIT_FILES[ctx.split]))
+    return _cached_split(parser, data_key(ctx))
 
 
 @st.cache_resource(max_entries=1)
@@ -180,7 +191,7 @@ def get_predictions(
     parser = get_parser(path)
     data = get_split(parser, ctx)
     cache = _prediction_cache()
-    key = (str(path), mtime(path), str(data.root), data.name, len(data))
+    key = (str(path), mtime(path), *data_key(ctx), len(data))
     if key not in cache:
         bar = st.progress(
             0.0, text=f"Predicting the {data.name} split ({len(data)} clips) with {path.name}..."
@@ -198,36 +209,24 @@ def get_predictions(
 
 
 @st.cache_data(show_spinner="Computing co-occurrence maps...", max_entries=16)
-def cooccurrence(
-    path: str, modified: float, root: str, split: str, only_active: bool
-) -> dict[str, np.ndarray]:
+def cooccurrence(path: str, modified: float, key: tuple, only_active: bool) -> dict[str, np.ndarray]:
+    """The learned maps of a checkpoint on a split (``key`` from ``data_key``), cached."""
     parser = _parser(path, modified, "auto")
-    data = _split(
-        root, split, json.dumps(parser.feature_spec.to_dict(), sort_keys=True), _split_mtime(root, split)
-    )
-    return parser.cooccurrence_maps(data, only_active=only_active)
+    return parser.cooccurrence_maps(_cached_split(parser, key), only_active=only_active)
 
 
 @st.cache_data(show_spinner="Computing the t-SNE embedding (up to ~15 s)...", max_entries=16)
 def tsne_points(
-    path: str, modified: float, root: str, split: str, stage: str, modalities: tuple, classes: tuple,
+    path: str, modified: float, key: tuple, stage: str, modalities: tuple, classes: tuple,
     events: bool, background: bool, max_points: int, seed: int,
 ) -> tuple[np.ndarray, dict]:  # fmt: skip
+    """Class-wise feature samples of a checkpoint on a split and their 2-D t-SNE, cached."""
     parser = _parser(path, modified, "auto")
-    data = _split(
-        root, split, json.dumps(parser.feature_spec.to_dict(), sort_keys=True), _split_mtime(root, split)
-    )
     features, table = parser.class_feature_samples(
-        data, stage=stage, modalities=modalities, classes=list(classes), include_events=events,
-        include_background=background, max_points=max_points, seed=seed,
+        _cached_split(parser, key), stage=stage, modalities=modalities, classes=list(classes),
+        include_events=events, include_background=background, max_points=max_points, seed=seed,
     )  # fmt: skip
     return inference.tsne_embed(features, seed=seed), table
-
-
-def _split_mtime(root: str, split: str) -> float:
-    from mmcse.data.llp import SPLIT_FILES
-
-    return mtime(Path(root) / SPLIT_FILES[split])
 
 
 # ----------------------------------------------------------------------------- errors

@@ -46,7 +46,7 @@ if not events and not (background and stage == "cafd"):
 modalities = ("audio", "visual") if modality == "both" else (modality,)
 try:
     xy, table = shared.tsne_points(
-        str(ctx.checkpoint), shared.mtime(ctx.checkpoint), str(ctx.data_root), ctx.split, stage, modalities,
+        str(ctx.checkpoint), shared.mtime(ctx.checkpoint), shared.data_key(ctx), stage, modalities,
         tuple(LLP_CLASSES.index(c) for c in chosen), events, background and stage == "cafd", int(max_points), int(seed),
     )  # fmt: skip
 except shared.USER_ERRORS as exc:

@@ -29,8 +29,10 @@ segments = cols[1].radio("Segments", ["all", "row class active"], key="map_segme
                          help="active: in the dense GT (val/test) or in the prediction (train)")  # fmt: skip
 view = cols[2].radio("View", ["side by side", "difference"], key="map_view")
 try:
-    learned = shared.cooccurrence(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), str(ctx.data_root), ctx.split,
-                                  segments != "all")[name]  # fmt: skip
+    key = shared.data_key(ctx)
+    learned = shared.cooccurrence(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), key, segments != "all")[
+        name
+    ]
 except shared.USER_ERRORS as exc:
     shared.show_error(exc, "Cannot compute the maps")
     st.stop()
