@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import ClassWiseLinear
+from mmcse.models.layers import ClassWiseLinear, linear
 
 
 class SharedInputHeads(nn.Module):
@@ -34,8 +34,8 @@ class SharedInputHeads(nn.Module):
         nn.init.kaiming_uniform_(self.weight.view(-1, in_features), a=math.sqrt(5))
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight.reshape(-1, self.in_features), self.bias.reshape(-1))  # (..., G*out)
+    def forward(self, x: torch.Tensor, relu: bool = False) -> torch.Tensor:
+        y = linear(x, self.weight.reshape(-1, self.in_features), self.bias.reshape(-1), relu)  # (..., G*out)
         return y.unflatten(-1, (self.groups, self.out_features))  # (..., G, out)
 
 
@@ -65,7 +65,8 @@ class Reconstructor(nn.Module):
         self.fc2 = nn.Linear(d, d)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu(self.fc2(F.relu(self.fc1(x))))
+        h = linear(x, self.fc1.weight, self.fc1.bias, relu=True)
+        return linear(h, self.fc2.weight, self.fc2.bias, relu=True)
 
 
 class CAFD(nn.Module):
@@ -109,8 +110,8 @@ class CAFD(nn.Module):
 
     def decouple(self, a: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a, v (B, T, d) -> E_a, E_v (B, T, S, d_c)."""
-        e_a = F.relu(self.audio_heads(F.relu(a)))  # (B, T, S, dc)
-        e_v = self.dropout(F.relu(self.visual_heads1(F.relu(v))))  # (B, T, S, dc)
+        e_a = self.audio_heads(F.relu(a), relu=True)  # (B, T, S, dc)
+        e_v = self.dropout(self.visual_heads1(F.relu(v), relu=True))  # (B, T, S, dc)
         e_v = F.relu(self.visual_heads2(e_v))  # (B, T, S, dc)
         return e_a, e_v
 
@@ -121,7 +122,7 @@ class CAFD(nn.Module):
         """
         dc = e.shape[-1]
         w_event, w_back = reduce.weight[:, :dc], reduce.weight[:, dc:]
-        event = F.linear(alpha * e[:, :, :-1], w_event)  # (B, T, 25, dc)
+        event = linear(alpha * e[:, :, :-1], w_event)  # (B, T, 25, dc)
         back = F.linear((1 - alpha) * e[:, :, -1:], w_back, reduce.bias)  # (B, T, 1, dc)
         return F.relu(event + back)
 

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
+from mmcse.models.layers import linear
 
 
 class ClassAttention(nn.Module):
@@ -39,7 +40,7 @@ class ClassAttention(nn.Module):
     def forward(self, x: torch.Tensor, cross: bool, need_weights: bool):
         M, B, T, C, D = x.shape
         H, Dh = self.num_heads, D // self.num_heads
-        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)  # (2, B, T, C, 3D)
+        qkv = linear(x, self.in_proj_weight, self.in_proj_bias)  # (2, B, T, C, 3D)
         qkv = qkv.view(M, B * T, C, 3, H, Dh).permute(3, 0, 1, 4, 2, 5)  # (3, 2, BT, H, C, Dh) view
         q = qkv[0].reshape(M * B * T * H, C, Dh)  # one copy each into bmm layout
         if cross:  # keys and values from the other modality at the same segment: swap the modality halves
@@ -54,7 +55,7 @@ class ClassAttention(nn.Module):
                 attn, self.dropout
             )  # as nn.MultiheadAttention: the returned map is after dropout
         out = torch.bmm(attn, v).view(M, B, T, H, C, Dh).transpose(3, 4).reshape(M, B, T, C, D)
-        out = self.out_proj(out)  # (2, B, T, C, D)
+        out = linear(out, self.out_proj.weight, self.out_proj.bias)  # (2, B, T, C, D)
         weights = attn.view(M, B, T, H, C, C).mean(dim=3) if need_weights else None
         return out, weights
 
@@ -115,25 +116,31 @@ class FGSELayer(nn.Module):
                 att, maps["cross" if cross else "self"] = secm(x, cross=cross, need_weights=need_weights)
                 s = x + att  # S1 / S2
             if not self.use_lgsf:
-                full.append(fc(s))
+                full.append(linear(s, fc.weight, fc.bias))
                 continue
             if cross:  # local from S2, global from the other modality's layer input (same class)
-                local = F.relu(self.lgsf_cross(s))
-                g = F.relu(self.lgsf_cross(x)).mean(dim=2, keepdim=True).flip(0)  # (2, B, 1, C, D)
+                local = linear(s, self.lgsf_cross.weight, self.lgsf_cross.bias, relu=True)
+                g = linear(x, self.lgsf_cross.weight, self.lgsf_cross.bias, relu=True)
+                g = g.mean(dim=2, keepdim=True).flip(0)  # (2, B, 1, C, D)
             else:
-                local, glob = F.relu(self.lgsf_intra(s)).split(D, dim=-1)
+                local, glob = linear(s, self.lgsf_intra.weight, self.lgsf_intra.bias, relu=True).split(
+                    D, dim=-1
+                )
                 g = glob.mean(dim=2, keepdim=True)  # (2, B, 1, C, D)
             r = _relevance_gate(local, g)  # (2, B, T, C, 1)
             on_x_weight.append(fc.weight)
             on_x_bias.append(fc.bias)
             gated.append((r, F.linear(g, fc.weight)))  # I = x + r * g  ->  fc(I) = fc(x) + r * (W g)
-        h = F.linear(x, sum(on_x_weight), sum(on_x_bias)) if on_x_weight else full.pop()
+        h = linear(x, sum(on_x_weight), sum(on_x_bias)) if on_x_weight else full.pop()
         for r, wg in gated:
             h = torch.addcmul(h, r, wg)
         for f in full:
             h = h + f
         h = self.norm(h)
-        out = self.ffn_out(self.dropout(F.relu(self.ffn_in(h))))  # no residual around the FFN (as released)
+        hidden = self.dropout(linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True))  # (2, B, T, C, 4D)
+        out = linear(
+            hidden, self.ffn_out.weight, self.ffn_out.bias
+        )  # no residual around the FFN (as released)
         return out, maps
 
 

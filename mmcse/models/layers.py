@@ -8,12 +8,79 @@ checkpoint maps onto these modules key for key.
 from __future__ import annotations
 
 import math
+import os
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
+
+
+def _onednn_linear_op():
+    """oneDNN's fused linear (+ReLU) kernel, or None where this PyTorch build lacks it."""
+    op = (
+        getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
+    )
+    return op if os.environ.get("MMCSE_ONEDNN", "1") != "0" else None
+
+
+_ONEDNN_LINEAR = _onednn_linear_op()
+
+
+def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    return (
+        _ONEDNN_LINEAR is not None
+        and x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and not torch.is_autocast_enabled("cpu")
+    )
+
+
+class _OneDNNLinear(torch.autograd.Function):
+    """y = act(x W^T + b) with oneDNN in forward and for the input gradient; x is 2-D."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, relu: bool):
+        out = _ONEDNN_LINEAR(x, weight, bias, "relu" if relu else "none", [], "")
+        ctx.save_for_backward(x, weight, out if relu else None)
+        ctx.has_bias, ctx.relu = bias is not None, relu
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight, out = ctx.saved_tensors
+        if ctx.relu:
+            grad = grad.masked_fill(out <= 0, 0.0)
+        grad_x = grad_w = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_x = _ONEDNN_LINEAR(grad, weight.t(), None, "none", [], "")  # (N, out) @ (out, in)
+        if ctx.needs_input_grad[1]:
+            grad_w = grad.t().mm(x)  # (out, N) @ (N, in)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_b = grad.sum(0)
+        return grad_x, grad_w, grad_b, None
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None, relu: bool = False):
+    """``F.linear`` (then ReLU when ``relu``), through oneDNN for float32 on the CPU.
+
+    PyTorch's CPU matmul goes to MKL, whose sgemm takes a slower code path on AMD CPUs; oneDNN's kernel
+    is 2-2.5x faster there and fuses the bias and ReLU. Same maths (float32 rounding may differ in the last
+    bits). Set MMCSE_ONEDNN=0 to use plain ``F.linear``.
+    """
+    if not _use_onednn(x, weight):
+        y = F.linear(x, weight, bias)
+        return F.relu(y) if relu else y
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, x.shape[-1]).contiguous()  # oneDNN is slow on strided operands
+    weight = weight.contiguous()
+    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+        y = _OneDNNLinear.apply(x2, weight, bias, relu)
+    else:
+        y = _ONEDNN_LINEAR(x2, weight, bias, "relu" if relu else "none", [], "")
+    return y.view(*lead, weight.shape[0])
 
 
 @torch.no_grad()
@@ -74,7 +141,7 @@ class InputProjection(nn.Module):
 
     def project_visual(self, visual: torch.Tensor, visual_st: torch.Tensor) -> torch.Tensor:
         B, Lv, _ = visual.shape
-        v_s = self.fc_v(visual)  # (B, Lv, d)
+        v_s = linear(visual, self.fc_v.weight, self.fc_v.bias)  # (B, Lv, d)
         if Lv != self.num_segments:
             v_s = v_s.view(B, self.num_segments, Lv // self.num_segments, -1).mean(dim=2)  # (B, 10, d)
         v_st = self.fc_st(visual_st)  # (B, 10, d)
