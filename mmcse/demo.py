@@ -28,7 +28,7 @@ from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.video.extractor import DEMO_FEATURES, DemoExtractor
 from mmcse.video.procedural import ClipSpec, render_audio, render_frames, sample_split
 
-GENERATOR_VERSION = 1  # bump when clips or features change, so stale demo folders are rebuilt
+GENERATOR_VERSION = 2  # bump when clips or features change, so stale demo folders are rebuilt
 DEFAULT_SIZES = {"train": 1200, "val": 150, "test": 200}
 VIDEO_FPS, VIDEO_SIZE = 16, (160, 120)
 SPLIT_CSV = {"train": "AVVP_train.csv", "val": "AVVP_val_pd.csv", "test": "AVVP_test_pd.csv"}
@@ -170,10 +170,10 @@ def demo_model_configs() -> dict:
     from mmcse.config import ModelConfig, TrainConfig
 
     mmcse_model = ModelConfig.for_features(
-        DEMO_FEATURES, arch="mmcse", d_model=128, d_class=64, num_layers=2, num_heads=4
+        DEMO_FEATURES, arch="mmcse", d_model=64, d_class=16, num_layers=1, num_heads=2
     )
     han_model = ModelConfig.for_features(DEMO_FEATURES, arch="han", d_model=128, num_layers=1, num_heads=1)
-    common = dict(batch_size=32, lr=5e-4, weight_decay=1e-3, schedule="cosine", warmup_epochs=1, seed=87)
+    common = dict(batch_size=32, lr=1e-3, weight_decay=1e-3, schedule="cosine", warmup_epochs=1, seed=87)
     return {
         "mmcse": (mmcse_model, TrainConfig(epochs=10, gating="mmcse", **common)),
         "han": (han_model, TrainConfig(epochs=10, gating="fused", betas=(0.9, 0.999), **common)),

@@ -115,3 +115,26 @@ def test_tiny_build_llp_formats_and_reuse(tmp_path):
     build_demo(tmp_path, seed=3, sizes=sizes, train=False, workers=1, progress=False, log=logs.append)
     assert not any("rendering" in line for line in logs)  # everything reused
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "feats").rglob("*.npy")}
+
+
+@pytest.mark.slow
+def test_tiny_build_with_training_and_compact_copy(tmp_path):
+    """Both demo checkpoints train and score on the demo test split; the compact copy loads and parses."""
+    from mmcse.demo import export_compact
+    from mmcse.inference import Parser
+
+    full, compact = tmp_path / "full", tmp_path / "compact"
+    sizes = {"train": 6, "val": 3, "test": 3}
+    manifest = build_demo(full, seed=1, sizes=sizes, workers=1, epochs=1, progress=False, log=lambda *a: None)
+    assert set(manifest["test_models"]) == {"mmcse", "han"}
+    for scores in manifest["test_models"].values():
+        assert set(scores) >= {"seg_a", "seg_type", "evt_event"} and 0 <= scores["seg_type"] <= 100
+    export_compact(full, compact, n_val=2, n_test=3, n_videos=1, log=lambda *a: None)
+    assert len(list((compact / "videos").iterdir())) == 1
+    assert np.load(next((compact / "feats" / "demo_audio").iterdir())).dtype == np.float16
+    video = next((compact / "videos").iterdir())
+    for name in ("mmcse", "han"):
+        parser = Parser.from_checkpoint(compact / "runs" / name / "best.safetensors", device="cpu")
+        reference = Parser.from_checkpoint(full / "runs" / name / "best.safetensors", device="cpu")
+        a, b = parser.parse_video(video), reference.parse_video(video)
+        assert np.abs(a.segment_prob - b.segment_prob).max() < 0.01  # float16 weights, same predictions
