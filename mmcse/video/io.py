@@ -70,7 +70,7 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
 
 
 def _run(cmd: list[str], path: Path, what: str) -> bytes:
-    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+    proc = subprocess.run(cmd, capture_output=True, check=False)
     if proc.returncode != 0:
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
         raise _not_a_video(path, f"ffmpeg could not decode its {what}: {tail[0][:200]}")
@@ -142,9 +142,7 @@ def write_video(
         if audio is not None:
             cmd += ["-c:a", "aac", "-b:a", "64k"]
         cmd += [tmp]
-        proc = subprocess.run(
-            cmd, input=frames.tobytes(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
-        )
+        proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise RuntimeError(
                 f"ffmpeg failed writing {path}: {proc.stderr.decode(errors='replace').strip()[-300:]}"
