@@ -277,12 +277,18 @@ class DemoExtractor:
             warnings.append(
                 f"{name}: no audio track; the audio stream is silence, so audio events cannot be found"
             )
-        n_windows = max(1, math.ceil(duration / WINDOW_S - 1e-3))
+        # a tail under half a second (container rounding, e.g. 10.02 s) is not worth a padded window
+        n_windows = max(1, math.ceil((duration - 0.5) / WINDOW_S))
         if duration < WINDOW_S - 1e-3:
             warnings.append(f"{name}: {duration:.2f} s long, shorter than 10 s; padded to one 10-s window")
         elif n_windows * WINDOW_S - duration > 1e-3:
             warnings.append(
                 f"{name}: {duration:.2f} s long; parsed as {n_windows} windows of 10 s, the last one padded"
+            )
+        elif duration - n_windows * WINDOW_S > 0.1:
+            warnings.append(
+                f"{name}: {duration:.2f} s long; parsed as {n_windows} window(s) of 10 s, the last "
+                f"{duration - n_windows * WINDOW_S:.2f} s not parsed"
             )
         windows = []
         for k in range(n_windows):
