@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import ClassWiseLinear, linear
+from mmcse.models.layers import ClassWiseLinear, dropout, linear
 
 
 class SharedInputHeads(nn.Module):
@@ -111,7 +111,7 @@ class CAFD(nn.Module):
     def decouple(self, a: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a, v (B, T, d) -> E_a, E_v (B, T, S, d_c)."""
         e_a = self.audio_heads(F.relu(a), relu=True)  # (B, T, S, dc)
-        e_v = self.dropout(self.visual_heads1(F.relu(v), relu=True))  # (B, T, S, dc)
+        e_v = dropout(self.visual_heads1(F.relu(v), relu=True), self.dropout.p, self.training)  # (B,T,S,dc)
         e_v = F.relu(self.visual_heads2(e_v))  # (B, T, S, dc)
         return e_a, e_v
 

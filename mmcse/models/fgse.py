@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import linear
+from mmcse.models.layers import dropout, linear
 
 
 class ClassAttention(nn.Module):
@@ -51,9 +51,8 @@ class ClassAttention(nn.Module):
         scores = torch.bmm(q, k.transpose(1, 2)).mul_(1.0 / math.sqrt(Dh))  # (2*BT*H, C, C)
         attn = torch.softmax(scores, dim=-1)
         if self.training and self.dropout > 0:
-            attn = F.dropout(
-                attn, self.dropout
-            )  # as nn.MultiheadAttention: the returned map is after dropout
+            # as nn.MultiheadAttention: the returned map is the one after dropout
+            attn = dropout(attn, self.dropout, True)
         out = torch.bmm(attn, v).view(M, B, T, H, C, Dh).transpose(3, 4).reshape(M, B, T, C, D)
         out = linear(out, self.out_proj.weight, self.out_proj.bias)  # (2, B, T, C, D)
         weights = attn.view(M, B, T, H, C, C).mean(dim=3) if need_weights else None
@@ -137,7 +136,8 @@ class FGSELayer(nn.Module):
         for f in full:
             h = h + f
         h = self.norm(h)
-        hidden = self.dropout(linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True))  # (2, B, T, C, 4D)
+        hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True)  # (2, B, T, C, 4D)
+        hidden = dropout(hidden, self.dropout.p, self.training)
         out = linear(
             hidden, self.ffn_out.weight, self.ffn_out.bias
         )  # no residual around the FFN (as released)
