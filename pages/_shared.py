@@ -304,10 +304,15 @@ def video_data_url(path: Path | None) -> tuple[str | None, str | None]:
     size_mb = Path(path).stat().st_size / 1e6
     if size_mb > MAX_INLINE_VIDEO_MB:
         return None, f"the video is {size_mb:.0f} MB; it plays below without a synchronised playhead"
+    return _data_url(str(path), mtime(path)), None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _data_url(path: str, modified: float) -> str:
     mime = {".webm": "video/webm", ".mkv": "video/webm", ".mov": "video/quicktime"}.get(
         Path(path).suffix.lower(), "video/mp4"
     )
-    return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}", None
+    return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
 
 
 def show_timeline(timeline: dict, video_path: Path | None, key: str, clip_id: str):
