@@ -70,15 +70,17 @@ def _sync(device: torch.device) -> None:
 
 
 def _timed(fn, iters: int, warmup: int, device: torch.device) -> list[float]:
+    """Wall seconds per call; the process CPU seconds of each call are appended to ``_timed.cpu``."""
     for _ in range(warmup):
         fn()
     _sync(device)
-    times = []
+    times, _timed.cpu = [], []
     for _ in range(iters):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
+        _timed.cpu.append(time.process_time() - c0)
     return times
 
 
@@ -170,7 +172,9 @@ class BenchResult:
     batch: int
     params: int
     eval_s: list[float] = field(default_factory=list)
+    eval_cpu_s: list[float] = field(default_factory=list)  # process CPU time (all threads)
     train_s: list[float] = field(default_factory=list)
+    train_cpu_s: list[float] = field(default_factory=list)
     bf16_eval_s: list[float] = field(default_factory=list)
     bf16_diff: dict[str, float] = field(default_factory=dict)
     peak_memory_mb: float = 0.0
@@ -214,8 +218,10 @@ def run_benchmark(
         allocator_tuned=tuned,
     )
     res.eval_s = time_eval(model, data, iters, warmup)
+    res.eval_cpu_s = list(_timed.cpu)
     if train:
         res.train_s = time_train(model, cfg, data, max(3, iters // 2), warmup)
+        res.train_cpu_s = list(_timed.cpu)
     if bf16:
         bf16_ok = dev.type == "cuda" or torch.backends.mkldnn.is_available()
         if bf16_ok:
@@ -247,6 +253,7 @@ def format_report(r: BenchResult) -> str:
     ]
     ev = statistics.median(r.eval_s)
     lines.append(f"eval forward        {_ms(r.eval_s)}")
+    lines.append(f"  process CPU time  {_ms(r.eval_cpu_s)} (all threads; steadier than wall time under load)")
     if r.device == "cpu" and r.batch == 64 and r.features == "valor":
         lo, hi = AUTHORS_EVAL_S
         lines.append(
@@ -255,6 +262,7 @@ def format_report(r: BenchResult) -> str:
     if r.train_s:
         tr = statistics.median(r.train_s)
         lines.append(f"train step          {_ms(r.train_s)}")
+        lines.append(f"  process CPU time  {_ms(r.train_cpu_s)}")
         if r.device == "cpu" and r.batch == 64 and r.features == "valor":
             lines.append(
                 f"  vs authors' code  {AUTHORS_TRAIN_S / tr:.1f}x faster (theirs ~{AUTHORS_TRAIN_S} s, brief)"
