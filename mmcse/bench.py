@@ -257,7 +257,7 @@ def format_report(r: BenchResult) -> str:
     if r.device == "cpu" and r.batch == 64 and r.features == "valor":
         lo, hi = AUTHORS_EVAL_S
         lines.append(
-            f"  vs authors' code  {lo / ev:.1f}x - {hi / ev:.1f}x faster (theirs {lo}-{hi} s, brief)"
+            f"  vs authors' code  {lo / ev:.2f}x - {hi / ev:.2f}x (their {lo}-{hi} s / our wall time; brief's figures)"
         )
     if r.train_s:
         tr = statistics.median(r.train_s)
@@ -265,7 +265,7 @@ def format_report(r: BenchResult) -> str:
         lines.append(f"  process CPU time  {_ms(r.train_cpu_s)}")
         if r.device == "cpu" and r.batch == 64 and r.features == "valor":
             lines.append(
-                f"  vs authors' code  {AUTHORS_TRAIN_S / tr:.1f}x faster (theirs ~{AUTHORS_TRAIN_S} s, brief)"
+                f"  vs authors' code  {AUTHORS_TRAIN_S / tr:.2f}x (their ~{AUTHORS_TRAIN_S} s / our wall time; brief's figures)"
             )
     if r.bf16_eval_s:
         lines.append(f"eval forward bf16   {_ms(r.bf16_eval_s)} (autocast)")
