@@ -278,3 +278,17 @@ def test_dropout_keeps_the_distribution_of_torch_dropout():
     y.sum().backward()
     torch.testing.assert_close(x.grad, kept.float() / 0.9)
     assert dropout(x, 0.1, training=False) is x
+
+
+def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention():
+    """In training the maps are the attention weights after dropout, scaled by 1/(1-p) (as
+    nn.MultiheadAttention returns them): zeros appear and each row still sums to 1 on average."""
+    cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=1)
+    torch.manual_seed(0)
+    model = create_model(cfg).train()
+    with torch.no_grad():
+        out = model(*_inputs(cfg, 4))
+    for m in out.attn.values():
+        rows = m.sum(-1)  # (4, 10, 25)
+        assert abs(rows.mean().item() - 1.0) < 0.01
+        assert rows.std().item() > 0.001  # dropped entries make rows differ from exactly 1

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import dropout, linear
+from mmcse.models.layers import dropout_mask, linear
 
 
 class ClassAttention(nn.Module):
@@ -50,12 +50,18 @@ class ClassAttention(nn.Module):
         k, v = kv.reshape(2, M * B * T * H, C, Dh).unbind(0)
         scores = torch.bmm(q, k.transpose(1, 2)).mul_(1.0 / math.sqrt(Dh))  # (2*BT*H, C, C)
         attn = torch.softmax(scores, dim=-1)
-        if self.training and self.dropout > 0:
-            # as nn.MultiheadAttention: the returned map is the one after dropout
-            attn = dropout(attn, self.dropout, True)
+        # dropout on the weights (as nn.MultiheadAttention, whose returned map is the dropped-out one);
+        # its 1/(1-p) scale is applied to the small head-averaged map and folded into out_proj
+        scale, out_w = 1.0, self.out_proj.weight
+        if (drop := dropout_mask(attn, self.dropout, self.training)) is not None:
+            attn = attn.masked_fill(drop, 0.0)
+            scale = 1.0 / (1.0 - self.dropout)
+            out_w = out_w * scale
         out = torch.bmm(attn, v).view(M, B, T, H, C, Dh).transpose(3, 4).reshape(M, B, T, C, D)
-        out = linear(out, self.out_proj.weight, self.out_proj.bias)  # (2, B, T, C, D)
+        out = linear(out, out_w, self.out_proj.bias)  # (2, B, T, C, D)
         weights = attn.view(M, B, T, H, C, C).mean(dim=3) if need_weights else None
+        if weights is not None and scale != 1.0:
+            weights = weights * scale
         return out, weights
 
 
@@ -137,10 +143,11 @@ class FGSELayer(nn.Module):
             h = h + f
         h = self.norm(h)
         hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True)  # (2, B, T, C, 4D)
-        hidden = dropout(hidden, self.dropout.p, self.training)
-        out = linear(
-            hidden, self.ffn_out.weight, self.ffn_out.bias
-        )  # no residual around the FFN (as released)
+        w_out = self.ffn_out.weight
+        if (drop := dropout_mask(hidden, self.dropout.p, self.training)) is not None:
+            hidden = hidden.masked_fill(drop, 0.0)  # dropout, its 1/(1-p) folded into ffn_out's weight
+            w_out = w_out * (1.0 / (1.0 - self.dropout.p))
+        out = linear(hidden, w_out, self.ffn_out.bias)  # no residual around the FFN (as released)
         return out, maps
 
 

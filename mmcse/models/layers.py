@@ -56,8 +56,12 @@ class _OneDNNLinear(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = _ONEDNN_LINEAR(grad, weight.t(), None, "none", [], "")  # (N, out) @ (out, in)
-        if ctx.needs_input_grad[1]:
-            grad_w = grad.t().mm(x)  # (out, N) @ (N, in)
+        if ctx.needs_input_grad[1]:  # (out, N) @ (N, in), as (x^T grad)^T: oneDNN's faster layout here
+            grad_w = (
+                _ONEDNN_LINEAR(x.t().contiguous(), grad.t().contiguous(), None, "none", [], "")
+                .t()
+                .contiguous()
+            )
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b, None
@@ -81,6 +85,14 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     else:
         y = _ONEDNN_LINEAR(x2, weight, bias, "relu" if relu else "none", [], "")
     return y.view(*lead, weight.shape[0])
+
+
+def dropout_mask(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | None:
+    """The positions dropout zeroes (bool, like ``x``; probability p each), or None when inactive. Callers
+    that fold the 1/(1-p) scale into a following linear map zero ``x`` with it and skip a full pass."""
+    if not training or p == 0.0:
+        return None
+    return torch.empty_like(x, dtype=torch.bool).bernoulli_(p)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
