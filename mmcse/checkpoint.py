@@ -394,11 +394,10 @@ def import_official(path: str | os.PathLike) -> nn.Module:
         raise FileNotFoundError(f"{path}: checkpoint file not found")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    except Exception as exc:  # not a torch file, truncated, or objects other than tensors (refused unread)
         raise ValueError(
-            f"{path}: cannot read it as a PyTorch state_dict with weights_only=True ({type(exc).__name__}: "
-            f"{first_line[:200]}); expected the authors' checkpoint_best.pth"
+            f"{path}: cannot read it as a PyTorch state_dict of tensors ({type(exc).__name__}; read with torch.load("
+            "weights_only=True), which accepts tensors only); expected the authors' checkpoint_best.pth"
         ) from None
     state = _unwrap_official(obj, path)
     cfg, preset = official_config(state, path)
