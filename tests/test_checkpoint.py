@@ -192,7 +192,7 @@ def test_official_layout_round_trips(official_state):
             torch.testing.assert_close(back[k], v, rtol=0, atol=0, msg=k)
 
 
-def test_import_refuses_pickled_objects_and_junk(tmp_path):
+def test_import_refuses_pickled_objects_and_junk(tmp_path, capfd):
     class Evil:
         def __reduce__(self):
             return (print, ("unpickled!",))
@@ -200,8 +200,9 @@ def test_import_refuses_pickled_objects_and_junk(tmp_path):
     evil = tmp_path / "evil.pth"
     with open(evil, "wb") as f:
         pickle.dump({"model": Evil()}, f, protocol=2)
-    with pytest.raises(ValueError, match=r"evil\.pth: cannot read it .* weights_only=True"):
+    with pytest.raises(ValueError, match=r"evil\.pth: cannot read it .*weights_only=True"):
         import_official(evil)
+    assert "unpickled!" not in capfd.readouterr().out  # the payload never ran
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00\x01garbage" * 10)
     with pytest.raises(ValueError, match=r"junk\.pth"):
