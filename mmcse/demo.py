@@ -241,9 +241,26 @@ def _checkpoint_ok(path: Path) -> bool:
 # ------------------------------------------------------------------------------------ the whole build
 
 
+def _npy_shape(path: Path) -> tuple | None:
+    """The shape in a .npy header (None when unreadable), without reading the data."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            major, _ = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            shape, _, _ = read(f)
+        return tuple(shape)
+    except (OSError, ValueError):
+        return None
+
+
 def _clip_ok(root: Path, spec: ClipSpec, with_video: bool) -> bool:
+    """Every file of the clip exists, and each feature file holds an array of the expected shape."""
     files = clip_files(root, spec, with_video)
-    return all(p.is_file() and p.stat().st_size > 0 for p in files)
+    shapes = [s.shape for s in DEMO_FEATURES.streams.values()] + [(NUM_SEGMENTS, NUM_CLASSES)] * 2
+    if not all(p.is_file() and p.stat().st_size > 0 for p in files):
+        return False
+    return all(_npy_shape(p) == tuple(shape) for p, shape in zip(files, shapes))
 
 
 def build_demo(

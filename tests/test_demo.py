@@ -115,6 +115,11 @@ def test_tiny_build_llp_formats_and_reuse(tmp_path):
     build_demo(tmp_path, seed=3, sizes=sizes, train=False, workers=1, progress=False, log=logs.append)
     assert not any("rendering" in line for line in logs)  # everything reused
     assert stamp == {p: p.stat().st_mtime_ns for p in (tmp_path / "feats").rglob("*.npy")}
+    broken = tmp_path / "feats" / "demo_motion" / f"{test[1].video_id}.npy"
+    broken.write_bytes(b"not an array")  # a damaged file: that clip alone is rebuilt
+    build_demo(tmp_path, seed=3, sizes=sizes, train=False, workers=1, progress=False, log=logs.append)
+    assert any("rendering 1 clips" in line for line in logs)
+    assert np.load(broken).shape == DEMO_FEATURES.visual_st.shape
 
 
 @pytest.mark.slow

@@ -78,7 +78,8 @@ def timeline_panel(
     for t in np.arange(0, duration + 1e-6, step):
         d.line([x(t), axis_y, x(t), axis_y + 3], fill=(160, 160, 160))
         if t % (step * (2 if duration > 12 else 1)) == 0:
-            d.text((x(t) + 1, axis_y + 1), f"{int(t)}", fill=(160, 160, 160), font=_font(9))
+            label_x = x(t) + 1 if x(t) + 14 < width else x(t) - 13  # keep the last label inside
+            d.text((label_x, axis_y + 1), f"{int(t)}", fill=(160, 160, 160), font=_font(9))
     return np.asarray(img, np.uint8).copy(), (x0, x1)
 
 
