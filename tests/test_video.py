@@ -147,3 +147,15 @@ def test_write_video_is_atomic_on_failure(tmp_path):
     with pytest.raises(ValueError, match="frames must be"):
         write_video(tmp_path / "bad.mp4", np.zeros((4, 8, 8), np.uint8), 8)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hd_video_is_scaled_down_while_decoding(tmp_path):
+    frames = np.zeros((16, 720, 1280, 3), np.uint8)
+    frames[:, 200:500, 300:900] = (200, 40, 40)
+    path = tmp_path / "hd.mp4"
+    write_video(path, frames, 8, None)
+    decoded, audio, info = read_video(path, max_width=640)
+    assert info.size == (1280, 720) and decoded.shape == (16, 360, 640, 3) and audio is None
+    assert abs(int(decoded[5, 175, 300, 0]) - 200) < 20  # the red box, at half the coordinates
+    result = DemoExtractor().extract_file(str(path))
+    assert len(result.windows) == 1 and {k: result.windows[0][k].shape for k in SHAPES} == SHAPES

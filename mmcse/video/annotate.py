@@ -99,8 +99,11 @@ def _caption(events, t: float, width: int, height: int = 30) -> np.ndarray:
     return np.asarray(img, np.uint8)
 
 
-def annotate_frames(frames: np.ndarray, fps: float, events, duration: float) -> np.ndarray:
-    """(F, H, W, 3) uint8 -> (F, H' + panel, W', 3) uint8 with the timeline burned in."""
+def annotate_frames(
+    frames: np.ndarray, fps: float, events, duration: float, first_index: int = 0
+) -> np.ndarray:
+    """(F, H, W, 3) uint8 -> (F, H' + panel, W', 3) uint8 with the timeline burned in; frame i shows time
+    (first_index + i) / fps."""
     f, h, w, _ = frames.shape
     scale = max(1, int(np.ceil(320 / w)))
     big_w = w * scale
@@ -109,7 +112,7 @@ def annotate_frames(frames: np.ndarray, fps: float, events, duration: float) -> 
     out = np.empty((f, h * scale + ph, big_w, 3), np.uint8)
     captions: dict[tuple, np.ndarray] = {}
     for i in range(f):
-        t = i / fps
+        t = (first_index + i) / fps
         out[i, : h * scale] = frames[i].repeat(scale, 0).repeat(scale, 1)
         out[i, h * scale :] = panel
         key = tuple(sorted((ev.label, ev.modality) for ev in events if ev.onset <= t < ev.offset))
@@ -121,15 +124,27 @@ def annotate_frames(frames: np.ndarray, fps: float, events, duration: float) -> 
     return out
 
 
-def annotate_video(video_path: str | Path, parse, out_path: str | Path) -> Path:
-    """Write ``out_path``: the video with ``parse.events`` burned in (source frame rate up to 25 fps, original
-    audio). ``parse`` is a mmcse.inference.VideoParse (only ``events`` and ``duration`` are read)."""
-    from mmcse.video.io import AUDIO_SR, probe_video, read_audio, read_frames, write_video
+def annotate_video(video_path: str | Path, parse, out_path: str | Path, max_width: int = 640) -> Path:
+    """Write ``out_path``: the video with ``parse.events`` burned in (source frame rate up to 25 fps, width up
+    to ``max_width``, original audio), streamed chunk by chunk so long videos fit in memory.
+    ``parse`` is a mmcse.inference.VideoParse (only ``events`` and ``duration`` are read)."""
+    from mmcse.video.io import AUDIO_SR, VideoWriter, iter_frames, probe_video, read_audio
 
     info = probe_video(video_path)
     fps = min(info.fps, MAX_FPS)
-    frames = read_frames(video_path, info, fps=fps)
     audio = read_audio(video_path) if info.has_audio else None
-    annotated = annotate_frames(frames, fps, parse.events, parse.duration)
-    write_video(out_path, annotated, fps, audio, AUDIO_SR)
+    writer, done = None, 0
+    try:
+        for chunk in iter_frames(video_path, info, fps=fps, chunk=64, max_width=max_width):
+            annotated = annotate_frames(chunk, fps, parse.events, parse.duration, first_index=done)
+            if writer is None:
+                writer = VideoWriter(out_path, fps, (annotated.shape[2], annotated.shape[1]), audio, AUDIO_SR)
+            writer.write(annotated)
+            done += len(chunk)
+    except BaseException:
+        if writer is not None:
+            writer.proc.kill()
+            writer.close(ok=False)
+        raise
+    writer.close()
     return Path(out_path)

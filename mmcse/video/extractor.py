@@ -244,6 +244,32 @@ def fit_window(frames: np.ndarray, audio: np.ndarray | None) -> tuple[np.ndarray
     return frames, audio
 
 
+MAX_DECODE_WIDTH = 640  # wider videos are scaled down while decoding (features use 128x96 anyway)
+
+
+def plan_windows(duration: float, no_audio: bool, name: str) -> tuple[int, list[str]]:
+    """How many 10-s windows a video of ``duration`` seconds is parsed in, and the warnings to give."""
+    warnings = []
+    if no_audio:
+        warnings.append(
+            f"{name}: no audio track; the audio stream is silence, so audio events cannot be found"
+        )
+    # a tail under half a second (container rounding, e.g. 10.02 s) is not worth a padded window
+    n_windows = max(1, math.ceil((duration - 0.5) / WINDOW_S))
+    if duration < WINDOW_S - 1e-3:
+        warnings.append(f"{name}: {duration:.2f} s long, shorter than 10 s; padded to one 10-s window")
+    elif n_windows * WINDOW_S - duration > 1e-3:
+        warnings.append(
+            f"{name}: {duration:.2f} s long; parsed as {n_windows} windows of 10 s, the last one padded"
+        )
+    elif duration - n_windows * WINDOW_S > 0.1:
+        warnings.append(
+            f"{name}: {duration:.2f} s long; parsed as {n_windows} window(s) of 10 s, the last "
+            f"{duration - n_windows * WINDOW_S:.2f} s not parsed"
+        )
+    return n_windows, warnings
+
+
 class DemoExtractor:
     """The demo features (DEMO_FEATURES): pure numpy, deterministic, no weights."""
 
@@ -261,35 +287,29 @@ class DemoExtractor:
         }
 
     def extract_file(self, path: str) -> ExtractionResult:
-        from mmcse.video.io import read_video
+        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory)."""
+        from mmcse.video.io import iter_frames, probe_video, read_audio
 
-        frames, audio, info = read_video(path)
-        return self.extract_arrays(frames, audio, duration=info.duration, name=str(path))
+        info = probe_video(path)
+        audio = read_audio(path) if info.has_audio else None
+        n_windows, warnings = plan_windows(info.duration, audio is None, str(path))
+        windows = []
+        chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH)
+        for k, frames in enumerate(chunks):
+            if k >= n_windows:
+                break
+            a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
+            windows.append(self.extract(frames, a))
+        chunks.close()
+        return ExtractionResult(windows=windows, warnings=warnings, duration=float(info.duration))
 
     def extract_arrays(
         self, frames: np.ndarray, audio: np.ndarray | None, duration: float | None = None, name: str = "video"
     ) -> ExtractionResult:
         """Consecutive 10-s windows of a whole video given as 8-fps frames and 16-kHz audio."""
-        warnings = []
         if duration is None:
             duration = len(frames) / FPS
-        if audio is None:
-            warnings.append(
-                f"{name}: no audio track; the audio stream is silence, so audio events cannot be found"
-            )
-        # a tail under half a second (container rounding, e.g. 10.02 s) is not worth a padded window
-        n_windows = max(1, math.ceil((duration - 0.5) / WINDOW_S))
-        if duration < WINDOW_S - 1e-3:
-            warnings.append(f"{name}: {duration:.2f} s long, shorter than 10 s; padded to one 10-s window")
-        elif n_windows * WINDOW_S - duration > 1e-3:
-            warnings.append(
-                f"{name}: {duration:.2f} s long; parsed as {n_windows} windows of 10 s, the last one padded"
-            )
-        elif duration - n_windows * WINDOW_S > 0.1:
-            warnings.append(
-                f"{name}: {duration:.2f} s long; parsed as {n_windows} window(s) of 10 s, the last "
-                f"{duration - n_windows * WINDOW_S:.2f} s not parsed"
-            )
+        n_windows, warnings = plan_windows(duration, audio is None, name)
         windows = []
         for k in range(n_windows):
             f = frames[k * FPS * WINDOW_S : (k + 1) * FPS * WINDOW_S]

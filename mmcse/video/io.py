@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,17 +78,59 @@ def _run(cmd: list[str], path: Path, what: str) -> bytes:
     return proc.stdout
 
 
-def read_frames(path: str | os.PathLike, info: VideoInfo, fps: float = FEATURE_FPS) -> np.ndarray:
-    """(F, H, W, 3) uint8 RGB frames resampled to ``fps`` (frame i at t ~= i / fps), source resolution."""
-    path = Path(path)
+def output_size(info: VideoInfo, max_width: int | None = None) -> tuple[int, int]:
+    """(width, height) frames are decoded at: the source size, or scaled down to ``max_width`` (even sizes)."""
     w, h = info.size
-    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-an", "-vf", f"fps={fps}",
+    if max_width is None or w <= max_width:
+        return w, h
+    return max_width // 2 * 2, max(2, int(round(h * max_width / w / 2)) * 2)
+
+
+def iter_frames(
+    path: str | os.PathLike,
+    info: VideoInfo,
+    fps: float = FEATURE_FPS,
+    chunk: int = 80,
+    max_width: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode frames resampled to ``fps`` (frame i at t ~= i / fps) in chunks of up to ``chunk`` frames,
+    (n, H, W, 3) uint8 RGB each, so a long video never sits in memory at once."""
+    path = Path(path)
+    w, h = output_size(info, max_width)
+    vf = f"fps={fps}" + (f",scale={w}:{h}:flags=area" if (w, h) != tuple(info.size) else "")
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-an", "-vf", vf,
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
-    raw = _run(cmd, path, "frames")
-    n = len(raw) // (w * h * 3)
-    if n == 0:
-        raise _not_a_video(path, "it has no decodable frames")
-    return np.frombuffer(raw[: n * w * h * 3], np.uint8).reshape(n, h, w, 3)
+    frame_bytes = w * h * 3
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = 0
+    try:
+        while True:
+            raw = proc.stdout.read(chunk * frame_bytes)
+            n = len(raw) // frame_bytes
+            if n == 0:
+                break
+            got += n
+            yield np.frombuffer(raw[: n * frame_bytes], np.uint8).reshape(n, h, w, 3)
+        err = proc.stderr.read().decode(errors="replace").strip()
+        if proc.wait() != 0 and got == 0:
+            raise _not_a_video(
+                path, f"ffmpeg could not decode its frames: {(err.splitlines() or ['?'])[-1][:200]}"
+            )
+        if got == 0:
+            raise _not_a_video(path, "it has no decodable frames")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def read_frames(
+    path: str | os.PathLike, info: VideoInfo, fps: float = FEATURE_FPS, max_width: int | None = None
+) -> np.ndarray:
+    """(F, H, W, 3) uint8 RGB frames resampled to ``fps``, at the source size (or scaled to ``max_width``)."""
+    return np.concatenate(list(iter_frames(path, info, fps, chunk=256, max_width=max_width)))
 
 
 def read_audio(path: str | os.PathLike, sr: int = AUDIO_SR) -> np.ndarray:
@@ -98,13 +141,89 @@ def read_audio(path: str | os.PathLike, sr: int = AUDIO_SR) -> np.ndarray:
     return np.frombuffer(_run(cmd, path, "audio"), np.float32).copy()
 
 
-def read_video(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None, VideoInfo]:
+def read_video(
+    path: str | os.PathLike, max_width: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None, VideoInfo]:
     """frames (F, H, W, 3) uint8 at 8 fps, audio (S,) float32 mono 16 kHz (None when the file has no
-    audio track), info. A missing, corrupt or non-video file raises one error naming the file."""
+    audio track), info. A missing, corrupt or non-video file raises one error naming the file.
+    ``max_width``: scale wider videos down to it (keeps memory bounded for HD sources)."""
     info = probe_video(path)
-    frames = read_frames(path, info)
+    frames = read_frames(path, info, max_width=max_width)
     audio = read_audio(path) if info.has_audio else None
     return frames, audio, info
+
+
+class VideoWriter:
+    """Stream frames into an H.264 (+ AAC) mp4: ``with VideoWriter(path, fps, (w, h), audio) as out:
+    out.write(frames)``. Written to a temporary file, renamed on a clean exit, removed on an error."""
+
+    def __init__(
+        self, path: str | os.PathLike, fps: float, size: tuple[int, int], audio: np.ndarray | None = None,
+        sr: int = AUDIO_SR, crf: int = 23,
+    ):  # fmt: skip
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.size = tuple(size)
+        fd, self.tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
+        os.close(fd)
+        self.audio_tmp = None
+        w, h = self.size
+        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-nostdin",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-"]  # fmt: skip
+        if audio is not None:
+            fd, self.audio_tmp = tempfile.mkstemp(suffix=".f32", dir=self.path.parent)
+            with os.fdopen(fd, "wb") as f:
+                f.write(np.clip(np.asarray(audio, np.float32), -1, 1).tobytes())
+            cmd += ["-f", "f32le", "-ar", str(sr), "-ac", "1", "-i", self.audio_tmp]
+        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+                "-crf", str(crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]  # fmt: skip
+        if audio is not None:
+            cmd += ["-c:a", "aac", "-b:a", "64k"]
+        self.stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            cmd + [self.tmp], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.stderr
+        )
+
+    def write(self, frames: np.ndarray) -> None:
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or (frames.shape[2], frames.shape[1]) != self.size:
+            raise ValueError(
+                f"{self.path}: frames must be (F, {self.size[1]}, {self.size[0]}, 3) uint8, got {frames.shape}"
+            )
+        try:
+            self.proc.stdin.write(frames.tobytes())
+        except BrokenPipeError:
+            self.proc.wait()
+            raise RuntimeError(f"ffmpeg failed writing {self.path}: {self._stderr_tail()}") from None
+
+    def _stderr_tail(self) -> str:
+        self.stderr.seek(0)
+        return self.stderr.read().decode(errors="replace").strip()[-300:] or "no message"
+
+    def close(self, ok: bool = True) -> None:
+        try:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            rc = self.proc.wait()
+            if ok and rc != 0:
+                raise RuntimeError(f"ffmpeg failed writing {self.path}: {self._stderr_tail()}")
+            if ok:
+                os.replace(self.tmp, self.path)
+        finally:
+            self.stderr.close()
+            for p in (self.tmp, self.audio_tmp):
+                if p and os.path.exists(p):
+                    os.unlink(p)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None and self.proc.poll() is None:
+            self.proc.kill()
+        self.close(ok=exc_type is None)
 
 
 def write_video(
@@ -120,35 +239,8 @@ def write_video(
     Written to a temporary file next to ``path`` and renamed, so ``path`` is never half-written.
     Odd frame sizes are padded by one pixel (yuv420p needs even sizes).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"write_video({path}): frames must be (F, H, W, 3) uint8, got {frames.shape}")
-    _, h, w, _ = frames.shape
-    fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{path.stem}.", dir=path.parent)
-    os.close(fd)
-    audio_tmp = None
-    try:
-        cmd = [ffmpeg_exe(), "-y", "-v", "error", "-nostdin",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps}", "-i", "-"]  # fmt: skip
-        if audio is not None:
-            fd, audio_tmp = tempfile.mkstemp(suffix=".f32", dir=path.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(np.clip(np.asarray(audio, np.float32), -1, 1).tobytes())
-            cmd += ["-f", "f32le", "-ar", str(sr), "-ac", "1", "-i", audio_tmp]
-        cmd += ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
-                "-crf", str(crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart"]  # fmt: skip
-        if audio is not None:
-            cmd += ["-c:a", "aac", "-b:a", "64k"]
-        cmd += [tmp]
-        proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"ffmpeg failed writing {path}: {proc.stderr.decode(errors='replace').strip()[-300:]}"
-            )
-        os.replace(tmp, path)
-    finally:
-        for p in (tmp, audio_tmp):
-            if p and os.path.exists(p):
-                os.unlink(p)
+    with VideoWriter(path, fps, (frames.shape[2], frames.shape[1]), audio, sr, crf) as out:
+        out.write(frames)
