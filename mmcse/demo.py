@@ -380,26 +380,25 @@ def export_compact(
 
     src, dst = Path(src), Path(dst)
     manifest = json.loads((src / "manifest.json").read_text())
-    if dst.exists():
-        shutil.rmtree(dst)
     tmp = dst.with_name(f".{dst.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    seed, keep = manifest["seed"], {}
+    seed = manifest["seed"]
+    n_val, n_test = min(n_val, manifest["sizes"]["val"]), min(n_test, manifest["sizes"]["test"])
+    n_videos = min(n_videos, n_test)
     splits = {"val": sample_split("val", n_val, seed), "test": sample_split("test", n_test, seed)}
     splits["train"] = []  # the app never reads train; an empty CSV keeps the LLP layout complete
-    write_csvs_root = tmp
-    write_csvs_root.mkdir(parents=True)
-    write_csvs(write_csvs_root, splits)
+    tmp.mkdir(parents=True)
+    write_csvs(tmp, splits)
     for split in ("val", "test"):
         for spec in splits[split]:
             for folder in STREAM_DIRS.values():
                 array = np.load(src / "feats" / folder / f"{spec.video_id}.npy", allow_pickle=False)
                 _save_npy(tmp / "feats" / folder / f"{spec.video_id}.npy", array.astype(np.float16))
-            keep[spec.video_id] = split
     for spec in splits["test"][:n_videos]:
-        (tmp / "videos").mkdir(exist_ok=True)
-        shutil.copy2(src / "videos" / f"{spec.filename}.mp4", tmp / "videos" / f"{spec.filename}.mp4")
+        if (src / "videos" / f"{spec.filename}.mp4").is_file():  # absent when built with --videos none
+            (tmp / "videos").mkdir(exist_ok=True)
+            shutil.copy2(src / "videos" / f"{spec.filename}.mp4", tmp / "videos" / f"{spec.filename}.mp4")
     for name in ("mmcse", "han"):
         _compact_checkpoint(
             src / "runs" / name / "best.safetensors", tmp / "runs" / name / "best.safetensors"
@@ -415,7 +414,14 @@ def export_compact(
     compact["test_models_full_demo"] = compact.pop("test_models", None)
     compact["test_models"] = _evaluate_runs(tmp)  # the float16 checkpoints on the compact test split
     _write_text(tmp / "manifest.json", json.dumps(compact, indent=1))
-    os.replace(tmp, dst)
+    if dst.exists():  # swap in the new copy, so a failed export never leaves dst half-written
+        old = dst.with_name(f".{dst.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+        os.replace(tmp, dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, dst)
     size = sum(p.stat().st_size for p in dst.rglob("*") if p.is_file())
     log(f"wrote {dst} ({size / 1e6:.1f} MB)")
     return compact
