@@ -56,12 +56,8 @@ class _OneDNNLinear(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = _ONEDNN_LINEAR(grad, weight.t(), None, "none", [], "")  # (N, out) @ (out, in)
-        if ctx.needs_input_grad[1]:  # (out, N) @ (N, in), as (x^T grad)^T: oneDNN's faster layout here
-            grad_w = (
-                _ONEDNN_LINEAR(x.t().contiguous(), grad.t().contiguous(), None, "none", [], "")
-                .t()
-                .contiguous()
-            )
+        if ctx.needs_input_grad[1]:  # (out, N) @ (N, in): MKL reads the transposes in place (no copies)
+            grad_w = grad.t().mm(x)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b, None
