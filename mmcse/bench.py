@@ -192,7 +192,7 @@ def run_benchmark(
     bf16: bool = False,
     train: bool = True,
     e2e: bool = False,
-    tune_allocator: bool = True,
+    tune_allocator: bool = False,
     model=None,
     cfg: ModelConfig | None = None,
 ) -> BenchResult:

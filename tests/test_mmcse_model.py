@@ -292,3 +292,18 @@ def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention():
         rows = m.sum(-1)  # (4, 10, 25)
         assert abs(rows.mean().item() - 1.0) < 0.01
         assert rows.std().item() > 0.001  # dropped entries make rows differ from exactly 1
+
+
+@pytest.mark.slow
+def test_bench_reports_the_figures_it_measures():
+    from mmcse.bench import end_to_end, format_report, run_benchmark
+
+    cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=1)
+    res = run_benchmark(batch=2, iters=1, warmup=0, device="cpu", cfg=cfg, model=create_model(cfg))
+    assert res.params == sum(p.numel() for p in create_model(cfg).parameters())
+    assert len(res.eval_s) == 1 and len(res.train_s) == 3 and res.eval_s[0] > 0
+    report = format_report(res)
+    assert f"{res.params:,}" in report and "eval forward" in report and "train step" in report
+    e2e = end_to_end(create_model(cfg), cfg, torch.device("cpu"), n_clips=12, batch=5)
+    assert set(e2e["scores"]) == {"seg_a", "seg_v", "seg_av", "seg_type", "seg_event",
+                                  "evt_a", "evt_v", "evt_av", "evt_type", "evt_event"}  # fmt: skip
