@@ -1,6 +1,6 @@
 """What every page shares: the sidebar context, cached loaders, clear error display, the timeline component.
 
-UI glue only: data comes from mmcse.inference, figures from mmcse.viz.
+UI glue only: data comes from mmcse.inference / splits / analysis, figures from mmcse.viz.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mmcse import inference, metrics
+from mmcse import analysis, inference, metrics, splits
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "assets"
@@ -148,11 +148,11 @@ def get_parser(path: Path) -> inference.Parser:
 
 
 @st.cache_resource(show_spinner="Reading the annotations...", max_entries=8)
-def _split(root: str, split: str, feature_root: str, spec_json: str, modified: float) -> inference.SplitData:
+def _split(root: str, split: str, feature_root: str, spec_json: str, modified: float) -> splits.SplitData:
     from mmcse.config import FeatureSpec
 
     spec = FeatureSpec.from_dict(json.loads(spec_json))
-    return inference.load_split(root, split, spec, feature_root=feature_root or None)
+    return splits.load_split(root, split, spec, feature_root=feature_root or None)
 
 
 def data_key(ctx: Context) -> tuple[str, str, str]:
@@ -160,7 +160,7 @@ def data_key(ctx: Context) -> tuple[str, str, str]:
     return str(ctx.data_root), ctx.split, str(ctx.feature_root or "")
 
 
-def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> inference.SplitData:
+def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> splits.SplitData:
     from mmcse.data.llp import SPLIT_FILES
 
     root, split, feature_root = key
@@ -168,7 +168,7 @@ def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> infere
     return _split(root, split, feature_root, spec_json, mtime(Path(root) / SPLIT_FILES[split]))
 
 
-def get_split(parser: inference.Parser, ctx: Context) -> inference.SplitData:
+def get_split(parser: inference.Parser, ctx: Context) -> splits.SplitData:
     """Annotations of the chosen split and a reader of the checkpoint's features under the dataset root."""
     if ctx.data_root is None:
         raise FileNotFoundError("no dataset root set; build the demo with `python -m mmcse demo` or set one")
@@ -186,7 +186,7 @@ def _prediction_cache() -> OrderedDict:
 
 def get_predictions(
     path: Path, ctx: Context
-) -> tuple[inference.Parser, inference.SplitData, inference.Predictions]:
+) -> tuple[inference.Parser, splits.SplitData, inference.Predictions]:
     """Parser, split and the whole split's predictions (computed once per checkpoint version and split)."""
     parser = get_parser(path)
     data = get_split(parser, ctx)
@@ -212,7 +212,7 @@ def get_predictions(
 def cooccurrence(path: str, modified: float, key: tuple, only_active: bool) -> dict[str, np.ndarray]:
     """The learned maps of a checkpoint on a split (``key`` from ``data_key``), cached."""
     parser = _parser(path, modified, "auto")
-    return parser.cooccurrence_maps(_cached_split(parser, key), only_active=only_active)
+    return analysis.cooccurrence_maps(parser, _cached_split(parser, key), only_active=only_active)
 
 
 @st.cache_data(show_spinner="Computing the t-SNE embedding (up to ~15 s)...", max_entries=16)
@@ -222,11 +222,11 @@ def tsne_points(
 ) -> tuple[np.ndarray, dict]:  # fmt: skip
     """Class-wise feature samples of a checkpoint on a split and their 2-D t-SNE, cached."""
     parser = _parser(path, modified, "auto")
-    features, table = parser.class_feature_samples(
-        _cached_split(parser, key), stage=stage, modalities=modalities, classes=list(classes),
+    features, table = analysis.class_feature_samples(
+        parser, _cached_split(parser, key), stage=stage, modalities=modalities, classes=list(classes),
         include_events=events, include_background=background, max_points=max_points, seed=seed,
     )  # fmt: skip
-    return inference.tsne_embed(features, seed=seed), table
+    return analysis.tsne_embed(features, seed=seed), table
 
 
 # ----------------------------------------------------------------------------- errors
@@ -272,7 +272,7 @@ def binary(preds: inference.Predictions, ctx: Context) -> tuple[np.ndarray, np.n
 
 
 def split_scores(
-    preds: inference.Predictions, data: inference.SplitData, ctx: Context
+    preds: inference.Predictions, data: splits.SplitData, ctx: Context
 ) -> dict[str, float] | None:
     if data.gt_audio is None:
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mmcse import inference, viz
+from mmcse import analysis, viz
 from pages import _shared as shared
 
 st.title("Class co-occurrence")
@@ -36,7 +36,7 @@ try:
 except shared.USER_ERRORS as exc:
     shared.show_error(exc, "Cannot compute the maps")
     st.stop()
-counts = inference.annotation_cooccurrence(data)[name]
+counts = analysis.annotation_cooccurrence(data)[name]
 annotated = viz.normalize_rows(counts)
 what = "weak-label clip counts (train)" if data.gt_audio is None else "segment-level dense GT"
 st.caption(f"Annotation map: {what} on {data.name}, each row normalised to sum 1 like an attention row.")

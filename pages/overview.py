@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mmcse import inference, metrics, viz
+from mmcse import analysis, metrics, viz
 from pages import _shared as shared
 
 st.title("MM-CSE: audio-visual video parsing")
@@ -64,7 +64,7 @@ rows = {f"{ctx.checkpoint.parent.name}/{ctx.checkpoint.name}": scores}
 for split_name, stored in (meta.get("metrics") or {}).items():  # what training recorded, for comparison
     if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
         rows[f"stored in the checkpoint ({split_name}, training-time thresholds)"] = stored
-rows.update(inference.reference_rows(data))
+rows.update(analysis.reference_rows(data))
 st.dataframe(viz.metrics_table(rows).style.format("{:.2f}"), width="stretch", key="metrics_table")
 st.plotly_chart(viz.metrics_bar(rows), width="stretch", key="metrics_bar")
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcse import inference, metrics, viz
+from mmcse import inference, metrics, splits, viz
 from mmcse.classes import LLP_CLASSES
 from pages import _shared as shared
 
@@ -23,7 +23,7 @@ if not shared.require(ctx, need_data=False):
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 
 
-def clip_picker(data: inference.SplitData, preds: inference.Predictions) -> int | None:
+def clip_picker(data: splits.SplitData, preds: inference.Predictions) -> int | None:
     """Search by id or class, sort by score or by disagreement with GT -> row index of the chosen clip."""
     pred_a, pred_v = shared.binary(preds, ctx)
     cols = st.columns([2, 2, 1])
@@ -184,7 +184,7 @@ if source == "A clip of the dataset":
         show_clip_scores(pred_a, pred_v, gt_a, gt_v)
     segment_prob = preds.segment_prob[row]
     events = metrics.extract_events(pred_a, pred_v, segment_prob, filenames=[name])
-    video_path = inference.find_video(ctx.video_dir, name)
+    video_path = splits.find_video(ctx.video_dir, name)
     show_parse(name, segment_prob, pred_a, pred_v, gt_a, gt_v, events, video_path, 10.0, weak=data.label[row])
 else:
     st.caption(

@@ -1,4 +1,4 @@
-"""mmcse.inference on a tiny synthetic dataset with randomly initialised tiny checkpoints."""
+"""mmcse.inference, .splits and .analysis on a tiny synthetic dataset with randomly initialised tiny checkpoints."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from app_fixture import (
     write_test_video,
 )
 
-from mmcse import inference, metrics
+from mmcse import analysis, inference, metrics, splits
 from mmcse.classes import NUM_CLASSES, class_index
 
 
@@ -28,7 +28,7 @@ def parser(fx):
 
 @pytest.fixture(scope="module")
 def test_split(fx):
-    return inference.load_split(fx.data, "test", TINY_FEATURES)
+    return splits.load_split(fx.data, "test", TINY_FEATURES)
 
 
 def test_predict_split_matches_direct_forward_and_thresholds(parser, test_split):
@@ -51,15 +51,15 @@ def test_feature_spec_mismatch_is_refused_clearly(fx, test_split):
     with pytest.raises(ValueError, match="'other' features.*'tiny' features"):
         other.predict_split(test_split)
     with pytest.raises(FileNotFoundError, match="holds no 'other' features.*other_audio"):
-        inference.load_split(fx.data, "test", OTHER_FEATURES)
+        splits.load_split(fx.data, "test", OTHER_FEATURES)
 
 
 def test_load_split_errors_name_the_problem(fx, tmp_path):
     with pytest.raises(FileNotFoundError, match="no AVVP_test_pd.csv"):
-        inference.load_split(tmp_path, "test", TINY_FEATURES)
+        splits.load_split(tmp_path, "test", TINY_FEATURES)
     (tmp_path / "AVVP_test_pd.csv").write_text((fx.data / "AVVP_test_pd.csv").read_text())
     with pytest.raises(FileNotFoundError, match="has no features"):
-        inference.load_split(tmp_path, "test", TINY_FEATURES)
+        splits.load_split(tmp_path, "test", TINY_FEATURES)
 
 
 def test_corrupt_checkpoint_gives_clear_error(tmp_path):
@@ -70,30 +70,30 @@ def test_corrupt_checkpoint_gives_clear_error(tmp_path):
 
 
 def test_cooccurrence_maps_are_row_averages(parser, test_split):
-    maps = parser.cooccurrence_maps(test_split, only_active=False)
+    maps = analysis.cooccurrence_maps(parser, test_split, only_active=False)
     assert set(maps) == {"aa", "av", "vv", "va"}
     # each attention row is a softmax over 25 classes, so averaged rows still sum to 1
     np.testing.assert_allclose(maps["aa"].sum(1), 1.0, atol=1e-5)
-    active = parser.cooccurrence_maps(test_split, only_active=True)
+    active = analysis.cooccurrence_maps(parser, test_split, only_active=True)
     audible = test_split.gt_audio.any(axis=(0, 1))
     np.testing.assert_allclose(active["aa"].sum(1)[audible], 1.0, atol=1e-5)
     assert (active["aa"][~audible] == 0).all()
 
 
 def test_annotation_cooccurrence_counts(fx, test_split):
-    counts = inference.annotation_cooccurrence(test_split)
+    counts = analysis.annotation_cooccurrence(test_split)
     gt_a = test_split.gt_audio.reshape(-1, NUM_CLASSES)
     gt_v = test_split.gt_visual.reshape(-1, NUM_CLASSES)
     c1, c2 = np.argwhere(gt_a.any(0))[0][0], np.argwhere(gt_v.any(0))[0][0]
     assert counts["av"][c1, c2] == int((gt_a[:, c1] & gt_v[:, c2]).sum())
     assert counts["aa"][c1, c1] == int(gt_a[:, c1].sum())
-    train = inference.load_split(fx.data, "train", TINY_FEATURES)
-    weak = inference.annotation_cooccurrence(train)["aa"]
+    train = splits.load_split(fx.data, "train", TINY_FEATURES)
+    weak = analysis.annotation_cooccurrence(train)["aa"]
     assert weak[c1, c1] == int(train.label[:, c1].sum())
 
 
 def test_class_feature_samples_table_and_subsampling(parser, test_split):
-    feats, table = parser.class_feature_samples(test_split, stage="cafd", modalities=("audio",))
+    feats, table = analysis.class_feature_samples(parser, test_split, stage="cafd", modalities=("audio",))
     n_events = int(test_split.label.sum()) * 10  # weak-label classes x 10 segments
     assert len(feats) == n_events + len(test_split) * 10  # plus one background slot per segment
     assert feats.shape[1] == 16 and table["class"].count("background") == len(test_split) * 10
@@ -101,14 +101,16 @@ def test_class_feature_samples_table_and_subsampling(parser, test_split):
     clip = test_split.filenames.index(table["clip"][i])
     gt = test_split.gt_audio[clip, table["segment"][i], class_index(table["class"][i])]
     assert table["active"][i] == bool(gt)
-    small, small_table = parser.class_feature_samples(test_split, stage="fgse", max_points=50, seed=3)
-    again, _ = parser.class_feature_samples(test_split, stage="fgse", max_points=50, seed=3)
+    small, small_table = analysis.class_feature_samples(
+        parser, test_split, stage="fgse", max_points=50, seed=3
+    )
+    again, _ = analysis.class_feature_samples(parser, test_split, stage="fgse", max_points=50, seed=3)
     assert small.shape == (50, 16) and "background" not in small_table["class"]
     np.testing.assert_array_equal(small, again)
 
 
 def test_reference_rows_match_metrics(test_split):
-    rows = inference.reference_rows(test_split)
+    rows = analysis.reference_rows(test_split)
     pred_a, pred_v = metrics.reference_predictions(test_split.label)
     expected = metrics.avvp_scores(pred_a, pred_v, test_split.gt_audio, test_split.gt_visual)
     assert rows["weak labels everywhere"] == expected
