@@ -4,7 +4,9 @@ Writes random features of a preset's shapes (han: vggish 10x128, res152 80x2048,
 ``--clips`` clips into ``--dir`` (removed afterwards unless ``--keep``), packs them, then reads every clip
 the way training consumes them (batches of ``--batch-size`` in a seeded random order, through
 ``FeatureStore.load_batch``, i.e. what LLPSplit/make_loader do) from both layouts, and prints the times and
-the ratios. A third pass times the loader pattern of the authors' training code on the per-clip files (a
+the ratios. The per-clip files are the official ones as users have them (han: 80 ResNet-152 frames); the
+packed store is made as `python -m mmcse pack` makes it, i.e. with the frames pooled (the mean of each
+group of 8: the same model outputs, 8x fewer res152 bytes); ``--no-pool-frames`` packs every frame. A third pass times the loader pattern of the authors' training code on the per-clip files (a
 Dataset that np.loads one clip per __getitem__ and a DataLoader stacking 64 of them with default collate).
 
 Page cache: ``--cache cold`` asks the kernel to drop each layout's file pages before its pass
@@ -14,9 +16,11 @@ every file once just before the pass so all reads come from RAM; ``both`` (defau
 
 from __future__ import annotations
 
+import argparse
+
 PER_CLIP = "per-clip (FeatureStore.load_batch)"
 AUTHORS = "per-clip (authors' loader: np.load + collate)"
-PACKED = "packed"
+PACKED = "packed"  # printed with "(pooled: mean of 8 frames)" or "(all frames)"
 
 
 def add_parser(subparsers) -> None:
@@ -45,6 +49,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's own)"
+    )
+    p.add_argument(
+        "--pool-frames",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="pack the res152 frames as the mean of each group of 8, as `mmcse pack` does (default on)",
     )
     p.set_defaults(func=run)
 
@@ -128,14 +138,25 @@ def _write_official(root, spec, video_ids, seed) -> None:
             np.save(root / stream.name / f"{vid}.npy", rng.standard_normal(stream.shape, dtype=np.float32))
 
 
-def _reusable(packed, spec, video_ids) -> bool:
-    """True when ``packed`` is a complete store of exactly these clips (from an earlier --keep run)."""
+def _reusable(packed, spec, video_ids, pooled: bool) -> bool:
+    """True when ``packed`` is a complete store of exactly these clips, pooled as asked (--keep run)."""
     from mmcse.data.features import FeatureStore
 
     try:
-        return FeatureStore.open(packed, spec, pseudo=False).ids == video_ids
+        store = FeatureStore.open(packed, spec, pseudo=False)
     except (OSError, ValueError, KeyError):
         return False
+    return store.ids == video_ids and bool(store.pooled) == pooled
+
+
+def _official_complete(root, spec, video_ids) -> bool:
+    """True when every stream folder of ``root`` holds exactly these clips' files (an earlier --keep run)."""
+    import os
+
+    want = {f"{v}.npy" for v in video_ids}
+    return all(
+        (root / s.name).is_dir() and set(os.listdir(root / s.name)) == want for s in spec.streams.values()
+    )
 
 
 def run(args) -> int:
@@ -148,7 +169,7 @@ def run(args) -> int:
 
     from mmcse.cli import UserError
     from mmcse.config import feature_preset
-    from mmcse.data.features import FeatureStore, pack_features
+    from mmcse.data.features import FeatureStore, frame_pool_factor, mean_frame_groups, pack_features
 
     spec = feature_preset(args.features)
     if args.torch_threads:
@@ -157,36 +178,46 @@ def run(args) -> int:
         torch.set_num_threads(args.torch_threads)
     if args.clips < args.batch_size:
         raise UserError(f"--clips {args.clips} is smaller than --batch-size {args.batch_size}")
+    factor = frame_pool_factor(spec) if args.pool_frames else 1
     bytes_per_clip = sum(4 * s.shape[0] * s.shape[1] + 128 for s in spec.streams.values())
-    need = 2 * args.clips * bytes_per_clip  # per-clip files + packed copy
+    packed_per_clip = sum(
+        4 * s.shape[0] * s.shape[1] // (factor if k == "visual" else 1) for k, s in spec.streams.items()
+    )
+    need = args.clips * (bytes_per_clip + packed_per_clip)  # per-clip files + packed copy
     scratch = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mmcse-bench-store-"))
     created = not scratch.exists() or not args.dir
     scratch.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(scratch).free
-    if need > 0.9 * free and not _reusable(
-        scratch / "packed", spec, [f"clip{i:07d}" for i in range(args.clips)]
-    ):
+    video_ids = [f"clip{i:07d}" for i in range(args.clips)]  # 11 characters
+    if need > 0.9 * free and not _official_complete(scratch / "official", spec, video_ids):
         raise UserError(
             f"{args.clips} {spec.name} clips need {need / 1e9:.1f} GB in {scratch}, only {free / 1e9:.1f} GB free; "
             f"use fewer --clips or another --dir"
         )
+    packed_name = f"{PACKED} ({f'pooled: mean of {factor} frames' if factor > 1 else 'all frames'})"
     print(
-        f"{args.clips} clips of {spec.name} features ({bytes_per_clip / 1e6:.2f} MB a clip, "
-        f"{need / 2e9:.2f} GB a layout) in {scratch}"
+        f"{args.clips} clips of {spec.name} features: per-clip {bytes_per_clip / 1e6:.3f} MB a clip, "
+        f"{args.clips * bytes_per_clip / 1e9:.2f} GB; {packed_name} {packed_per_clip / 1e6:.3f} MB a clip, "
+        f"{args.clips * packed_per_clip / 1e9:.2f} GB; in {scratch}"
     )
     try:
         # 1. per-clip official layout <root>/<stream>/<id11>.npy, then 2. the packed copy
         root = scratch / "official"
-        video_ids = [f"clip{i:07d}" for i in range(args.clips)]  # 11 characters
         packed = scratch / "packed"
-        if _reusable(packed, spec, video_ids):
-            print(f"reusing the clips already written in {scratch} (--keep of an earlier run)")
+        if _official_complete(root, spec, video_ids):
+            print(f"reusing the per-clip files already written in {root} (--keep of an earlier run)")
         else:
             _write_official(root, spec, video_ids, args.seed)
-            pack_features(root, spec, video_ids, packed, pseudo=False, overwrite=True)
+        if _reusable(packed, spec, video_ids, pooled=factor > 1):
+            print(f"reusing the packed store in {packed}")
+        else:
+            pack_features(root, spec, video_ids, packed, pseudo=False, overwrite=True, pool_frames=factor > 1)
+        # the packed store holds exactly the per-clip data (the visual frames: their means of 8)
         probe = video_ids[:: max(1, args.clips // 7)][:7]
         a = FeatureStore.open(root, spec, pseudo=False).load_batch(probe)
         b = FeatureStore.open(packed, spec, pseudo=False).load_batch(probe)
+        if factor > 1:
+            a["visual"] = mean_frame_groups(a["visual"], factor)
         assert all(np.array_equal(a[k], b[k]) for k in a), "packed and per-clip batches differ"
         del a, b
 
@@ -201,7 +232,7 @@ def run(args) -> int:
         def authors():
             return _authors_loader_seconds(root, spec, video_ids, args)
 
-        passes = {PER_CLIP: (root, per_clip), AUTHORS: (root, authors), PACKED: (packed, packed_store)}
+        passes = {PER_CLIP: (root, per_clip), AUTHORS: (root, authors), packed_name: (packed, packed_store)}
         if args.skip_authors_loader:
             del passes[AUTHORS]
         results = {}
@@ -223,12 +254,13 @@ def run(args) -> int:
             f"(torch threads: {torch.get_num_threads()}, CPUs: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}):"
         )
         for mode in modes:
-            packed_s = results[mode, PACKED]
+            packed_s = results[mode, packed_name]
             for name in passes:
-                if name != PACKED:
+                if name != packed_name:
                     ratio = results[mode, name] / packed_s
                     print(
-                        f"  {mode} cache: {name} {results[mode, name]:.2f} s / packed {packed_s:.2f} s = {ratio:.1f}x"
+                        f"  {mode} cache: {name} {results[mode, name]:.2f} s / {packed_name} {packed_s:.2f} s "
+                        f"= {ratio:.1f}x"
                     )
         if "cold" in modes:
             print(

@@ -5,9 +5,18 @@
 
 The packed store (one memory-mapped (N, L, D) .npy per stream + index.json) opens with the same
 FeatureStore API; every clip is validated while packing. Writing is atomic (temp folder, then rename).
+
+Frame pooling (on by default where there is something to pool, i.e. han's 80-frame ResNet-152 stream;
+--no-pool-frames keeps every frame): the visual stream is stored as the mean of each group of 8 frames,
+(N, 10, 2048) float32, recorded in index.json as "pooled": {"visual": 8}. Every model here (MM-CSE, HAN,
+VALOR) projects the frames with a plain Linear and then averages groups of 8, and a Linear commutes with
+the mean, so the outputs are the same up to float rounding (~1e-7), from 8x fewer res152 bytes (a han
+clip: 0.68 MB -> 0.11 MB). Keep the frames (--no-pool-frames) for a model that looks at single frames.
 """
 
 from __future__ import annotations
+
+import argparse
 
 
 def add_parser(subparsers) -> None:
@@ -29,6 +38,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder for the packed store")
     p.add_argument("--no-pseudo", action="store_true", help="leave out the spec's pseudo-label streams")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    p.add_argument(
+        "--pool-frames",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="store a frame-level visual stream (han: res152, 80 frames) as the mean of each group of 8 "
+        "(10 x 2048; same model outputs, 8x fewer bytes). Default: on when the visual stream has more "
+        "than 10 steps",
+    )
     p.set_defaults(func=run)
 
 
@@ -50,7 +67,15 @@ def run(args) -> int:
         ids = sorted(p.stem for p in audio_dir.glob("*.npy"))
     pseudo = False if args.no_pseudo else None
     try:
-        out = pack_features(args.feature_root, spec, ids, args.out, pseudo=pseudo, overwrite=args.overwrite)
+        out = pack_features(
+            args.feature_root,
+            spec,
+            ids,
+            args.out,
+            pseudo=pseudo,
+            overwrite=args.overwrite,
+            pool_frames=args.pool_frames,
+        )
     except FileExistsError as exc:
         raise UserError(str(exc)) from None
     store = FeatureStore.open(out, spec)
@@ -58,4 +83,9 @@ def run(args) -> int:
     print(
         f"packed {len(store.ids)} clips ({', '.join(n for n, _ in store.streams.values())}) -> {out} ({size:.2f} GB)"
     )
+    for key, factor in store.pooled.items():
+        name, (steps, _) = store.streams[key]
+        print(f"  {name} {steps * factor} -> {steps} steps: the mean of each group of {factor} frames")
+    if args.pool_frames and not store.pooled:
+        print(f"  --pool-frames: nothing to pool ({spec.visual.name} has {spec.visual.shape[0]} steps)")
     return 0

@@ -3,9 +3,17 @@
 Official layout (as released, loads as it is):
     <root>/<stream>/<id11>.npy           one array per clip and stream, e.g. <root>/vggish/BjCEufrlXm4.npy
 Packed layout (made by `python -m mmcse pack`):
-    <dir>/index.json                     {"version", "ids", "spec", "dtype", "streams": {key: file, shape}}
+    <dir>/index.json                     {"version", "ids", "spec", "dtype", "pooled",
+                                          "streams": {key: file, shape}}
     <dir>/<key>.npy                      (N, L, D) float32 per stream key (audio, visual, visual_st,
                                          pseudo_audio, pseudo_visual), read memory-mapped
+
+Frame pooling (packed only, "pooled": {"visual": 8} in index.json): a frame-level visual stream (han's
+ResNet-152, 80 frames) is stored as the mean of each group of 80/10 = 8 frames, (N, 10, 2048), and its
+batches come back as (B, 10, 2048). Lossless for every model here: they all project the frames with a
+plain Linear (fc_v) and then average groups of 8, and mean_i(W x_i + b) = W mean_i(x_i) + b, so the
+outputs are the same up to float rounding (~1e-7) with 8x fewer visual bytes to read. The store keeps
+the spec of the features it was made from (han, 80 x 2048), so a han checkpoint runs on it unchanged.
 
 Stream keys are the batch keys: "audio", "visual", "visual_st" and, when the spec names them and they
 exist, "pseudo_audio"/"pseudo_visual" (10, 25). Every array read from the official layout is validated
@@ -25,7 +33,8 @@ import numpy as np
 from mmcse.classes import NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import FeatureSpec
 
-PACK_VERSION = 1
+PACK_VERSION = 2  # 2: "pooled" in index.json; version-1 stores (never pooled) are still read
+READABLE_VERSIONS = (1, 2)
 INDEX_FILE = "index.json"
 PSEUDO_SHAPE = (NUM_SEGMENTS, NUM_CLASSES)
 
@@ -37,6 +46,21 @@ def stream_names(spec: FeatureSpec, pseudo: bool = True) -> dict[str, tuple[str,
         names["pseudo_audio"] = (spec.pseudo_audio, PSEUDO_SHAPE)
         names["pseudo_visual"] = (spec.pseudo_visual, PSEUDO_SHAPE)
     return names
+
+
+def frame_pool_factor(spec: FeatureSpec) -> int:
+    """Frames a pooled store averages into one segment: Lv / 10 for a frame-level visual stream
+    (ResNet-152: 80 -> 10, factor 8), 1 (nothing to pool) when the visual stream has 10 steps."""
+    frames = spec.visual.shape[0]
+    return frames // NUM_SEGMENTS if frames > NUM_SEGMENTS and frames % NUM_SEGMENTS == 0 else 1
+
+
+def mean_frame_groups(array: np.ndarray, factor: int) -> np.ndarray:
+    """(..., L, D) -> (..., L / factor, D) float32: the mean of each group of ``factor`` consecutive
+    frames, summed in float64 and rounded to float32 once."""
+    *lead, frames, dim = array.shape
+    groups = array.reshape(*lead, frames // factor, factor, dim)
+    return groups.mean(axis=-2, dtype=np.float64).astype(np.float32)
 
 
 def validate_array(array: np.ndarray, shape: tuple[int, int], where: str, labels: bool = False) -> np.ndarray:
@@ -69,6 +93,7 @@ class FeatureStore:
     def __init__(self, root: str | Path, spec: FeatureSpec, pseudo: bool | None = None):
         self.root = Path(root)
         self.spec = spec
+        self.pooled: dict[str, int] = {}  # stream key -> frames averaged per stored step (packed only)
         if not self.root.is_dir():
             raise FileNotFoundError(
                 f"feature root {self.root} does not exist; check --feature-root (it should hold "
@@ -149,7 +174,11 @@ class FeatureStore:
 
 
 class PackedFeatureStore(FeatureStore):
-    """One memory-mapped (N, L, D) float32 array per stream + index.json; batch reads gather rows."""
+    """One memory-mapped (N, L, D) float32 array per stream + index.json; batch reads gather rows.
+
+    ``pooled`` ({"visual": 8} for a pooled han store, else {}): the visual stream is stored and returned
+    as the mean of each group of 8 frames, (B, 10, 2048); ``streams`` holds the shapes as stored.
+    """
 
     packed = True
 
@@ -165,7 +194,7 @@ class PackedFeatureStore(FeatureStore):
             ) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"{index_path}: not valid JSON ({exc}); re-run `python -m mmcse pack`") from None
-        if self.index.get("version") != PACK_VERSION:
+        if self.index.get("version") not in READABLE_VERSIONS:
             raise ValueError(
                 f"{index_path}: pack version {self.index.get('version')}, expected {PACK_VERSION}; re-pack"
             )
@@ -176,6 +205,12 @@ class PackedFeatureStore(FeatureStore):
                 f"({', '.join(f'{s.name} {tuple(s.shape)}' for s in packed_spec.streams.values())}), "
                 f"expected {spec.name!r} ({', '.join(f'{s.name} {tuple(s.shape)}' for s in spec.streams.values())})"
             )
+        self.pooled = {k: int(f) for k, f in self.index.get("pooled", {}).items()}
+        if set(self.pooled) - {"visual"} or self.pooled.get("visual", 1) not in (1, frame_pool_factor(spec)):
+            raise ValueError(
+                f"{index_path}: pooled {self.pooled}, expected {{}} or {{'visual': {frame_pool_factor(spec)}}} "
+                f"for {spec.name!r} features; re-pack"
+            )
         self.ids: list[str] = list(self.index["ids"])
         self.row = {v: i for i, v in enumerate(self.ids)}
         wanted = stream_names(spec, pseudo=pseudo is not False)
@@ -185,6 +220,8 @@ class PackedFeatureStore(FeatureStore):
         self.streams = {}
         self.arrays: dict[str, np.ndarray] = {}
         for key, (name, shape) in wanted.items():
+            if key in self.pooled:
+                shape = (shape[0] // self.pooled[key], shape[1])  # stored pooled: (10, Dv)
             if key not in available:
                 raise FileNotFoundError(f"{self.root} has no packed {key} stream ({name}); re-pack with it")
             path = self.root / available[key]["file"]
@@ -224,6 +261,7 @@ class PackedFeatureStore(FeatureStore):
             ) from None
 
     def load_clip(self, video_id: str, key: str) -> np.ndarray:
+        """One clip's stream as stored (a pooled visual stream: (10, Dv))."""
         return self.arrays[key][self.rows([video_id])[0]].copy()
 
     def load_batch(self, video_ids: list[str]) -> dict[str, np.ndarray]:
@@ -244,8 +282,14 @@ def pack_features(
     pseudo: bool | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    pool_frames: bool | None = None,
 ) -> Path:
-    """Validate and copy ``video_ids`` from the official layout into a packed store at ``out`` (atomic)."""
+    """Validate and copy ``video_ids`` from the official layout into a packed store at ``out`` (atomic).
+
+    ``pool_frames``: store a frame-level visual stream (80 frames) as the mean of each group of 8 (see the
+    module docstring). None (default) = pool when the spec's visual stream has more than 10 steps; False =
+    keep every frame; True = pool where there is something to pool.
+    """
     from tqdm import tqdm
 
     out = Path(out)
@@ -256,6 +300,8 @@ def pack_features(
         raise ValueError("no clips to pack; check --split-csv")
     store = FeatureStore(feature_root, spec, pseudo=pseudo)
     store.check_complete(video_ids, what="clips to pack")
+    factor = frame_pool_factor(spec) if pool_frames is not False else 1
+    pooled = {"visual": factor} if factor > 1 else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
@@ -264,14 +310,18 @@ def pack_features(
             "ids": video_ids,
             "spec": spec.to_dict(),
             "dtype": "float32",
+            "pooled": pooled,
             "streams": {},
         }
         for key, (name, shape) in store.streams.items():
+            f = pooled.get(key, 1)
+            shape = (shape[0] // f, shape[1])  # as stored: (10, Dv) for a pooled visual stream
             array = np.lib.format.open_memmap(
                 tmp / f"{key}.npy", mode="w+", dtype=np.float32, shape=(len(video_ids), *shape)
             )
             for i, vid in enumerate(tqdm(video_ids, desc=f"pack {name}", unit="clip", disable=not progress)):
-                array[i] = store.load_clip(vid, key)
+                clip = store.load_clip(vid, key)  # validated float32, the spec's shape
+                array[i] = mean_frame_groups(clip, f) if f > 1 else clip
             array.flush()
             del array
             index["streams"][key] = {"name": name, "file": f"{key}.npy", "shape": [len(video_ids), *shape]}
