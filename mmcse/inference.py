@@ -219,7 +219,7 @@ class Parser:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Parser:
         """Load our .safetensors checkpoint, or the authors' .pth (read with weights_only=True)."""
-        from mmcse import checkpoint
+        from mmcse import checkpoint, official
 
         path = Path(path)
         if not path.is_file():
@@ -228,9 +228,9 @@ class Parser:
             )
         dev = resolve_device(device)
         if path.suffix == ".pth":
-            model = checkpoint.import_official(path)
+            model = official.import_official(path)
             model_config = model.cfg
-            spec = checkpoint.official_feature_spec(model)
+            spec = official.official_feature_spec(model)
             meta = {
                 "source": "authors' release (imported)",
                 "model_config": model_config.to_dict(),

@@ -183,7 +183,7 @@ def test_import_refuses_missing_extra_and_misshaped_keys(tmp_path, official_stat
 
 def test_official_layout_round_trips(official_state):
     """convert -> to_official gives back every official tensor (final_norm_a/v aside: never used)."""
-    from mmcse.checkpoint import convert_official_state_dict, to_official_state_dict
+    from mmcse.official import convert_official_state_dict, to_official_state_dict
 
     back = to_official_state_dict(convert_official_state_dict(dict(official_state)))
     assert set(back) == set(official_state)

@@ -25,8 +25,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mmcse.checkpoint import import_official, official_feature_spec, save_checkpoint
+    from mmcse.checkpoint import save_checkpoint
     from mmcse.cli import UserError
+    from mmcse.official import import_official, official_feature_spec
 
     if args.out.suffix != ".safetensors":
         raise UserError(f"--out {args.out}: use a .safetensors file name")
