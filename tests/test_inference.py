@@ -175,3 +175,17 @@ def test_parser_loads_the_authors_pth(reference_dir, variant, spec_name):
     np.testing.assert_allclose(preds.video_prob, io["global_prob"], atol=1e-5)
     np.testing.assert_allclose(preds.segment_prob, io["frame_prob"], atol=1e-5)
     np.testing.assert_allclose(preds.attn["av"], io["map_av"], atol=1e-5)
+
+
+def test_tsne_embed_keeps_clusters_and_ignores_the_thread_count():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 100)
+    features = (rng.normal(size=(300, 64)) + rng.normal(size=(3, 64))[labels] * 4).astype(np.float32)
+    xy = analysis.tsne_embed(features, seed=0, threads=1)
+    assert xy.shape == (300, 2) and np.isfinite(xy).all()
+    quality = analysis.embedding_quality(features, xy, labels)
+    assert quality["knn_agreement"] > 0.95 and quality["trustworthiness"] > 0.9
+    # the thread count only changes speed (per-point gradients): the app's embedding is reproducible
+    np.testing.assert_allclose(analysis.tsne_embed(features, seed=0, threads=2), xy, atol=1e-4)
+    with pytest.raises(ValueError, match="at least 5 points"):
+        analysis.tsne_embed(features[:3])
