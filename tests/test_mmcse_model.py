@@ -307,3 +307,73 @@ def test_bench_reports_the_figures_it_measures():
     e2e = end_to_end(create_model(cfg), cfg, torch.device("cpu"), n_clips=12, batch=5)
     assert set(e2e["scores"]) == {"seg_a", "seg_v", "seg_av", "seg_type", "seg_event",
                                   "evt_a", "evt_v", "evt_av", "evt_type", "evt_event"}  # fmt: skip
+
+
+def test_bernoulli_mask_rate_and_independence():
+    """Four 16-bit lanes per 64-bit random word: each lane is Bernoulli(p) (p within 1e-5) and lanes of
+    one word, and neighbouring words, are independent (pair rates p^2, not p)."""
+    from mmcse.models.layers import bernoulli_mask
+
+    torch.manual_seed(0)
+    n = 4_000_000
+    drop = bernoulli_mask((n // 8, 8), 0.1)
+    assert drop.shape == (n // 8, 8) and drop.dtype == torch.bool
+    lanes = drop.view(-1, 4).double()  # columns = the 4 lanes of one word
+    rate = lanes.mean(0)
+    assert (rate - 0.1).abs().max().item() < 4 * (0.09 / 1e6) ** 0.5  # 4 sigma, 1M draws per lane
+    for i in range(4):  # pairs within a word and with the next word's lanes
+        for j in range(i + 1, 4):
+            both = (lanes[:, i] * lanes[:, j]).mean().item()
+            assert abs(both - 0.01) < 4 * (0.0099 / 1e6) ** 0.5, (i, j)
+        nxt = (lanes[:-1, i] * lanes[1:, i]).mean().item()
+        assert abs(nxt - 0.01) < 4 * (0.0099 / 1e6) ** 0.5
+    assert abs(bernoulli_mask((1_000_000,), 0.5).double().mean().item() - 0.5) < 0.002
+    assert not bernoulli_mask((5, 3), 0.0).any() and bernoulli_mask((5, 3), 1.0).all()
+    assert bernoulli_mask((7,), 0.3).shape == (7,)  # numel not a multiple of 4
+
+
+@pytest.mark.parametrize("cross", [False, True])
+@pytest.mark.parametrize("with_drop", [False, True])
+def test_attention_core_matches_autograd_reference(cross, with_drop):
+    """The hand-written attention backward gives autograd's gradients (outputs and head-averaged maps)."""
+    from mmcse.models.fgse import _attention_core_reference, attention_core
+    from mmcse.models.layers import bernoulli_mask
+
+    torch.manual_seed(0)
+    M, N, C, D, H = 2, 6, 25, 32, 4
+    qkv = torch.randn(M, N, C, 3 * D, requires_grad=True)
+    drop = bernoulli_mask((M * N * H, C, C), 0.1) if with_drop else None
+    g_out, g_w = torch.randn(M, N, C, D), torch.randn(M, N, C, C)
+    results = []
+    for fn in (attention_core, _attention_core_reference):
+        out, w = fn(qkv, H, cross, drop, True)
+        (grad,) = torch.autograd.grad((out * g_out).sum() + (w * g_w).sum(), qkv)
+        results.append((out, w, grad))
+    for got, want in zip(*results):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    # only the output used (no map): the map's gradient is absent, not an error
+    out, _ = attention_core(qkv, H, cross, drop, False)
+    (grad,) = torch.autograd.grad((out * g_out).sum(), qkv)
+    ref_out, _ = _attention_core_reference(qkv, H, cross, drop, False)
+    (ref_grad,) = torch.autograd.grad((ref_out * g_out).sum(), qkv)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-5)
+
+
+def test_fast_linear_with_dropout_mask_matches_masked_relu():
+    from mmcse.models.layers import bernoulli_mask, linear
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 100, 64, requires_grad=True)
+    w = torch.randn(96, 64, requires_grad=True)
+    b = torch.randn(96, requires_grad=True)
+    drop = bernoulli_mask((3, 100, 96), 0.1)
+    y = linear(x, w, b, relu=True, drop=drop)
+    ref = F.relu(F.linear(x, w, b)).masked_fill(drop, 0.0)
+    torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-4)
+    g = torch.randn_like(y)
+    for got, want in zip(
+        torch.autograd.grad((y * g).sum(), (x, w, b)), torch.autograd.grad((ref * g).sum(), (x, w, b))
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-3)
+    with pytest.raises(ValueError):
+        linear(x, w, b, relu=False, drop=drop)

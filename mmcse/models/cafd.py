@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import ClassWiseLinear, dropout, linear
+from mmcse.models.layers import ClassWiseLinear, bernoulli_mask, linear
 
 
 class SharedInputHeads(nn.Module):
@@ -34,8 +34,10 @@ class SharedInputHeads(nn.Module):
         nn.init.kaiming_uniform_(self.weight.view(-1, in_features), a=math.sqrt(5))
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor, relu: bool = False) -> torch.Tensor:
-        y = linear(x, self.weight.reshape(-1, self.in_features), self.bias.reshape(-1), relu)  # (..., G*out)
+    def forward(self, x: torch.Tensor, relu: bool = False, drop: torch.Tensor | None = None) -> torch.Tensor:
+        """``drop`` (bool (..., G * out)): outputs zeroed after the ReLU (dropout without its scale)."""
+        w, b = self.weight.reshape(-1, self.in_features), self.bias.reshape(-1)
+        y = linear(x, w, b, relu, drop)  # (..., G*out)
         return y.unflatten(-1, (self.groups, self.out_features))  # (..., G, out)
 
 
@@ -111,8 +113,14 @@ class CAFD(nn.Module):
     def decouple(self, a: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """a, v (B, T, d) -> E_a, E_v (B, T, S, d_c)."""
         e_a = self.audio_heads(F.relu(a), relu=True)  # (B, T, S, dc)
-        e_v = dropout(self.visual_heads1(F.relu(v), relu=True), self.dropout.p, self.training)  # (B,T,S,dc)
-        e_v = F.relu(self.visual_heads2(e_v))  # (B, T, S, dc)
+        # dropout after the first visual Linear+ReLU: the mask is applied in that layer's output pass, its
+        # 1/(1-p) scale by the second layer's matmul (alpha)
+        p, heads1 = self.dropout.p, self.visual_heads1
+        drop = None
+        if self.training and p > 0:
+            drop = bernoulli_mask((*v.shape[:-1], heads1.groups * heads1.out_features), p, v.device)
+        e_v = heads1(F.relu(v), relu=True, drop=drop)  # (B, T, S, dc)
+        e_v = F.relu(self.visual_heads2(e_v, scale=1.0 if drop is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
         return e_a, e_v
 
     def fuse(self, e: torch.Tensor, alpha: torch.Tensor | float, reduce: nn.Linear) -> torch.Tensor:

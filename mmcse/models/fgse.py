@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import dropout_mask, linear
+from mmcse.models.layers import bernoulli_mask, linear
 
 
 class ClassAttention(nn.Module):
@@ -39,30 +39,127 @@ class ClassAttention(nn.Module):
 
     def forward(self, x: torch.Tensor, cross: bool, need_weights: bool):
         M, B, T, C, D = x.shape
-        H, Dh = self.num_heads, D // self.num_heads
+        H = self.num_heads
         qkv = linear(x, self.in_proj_weight, self.in_proj_bias)  # (2, B, T, C, 3D)
-        qkv = qkv.view(M, B * T, C, 3, H, Dh).permute(3, 0, 1, 4, 2, 5)  # (3, 2, BT, H, C, Dh) view
-        q = qkv[0].reshape(M * B * T * H, C, Dh)  # one copy each into bmm layout
-        if cross:  # keys and values from the other modality at the same segment: swap the modality halves
-            kv = qkv[1:].index_select(1, torch.tensor([1, 0], device=x.device))
-        else:
-            kv = qkv[1:]
-        k, v = kv.reshape(2, M * B * T * H, C, Dh).unbind(0)
-        scores = torch.bmm(q, k.transpose(1, 2)).mul_(1.0 / math.sqrt(Dh))  # (2*BT*H, C, C)
-        attn = torch.softmax(scores, dim=-1)
-        # dropout on the weights (as nn.MultiheadAttention, whose returned map is the dropped-out one);
-        # its 1/(1-p) scale is applied to the small head-averaged map and folded into out_proj
+        drop = None
+        if self.training and self.dropout > 0:  # dropout on the weights (as nn.MultiheadAttention)
+            drop = bernoulli_mask((M * B * T * H, C, C), self.dropout, x.device)
+        out, weights = attention_core(qkv.view(M, B * T, C, 3 * D), H, cross, drop, need_weights)
+        # the dropout's 1/(1-p) scale is applied to the small head-averaged map and folded into out_proj
+        # (nn.MultiheadAttention returns the dropped-out, rescaled map)
         scale, out_w = 1.0, self.out_proj.weight
-        if (drop := dropout_mask(attn, self.dropout, self.training)) is not None:
-            attn = attn.masked_fill(drop, 0.0)
+        if drop is not None:
             scale = 1.0 / (1.0 - self.dropout)
             out_w = out_w * scale
-        out = torch.bmm(attn, v).view(M, B, T, H, C, Dh).transpose(3, 4).reshape(M, B, T, C, D)
-        out = linear(out, out_w, self.out_proj.bias)  # (2, B, T, C, D)
-        weights = attn.view(M, B, T, H, C, C).mean(dim=3) if need_weights else None
-        if weights is not None and scale != 1.0:
-            weights = weights * scale
+        out = linear(out.view(M, B, T, C, D), out_w, self.out_proj.bias)  # (2, B, T, C, D)
+        if weights is not None:
+            weights = weights.view(M, B, T, C, C)
+            weights = weights * scale if scale != 1.0 else weights
         return out, weights
+
+
+def _split_heads(qkv: torch.Tensor, num_heads: int, cross: bool) -> torch.Tensor:
+    """qkv (M, N, C, 3D) -> (3, M, N, H, C, Dh) contiguous (q, k, v by head; one copy). With ``cross``
+    keys and values come from the other modality: their modality halves are swapped in the same copy."""
+    M, N, C, D3 = qkv.shape
+    H, Dh = num_heads, D3 // 3 // num_heads
+    src = qkv.view(M, N, C, 3, H, Dh).permute(3, 0, 1, 4, 2, 5)  # (3, M, N, H, C, Dh) view
+    heads = qkv.new_empty(3, M, N, H, C, Dh)
+    heads[0].copy_(src[0])
+    if cross:
+        heads[1:, 0].copy_(src[1:, 1])
+        heads[1:, 1].copy_(src[1:, 0])
+    else:
+        heads[1:].copy_(src[1:])
+    return heads
+
+
+def _merge_heads(heads: torch.Tensor, cross: bool) -> torch.Tensor:
+    """Inverse of :func:`_split_heads` (for gradients): (3, M, N, H, C, Dh) -> (M, N, C, 3D)."""
+    _, M, N, H, C, Dh = heads.shape
+    qkv = heads.new_empty(M, N, C, 3 * H * Dh)
+    dst = qkv.view(M, N, C, 3, H, Dh).permute(3, 0, 1, 4, 2, 5)
+    dst[0].copy_(heads[0])
+    if cross:
+        dst[1:, 1].copy_(heads[1:, 0])
+        dst[1:, 0].copy_(heads[1:, 1])
+    else:
+        dst[1:].copy_(heads[1:])
+    return qkv
+
+
+class _AttentionCore(torch.autograd.Function):
+    """softmax(q k^T / sqrt(Dh)) (dropped out) @ v for all heads and segments in a few batched matmuls,
+    with a hand-written backward: autograd's generic one for the head split/merge views allocates and
+    zero-fills full qkv-sized buffers per slice (select/slice/index backward)."""
+
+    @staticmethod
+    def forward(ctx, qkv, num_heads: int, cross: bool, drop, need_weights: bool):
+        M, N, C, D3 = qkv.shape
+        D, H = D3 // 3, num_heads
+        Dh = D // H
+        heads = _split_heads(qkv, H, cross)  # (3, M, N, H, C, Dh)
+        q, k, v = heads.view(3, M * N * H, C, Dh).unbind(0)
+        scale = 1.0 / math.sqrt(Dh)
+        scores = torch.baddbmm(q.new_empty(M * N * H, C, C), q, k.transpose(1, 2), beta=0.0, alpha=scale)
+        attn = torch.softmax(scores, dim=-1)  # (MNH, C, C)
+        attn_d = attn if drop is None else attn.masked_fill(drop, 0.0)  # dropout without its scale
+        out = torch.bmm(attn_d, v)  # (MNH, C, Dh)
+        out = out.view(M, N, H, C, Dh).transpose(2, 3).reshape(M, N, C, D)
+        weights = attn_d.view(M, N, H, C, C).mean(dim=2) if need_weights else None
+        ctx.save_for_backward(heads, attn, attn_d, drop)
+        ctx.cross, ctx.scale = cross, scale
+        ctx.set_materialize_grads(False)
+        return out, weights
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out, grad_weights):
+        heads, attn, attn_d, drop = ctx.saved_tensors
+        _, M, N, H, C, Dh = heads.shape
+        q, k, v = heads.view(3, M * N * H, C, Dh).unbind(0)
+        grad_heads = torch.zeros_like(heads) if grad_out is None else torch.empty_like(heads)
+        g_q, g_k, g_v = grad_heads.view(3, M * N * H, C, Dh).unbind(0)
+        grad_attn = torch.zeros_like(attn)
+        if grad_out is not None:
+            grad_out = grad_out.view(M, N, C, H, Dh).transpose(2, 3).reshape(M * N * H, C, Dh)
+            torch.bmm(grad_out, v.transpose(1, 2), out=grad_attn)  # (MNH, C, C)
+            torch.bmm(attn_d.transpose(1, 2), grad_out, out=g_v)
+        if grad_weights is not None:  # the head mean
+            grad_attn.view(M, N, H, C, C).add_(grad_weights.unsqueeze(2), alpha=1.0 / H)
+        if drop is not None:
+            grad_attn.masked_fill_(drop, 0.0)
+        grad_scores = torch._softmax_backward_data(grad_attn, attn, -1, attn.dtype).mul_(ctx.scale)
+        torch.bmm(grad_scores, k, out=g_q)
+        torch.bmm(grad_scores.transpose(1, 2), q, out=g_k)
+        return _merge_heads(grad_heads, ctx.cross), None, None, None, None
+
+
+def _attention_core_reference(qkv, num_heads: int, cross: bool, drop, need_weights: bool):
+    """Plain autograd version of :class:`_AttentionCore` (other devices, dtypes, autocast)."""
+    M, N, C, D3 = qkv.shape
+    D, H = D3 // 3, num_heads
+    Dh = D // H
+    q, k, v = _split_heads(qkv, H, cross).view(3, M * N * H, C, Dh).unbind(0)
+    attn = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * (1.0 / math.sqrt(Dh)), dim=-1)
+    if drop is not None:
+        attn = attn.masked_fill(drop, 0.0)
+    out = torch.bmm(attn, v).view(M, N, H, C, Dh).transpose(2, 3).reshape(M, N, C, D)
+    return out, attn.view(M, N, H, C, C).mean(dim=2) if need_weights else None
+
+
+def attention_core(
+    qkv: torch.Tensor, num_heads: int, cross: bool, drop: torch.Tensor | None, need_weights: bool
+):
+    """Multi-head scaled dot-product attention across the C tokens of each of N segments, both modalities.
+
+    qkv (M, N, C, 3D): [q | k | v] per token (nn.MultiheadAttention's in_proj output); with ``cross`` the
+    keys/values of modality m come from modality 1 - m. ``drop`` (bool (M*N*H, C, C)): attention weights
+    zeroed (dropout WITHOUT its 1/(1-p) scale). Returns out (M, N, C, D) (heads concatenated, before
+    out_proj) and, when ``need_weights``, the head-averaged (dropped-out) weights (M, N, C, C)."""
+    if qkv.dtype == torch.float32 and not torch.is_autocast_enabled(qkv.device.type):
+        return _AttentionCore.apply(qkv, num_heads, cross, drop, need_weights)
+    return _attention_core_reference(qkv, num_heads, cross, drop, need_weights)
 
 
 def _relevance_gate(local: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -142,11 +239,13 @@ class FGSELayer(nn.Module):
         for f in full:
             h = h + f
         h = self.norm(h)
-        hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True)  # (2, B, T, C, 4D)
-        w_out = self.ffn_out.weight
-        if (drop := dropout_mask(hidden, self.dropout.p, self.training)) is not None:
-            hidden = hidden.masked_fill(drop, 0.0)  # dropout, its 1/(1-p) folded into ffn_out's weight
-            w_out = w_out * (1.0 / (1.0 - self.dropout.p))
+        w_out, p, drop = self.ffn_out.weight, self.dropout.p, None
+        if (
+            self.training and p > 0
+        ):  # dropout: mask applied in ffn_in's output pass, 1/(1-p) folded into ffn_out
+            drop = bernoulli_mask((*h.shape[:-1], self.ffn_in.out_features), p, h.device)
+            w_out = w_out * (1.0 / (1.0 - p))
+        hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True, drop=drop)  # (2, B, T, C, 4D)
         out = linear(hidden, w_out, self.ffn_out.bias)  # no residual around the FFN (as released)
         return out, maps
 
