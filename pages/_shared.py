@@ -65,8 +65,10 @@ def _enter_through_app() -> None:
 
 
 def default_data_root() -> Path | None:
-    """MMCSE_DATA_ROOT, else a built demo (demo_data/), else the compact prebuilt demo (assets/demo)."""
-    candidates = [os.environ.get("MMCSE_DATA_ROOT"), REPO / "demo_data", ASSETS / "demo"]
+    """MMCSE_DATA_ROOT when set (and nothing else: an explicit choice is never swapped for the demo), else a
+    built demo (demo_data/), else the compact prebuilt demo (assets/demo)."""
+    explicit = os.environ.get("MMCSE_DATA_ROOT")
+    candidates = [explicit] if explicit else [REPO / "demo_data", ASSETS / "demo"]
     for c in candidates:
         if c and (Path(c) / "AVVP_test_pd.csv").is_file():
             return Path(c)
