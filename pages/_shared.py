@@ -234,6 +234,17 @@ def tsne_points(
 # ----------------------------------------------------------------------------- errors
 
 
+def predictions_or_stop(
+    ctx: Context,
+) -> tuple[inference.Parser, splits.SplitData, inference.Predictions]:
+    """``get_predictions`` for the sidebar's checkpoint, or the error with what to do, and the page stops."""
+    try:
+        return get_predictions(ctx.checkpoint, ctx)
+    except USER_ERRORS as exc:
+        show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
+        st.stop()
+
+
 def show_error(exc: BaseException, what: str = "") -> None:
     """A user-facing error: what went wrong and what to do, never a traceback."""
     message = str(exc) or type(exc).__name__

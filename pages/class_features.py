@@ -13,11 +13,7 @@ st.title("Class-wise features (t-SNE)")
 ctx = shared.context()
 if not shared.require(ctx):
     st.stop()
-try:
-    parser, data, preds = shared.get_predictions(ctx.checkpoint, ctx)
-except shared.USER_ERRORS as exc:
-    shared.show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
-    st.stop()
+parser, data, preds = shared.predictions_or_stop(ctx)
 if not parser.has_class_features:
     st.info(
         f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint."

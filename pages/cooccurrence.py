@@ -12,11 +12,7 @@ st.title("Class co-occurrence")
 ctx = shared.context()
 if not shared.require(ctx):
     st.stop()
-try:
-    parser, data, preds = shared.get_predictions(ctx.checkpoint, ctx)
-except shared.USER_ERRORS as exc:
-    shared.show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
-    st.stop()
+parser, data, preds = shared.predictions_or_stop(ctx)
 if parser.arch != "mmcse":
     st.info(f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
     st.stop()

@@ -13,11 +13,7 @@ ctx = shared.context()
 if not shared.require(ctx):
     st.stop()
 
-try:
-    parser, data, preds = shared.get_predictions(ctx.checkpoint, ctx)
-except shared.USER_ERRORS as exc:
-    shared.show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
-    st.stop()
+parser, data, preds = shared.predictions_or_stop(ctx)
 
 meta = parser.meta
 model_config = meta.get("model_config", {})

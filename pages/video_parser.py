@@ -165,11 +165,7 @@ if source == "A clip of the dataset":
     if ctx.data_root is None:
         shared.first_run_message()
         st.stop()
-    try:
-        parser, data, preds = shared.get_predictions(ctx.checkpoint, ctx)
-    except shared.USER_ERRORS as exc:
-        shared.show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
-        st.stop()
+    parser, data, preds = shared.predictions_or_stop(ctx)
     row = clip_picker(data, preds)
     if row is None:
         st.stop()
