@@ -98,7 +98,7 @@ def load_split(
     """Annotations of ``split`` under ``root`` (AVVP_*.csv) and the features of ``spec`` under
     ``feature_root`` (default ``<root>/feats``). Clear errors for a root without CSVs, without features,
     with features of another spec, or with clips whose features are missing."""
-    from mmcse.data.features import FeatureStore
+    from mmcse.data.features import INDEX_FILE, FeatureStore
     from mmcse.data.llp import (
         DENSE_AUDIO_FILES,
         DENSE_VISUAL_FILE,
@@ -127,7 +127,8 @@ def load_split(
             f"{root} has no features ({feature_root} not found); extract or copy features into "
             f"{feature_root}/<stream>/<id>.npy, or set the feature folder"
         )
-    if not all((feature_root / s.name).is_dir() for s in spec.streams.values()):
+    packed = (feature_root / INDEX_FILE).is_file()  # a store made by `python -m mmcse pack`
+    if not packed and not all((feature_root / s.name).is_dir() for s in spec.streams.values()):
         found = available_specs(feature_root)
         if found:
             check_same_inputs(spec, found[0], where=f"the dataset at {root}")

@@ -54,6 +54,17 @@ def test_feature_spec_mismatch_is_refused_clearly(fx, test_split):
         splits.load_split(fx.data, "test", OTHER_FEATURES)
 
 
+def test_load_split_opens_a_packed_store_with_the_same_features(fx, test_split, tmp_path):
+    from mmcse.data.features import pack_features
+
+    packed_root = tmp_path / "packed"
+    pack_features(fx.data / "feats", TINY_FEATURES, test_split.video_ids, packed_root, progress=False)
+    packed = splits.load_split(fx.data, "test", TINY_FEATURES, feature_root=packed_root)
+    assert packed.store.packed and packed.filenames == test_split.filenames
+    for a, b in zip(next(packed.batches(16)), next(test_split.batches(16))):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_load_split_errors_name_the_problem(fx, tmp_path):
     with pytest.raises(FileNotFoundError, match="no AVVP_test_pd.csv"):
         splits.load_split(tmp_path, "test", TINY_FEATURES)
