@@ -136,7 +136,7 @@ class _AttentionCore(torch.autograd.Function):
 
 
 def _attention_core_reference(qkv, num_heads: int, cross: bool, drop, need_weights: bool):
-    """Plain autograd version of :class:`_AttentionCore` (other devices, dtypes, autocast)."""
+    """Plain autograd version of :class:`_AttentionCore` (inference: nothing saved; other dtypes, autocast)."""
     M, N, C, D3 = qkv.shape
     D, H = D3 // 3, num_heads
     Dh = D // H
@@ -157,7 +157,8 @@ def attention_core(
     keys/values of modality m come from modality 1 - m. ``drop`` (bool (M*N*H, C, C)): attention weights
     zeroed (dropout WITHOUT its 1/(1-p) scale). Returns out (M, N, C, D) (heads concatenated, before
     out_proj) and, when ``need_weights``, the head-averaged (dropped-out) weights (M, N, C, C)."""
-    if qkv.dtype == torch.float32 and not torch.is_autocast_enabled(qkv.device.type):
+    needs_grad = torch.is_grad_enabled() and qkv.requires_grad
+    if needs_grad and qkv.dtype == torch.float32 and not torch.is_autocast_enabled(qkv.device.type):
         return _AttentionCore.apply(qkv, num_heads, cross, drop, need_weights)
     return _attention_core_reference(qkv, num_heads, cross, drop, need_weights)
 
