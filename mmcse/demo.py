@@ -5,7 +5,7 @@
 Folder layout (what LLP ships, plus the trained runs):
     AVVP_train.csv AVVP_val_pd.csv AVVP_test_pd.csv           filename<TAB>event_labels
     AVVP_eval_audio.csv AVVP_eval_visual.csv                  filename<TAB>onset<TAB>offset<TAB>event_labels
-    videos/<filename>.mp4                                     H.264 + AAC, 160x120, 16 fps, 16 kHz (val/test)
+    videos/<filename>.mp4                                     H.264 + AAC, 160x120, 16 fps, 16 kHz
     feats/demo_audio|demo_frames|demo_motion/<id11>.npy       DEMO_FEATURES, (10, D) float32
     feats/simulated_pseudo/audio|visual/<id11>.npy            SIMULATED segment pseudo labels (10, 25) 0/1
     runs/mmcse/ runs/han/                                     engine run folders (best.safetensors, ...)
@@ -268,7 +268,7 @@ def build_demo(
     seed: int = 0,
     sizes: dict[str, int] | None = None,
     force: bool = False,
-    videos: str = "eval",
+    videos: str = "all",
     workers: int | None = None,
     train: bool = True,
     epochs: int | None = None,
@@ -277,7 +277,7 @@ def build_demo(
 ) -> dict:
     """Build (or complete) the demo folder ``out``; returns the manifest dict (also written to manifest.json).
 
-    ``videos``: "eval" writes mp4s for val and test, "all" for train too, "none" for no split.
+    ``videos``: "all" writes mp4s for every split, "eval" for val and test only, "none" for no split.
     """
     from tqdm.auto import tqdm
 

@@ -104,8 +104,9 @@ def test_tiny_build_llp_formats_and_reuse(tmp_path):
     assert np.array_equal(gt_a, np.stack([s.audio for s in test]))
     assert np.array_equal(gt_v, np.stack([s.visual for s in test]))
     assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == sorted(
-        f"{s.filename}.mp4" for s in [*sample_split("val", 2, seed=3), *test]
-    )  # mp4s for val and test only
+        f"{s.filename}.mp4"
+        for s in [*sample_split("train", 4, seed=3), *sample_split("val", 2, seed=3), *test]
+    )  # mp4s for every split (the default, videos="all")
     store = FeatureStore(tmp_path / "feats", DEMO_FEATURES)
     assert store.has_pseudo
     clip = store.load(test[0].video_id)

@@ -26,8 +26,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--val", type=int, help="val clips (default 150)")
     p.add_argument("--test", type=int, help="test clips (default 200)")
     p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
-    p.add_argument("--videos", choices=("eval", "all", "none"), default="eval",
-                   help="which splits get mp4 files: eval = val and test (default), all, none")  # fmt: skip
+    p.add_argument("--videos", choices=("all", "eval", "none"), default="all",
+                   help="which splits get mp4 files: all (default), eval = val and test only, none")  # fmt: skip
     p.add_argument("--workers", type=int, help="processes rendering clips (default: 2, or 1 on one core)")
     p.add_argument("--epochs", type=int, help="override the demo recipes' epochs")
     p.add_argument("--no-train", action="store_true", help="only the clips, CSVs and features")
