@@ -97,12 +97,16 @@ def time_eval(model, batch: dict, iters: int, warmup: int, dtype: torch.dtype | 
 
 def time_train(model, cfg: ModelConfig, batch: dict, iters: int, warmup: int) -> list[float]:
     """One training step as released: forward (with the auxiliary terms), the paper's loss, backward,
-    grad-norm clip 1.0, AdamW(1e-4, wd 1e-3, betas (0.5, 0.999))."""
+    grad-norm clip 1.0, AdamW(1e-4, wd 1e-3, betas (0.5, 0.999)), built as training builds it."""
+    from mmcse.config import TrainConfig
+    from mmcse.engine import build_optimizer
     from mmcse.losses import compute_loss_terms
 
     device = batch["audio"].device
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3, betas=(0.5, 0.999))
+    opt = build_optimizer(
+        model, TrainConfig(optimizer="adamw", lr=1e-4, weight_decay=1e-3, betas=(0.5, 0.999))
+    )
 
     def step():
         out = model(batch["audio"], batch["visual"], batch["visual_st"])
