@@ -400,18 +400,23 @@ def tsne_figure(xy: np.ndarray, table: pd.DataFrame, color_by: str = "class", ti
 
 
 def cooccurrence_heatmap(
-    matrix: np.ndarray, title: str = "", diverging: bool = False, zmax: float | None = None
+    matrix: np.ndarray,
+    title: str = "",
+    diverging: bool = False,
+    zmax: float | None = None,
+    stretch: bool = False,
 ) -> go.Figure:
     """A 25 x 25 class map (rows = query class, columns = key class). ``diverging`` centres the colour scale at
-    zero (for difference views)."""
+    zero (for difference views); ``stretch`` spans the colours over the map's own range instead of 0..max
+    (learned attention maps often sit close to uniform, 1/25, and their structure is otherwise invisible)."""
     m = np.asarray(matrix, dtype=float)
     if diverging:
         bound = zmax if zmax is not None else float(np.nanmax(np.abs(m))) or 1.0
         scale = dict(colorscale="RdBu_r", zmin=-bound, zmax=bound, zmid=0)
     else:
-        scale = dict(
-            colorscale="Viridis", zmin=0, zmax=zmax if zmax is not None else (float(np.nanmax(m)) or 1.0)
-        )
+        top = zmax if zmax is not None else (float(np.nanmax(m)) or 1.0)
+        low = float(np.nanmin(m)) if stretch else 0.0
+        scale = dict(colorscale="Viridis", zmin=low if low < top else 0.0, zmax=top)
     fig = go.Figure(
         go.Heatmap(
             z=m,

@@ -24,6 +24,9 @@ name = cols[0].radio(
 segments = cols[1].radio("Segments", ["all", "row class active"], key="map_segments",
                          help="active: in the dense GT (val/test) or in the prediction (train)")  # fmt: skip
 view = cols[2].radio("View", ["side by side", "difference"], key="map_view")
+stretch = cols[2].toggle("Stretch learned colours", value=True, key="map_stretch",
+                         help="Learned attention rows often sit close to uniform (1/25 = 0.04): stretching shows "
+                         "their structure; off, the scale starts at 0")  # fmt: skip
 try:
     key = shared.data_key(ctx)
     learned = shared.cooccurrence(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), key, segments != "all")[
@@ -40,7 +43,7 @@ st.caption(f"Annotation map: {what} on {data.name}, each row normalised to sum 1
 if view == "side by side":
     cols = st.columns(2)
     cols[0].plotly_chart(
-        viz.cooccurrence_heatmap(learned, f"learned {name} ({viz.MAP_TITLES[name]})"),
+        viz.cooccurrence_heatmap(learned, f"learned {name} ({viz.MAP_TITLES[name]})", stretch=stretch),
         width="stretch",
         key="map_learned",
     )

@@ -114,6 +114,11 @@ def test_cooccurrence_helpers():
     assert fig.data[0].zmid == 0 and fig.data[0].zmax == 3.0 and fig.data[0].zmin == -3.0
     png = viz.matrix_png(m)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    near_uniform = np.full((25, 25), 0.04)
+    near_uniform[0, 1] = 0.046
+    assert viz.cooccurrence_heatmap(near_uniform).data[0].zmin == 0  # default scale starts at 0
+    stretched = viz.cooccurrence_heatmap(near_uniform, stretch=True).data[0]
+    assert stretched.zmin == pytest.approx(0.04) and stretched.zmax == pytest.approx(0.046)
 
 
 def test_per_class_delta_handles_missing_classes():
