@@ -12,21 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from test_engine import TINY  # the engine tests' tiny feature spec
 
-from mmcse.config import FeatureSpec, ModelConfig, StreamSpec, TrainConfig
+from mmcse.config import ModelConfig, TrainConfig
 from mmcse.data.synthetic import write_synthetic_dataset
 from mmcse.engine import train
 from mmcse.engine_data import DataPaths
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = FeatureSpec(
-    name="tiny",
-    audio=StreamSpec("aud", (10, 16)),
-    visual=StreamSpec("vis", (10, 24)),
-    visual_st=StreamSpec("st", (10, 8)),
-    pseudo_audio="aud_pseudo",
-    pseudo_visual="vis_pseudo",
-)
 
 
 @pytest.mark.slow
