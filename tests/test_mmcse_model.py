@@ -266,20 +266,6 @@ def test_fast_linear_matches_torch_linear_values_and_gradients(relu):
         torch.testing.assert_close(linear(x, w.t().contiguous().t(), b, relu=relu), ref, rtol=1e-5, atol=1e-4)
 
 
-def test_dropout_keeps_the_distribution_of_torch_dropout():
-    from mmcse.models.layers import dropout
-
-    torch.manual_seed(0)
-    x = torch.ones(400, 500, requires_grad=True)
-    y = dropout(x, 0.1, training=True)
-    kept = y != 0
-    assert abs(kept.float().mean().item() - 0.9) < 0.005  # 200k draws: 4 sigma ~ 0.0027
-    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.9))
-    y.sum().backward()
-    torch.testing.assert_close(x.grad, kept.float() / 0.9)
-    assert dropout(x, 0.1, training=False) is x
-
-
 def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention():
     """In training the maps are the attention weights after dropout, scaled by 1/(1-p) (as
     nn.MultiheadAttention returns them): zeros appear and each row still sums to 1 on average."""
@@ -332,29 +318,43 @@ def test_bernoulli_mask_rate_and_independence():
     assert bernoulli_mask((7,), 0.3).shape == (7,)  # numel not a multiple of 4
 
 
+def test_keep_mask_is_the_complement_of_the_bernoulli_draws_as_numbers():
+    from mmcse.models.layers import bernoulli_mask, keep_mask
+
+    torch.manual_seed(3)
+    drop = bernoulli_mask((64, 10, 25, 7), 0.1)
+    torch.manual_seed(3)
+    keep = keep_mask((64, 10, 25, 7), 0.1)
+    assert keep.dtype == torch.float32 and keep.shape == drop.shape
+    assert torch.equal(keep, (~drop).float())
+    assert set(keep.unique().tolist()) == {0.0, 1.0}
+    assert keep_mask((3,), 0.1, dtype=torch.bfloat16).dtype == torch.bfloat16
+    assert keep_mask((5, 3), 0.0).eq(1).all() and keep_mask((5, 3), 1.0).eq(0).all()
+
+
 @pytest.mark.parametrize("cross", [False, True])
 @pytest.mark.parametrize("with_drop", [False, True])
 def test_attention_core_matches_autograd_reference(cross, with_drop):
     """The hand-written attention backward gives autograd's gradients (outputs and head-averaged maps)."""
     from mmcse.models.fgse import _attention_core_reference, attention_core
-    from mmcse.models.layers import bernoulli_mask
+    from mmcse.models.layers import keep_mask
 
     torch.manual_seed(0)
     M, N, C, D, H = 2, 6, 25, 32, 4
     qkv = torch.randn(M, N, C, 3 * D, requires_grad=True)
-    drop = bernoulli_mask((M * N * H, C, C), 0.1) if with_drop else None
+    keep = keep_mask((M * N * H, C, C), 0.1) if with_drop else None
     g_out, g_w = torch.randn(M, N, C, D), torch.randn(M, N, C, C)
     results = []
     for fn in (attention_core, _attention_core_reference):
-        out, w = fn(qkv, H, cross, drop, True)
+        out, w = fn(qkv, H, cross, keep, True)
         (grad,) = torch.autograd.grad((out * g_out).sum() + (w * g_w).sum(), qkv)
         results.append((out, w, grad))
     for got, want in zip(*results):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     # only the output used (no map): the map's gradient is absent, not an error
-    out, _ = attention_core(qkv, H, cross, drop, False)
+    out, _ = attention_core(qkv, H, cross, keep, False)
     (grad,) = torch.autograd.grad((out * g_out).sum(), qkv)
-    ref_out, _ = _attention_core_reference(qkv, H, cross, drop, False)
+    ref_out, _ = _attention_core_reference(qkv, H, cross, keep, False)
     (ref_grad,) = torch.autograd.grad((ref_out * g_out).sum(), qkv)
     torch.testing.assert_close(grad, ref_grad, rtol=1e-5, atol=1e-5)
 
@@ -367,7 +367,7 @@ def test_fast_linear_with_dropout_mask_matches_masked_relu():
     w = torch.randn(96, 64, requires_grad=True)
     b = torch.randn(96, requires_grad=True)
     drop = bernoulli_mask((3, 100, 96), 0.1)
-    y = linear(x, w, b, relu=True, drop=drop)
+    y = linear(x, w, b, relu=True, keep=(~drop).float())
     ref = F.relu(F.linear(x, w, b)).masked_fill(drop, 0.0)
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-4)
     g = torch.randn_like(y)
@@ -376,4 +376,4 @@ def test_fast_linear_with_dropout_mask_matches_masked_relu():
     ):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-3)
     with pytest.raises(ValueError):
-        linear(x, w, b, relu=False, drop=drop)
+        linear(x, w, b, relu=False, keep=(~drop).float())

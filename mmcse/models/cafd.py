@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import ClassWiseLinear, bernoulli_mask, linear
+from mmcse.models.layers import ClassWiseLinear, keep_mask, linear
 
 
 class SharedInputHeads(nn.Module):
@@ -34,10 +34,10 @@ class SharedInputHeads(nn.Module):
         nn.init.kaiming_uniform_(self.weight.view(-1, in_features), a=math.sqrt(5))
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor, relu: bool = False, drop: torch.Tensor | None = None) -> torch.Tensor:
-        """``drop`` (bool (..., G * out)): outputs zeroed after the ReLU (dropout without its scale)."""
+    def forward(self, x: torch.Tensor, relu: bool = False, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """``keep`` (0/1 (..., G * out)): multiplies the output after the ReLU (dropout without its scale)."""
         w, b = self.weight.reshape(-1, self.in_features), self.bias.reshape(-1)
-        y = linear(x, w, b, relu, drop)  # (..., G*out)
+        y = linear(x, w, b, relu, keep)  # (..., G*out)
         return y.unflatten(-1, (self.groups, self.out_features))  # (..., G, out)
 
 
@@ -116,11 +116,11 @@ class CAFD(nn.Module):
         # dropout after the first visual Linear+ReLU: the mask is applied in that layer's output pass, its
         # 1/(1-p) scale by the second layer's matmul (alpha)
         p, heads1 = self.dropout.p, self.visual_heads1
-        drop = None
+        keep = None
         if self.training and p > 0:
-            drop = bernoulli_mask((*v.shape[:-1], heads1.groups * heads1.out_features), p, v.device)
-        e_v = heads1(F.relu(v), relu=True, drop=drop)  # (B, T, S, dc)
-        e_v = F.relu(self.visual_heads2(e_v, scale=1.0 if drop is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
+            keep = keep_mask((*v.shape[:-1], heads1.groups * heads1.out_features), p, v.device, v.dtype)
+        e_v = heads1(F.relu(v), relu=True, keep=keep)  # (B, T, S, dc)
+        e_v = F.relu(self.visual_heads2(e_v, scale=1.0 if keep is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
         return e_a, e_v
 
     def fuse(self, e: torch.Tensor, alpha: torch.Tensor | float, reduce: nn.Linear) -> torch.Tensor:

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import bernoulli_mask, linear
+from mmcse.models.layers import keep_mask, linear
 
 
 class ClassAttention(nn.Module):
@@ -41,14 +41,14 @@ class ClassAttention(nn.Module):
         M, B, T, C, D = x.shape
         H = self.num_heads
         qkv = linear(x, self.in_proj_weight, self.in_proj_bias)  # (2, B, T, C, 3D)
-        drop = None
+        keep = None
         if self.training and self.dropout > 0:  # dropout on the weights (as nn.MultiheadAttention)
-            drop = bernoulli_mask((M * B * T * H, C, C), self.dropout, x.device)
-        out, weights = attention_core(qkv.view(M, B * T, C, 3 * D), H, cross, drop, need_weights)
+            keep = keep_mask((M * B * T * H, C, C), self.dropout, x.device, x.dtype)
+        out, weights = attention_core(qkv.view(M, B * T, C, 3 * D), H, cross, keep, need_weights)
         # the dropout's 1/(1-p) scale is applied to the small head-averaged map and folded into out_proj
         # (nn.MultiheadAttention returns the dropped-out, rescaled map)
         scale, out_w = 1.0, self.out_proj.weight
-        if drop is not None:
+        if keep is not None:
             scale = 1.0 / (1.0 - self.dropout)
             out_w = out_w * scale
         out = linear(out.view(M, B, T, C, D), out_w, self.out_proj.bias)  # (2, B, T, C, D)
@@ -94,7 +94,7 @@ class _AttentionCore(torch.autograd.Function):
     zero-fills full qkv-sized buffers per slice (select/slice/index backward)."""
 
     @staticmethod
-    def forward(ctx, qkv, num_heads: int, cross: bool, drop, need_weights: bool):
+    def forward(ctx, qkv, num_heads: int, cross: bool, keep, need_weights: bool):
         M, N, C, D3 = qkv.shape
         D, H = D3 // 3, num_heads
         Dh = D // H
@@ -103,11 +103,11 @@ class _AttentionCore(torch.autograd.Function):
         scale = 1.0 / math.sqrt(Dh)
         scores = torch.baddbmm(q.new_empty(M * N * H, C, C), q, k.transpose(1, 2), beta=0.0, alpha=scale)
         attn = torch.softmax(scores, dim=-1)  # (MNH, C, C)
-        attn_d = attn if drop is None else attn.masked_fill(drop, 0.0)  # dropout without its scale
+        attn_d = attn if keep is None else attn * keep  # dropout without its scale
         out = torch.bmm(attn_d, v)  # (MNH, C, Dh)
         out = out.view(M, N, H, C, Dh).transpose(2, 3).reshape(M, N, C, D)
         weights = attn_d.view(M, N, H, C, C).mean(dim=2) if need_weights else None
-        ctx.save_for_backward(heads, attn, attn_d, drop)
+        ctx.save_for_backward(heads, attn, attn_d, keep)
         ctx.cross, ctx.scale = cross, scale
         ctx.set_materialize_grads(False)
         return out, weights
@@ -115,52 +115,52 @@ class _AttentionCore(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out, grad_weights):
-        heads, attn, attn_d, drop = ctx.saved_tensors
+        heads, attn, attn_d, keep = ctx.saved_tensors
         _, M, N, H, C, Dh = heads.shape
         q, k, v = heads.view(3, M * N * H, C, Dh).unbind(0)
         grad_heads = torch.zeros_like(heads) if grad_out is None else torch.empty_like(heads)
         g_q, g_k, g_v = grad_heads.view(3, M * N * H, C, Dh).unbind(0)
-        grad_attn = torch.zeros_like(attn)
+        grad_attn = torch.zeros_like(attn) if grad_out is None else torch.empty_like(attn)
         if grad_out is not None:
             grad_out = grad_out.view(M, N, C, H, Dh).transpose(2, 3).reshape(M * N * H, C, Dh)
             torch.bmm(grad_out, v.transpose(1, 2), out=grad_attn)  # (MNH, C, C)
             torch.bmm(attn_d.transpose(1, 2), grad_out, out=g_v)
         if grad_weights is not None:  # the head mean
             grad_attn.view(M, N, H, C, C).add_(grad_weights.unsqueeze(2), alpha=1.0 / H)
-        if drop is not None:
-            grad_attn.masked_fill_(drop, 0.0)
+        if keep is not None:
+            grad_attn.mul_(keep)
         grad_scores = torch._softmax_backward_data(grad_attn, attn, -1, attn.dtype).mul_(ctx.scale)
         torch.bmm(grad_scores, k, out=g_q)
         torch.bmm(grad_scores.transpose(1, 2), q, out=g_k)
         return _merge_heads(grad_heads, ctx.cross), None, None, None, None
 
 
-def _attention_core_reference(qkv, num_heads: int, cross: bool, drop, need_weights: bool):
+def _attention_core_reference(qkv, num_heads: int, cross: bool, keep, need_weights: bool):
     """Plain autograd version of :class:`_AttentionCore` (inference: nothing saved; other dtypes, autocast)."""
     M, N, C, D3 = qkv.shape
     D, H = D3 // 3, num_heads
     Dh = D // H
     q, k, v = _split_heads(qkv, H, cross).view(3, M * N * H, C, Dh).unbind(0)
     attn = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * (1.0 / math.sqrt(Dh)), dim=-1)
-    if drop is not None:
-        attn = attn.masked_fill(drop, 0.0)
+    if keep is not None:
+        attn = attn * keep
     out = torch.bmm(attn, v).view(M, N, H, C, Dh).transpose(2, 3).reshape(M, N, C, D)
     return out, attn.view(M, N, H, C, C).mean(dim=2) if need_weights else None
 
 
 def attention_core(
-    qkv: torch.Tensor, num_heads: int, cross: bool, drop: torch.Tensor | None, need_weights: bool
+    qkv: torch.Tensor, num_heads: int, cross: bool, keep: torch.Tensor | None, need_weights: bool
 ):
     """Multi-head scaled dot-product attention across the C tokens of each of N segments, both modalities.
 
     qkv (M, N, C, 3D): [q | k | v] per token (nn.MultiheadAttention's in_proj output); with ``cross`` the
-    keys/values of modality m come from modality 1 - m. ``drop`` (bool (M*N*H, C, C)): attention weights
-    zeroed (dropout WITHOUT its 1/(1-p) scale). Returns out (M, N, C, D) (heads concatenated, before
+    keys/values of modality m come from modality 1 - m. ``keep`` (0/1 (M*N*H, C, C), see ``keep_mask``):
+    multiplies the attention weights (dropout WITHOUT its 1/(1-p) scale). Returns out (M, N, C, D) (heads concatenated, before
     out_proj) and, when ``need_weights``, the head-averaged (dropped-out) weights (M, N, C, C)."""
     needs_grad = torch.is_grad_enabled() and qkv.requires_grad
     if needs_grad and qkv.dtype == torch.float32 and not torch.is_autocast_enabled(qkv.device.type):
-        return _AttentionCore.apply(qkv, num_heads, cross, drop, need_weights)
-    return _attention_core_reference(qkv, num_heads, cross, drop, need_weights)
+        return _AttentionCore.apply(qkv, num_heads, cross, keep, need_weights)
+    return _attention_core_reference(qkv, num_heads, cross, keep, need_weights)
 
 
 def _relevance_gate(local: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -240,13 +240,13 @@ class FGSELayer(nn.Module):
         for f in full:
             h = h + f
         h = self.norm(h)
-        w_out, p, drop = self.ffn_out.weight, self.dropout.p, None
+        w_out, p, keep = self.ffn_out.weight, self.dropout.p, None
         if (
             self.training and p > 0
         ):  # dropout: mask applied in ffn_in's output pass, 1/(1-p) folded into ffn_out
-            drop = bernoulli_mask((*h.shape[:-1], self.ffn_in.out_features), p, h.device)
+            keep = keep_mask((*h.shape[:-1], self.ffn_in.out_features), p, h.device, h.dtype)
             w_out = w_out * (1.0 / (1.0 - p))
-        hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True, drop=drop)  # (2, B, T, C, 4D)
+        hidden = linear(h, self.ffn_in.weight, self.ffn_in.bias, relu=True, keep=keep)  # (2, B, T, C, 4D)
         out = linear(hidden, w_out, self.ffn_out.bias)  # no residual around the FFN (as released)
         return out, maps
 

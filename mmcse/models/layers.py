@@ -41,15 +41,16 @@ def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
 class _OneDNNLinear(torch.autograd.Function):
     """y = act(x W^T + b) with oneDNN in forward and for the input gradient; x is 2-D.
 
-    With ``drop`` (a bool mask shaped like y; only after a ReLU) the dropped outputs are zeroed in place
-    (dropout without its 1/(1-p) scale, which the caller folds into the next linear map); the ReLU
-    backward on the saved, dropped-out output then also applies the mask: one pass, no extra tensor."""
+    With ``keep`` (a 0/1 mask shaped like y, see :func:`keep_mask`; only after a ReLU) the output is
+    multiplied by it in place (dropout without its 1/(1-p) scale, which the caller folds into the next
+    linear map); the ReLU backward on the saved, dropped-out output then also applies the mask: one pass,
+    no extra tensor."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, relu: bool, drop):
+    def forward(ctx, x, weight, bias, relu: bool, keep):
         out = _ONEDNN_LINEAR(x, weight, bias, "relu" if relu else "none", [], "")
-        if drop is not None:
-            out.masked_fill_(drop.view(out.shape), 0.0)
+        if keep is not None:
+            out.mul_(keep.view(out.shape))
         ctx.save_for_backward(x, weight, out if relu else None)
         ctx.has_bias, ctx.relu = bias is not None, relu
         return out
@@ -86,68 +87,69 @@ def linear(
     weight: torch.Tensor,
     bias: torch.Tensor | None = None,
     relu: bool = False,
-    drop: torch.Tensor | None = None,
+    keep: torch.Tensor | None = None,
 ):
     """``F.linear`` (then ReLU when ``relu``), through oneDNN for float32 on the CPU.
 
     PyTorch's CPU matmul goes to MKL, whose sgemm takes a slower code path on AMD CPUs; oneDNN's kernel
     is 2-2.5x faster there and fuses the bias and ReLU. Same maths (float32 rounding may differ in the last
     bits). Set MMCSE_ONEDNN=0 to use plain ``F.linear``.
-    ``drop`` (bool, the output's shape; only with ``relu``): outputs zeroed after the ReLU, i.e. dropout
-    WITHOUT the 1/(1-p) scale (fold it into what follows).
+    ``keep`` (0/1 numbers, the output's shape, see :func:`keep_mask`; only with ``relu``): multiplies the
+    output after the ReLU, i.e. dropout WITHOUT the 1/(1-p) scale (fold it into what follows).
     """
-    if drop is not None and not relu:
-        raise ValueError("linear(drop=...) needs relu=True")
+    if keep is not None and not relu:
+        raise ValueError("linear(keep=...) needs relu=True")
     if not _use_onednn(x, weight):
         y = F.linear(x, weight, bias)
         y = F.relu(y) if relu else y
-        return y if drop is None else y.masked_fill(drop, 0.0)
+        return y if keep is None else y * keep
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1]).contiguous()  # oneDNN is slow on strided operands
     weight = weight.contiguous()
     if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        y = _OneDNNLinear.apply(x2, weight, bias, relu, drop)
+        y = _OneDNNLinear.apply(x2, weight, bias, relu, keep)
     else:
         y = _ONEDNN_LINEAR(x2, weight, bias, "relu" if relu else "none", [], "")
-        if drop is not None:
-            y.masked_fill_(drop.view(y.shape), 0.0)
+        if keep is not None:
+            y.mul_(keep.view(y.shape))
     return y.view(*lead, weight.shape[0])
 
 
-def bernoulli_mask(shape: tuple[int, ...] | torch.Size, p: float, device=None) -> torch.Tensor:
-    """Independent Bernoulli(p) draws as a bool tensor of ``shape`` (True with probability p).
+def _random_lanes(n: int, device=None) -> torch.Tensor:
+    """n independent uniform int16 draws: four 16-bit lanes of each 64-bit random word (a quarter of the
+    generator calls of ``bernoulli_``, no float conversion: about 4x faster on the CPU)."""
+    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)  # all 64 bits
+    return words.view(torch.int16)[:n]  # uniform on [-2**15, 2**15)
 
-    One 64-bit random word gives four independent 16-bit lanes, each compared with a threshold: a
-    quarter of the generator calls of ``bernoulli_`` and no float conversion, about 4x faster on the CPU.
-    p is used as round(p * 2**16) / 2**16, within 7.7e-6 of p (p = 0.1 -> 0.1000061).
-    """
-    n = math.prod(shape)
+
+def _lane_threshold(p: float) -> int:
+    # P(lane < threshold) = round(p * 2**16) / 2**16, within 7.7e-6 of p (p = 0.1 -> 0.1000061)
+    return -(2**15) + round(p * 2**16)
+
+
+def bernoulli_mask(shape: tuple[int, ...] | torch.Size, p: float, device=None) -> torch.Tensor:
+    """Independent Bernoulli(p) draws as a bool tensor of ``shape`` (True with probability p), from the
+    16-bit lanes of :func:`_random_lanes`; p is used as round(p * 2**16) / 2**16."""
     if p <= 0.0:
         return torch.zeros(shape, dtype=torch.bool, device=device)
     if p >= 1.0:
         return torch.ones(shape, dtype=torch.bool, device=device)
-    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)  # all 64 bits
-    lanes = words.view(torch.int16)[:n]  # uniform on [-2**15, 2**15)
-    return (lanes < -(2**15) + round(p * 2**16)).view(shape)
+    return (_random_lanes(math.prod(shape), device) < _lane_threshold(p)).view(shape)
 
 
-def dropout_mask(x: torch.Tensor, p: float, training: bool) -> torch.Tensor | None:
-    """The positions dropout zeroes (bool, like ``x``; probability p each), or None when inactive. Callers
-    that fold the 1/(1-p) scale into a following linear map zero ``x`` with it and skip a full pass."""
-    if not training or p == 0.0:
-        return None
-    return bernoulli_mask(x.shape, p, x.device)
-
-
-def dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
-    """``F.dropout`` with the same distribution (drop with probability p, scale kept values by 1/(1-p)),
-    with the masks of :func:`bernoulli_mask` (the random draws dominate dropout's cost on the CPU)."""
-    if not training or p == 0.0:
-        return x
-    if x.device.type != "cpu":
-        return F.dropout(x, p, True)
-    drop = bernoulli_mask(x.shape, p, x.device)  # True = dropped
-    return (x * (1.0 / (1.0 - p))).masked_fill_(drop, 0.0)
+def keep_mask(
+    shape: tuple[int, ...] | torch.Size, p: float, device=None, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Dropout's keep mask as numbers: 1 where kept, 0 where dropped (probability p each), WITHOUT the
+    1/(1-p) scale (callers fold it into a following linear map). Same draws as :func:`bernoulli_mask`
+    (``keep_mask == ~bernoulli_mask`` under the same seed). Multiplying by it is 5-8x faster on the CPU
+    than ``masked_fill`` with a bool mask, and the comparison writes the numbers directly."""
+    if p <= 0.0 or p >= 1.0:
+        return torch.full(shape, 1.0 if p <= 0.0 else 0.0, dtype=dtype, device=device)
+    lanes = _random_lanes(math.prod(shape), device)
+    return torch.ge(
+        lanes, _lane_threshold(p), out=torch.empty(shape, dtype=dtype, device=device).view(-1)
+    ).view(shape)
 
 
 @torch.no_grad()
