@@ -6,10 +6,8 @@ the project brief (2 CPU cores, float32, batch 64, CLAP/CLIP inputs).
 
 from __future__ import annotations
 
-import ctypes
 import resource
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,28 +15,11 @@ from typing import Any
 import torch
 
 from mmcse.config import ModelConfig, feature_preset
+from mmcse.cpu_allocator import cpu_allocator_tuned
 
 # The authors' MM-CSE code on 2 CPU cores, float32, batch 64, CLAP/CLIP inputs (figures from the brief)
 AUTHORS_EVAL_S = (2.2, 2.6)  # eval forward of 64 clips
 AUTHORS_TRAIN_S = 5.0  # forward + backward + AdamW step
-
-
-def tune_cpu_allocator() -> bool:
-    """Keep freed memory in the process heap instead of returning it to the OS (glibc ``mallopt``).
-
-    With glibc's defaults every tensor over ~32 MB is a fresh mmap, so each op on a large batch pays
-    page faults for its output (for MM-CSE at batch 64, a large share of the CPU time). Process-wide
-    and irreversible; returns False where it does not apply (not Linux/glibc)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    M_TRIM_THRESHOLD, M_MMAP_MAX = -1, -4
-    ok = libc.mallopt(M_MMAP_MAX, 0) == 1  # large blocks from the heap, not fresh mmaps
-    ok &= libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1  # do not hand the heap top back each free
-    return bool(ok)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -196,13 +177,11 @@ def run_benchmark(
     bf16: bool = False,
     train: bool = True,
     e2e: bool = False,
-    tune_allocator: bool = False,
     model=None,
     cfg: ModelConfig | None = None,
 ) -> BenchResult:
     from mmcse.models import create_model
 
-    tuned = tune_cpu_allocator() if tune_allocator else False
     dev = resolve_device(device)
     if model is None:
         cfg = cfg or ModelConfig.for_features(feature_preset(features))
@@ -219,7 +198,7 @@ def run_benchmark(
         features=features,
         batch=batch,
         params=sum(p.numel() for p in model.parameters()),
-        allocator_tuned=tuned,
+        allocator_tuned=cpu_allocator_tuned(),
     )
     res.eval_s = time_eval(model, data, iters, warmup)
     res.eval_cpu_s = list(_timed.cpu)
@@ -253,7 +232,7 @@ def format_report(r: BenchResult) -> str:
         f"torch threads {r.threads}, torch {torch.__version__}",
         f"parameters          {r.params:,} ({r.params / 1e6:.2f} M)",
         f"load average        {r.load} (1/5/15 min; a busy machine makes timings noisy)",
-        f"allocator tuned     {r.allocator_tuned} (glibc: keep freed memory, no per-tensor mmap)",
+        f"allocator tuned     {r.allocator_tuned} (glibc: keep freed memory, no per-tensor mmap; MMCSE_TUNE_ALLOCATOR=0: defaults)",
     ]
     ev = statistics.median(r.eval_s)
     lines.append(f"eval forward        {_ms(r.eval_s)}")

@@ -10,7 +10,8 @@ def add_parser(subparsers) -> None:
         "bench",
         help="time MM-CSE (eval forward, training step, bf16, end to end) against the authors' figures",
         description="Random inputs of the chosen feature preset; medians after warm-up. Timings on a shared "
-        "machine are noisy: the load average is printed with them.",
+        "machine are noisy: the load average is printed with them. Like every mmcse command it runs with the tuned "
+        "CPU allocator (MMCSE_TUNE_ALLOCATOR=0 to time glibc's defaults).",
     )
     p.add_argument(
         "--features", choices=("valor", "han"), default="valor", help="input preset (default valor)"
@@ -24,11 +25,6 @@ def add_parser(subparsers) -> None:
     p.add_argument("--bf16", action="store_true", help="also time bf16 autocast and report its max abs error")
     p.add_argument("--no-train", action="store_true", help="skip the training step")
     p.add_argument("--e2e", action="store_true", help="also time 1,200 clips -> predictions -> AVVP scores")
-    p.add_argument(
-        "--tune-allocator",
-        action="store_true",
-        help="keep freed memory in the heap (glibc mallopt): fewer page faults for big unchunked tensors",
-    )
     p.set_defaults(func=run)
 
 
@@ -62,7 +58,6 @@ def run(args) -> int:
         bf16=args.bf16,
         train=not args.no_train,
         e2e=args.e2e,
-        tune_allocator=args.tune_allocator,
         model=model,
         cfg=cfg,
     )
