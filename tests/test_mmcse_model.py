@@ -377,3 +377,28 @@ def test_fast_linear_with_dropout_mask_matches_masked_relu():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-3)
     with pytest.raises(ValueError):
         linear(x, w, b, relu=False, keep=(~drop).float())
+
+
+def test_layers_sharing_an_input_get_exact_weight_gradients_from_one_cached_transpose():
+    from mmcse.models import layers
+
+    if layers._ONEDNN_LINEAR is None:
+        pytest.skip("this PyTorch build has no oneDNN linear")
+    torch.manual_seed(0)
+    x = torch.randn(300, 64, requires_grad=True)
+    ws = [torch.randn(n, 64, requires_grad=True) for n in (192, 64, 32)]  # out > in, out == in, out < in
+    layers._TRANSPOSES.clear()
+    loss = sum((layers.linear(x, w) * (i + 1)).sum() for i, w in enumerate(ws))
+    got = torch.autograd.grad(loss, [x, *ws])
+    assert len(layers._TRANSPOSES.entries) == 1  # out >= in: both read x^T from one entry
+    ref_loss = sum((F.linear(x, w) * (i + 1)).sum() for i, w in enumerate(ws))
+    for g, want in zip(got, torch.autograd.grad(ref_loss, [x, *ws])):
+        torch.testing.assert_close(g, want, rtol=1e-5, atol=1e-3)
+
+    # an in-place change to the cached tensor (its version moves) is never served stale
+    a = torch.randn(50, 8)
+    first = layers._TRANSPOSES.transposed(a)
+    assert layers._TRANSPOSES.transposed(a) is first
+    a.add_(1.0)
+    torch.testing.assert_close(layers._TRANSPOSES.transposed(a), a.t())
+    layers._TRANSPOSES.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import torch
 import torch.nn.functional as F
@@ -70,16 +71,53 @@ class _OneDNNLinear(torch.autograd.Function):
         return grad_x, grad_w, grad_b, None, None
 
 
-def _weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """grad^T x (out, in) for grad (N, out), x (N, in), by oneDNN on the transposed views (no copies).
+class _TransposeCache(threading.local):
+    """``x.t().contiguous()`` of the last few weight-gradient inputs, per thread.
 
-    oneDNN reads the strided operands in place and, on this CPU, beats MKL's mm by 1.2-2x when its
-    "weight" operand is the one with more columns; otherwise it is slower than MKL. So the larger of
-    out/in goes second, computing (grad^T x)^T = x^T grad when out > in (then one small transpose).
+    Several linear layers read the same input (an FGSE layer's x feeds both attention in-projections,
+    LGSF-cross and the fc): their weight gradients all need x^T, and oneDNN copies a strided operand to a
+    contiguous one first (3 ms for a (32000, 128) input here). An entry holds x itself, so its memory
+    cannot be reused while cached: equal data pointer, shape, strides and version counter mean the same
+    data."""
+
+    size = 4
+
+    def __init__(self) -> None:
+        self.entries: list[tuple[torch.Tensor, int, torch.Tensor]] = []  # (x, x._version, x^T), newest last
+
+    def transposed(self, x: torch.Tensor) -> torch.Tensor:
+        for i, (src, version, xt) in enumerate(self.entries):
+            if (
+                src.data_ptr() == x.data_ptr()
+                and src.shape == x.shape
+                and src.stride() == x.stride()
+                and src.dtype == x.dtype
+                and version == x._version
+            ):
+                self.entries.append(self.entries.pop(i))
+                return xt
+        xt = x.t().contiguous()
+        self.entries = [*self.entries[-(self.size - 1) :], (x, x._version, xt)]
+        return xt
+
+    def clear(self) -> None:
+        self.entries = []
+
+
+_TRANSPOSES = _TransposeCache()
+
+
+def _weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """grad^T x (out, in) for grad (N, out), x (N, in), by oneDNN.
+
+    oneDNN beats MKL's mm on this CPU by 1.2-2x when its "weight" operand is the one with more columns;
+    otherwise it is slower than MKL. So the larger of out/in goes second: (out, N) @ (N, in) when
+    out < in; when out >= in, ((in, N) @ (N, out))^T with x^T from :class:`_TransposeCache` (shared by the
+    layers reading the same x), then one small transpose.
     """
-    if grad.shape[1] <= x.shape[1]:
+    if grad.shape[1] < x.shape[1]:
         return _ONEDNN_LINEAR(grad.t(), x.t(), None, "none", [], "")  # (out, N) @ (N, in)
-    return _ONEDNN_LINEAR(x.t(), grad.t(), None, "none", [], "").t().contiguous()  # ((in, N) @ (N, out))^T
+    return _ONEDNN_LINEAR(_TRANSPOSES.transposed(x), grad.t(), None, "none", [], "").t().contiguous()
 
 
 def linear(
