@@ -16,8 +16,8 @@ import torch
 
 from mmcse import metrics
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
+from mmcse.data.dataset import LLPSplit
 from mmcse.inference import Parser, Progress
-from mmcse.splits import SplitData
 
 MAP_NAMES = ("aa", "av", "vv", "va")  # query modality -> key modality (rows = query classes)
 BACKGROUND = "background"  # name of the CAFD background slot (index 25) in feature samples
@@ -33,7 +33,7 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def cooccurrence_maps(
     parser: Parser,
-    split: SplitData,
+    split: LLPSplit,
     only_active: bool = False,
     batch_size: int = 64,
     progress: Progress | None = None,
@@ -46,7 +46,7 @@ def cooccurrence_maps(
     sums = {k: np.zeros((NUM_CLASSES, NUM_CLASSES)) for k in MAP_NAMES}
     counts = {k: np.zeros((NUM_CLASSES, 1)) for k in MAP_NAMES}
     start = 0
-    for audio, visual, visual_st in split.batches(batch_size):
+    for audio, visual, visual_st in split.feature_batches(batch_size):
         out = parser.forward(audio, visual, visual_st)
         if not out.attn:
             raise ValueError(f"the {parser.arch} model has no co-occurrence maps (only MM-CSE does)")
@@ -70,7 +70,7 @@ def cooccurrence_maps(
     }
 
 
-def _active(parser: Parser, split: SplitData, rows: slice, out) -> dict[str, np.ndarray]:
+def _active(parser: Parser, split: LLPSplit, rows: slice, out) -> dict[str, np.ndarray]:
     if split.gt_audio is not None:
         return {"a": split.gt_audio[rows] > 0, "v": split.gt_visual[rows] > 0}
     pred_a, pred_v = metrics.predict(
@@ -82,7 +82,7 @@ def _active(parser: Parser, split: SplitData, rows: slice, out) -> dict[str, np.
 # ----------------------------------------------------------------------------- annotations
 
 
-def annotation_cooccurrence(split: SplitData) -> dict[str, np.ndarray]:
+def annotation_cooccurrence(split: LLPSplit) -> dict[str, np.ndarray]:
     """Co-occurrence of the annotations as counts (25, 25) for each map name: on a split with dense GT,
     segment-level counts (rows = classes of the first modality, columns of the second, e.g. "av" counts
     segments where row class is audible and column class visible); on train, the weak-label clip counts
@@ -98,7 +98,7 @@ def annotation_cooccurrence(split: SplitData) -> dict[str, np.ndarray]:
     return {k: (grid[k[0]].T @ grid[k[1]]).astype(np.float64) for k in MAP_NAMES}
 
 
-def reference_rows(split: SplitData) -> dict[str, dict[str, float]]:
+def reference_rows(split: LLPSplit) -> dict[str, dict[str, float]]:
     """The protocol §5 context rows on a split with dense GT: predict nothing; weak labels everywhere;
     the same without visual Speech."""
     if split.gt_audio is None:
@@ -117,7 +117,7 @@ def reference_rows(split: SplitData) -> dict[str, dict[str, float]]:
 @torch.no_grad()
 def class_feature_samples(
     parser: Parser,
-    split: SplitData,
+    split: LLPSplit,
     stage: str = "cafd",
     modalities: tuple[str, ...] = ("audio", "visual"),
     classes: list[int] | None = None,
@@ -146,7 +146,7 @@ def class_feature_samples(
     mod_index = {"audio": 0, "visual": 1}
     feats, table = [], {"clip": [], "segment": [], "class": [], "modality": [], "active": []}
     start = 0
-    for audio, visual, visual_st in split.batches(batch_size):
+    for audio, visual, visual_st in split.feature_batches(batch_size):
         out = parser.forward(audio, visual, visual_st)
         slots = out.class_features if stage == "cafd" else out.enhanced_features  # (B, 10, 2, S, d_c)
         if slots is None:

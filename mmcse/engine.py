@@ -25,7 +25,8 @@ from torch import nn
 
 from mmcse import distributed, runs
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
-from mmcse.engine_data import DataPaths, SplitData, to_device
+from mmcse.data.dataset import LLPSplit
+from mmcse.engine_data import DataPaths, to_device
 from mmcse.evaluation import collect_probabilities, evaluate, evaluate_report, score
 from mmcse.losses import compute_loss_terms, loss_recipe
 from mmcse.metrics import SCORE_KEYS
@@ -119,8 +120,10 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
     ctx.barrier()  # every rank has looked at the folder before rank 0 writes to it
 
     seed_everything(train_cfg.seed)
-    train_split = SplitData(data, "train", dense=False)
-    val_split = SplitData(data, "val", audio_gt="fixed", dense=True)  # every rank checks it; rank 0 scores
+    train_split = LLPSplit.from_paths(data, "train", dense=False)
+    val_split = LLPSplit.from_paths(
+        data, "val", audio_gt="fixed", dense=True
+    )  # every rank checks it; rank 0 scores
     recipe = loss_recipe(model_cfg, train_split.has_pseudo)
     model = create_model(model_cfg).to(ctx.device)
     optimizer = build_optimizer(model, train_cfg)
@@ -210,7 +213,7 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
                 "recipe": recipe,
                 "gating": train_cfg.gating,
                 "audio_gt": "fixed",
-                "audio_gt_csv": str(val_split.audio_gt_csv),
+                "audio_gt_csv": str(val_split.audio_csv),
                 "world_size": ctx.world_size,
             }
             if is_best:
@@ -342,7 +345,7 @@ def _has_unused_parameters(model, split, device, model_cfg) -> bool:
     """Probe one forward/backward (RNG state untouched): does any trainable parameter get no gradient?
     DDP then needs ``find_unused_parameters`` (e.g. some MM-CSE ablations)."""
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        batch = to_device(split.batch(range(min(2, len(split)))), device)
+        batch = to_device(split.get_batch(range(min(2, len(split)))), device)
         output = model(batch["audio"], batch["visual"], batch["visual_st"])
         compute_loss_terms(output, batch, model_cfg)[0].backward()
     unused = any(p.requires_grad and p.grad is None for p in model.parameters())

@@ -13,13 +13,14 @@ import torch
 from torch import nn
 
 from mmcse import distributed
-from mmcse.engine_data import DataPaths, SplitData, to_device
+from mmcse.data.dataset import LLPSplit
+from mmcse.engine_data import DataPaths, to_device
 from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
 
 
 @torch.inference_mode()
 def collect_probabilities(
-    model: nn.Module, split: SplitData, device: torch.device, batch_size: int = 64
+    model: nn.Module, split: LLPSplit, device: torch.device, batch_size: int = 64
 ) -> dict[str, torch.Tensor]:
     """Model probabilities for every clip of ``split`` in order (CPU float32):
     segment_prob (N, 10, 2, 25), video_prob / audio_prob / visual_prob (N, 25)."""
@@ -39,14 +40,14 @@ def collect_probabilities(
 
 def score(
     probs: dict[str, torch.Tensor],
-    split: SplitData,
+    split: LLPSplit,
     gating: str = "mmcse",
     segment_threshold: float = 0.5,
     video_threshold: float = 0.5,
 ) -> dict[str, float]:
     """The 10 AVVP numbers (percent) of ``probs`` against the split's dense GT."""
     if not split.has_dense:
-        raise ValueError(f"the {split.split} split ({split.csv}) has no dense GT to score against")
+        raise ValueError(f"the {split.name} split ({split.split_csv}) has no dense GT to score against")
     pred_a, pred_v = predict(
         probs["segment_prob"],
         probs["video_prob"],
@@ -56,7 +57,7 @@ def score(
         segment_threshold=segment_threshold,
         video_threshold=video_threshold,
     )
-    return avvp_scores(pred_a, pred_v, split.gt_audio.numpy(), split.gt_visual.numpy())
+    return avvp_scores(pred_a, pred_v, split.gt_audio, split.gt_visual)
 
 
 def evaluate(
@@ -99,7 +100,7 @@ def evaluate_report(
     check_same_inputs(loaded.feature_spec, data.feature_spec, where=f"the data at {data.feature_root}")
     if gating is None:
         gating = loaded.train_config.gating if loaded.train_config is not None else "mmcse"
-    split_data = SplitData(data, split, audio_gt=audio_gt, dense=True)
+    split_data = LLPSplit.from_paths(data, split, audio_gt=audio_gt, dense=True)
     probs = collect_probabilities(loaded.model, split_data, dev, batch_size)
     scores = score(probs, split_data, gating, segment_threshold, video_threshold)
 
@@ -124,7 +125,7 @@ def evaluate_report(
         "n_clips": len(split_data),
         "gating": gating,
         "audio_gt": audio_gt,
-        "audio_gt_csv": str(split_data.audio_gt_csv),
+        "audio_gt_csv": str(split_data.audio_csv),
         "thresholds": {"segment": segment_threshold, "video": video_threshold},
         "stored": stored,
         "stored_setting": stored_setting,

@@ -23,7 +23,8 @@ import torch
 from mmcse import metrics
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import FeatureSpec
-from mmcse.splits import SplitData, check_same_inputs
+from mmcse.data.dataset import LLPSplit
+from mmcse.splits import check_same_inputs
 
 Progress = Callable[[int, int], None]  # progress(done, total)
 
@@ -321,16 +322,16 @@ class Parser:
             attn={k[5:]: v for k, v in stacked.items() if k.startswith("attn_")},
         )
 
-    def check_split(self, split: SplitData) -> None:
+    def check_split(self, split: LLPSplit) -> None:
         """Raise a clear ValueError when the split holds features of another spec than the checkpoint's."""
         check_same_inputs(self.feature_spec, split.feature_spec, where=f"the dataset at {split.root}")
 
     def predict_split(
-        self, split: SplitData, batch_size: int = 64, progress: Progress | None = None
+        self, split: LLPSplit, batch_size: int = 64, progress: Progress | None = None
     ) -> Predictions:
         """Predict every clip of a split (probabilities only; threshold with ``Predictions.binary``)."""
         self.check_split(split)
-        preds = self._predict_batches(split.batches(batch_size), total=len(split), progress=progress)
+        preds = self._predict_batches(split.feature_batches(batch_size), total=len(split), progress=progress)
         preds.filenames = list(split.filenames)
         return preds
 
@@ -385,7 +386,6 @@ __all__ = [
     "Parser",
     "Predictions",
     "Progress",
-    "SplitData",
     "VideoParse",
     "check_same_inputs",
     "merged_events",

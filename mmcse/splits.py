@@ -1,23 +1,19 @@
-"""One split of a dataset on disk, for inference and the app: annotations in memory, features read in
-batches (numpy), with clear errors for a root without CSVs, without features or with another feature spec.
+"""A split of a dataset folder for inference and the app, with clear errors for a root without CSVs,
+without features or with another feature spec; the clips' video files.
 
-    split = load_split("demo_data", "test", parser.feature_spec)     # SplitData
-    for audio, visual, visual_st in split.batches(64): ...          # float32 (B, L, D) each
+    split = load_split("demo_data", "test", parser.feature_spec)     # mmcse.data.dataset.LLPSplit
+    for audio, visual, visual_st in split.feature_batches(64): ...  # float32 (B, L, D) each
     find_video("videos", split.filenames[0])                         # the clip's video file, or None
 
-The engine reads splits as torch batch dicts with pseudo labels (mmcse.engine_data.SplitData); this reader
-serves numpy batches in split order and also opens val/test folders without dense labels.
+Unlike the engine (``LLPSplit.from_paths``), this also opens val/test folders without dense labels.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from mmcse.config import FeatureSpec
+from mmcse.data.dataset import LLPSplit
 
 
 def check_same_inputs(
@@ -39,37 +35,6 @@ def check_same_inputs(
 
 FEATURE_FOLDER = "feats"  # <dataset root>/feats/<stream>/<id11>.npy, as the demo and synthetic data write
 VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi")
-
-
-@dataclass
-class SplitData:
-    """One split of a dataset in the official layout: annotations in memory, features read in batches."""
-
-    root: Path  # folder holding the split CSVs
-    name: str  # train | val | test
-    feature_spec: FeatureSpec
-    filenames: list[str]
-    video_ids: list[str]
-    label: np.ndarray  # (N, 25) uint8 weak labels
-    gt_audio: np.ndarray | None  # (N, 10, 25) uint8, None without dense labels (train)
-    gt_visual: np.ndarray | None
-    store: object  # mmcse.data.features.FeatureStore (per-clip or packed)
-
-    def __len__(self) -> int:
-        return len(self.filenames)
-
-    def batches(
-        self, batch_size: int = 64, index: list[int] | None = None
-    ) -> Iterator[tuple[np.ndarray, ...]]:
-        """(audio, visual, visual_st) float32 batches in split order (or over ``index``)."""
-        rows = list(range(len(self))) if index is None else list(index)
-        for i in range(0, len(rows), batch_size):
-            batch = self.store.load_batch([self.video_ids[r] for r in rows[i : i + batch_size]])
-            yield batch["audio"], batch["visual"], batch["visual_st"]
-
-    def clip_features(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """One clip's (audio, visual, visual_st) with a batch axis of 1."""
-        return next(self.batches(1, [row]))
 
 
 def available_specs(feature_root: str | Path) -> list[FeatureSpec]:
@@ -94,20 +59,12 @@ def load_split(
     spec: FeatureSpec,
     feature_root: str | Path | None = None,
     audio_gt: str = "fixed",
-) -> SplitData:
+) -> LLPSplit:
     """Annotations of ``split`` under ``root`` (AVVP_*.csv) and the features of ``spec`` under
     ``feature_root`` (default ``<root>/feats``). Clear errors for a root without CSVs, without features,
     with features of another spec, or with clips whose features are missing."""
     from mmcse.data.features import INDEX_FILE, FeatureStore
-    from mmcse.data.llp import (
-        DENSE_AUDIO_FILES,
-        DENSE_VISUAL_FILE,
-        SPLIT_FILES,
-        read_split,
-        read_weak_labels,
-        split_csv,
-        video_id,
-    )
+    from mmcse.data.llp import DENSE_AUDIO_FILES, DENSE_VISUAL_FILE, SPLIT_FILES, dense_csvs, split_csv
 
     root = Path(root)
     if not root.is_dir():
@@ -137,25 +94,11 @@ def load_split(
             f"{', '.join(s.name for s in spec.streams.values())}); extract features or pick another dataset root"
         )
     has_dense = (root / DENSE_VISUAL_FILE).is_file() and (root / DENSE_AUDIO_FILES[audio_gt]).is_file()
-    if split == "train" or has_dense:
-        annotations = read_split(root, split, audio_gt)
-    else:  # val/test without dense CSVs: weak labels only
-        filenames, labels = read_weak_labels(split_csv(root, split))
-        annotations = {"filenames": filenames, "video_ids": [video_id(f) for f in filenames], "label": labels,
-                       "gt_audio": None, "gt_visual": None}  # fmt: skip
+    audio_csv = visual_csv = None
+    if split != "train" and has_dense:
+        audio_csv, visual_csv = dense_csvs(root, audio_gt)
     store = FeatureStore.open(feature_root, spec, pseudo=False)
-    store.check_complete(annotations["video_ids"], what=f"{split} split")
-    return SplitData(
-        root=root,
-        name=split,
-        feature_spec=spec,
-        filenames=list(annotations["filenames"]),
-        video_ids=list(annotations["video_ids"]),
-        label=np.asarray(annotations["label"]),
-        gt_audio=annotations["gt_audio"],
-        gt_visual=annotations["gt_visual"],
-        store=store,
-    )
+    return LLPSplit(split_csv(root, split), store, audio_csv, visual_csv, name=split)
 
 
 def find_video(video_dir: str | Path | None, filename: str) -> Path | None:

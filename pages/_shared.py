@@ -18,6 +18,7 @@ import numpy as np
 import streamlit as st
 
 from mmcse import analysis, inference, metrics, splits
+from mmcse.data.dataset import LLPSplit
 
 REPO = Path(__file__).resolve().parents[1]
 ASSETS = REPO / "assets"
@@ -150,7 +151,7 @@ def get_parser(path: Path) -> inference.Parser:
 
 
 @st.cache_resource(show_spinner="Reading the annotations...", max_entries=8)
-def _split(root: str, split: str, feature_root: str, spec_json: str, modified: float) -> splits.SplitData:
+def _split(root: str, split: str, feature_root: str, spec_json: str, modified: float) -> LLPSplit:
     from mmcse.config import FeatureSpec
 
     spec = FeatureSpec.from_dict(json.loads(spec_json))
@@ -162,7 +163,7 @@ def data_key(ctx: Context) -> tuple[str, str, str]:
     return str(ctx.data_root), ctx.split, str(ctx.feature_root or "")
 
 
-def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> splits.SplitData:
+def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> LLPSplit:
     from mmcse.data.llp import SPLIT_FILES
 
     root, split, feature_root = key
@@ -170,7 +171,7 @@ def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> splits
     return _split(root, split, feature_root, spec_json, mtime(Path(root) / SPLIT_FILES[split]))
 
 
-def get_split(parser: inference.Parser, ctx: Context) -> splits.SplitData:
+def get_split(parser: inference.Parser, ctx: Context) -> LLPSplit:
     """Annotations of the chosen split and a reader of the checkpoint's features under the dataset root."""
     if ctx.data_root is None:
         raise FileNotFoundError("no dataset root set; build the demo with `python -m mmcse demo` or set one")
@@ -186,9 +187,7 @@ def _prediction_cache() -> OrderedDict:
     return OrderedDict()
 
 
-def get_predictions(
-    path: Path, ctx: Context
-) -> tuple[inference.Parser, splits.SplitData, inference.Predictions]:
+def get_predictions(path: Path, ctx: Context) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
     """Parser, split and the whole split's predictions (computed once per checkpoint version and split)."""
     parser = get_parser(path)
     data = get_split(parser, ctx)
@@ -236,7 +235,7 @@ def tsne_points(
 
 def predictions_or_stop(
     ctx: Context,
-) -> tuple[inference.Parser, splits.SplitData, inference.Predictions]:
+) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
     """``get_predictions`` for the sidebar's checkpoint, or the error with what to do, and the page stops."""
     try:
         return get_predictions(ctx.checkpoint, ctx)
@@ -284,9 +283,7 @@ def binary(preds: inference.Predictions, ctx: Context) -> tuple[np.ndarray, np.n
     return preds.binary(ctx.gating, ctx.segment_threshold, ctx.video_threshold)
 
 
-def split_scores(
-    preds: inference.Predictions, data: splits.SplitData, ctx: Context
-) -> dict[str, float] | None:
+def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> dict[str, float] | None:
     if data.gt_audio is None:
         return None
     pred_a, pred_v = binary(preds, ctx)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from mmcse import inference, metrics, splits, viz
 from mmcse.classes import LLP_CLASSES
+from mmcse.data.dataset import LLPSplit
 from pages import _shared as shared
 
 st.title("Video parser")
@@ -23,7 +24,7 @@ if not shared.require(ctx, need_data=False):
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 
 
-def clip_picker(data: splits.SplitData, preds: inference.Predictions) -> int | None:
+def clip_picker(data: LLPSplit, preds: inference.Predictions) -> int | None:
     """Search by id or class, sort by score or by disagreement with GT -> row index of the chosen clip."""
     pred_a, pred_v = shared.binary(preds, ctx)
     cols = st.columns([2, 2, 1])

@@ -14,9 +14,10 @@ from mmcse import runs
 from mmcse.checkpoint import read_checkpoint_meta
 from mmcse.cli import main as cli_main
 from mmcse.config import FeatureSpec, ModelConfig, StreamSpec, TrainConfig, get_preset
+from mmcse.data.dataset import LLPSplit
 from mmcse.data.synthetic import write_synthetic_dataset
 from mmcse.engine import evaluate, learning_rate, train
-from mmcse.engine_data import DataPaths, SplitData
+from mmcse.engine_data import DataPaths
 from mmcse.metrics import SCORE_KEYS
 
 # tiny feature shapes keep the tests fast; pseudo-label streams as VALOR ships them
@@ -185,7 +186,7 @@ def test_train_state_round_trip_has_no_pickle(tmp_path):
 
 
 def test_split_data_batches_follow_the_contract(tiny_data):
-    split = SplitData(tiny_data, "val")
+    split = LLPSplit.from_paths(tiny_data, "val")
     order = list(range(len(split)))[::-1]
     batches = list(split.batches(order, 5))
     assert [len(b["filename"]) for b in batches] == [5, 5, 5, 1]
@@ -363,9 +364,11 @@ def test_missing_features_of_the_real_val_split_are_reported_up_front(llp_dir, t
         (tmp_path / "feats" / stream.name).mkdir(parents=True)
     paths = DataPaths(llp_dir=str(llp_dir), feature_root=str(tmp_path / "feats"), feature_spec=VALOR_FEATURES)
     with pytest.raises(FileNotFoundError, match=r"649 of 649 clips of the val split .* have no features"):
-        SplitData(paths, "val")
+        LLPSplit.from_paths(paths, "val")
     with pytest.raises(FileNotFoundError, match="--train-csv"):
-        SplitData(dataclasses.replace(paths, split_csvs={"train": str(tmp_path / "nope.csv")}), "train")
+        LLPSplit.from_paths(
+            dataclasses.replace(paths, split_csvs={"train": str(tmp_path / "nope.csv")}), "train"
+        )
 
 
 @pytest.mark.slow  # bf16 matmuls are slow on most CPUs

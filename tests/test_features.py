@@ -320,7 +320,6 @@ def test_models_give_the_same_outputs_on_pooled_frames(overrides):
 
 def test_han_checkpoint_runs_on_a_pooled_han_store(tmp_path, capsys):
     """A han checkpoint accepts the pooled store (same FeatureSpec) and predicts what it does per clip."""
-    import dataclasses
 
     from mmcse.checkpoint import save_checkpoint
     from mmcse.engine_data import DataPaths
@@ -354,7 +353,7 @@ def test_han_checkpoint_runs_on_a_pooled_han_store(tmp_path, capsys):
     parser = Parser.from_checkpoint(checkpoint, device="cpu")
     split = load_split(data.llp_dir, "test", parser.feature_spec, data.feature_root)
     per_clip = parser.predict_split(split)
-    pooled = parser.predict_split(dataclasses.replace(split, store=packed))
+    pooled = parser.predict_split(load_split(data.llp_dir, "test", parser.feature_spec, out))
     for name in ("video_prob", "audio_prob", "visual_prob", "segment_prob"):
         np.testing.assert_allclose(getattr(pooled, name), getattr(per_clip, name), rtol=0, atol=1e-5)
     # --no-pool-frames keeps the 80 frames

@@ -35,7 +35,7 @@ def test_predict_split_matches_direct_forward_and_thresholds(parser, test_split)
     preds = parser.predict_split(test_split, batch_size=5)  # batches of 5 over 16 clips: 5+5+5+1
     assert preds.segment_prob.shape == (16, 10, 2, 25) and preds.video_prob.shape == (16, 25)
     assert preds.filenames == test_split.filenames
-    audio, visual, visual_st = next(test_split.batches(16))
+    audio, visual, visual_st = next(test_split.feature_batches(16))
     direct = parser.predict_arrays(audio, visual, visual_st, batch_size=16)
     np.testing.assert_allclose(preds.segment_prob, direct.segment_prob, atol=1e-6)
     pred_a, pred_v = preds.binary("fused", 0.5, 0.5)
@@ -61,7 +61,7 @@ def test_load_split_opens_a_packed_store_with_the_same_features(fx, test_split, 
     pack_features(fx.data / "feats", TINY_FEATURES, test_split.video_ids, packed_root, progress=False)
     packed = splits.load_split(fx.data, "test", TINY_FEATURES, feature_root=packed_root)
     assert packed.store.packed and packed.filenames == test_split.filenames
-    for a, b in zip(next(packed.batches(16)), next(test_split.batches(16))):
+    for a, b in zip(next(packed.feature_batches(16)), next(test_split.feature_batches(16))):
         np.testing.assert_array_equal(a, b)
 
 

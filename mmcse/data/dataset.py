@@ -1,5 +1,9 @@
 """LLPSplit: one LLP split (weak labels, dense GT when present) joined with a FeatureStore; batching.
 
+The one reader of a split on disk. Training and evaluation open it from DataPaths
+(``LLPSplit.from_paths``, mmcse.engine_data), the app and the Parser from a dataset folder
+(``mmcse.splits.load_split``), scripts from an LLP folder (``LLPSplit.from_llp``).
+
 Batch contract (consumed by engine, losses, inference), B clips:
     "audio"       (B, La, Da) float32        "visual"        (B, Lv, Dv) float32
     "visual_st"   (B, 10, Dst) float32       "label"         (B, 25) float32 weak labels
@@ -7,13 +11,19 @@ Batch contract (consumed by engine, losses, inference), B clips:
     "gt_audio"/"gt_visual"         (B, 10, 25) uint8     only when dense GT exists (val/test)
     "filename"    list[str] full LLP filename       "video_id" list[str] 11-character id
 
-``make_loader`` fetches whole batches (``LLPSplit.get_batch``), so a packed store gathers a batch with one
-fancy index per stream and training pays no per-clip Python overhead.
+``LLPSplit.batches`` (what the engine iterates) and ``make_loader`` (a DataLoader, e.g. with a
+DistributedSampler) fetch whole batches (``LLPSplit.get_batch``), so a packed store gathers a batch with one
+fancy index per stream and training pays no per-clip Python overhead; ``batches`` reads the next batch on a
+thread while the model works on the current one. ``feature_batches`` gives inference the three input
+arrays (numpy) in split order.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,18 +49,20 @@ class LLPSplit(Dataset):
         name: str | None = None,
     ):
         self.split_csv = Path(split_csv)
+        self.root = self.split_csv.parent  # the folder holding the split CSVs
         self.name = name or self.split_csv.stem
         self.store = store
+        self.feature_spec: FeatureSpec = store.spec
         self.filenames, labels = llp.read_weak_labels(self.split_csv)
+        if not self.filenames:
+            raise ValueError(f"{self.split_csv} lists no clips; expected at least one row under the header")
         self.video_ids = [llp.video_id(f) for f in self.filenames]
         self.label = labels.astype(np.float32)  # (N, 25)
-        self.gt_audio = self.gt_visual = None
+        self.gt_audio = self.gt_visual = None  # (N, 10, 25) uint8 when dense GT is given
         if audio_csv is not None and visual_csv is not None:
-            self.gt_audio, self.gt_visual = llp.read_dense_labels(
-                audio_csv, visual_csv, self.filenames
-            )  # (N, 10, 25)
-        self.audio_csv = Path(audio_csv) if audio_csv is not None else None
-        store.check_complete(self.video_ids, what=f"split {self.split_csv}")
+            self.gt_audio, self.gt_visual = llp.read_dense_labels(audio_csv, visual_csv, self.filenames)
+        self.audio_csv = Path(audio_csv) if audio_csv is not None else None  # the audio GT scored against
+        store.check_complete(self.video_ids, what=f"{self.name} split ({self.split_csv})")
 
     @classmethod
     def from_llp(
@@ -76,6 +88,29 @@ class LLPSplit(Dataset):
         if split != "train":  # LLP train has weak labels only
             audio_csv, visual_csv = llp.dense_csvs(llp_dir, audio_gt)
         return cls(llp.split_csv(llp_dir, split), store, audio_csv, visual_csv, name=split)
+
+    @classmethod
+    def from_paths(cls, paths, split: str, audio_gt: str = "fixed", dense: bool | None = None) -> LLPSplit:
+        """The split as the engine reads it from ``paths`` (a mmcse.engine_data.DataPaths, CSV overrides
+        included): dense GT for val/test unless ``dense`` says otherwise (required when wanted), pseudo
+        labels when the feature root has them and ``paths.use_pseudo_labels`` is not False."""
+        csv = paths.split_csv(split)
+        if not csv.is_file():
+            raise FileNotFoundError(
+                f"split CSV {csv} not found; pass --data-root with the LLP CSVs or --{split}-csv"
+            )
+        audio_csv = visual_csv = None
+        if split != "train" if dense is None else dense:
+            audio_csv, visual_csv = paths.dense_csvs(audio_gt)
+            for path in (audio_csv, visual_csv):
+                if not path.is_file():
+                    raise FileNotFoundError(
+                        f"dense GT {path} not found (needed to score the {split} split); "
+                        "pass --data-root with the LLP CSVs or --audio-csv / --visual-csv"
+                    )
+        pseudo = False if paths.use_pseudo_labels is False else None
+        store = FeatureStore.open(paths.feature_root, paths.feature_spec, pseudo=pseudo)
+        return cls(csv, store, audio_csv, visual_csv, name=split)
 
     @property
     def has_dense(self) -> bool:
@@ -116,8 +151,62 @@ class LLPSplit(Dataset):
         """The whole split as one batch (torch tensors), e.g. to keep a small split in memory."""
         return self.get_batch(np.arange(len(self)))
 
+    def batches(
+        self, order: Sequence[int], batch_size: int, prefetch: bool = True, pin_memory: bool = False
+    ) -> Iterator[dict[str, Any]]:
+        """Contract batches of ``batch_size`` clips in ``order`` (the last may be smaller), the next one
+        read on a thread while the caller works. ``pin_memory``: pinned tensors for non-blocking GPU copies."""
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+        def load(chunk):
+            batch = self.get_batch(chunk)
+            if pin_memory:
+                batch = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            return batch
+
+        if not prefetch or len(chunks) < 2:
+            yield from (load(c) for c in chunks)
+            return
+        yield from _prefetched(load, chunks)
+
+    def feature_batches(
+        self, batch_size: int = 64, index: Sequence[int] | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(audio, visual, visual_st) float32 numpy batches in split order (or over ``index``)."""
+        rows = list(range(len(self))) if index is None else list(index)
+        for i in range(0, len(rows), batch_size):
+            feats = self.store.load_batch([self.video_ids[r] for r in rows[i : i + batch_size]])
+            yield feats["audio"], feats["visual"], feats["visual_st"]
+
+    def clip_features(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One clip's (audio, visual, visual_st) with a batch axis of 1."""
+        return next(self.feature_batches(1, [row]))
+
     def __repr__(self) -> str:
         return f"LLPSplit({self.name!r}, clips={len(self)}, dense={self.has_dense}, store={self.store!r})"
+
+
+def _prefetched(load, chunks: list) -> Iterator[Any]:
+    """``load(chunk)`` for each chunk, the next one read on a thread while the caller uses the current."""
+    result: dict[str, Any] = {}
+
+    def work(chunk) -> None:
+        try:
+            result["value"] = load(chunk)
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=work, args=(chunks[0],), daemon=True)
+    thread.start()
+    for i in range(len(chunks)):
+        thread.join()
+        if "error" in result:
+            raise result.pop("error")
+        value = result.pop("value")
+        if i + 1 < len(chunks):
+            thread = threading.Thread(target=work, args=(chunks[i + 1],), daemon=True)
+            thread.start()
+        yield value
 
 
 def collate(items: list[dict]) -> dict:
