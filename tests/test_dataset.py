@@ -146,7 +146,9 @@ def test_packed_and_per_clip_loaders_give_identical_batches(data, tmp_path):
 def test_missing_features_fail_up_front(data, tmp_path):
     ids = [f[:11] for f in data.filenames["train"][:30]]  # 10 train clips left out
     packed = pack_features(data.feature_root, SPEC, ids, tmp_path / "packed", progress=False)
-    with pytest.raises(FileNotFoundError, match=r"10 of 40 clips of the train split .*AVVP_train.csv.*first: "):
+    with pytest.raises(
+        FileNotFoundError, match=r"10 of 40 clips of the train split .*AVVP_train.csv.*first: "
+    ):
         LLPSplit.from_llp(data.llp_dir, "train", packed, SPEC)
     with pytest.raises(ValueError, match="needs a FeatureSpec"):
         LLPSplit.from_llp(data.llp_dir, "train", data.feature_root)

@@ -402,3 +402,32 @@ def test_layers_sharing_an_input_get_exact_weight_gradients_from_one_cached_tran
     a.add_(1.0)
     torch.testing.assert_close(layers._TRANSPOSES.transposed(a), a.t())
     layers._TRANSPOSES.clear()
+
+
+def test_lgsf_gated_add_matches_autograd_including_zero_vectors():
+    """The hand-written LGSF backward equals autograd's through the cosine gate (float64 gradcheck), also
+    where a local feature or a global vector is all zero (ReLU outputs often are: the norm clamp)."""
+    from mmcse.models.fgse import _GatedAdd, _relevance_gate, gated_add
+
+    torch.manual_seed(0)
+    shape, small = (2, 3, 4, 5, 6), (2, 3, 1, 5, 6)
+    h = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+    local = torch.randn(shape, dtype=torch.float64).relu().requires_grad_()
+    g = torch.randn(small, dtype=torch.float64, requires_grad=True)
+    wg = torch.randn(small, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_GatedAdd.apply, (h, local, g, wg))
+    with torch.no_grad():  # zero rows: a local feature and a whole global vector
+        local[0, 0, 0, 0] = 0.0
+        g[1, 2, 0, 3] = 0.0
+    g_out = torch.randn(shape, dtype=torch.float64)
+    for dtype in (torch.float64, torch.float32):
+        args = [t.detach().to(dtype).requires_grad_() for t in (h, local, g, wg)]
+        got = _GatedAdd.apply(*args)
+        want = torch.addcmul(args[0], _relevance_gate(args[1], args[2]), args[3])
+        torch.testing.assert_close(got, want)
+        for a, b in zip(
+            torch.autograd.grad((got * g_out.to(dtype)).sum(), args),
+            torch.autograd.grad((want * g_out.to(dtype)).sum(), args),
+        ):
+            torch.testing.assert_close(a, b)
+    assert gated_add(*[t.float() for t in (h, local, g, wg)]).grad_fn.name() == "_GatedAddBackward"

@@ -174,6 +174,53 @@ def _relevance_gate(local: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(dot / torch.linalg.vector_norm(local, dim=-1, keepdim=True).clamp_min(eps))
 
 
+class _GatedAdd(torch.autograd.Function):
+    """h + sigmoid(cos(local, g)) * wg with a hand-written backward (autograd's chain through the norms,
+    the dot product and the broadcasts makes about twice as many passes over the (2, B, T, C, D) tensors)."""
+
+    @staticmethod
+    def forward(ctx, h, local, g, wg):
+        eps = 1e-8
+        g_norm = torch.linalg.vector_norm(g, dim=-1, keepdim=True)  # (2, B, 1, C, 1)
+        u = g / g_norm.clamp_min(eps)
+        l_norm = torch.linalg.vector_norm(local, dim=-1, keepdim=True)  # (2, B, T, C, 1)
+        z = torch.linalg.vecdot(local, u).unsqueeze(-1) / l_norm.clamp_min(eps)  # the cosine
+        r = torch.sigmoid(z)
+        ctx.save_for_backward(local, u, g_norm, l_norm, z, r, wg)
+        return torch.addcmul(h, r, wg)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        eps = 1e-8
+        local, u, g_norm, l_norm, z, r, wg = ctx.saved_tensors
+        grad_wg = (grad * r).sum(dim=2, keepdim=True)  # wg is constant over time
+        grad_z = torch.linalg.vecdot(grad, wg).unsqueeze(-1) * r * (1 - r)
+        # z = (local . u) / |local|:  dz/dlocal = u / n - z * local / n^2  (n = |local| clamped; the second
+        # term vanishes where the clamp is active)
+        n = l_norm.clamp_min(eps)
+        a = grad_z / n
+        b = a * z / n * (l_norm > eps)
+        grad_local = (a * u).addcmul_(b, local, value=-1.0)
+        grad_u = (a * local).sum(dim=2, keepdim=True)
+        # u = g / |g|: project out the radial part (or just scale where |g| is clamped)
+        radial = u * torch.linalg.vecdot(u, grad_u).unsqueeze(-1)
+        grad_g = torch.where(g_norm > eps, (grad_u - radial) / g_norm.clamp_min(eps), grad_u / eps)
+        return grad, grad_local, grad_g, grad_wg
+
+
+def gated_add(h: torch.Tensor, local: torch.Tensor, g: torch.Tensor, wg: torch.Tensor) -> torch.Tensor:
+    """LGSF's contribution to the fc output: h + r_t * wg with r_t = sigmoid(cos(local_t, g)).
+
+    h, local (2, B, T, C, D); g, wg (2, B, 1, C, D) (constant over time). float32 outside autocast takes
+    :class:`_GatedAdd`; otherwise plain autograd (same maths)."""
+    if h.dtype == local.dtype == g.dtype == wg.dtype == torch.float32 and not torch.is_autocast_enabled(
+        h.device.type
+    ):
+        return _GatedAdd.apply(h, local, g, wg)
+    return torch.addcmul(h, _relevance_gate(local, g), wg)
+
+
 class FGSELayer(nn.Module):
     """One FGSE layer: intra (SECM + LGSF) and cross (SECM + LGSF_cross) branches, LayerNorm, FFN."""
 
@@ -230,13 +277,12 @@ class FGSELayer(nn.Module):
                     D, dim=-1
                 )
                 g = glob.mean(dim=2, keepdim=True)  # (2, B, 1, C, D)
-            r = _relevance_gate(local, g)  # (2, B, T, C, 1)
             on_x_weight.append(fc.weight)
             on_x_bias.append(fc.bias)
-            gated.append((r, F.linear(g, fc.weight)))  # I = x + r * g  ->  fc(I) = fc(x) + r * (W g)
+            gated.append((local, g, F.linear(g, fc.weight)))  # I = x + r * g  ->  fc(I) = fc(x) + r * (W g)
         h = linear(x, sum(on_x_weight), sum(on_x_bias)) if on_x_weight else full.pop()
-        for r, wg in gated:
-            h = torch.addcmul(h, r, wg)
+        for local, g, wg in gated:
+            h = gated_add(h, local, g, wg)  # + r_t * (W g), r_t = sigmoid(cos(local_t, g))
         for f in full:
             h = h + f
         h = self.norm(h)
