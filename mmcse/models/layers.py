@@ -65,19 +65,21 @@ class _OneDNNLinear(torch.autograd.Function):
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = _ONEDNN_LINEAR(grad, weight.t(), None, "none", [], "")  # (N, out) @ (out, in)
+        need_b = ctx.has_bias and ctx.needs_input_grad[2]
         if ctx.needs_input_grad[1]:
-            grad_w = _weight_grad(grad, x)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
+            grad_w, grad_b = _weight_grad(grad, x, need_b)
+        elif need_b:
             grad_b = grad.sum(0)
         return grad_x, grad_w, grad_b, None, None
 
 
 class _TransposeCache(threading.local):
-    """``x.t().contiguous()`` of the last few weight-gradient inputs, per thread.
+    """x^T with a row of ones below it, (in + 1, N), for the last few weight-gradient inputs, per thread.
 
     Several linear layers read the same input (an FGSE layer's x feeds both attention in-projections,
     LGSF-cross and the fc): their weight gradients all need x^T, and oneDNN copies a strided operand to a
-    contiguous one first (3 ms for a (32000, 128) input here). An entry holds x itself, so its memory
+    contiguous one first (3 ms for a (32000, 128) input here). The row of ones makes the same matmul give
+    the bias gradient (the column sums of the output gradient) as its last column. An entry holds x itself, so its memory
     cannot be reused while cached: equal data pointer, shape, strides and version counter mean the same
     data."""
 
@@ -97,7 +99,9 @@ class _TransposeCache(threading.local):
             ):
                 self.entries.append(self.entries.pop(i))
                 return xt
-        xt = x.t().contiguous()
+        xt = x.new_empty(x.shape[1] + 1, x.shape[0])
+        xt[:-1].copy_(x.t())
+        xt[-1].fill_(1.0)
         self.entries = [*self.entries[-(self.size - 1) :], (x, x._version, xt)]
         return xt
 
@@ -108,17 +112,21 @@ class _TransposeCache(threading.local):
 _TRANSPOSES = _TransposeCache()
 
 
-def _weight_grad(grad: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """grad^T x (out, in) for grad (N, out), x (N, in), by oneDNN.
+def _weight_grad(
+    grad: torch.Tensor, x: torch.Tensor, need_bias: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(grad^T x (out, in), the bias gradient grad.sum(0) (out,) or None) for grad (N, out), x (N, in).
 
     oneDNN beats MKL's mm on this CPU by 1.2-2x when its "weight" operand is the one with more columns;
     otherwise it is slower than MKL. So the larger of out/in goes second: (out, N) @ (N, in) when
-    out < in; when out >= in, ((in, N) @ (N, out))^T with x^T from :class:`_TransposeCache` (shared by the
-    layers reading the same x), then one small transpose.
+    out < in; when out >= in, ([x 1]^T (in + 1, N) @ (N, out))^T with [x 1]^T from :class:`_TransposeCache`
+    (shared by the layers reading the same x), whose last column is the bias gradient.
     """
     if grad.shape[1] < x.shape[1]:
-        return _ONEDNN_LINEAR(grad.t(), x.t(), None, "none", [], "")  # (out, N) @ (N, in)
-    return _ONEDNN_LINEAR(_TRANSPOSES.transposed(x), grad.t(), None, "none", [], "").t().contiguous()
+        grad_w = _ONEDNN_LINEAR(grad.t(), x.t(), None, "none", [], "")  # (out, N) @ (N, in)
+        return grad_w, grad.sum(0) if need_bias else None
+    both = _ONEDNN_LINEAR(_TRANSPOSES.transposed(x), grad.t(), None, "none", [], "").t()  # (out, in + 1)
+    return both[:, :-1].contiguous(), both[:, -1].contiguous() if need_bias else None
 
 
 def linear(
