@@ -121,9 +121,8 @@ def _train(ctx, run_dir, data, model_cfg, train_cfg, resume, stop_after_epochs, 
 
     seed_everything(train_cfg.seed)
     train_split = LLPSplit.from_paths(data, "train", dense=False)
-    val_split = LLPSplit.from_paths(
-        data, "val", audio_gt="fixed", dense=True
-    )  # every rank checks it; rank 0 scores
+    # every rank checks the val split; rank 0 scores it
+    val_split = LLPSplit.from_paths(data, "val", audio_gt="fixed", dense=True)
     recipe = loss_recipe(model_cfg, train_split.has_pseudo)
     model = create_model(model_cfg).to(ctx.device)
     optimizer = build_optimizer(model, train_cfg)

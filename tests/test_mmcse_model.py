@@ -295,16 +295,17 @@ def test_bench_reports_the_figures_it_measures():
                                   "evt_a", "evt_v", "evt_av", "evt_type", "evt_event"}  # fmt: skip
 
 
-def test_bernoulli_mask_rate_and_independence():
-    """Four 16-bit lanes per 64-bit random word: each lane is Bernoulli(p) (p within 1e-5) and lanes of
-    one word, and neighbouring words, are independent (pair rates p^2, not p)."""
-    from mmcse.models.layers import bernoulli_mask
+def test_keep_mask_rate_independence_and_dtype():
+    """Four 16-bit lanes per 64-bit random word: each lane is dropped with probability p (within 1e-5)
+    and lanes of one word, and neighbouring words, are independent (pair rates p^2, not p)."""
+    from mmcse.models.layers import keep_mask
 
     torch.manual_seed(0)
     n = 4_000_000
-    drop = bernoulli_mask((n // 8, 8), 0.1)
-    assert drop.shape == (n // 8, 8) and drop.dtype == torch.bool
-    lanes = drop.view(-1, 4).double()  # columns = the 4 lanes of one word
+    keep = keep_mask((n // 8, 8), 0.1)
+    assert keep.shape == (n // 8, 8) and keep.dtype == torch.float32
+    assert set(keep.unique().tolist()) == {0.0, 1.0}
+    lanes = (1.0 - keep).view(-1, 4).double()  # dropped; columns = the 4 lanes of one word
     rate = lanes.mean(0)
     assert (rate - 0.1).abs().max().item() < 4 * (0.09 / 1e6) ** 0.5  # 4 sigma, 1M draws per lane
     for i in range(4):  # pairs within a word and with the next word's lanes
@@ -313,23 +314,14 @@ def test_bernoulli_mask_rate_and_independence():
             assert abs(both - 0.01) < 4 * (0.0099 / 1e6) ** 0.5, (i, j)
         nxt = (lanes[:-1, i] * lanes[1:, i]).mean().item()
         assert abs(nxt - 0.01) < 4 * (0.0099 / 1e6) ** 0.5
-    assert abs(bernoulli_mask((1_000_000,), 0.5).double().mean().item() - 0.5) < 0.002
-    assert not bernoulli_mask((5, 3), 0.0).any() and bernoulli_mask((5, 3), 1.0).all()
-    assert bernoulli_mask((7,), 0.3).shape == (7,)  # numel not a multiple of 4
-
-
-def test_keep_mask_is_the_complement_of_the_bernoulli_draws_as_numbers():
-    from mmcse.models.layers import bernoulli_mask, keep_mask
-
-    torch.manual_seed(3)
-    drop = bernoulli_mask((64, 10, 25, 7), 0.1)
-    torch.manual_seed(3)
-    keep = keep_mask((64, 10, 25, 7), 0.1)
-    assert keep.dtype == torch.float32 and keep.shape == drop.shape
-    assert torch.equal(keep, (~drop).float())
-    assert set(keep.unique().tolist()) == {0.0, 1.0}
-    assert keep_mask((3,), 0.1, dtype=torch.bfloat16).dtype == torch.bfloat16
+    assert abs(keep_mask((1_000_000,), 0.5).double().mean().item() - 0.5) < 0.002
     assert keep_mask((5, 3), 0.0).eq(1).all() and keep_mask((5, 3), 1.0).eq(0).all()
+    assert keep_mask((7,), 0.3).shape == (7,)  # numel not a multiple of 4
+    assert keep_mask((3,), 0.1, dtype=torch.bfloat16).dtype == torch.bfloat16
+    torch.manual_seed(3)
+    first = keep_mask((64, 10, 25, 7), 0.1)
+    torch.manual_seed(3)
+    assert torch.equal(first, keep_mask((64, 10, 25, 7), 0.1))  # reproducible under manual_seed
 
 
 @pytest.mark.parametrize("cross", [False, True])
@@ -360,14 +352,15 @@ def test_attention_core_matches_autograd_reference(cross, with_drop):
 
 
 def test_fast_linear_with_dropout_mask_matches_masked_relu():
-    from mmcse.models.layers import bernoulli_mask, linear
+    from mmcse.models.layers import keep_mask, linear
 
     torch.manual_seed(0)
     x = torch.randn(3, 100, 64, requires_grad=True)
     w = torch.randn(96, 64, requires_grad=True)
     b = torch.randn(96, requires_grad=True)
-    drop = bernoulli_mask((3, 100, 96), 0.1)
-    y = linear(x, w, b, relu=True, keep=(~drop).float())
+    keep = keep_mask((3, 100, 96), 0.1)
+    drop = keep == 0
+    y = linear(x, w, b, relu=True, keep=keep)
     ref = F.relu(F.linear(x, w, b)).masked_fill(drop, 0.0)
     torch.testing.assert_close(y, ref, rtol=1e-5, atol=1e-4)
     g = torch.randn_like(y)
@@ -376,7 +369,7 @@ def test_fast_linear_with_dropout_mask_matches_masked_relu():
     ):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-3)
     with pytest.raises(ValueError):
-        linear(x, w, b, relu=False, keep=(~drop).float())
+        linear(x, w, b, relu=False, keep=keep)
 
 
 def test_layers_sharing_an_input_get_exact_weight_gradients_from_one_cached_transpose():
