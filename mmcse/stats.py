@@ -260,7 +260,8 @@ def paired_class_comparison(
     NaN where a class is absent from predictions and GT), "delta" = b - a, "ci_low" / "ci_high" (paired
     bootstrap of videos, TP/FP/FN summed over the resampled videos; resamples where F is undefined are
     left out), "p" (two-sided, swapping A and B per video as the sign flip of `paired_comparison`; exact
-    1 for identical inputs) and "within_noise" (bool). One resample/swap matrix serves all modalities.
+    1 for identical inputs) and "within_noise" (bool, False where the CI is NaN). One resample/swap
+    matrix serves all modalities.
     """
     _check_resampling(n_resamples, confidence)
     for m in CLASS_MODALITIES:
@@ -270,7 +271,9 @@ def paired_class_comparison(
     rng = np.random.default_rng(seed)
     counts = _resample_counts(rng, n, n_resamples)  # (R, N)
     signs = rng.integers(0, 2, size=(n_resamples, n)).astype(np.float64)  # (R, N): 1 = swap this video
-    return {m: _paired_class_one(counts_a[m], counts_b[m], counts, signs, confidence) for m in CLASS_MODALITIES}
+    return {
+        m: _paired_class_one(counts_a[m], counts_b[m], counts, signs, confidence) for m in CLASS_MODALITIES
+    }
 
 
 # ----------------------------------------------------------------------------- threshold-free (addition)
@@ -297,7 +300,9 @@ def segment_scores(
         raise ValueError(f"gating must be one of {', '.join(gates)}; got {gating!r}")
     seg = _to_numpy(segment_prob)
     if seg.ndim != 4 or seg.shape[1:] != (NUM_SEGMENTS, 2, NUM_CLASSES):
-        raise ValueError(f"segment_prob has shape {seg.shape}; expected (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES})")
+        raise ValueError(
+            f"segment_prob has shape {seg.shape}; expected (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES})"
+        )
     probs = {"video": video_prob, "audio": audio_prob, "visual": visual_prob}
     out = []
     for m, name in enumerate(gates[gating]):
