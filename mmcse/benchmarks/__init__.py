@@ -1,0 +1,1 @@
+"""Benchmarks: runnable commands that print figures against a named baseline."""
