@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from mmcse.metrics import GATINGS
-from pages import _shared as shared
+from pages import _context as context
 
 st.set_page_config(
     page_title="MM-CSE audio-visual video parsing", page_icon=":material/movie:", layout="wide"
@@ -27,11 +27,11 @@ def follow_default(key: str, default: str) -> None:
     st.session_state[auto_key] = default
 
 
-def sidebar() -> shared.Context:
-    ctx = shared.Context()
+def sidebar() -> context.Context:
+    ctx = context.Context()
     sb = st.sidebar
     sb.header("Data")
-    default_root = shared.default_data_root()
+    default_root = context.default_data_root()
     follow_default("data_root", str(default_root) if default_root else "")
     root_text = sb.text_input(
         "Dataset root",
@@ -61,12 +61,12 @@ def sidebar() -> shared.Context:
     ctx.video_dir = Path(video_text).expanduser() if video_text.strip() else None
 
     sb.header("Checkpoint")
-    default_runs = shared.default_runs_dir(ctx.data_root)
+    default_runs = context.default_runs_dir(ctx.data_root)
     follow_default("runs_dir", str(default_runs) if default_runs else "")
     runs_text = sb.text_input("Runs folder", key="runs_dir")
     runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
-    ctx.checkpoints = shared.discover_checkpoints(runs_dir)
-    labels = {shared.checkpoint_label(p, runs_dir): p for p in ctx.checkpoints}
+    ctx.checkpoints = context.discover_checkpoints(runs_dir)
+    labels = {context.checkpoint_label(p, runs_dir): p for p in ctx.checkpoints}
     source = sb.radio("Source", ["Discovered runs", "Path", "Upload"], horizontal=True, key="ckpt_source")
     if source == "Discovered runs":
         if labels:
@@ -84,7 +84,7 @@ def sidebar() -> shared.Context:
     else:
         upload = sb.file_uploader("Upload a checkpoint", type=["safetensors", "pth"], key="ckpt_upload")
         if upload is not None:
-            ctx.checkpoint = shared.save_upload(upload)
+            ctx.checkpoint = context.save_upload(upload)
             ctx.checkpoints = [*ctx.checkpoints, ctx.checkpoint]
 
     sb.header("Thresholds")

@@ -6,7 +6,7 @@ the annotations' co-occurrence, class-wise feature samples and their t-SNE, and 
     features, table = class_feature_samples(parser, split)        # (M, d_c) and per-point columns
     xy = tsne_embed(features)                                     # (M, 2)
 
-``python -m mmcse.analysis`` prints the t-SNE timing at 5,000 points. Nothing here imports streamlit.
+``python -m mmcse.benchmarks.tsne`` prints the t-SNE timing at 5,000 points. Nothing here imports streamlit.
 """
 
 from __future__ import annotations
@@ -143,7 +143,6 @@ def class_feature_samples(
     parser.check_split(split)
     chosen = np.zeros(NUM_CLASSES, bool)
     chosen[list(range(NUM_CLASSES)) if classes is None else list(classes)] = True
-    mod_index = {"audio": 0, "visual": 1}
     feats, table = [], {"clip": [], "segment": [], "class": [], "modality": [], "active": []}
     start = 0
     for audio, visual, visual_st in split.feature_batches(batch_size):
@@ -153,29 +152,9 @@ def class_feature_samples(
             raise ValueError(f"the model returned no {stage} class-wise features")
         slots = _numpy(slots)
         b = len(audio)
-        weak = split.label[start : start + b] > 0  # (B, 25)
         for m in modalities:
-            mi = mod_index[m]
-            gt = None if split.gt_audio is None else (split.gt_audio, split.gt_visual)[mi][start : start + b]
-            if include_events:
-                clip, cls = np.nonzero(weak & chosen)  # (K,) pairs present in the clip
-                for t in range(NUM_SEGMENTS):
-                    feats.append(slots[clip, t, mi, cls])  # (K, d_c)
-                    table["clip"] += [split.filenames[start + i] for i in clip]
-                    table["segment"] += [t] * len(clip)
-                    table["class"] += [LLP_CLASSES[c] for c in cls]
-                    table["modality"] += [m] * len(clip)
-                    table["active"] += (
-                        [None] * len(clip) if gt is None else [bool(x) for x in gt[clip, t, cls]]
-                    )
-            if include_background and stage == "cafd" and slots.shape[3] > NUM_CLASSES:
-                for t in range(NUM_SEGMENTS):
-                    feats.append(slots[:, t, mi, NUM_CLASSES])  # (B, d_c)
-                    table["clip"] += split.filenames[start : start + b]
-                    table["segment"] += [t] * b
-                    table["class"] += [BACKGROUND] * b
-                    table["modality"] += [m] * b
-                    table["active"] += [None] * b
+            _append_points(feats, table, slots, split, start, b, m, chosen, include_events,
+                           include_background and stage == "cafd")  # fmt: skip
         start += b
         if progress is not None:
             progress(start, len(split))
@@ -185,6 +164,31 @@ def class_feature_samples(
         features = features[keep]
         table = {k: [v[i] for i in keep] for k, v in table.items()}
     return features.astype(np.float32), table
+
+
+def _append_points(feats, table, slots, split, start, b, m, chosen, include_events, include_background) -> None:
+    """Add one batch's points of modality ``m``: the slots (B, 10, 2, S, d_c) of the clips' weak-label
+    classes among ``chosen`` at every segment, and the background slot when asked."""
+    mi = {"audio": 0, "visual": 1}[m]
+    weak = split.label[start : start + b] > 0  # (B, 25)
+    gt = None if split.gt_audio is None else (split.gt_audio, split.gt_visual)[mi][start : start + b]
+    if include_events:
+        clip, cls = np.nonzero(weak & chosen)  # (K,) pairs present in the clip
+        for t in range(NUM_SEGMENTS):
+            feats.append(slots[clip, t, mi, cls])  # (K, d_c)
+            table["clip"] += [split.filenames[start + i] for i in clip]
+            table["segment"] += [t] * len(clip)
+            table["class"] += [LLP_CLASSES[c] for c in cls]
+            table["modality"] += [m] * len(clip)
+            table["active"] += [None] * len(clip) if gt is None else [bool(x) for x in gt[clip, t, cls]]
+    if include_background and slots.shape[3] > NUM_CLASSES:
+        for t in range(NUM_SEGMENTS):
+            feats.append(slots[:, t, mi, NUM_CLASSES])  # (B, d_c)
+            table["clip"] += split.filenames[start : start + b]
+            table["segment"] += [t] * b
+            table["class"] += [BACKGROUND] * b
+            table["modality"] += [m] * b
+            table["active"] += [None] * b
 
 
 # 250 early-exaggeration + 250 refinement steps; 350 steps ran ~40% faster but lost trustworthiness on
@@ -246,43 +250,6 @@ def embedding_quality(features: np.ndarray, embedding: np.ndarray, labels: np.nd
     }
 
 
-def _benchmark_tsne(points: int = 5000, dim: int = 128) -> None:
-    """Print wall / CPU seconds and embedding quality of ``tsne_embed`` on clustered random features, with
-    the default settings and the baseline (2 OpenMP threads for the gradient), on well separated clusters
-    and on overlapping ones."""
-    import os
-    import resource
-    import time
-
-    def timed(x, iterations, threads):
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        start = time.perf_counter()
-        embedding = tsne_embed(x, iterations=iterations, threads=threads)
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        return embedding, wall, after.ru_utime - usage.ru_utime + after.ru_stime - usage.ru_stime
-
-    print(
-        f"t-SNE of {points} x {dim} features (limit: 15 s on 2 cores); load average {os.getloadavg()[0]:.1f}"
-    )
-    for name, spread in (("separated clusters", 2.0), ("overlapping clusters", 0.35)):
-        rng = np.random.default_rng(0)
-        labels = rng.integers(0, NUM_CLASSES, points)
-        centres = rng.normal(size=(NUM_CLASSES, dim)) * spread
-        x = (rng.normal(size=(points, dim)) + centres[labels]).astype(np.float32)  # (points, dim)
-        walls = {}
-        for setting, iterations, threads in (("baseline: 2 OpenMP threads", 500, 2),
-                                             (f"default: {TSNE_THREADS} OpenMP thread(s)",
-                                              TSNE_ITERATIONS, TSNE_THREADS)):  # fmt: skip
-            embedding, wall, cpu = timed(x, iterations, threads)
-            quality = embedding_quality(x, embedding, labels)
-            walls[setting] = wall
-            print(f"  {name:21s} {setting:32s} {wall:5.1f} s wall {cpu:5.1f} s CPU  trustworthiness "
-                  f"{quality['trustworthiness']:.4f}  kNN class agreement {quality['knn_agreement']:.4f}")  # fmt: skip
-        base, new = walls.values()
-        print(f"  {name:21s} speed-up {base / new:.2f}x (load average now {os.getloadavg()[0]:.1f})")
-
-
 __all__ = [
     "BACKGROUND",
     "MAP_NAMES",
@@ -293,7 +260,3 @@ __all__ = [
     "reference_rows",
     "tsne_embed",
 ]
-
-
-if __name__ == "__main__":  # python -m mmcse.analysis: the t-SNE benchmark
-    _benchmark_tsne()

@@ -1,10 +1,9 @@
-"""Checkpoints: one self-describing ``.safetensors`` file (weights + JSON metadata); the import of the
-authors' MM-CSE ``checkpoint_best.pth`` lives in mmcse/official.py and is re-exported here.
+"""Checkpoints: one self-describing ``.safetensors`` file (weights + JSON metadata). The import of the
+authors' MM-CSE ``checkpoint_best.pth`` lives beside the model, in mmcse.models.official.
 
     save_checkpoint(path, model, model_config=..., feature_spec=..., train_config=None, metrics=None, extra=None)
     load_checkpoint(path, device="cpu") -> LoadedCheckpoint   (.model in eval mode, .model_config, ...)
     read_checkpoint_meta(path) -> dict                        (metadata only, no model built)
-    import_official(path) -> MMCSE in eval mode               (mmcse.official; the authors' .pth, read safely)
 
 The metadata is a JSON string stored under the safetensors metadata key ``"mmcse"``. Nothing is ever
 unpickled: weights are safetensors; the authors' ``.pth`` is read with ``torch.load(weights_only=True)``.
@@ -16,7 +15,7 @@ import datetime as _dt
 import json
 import os
 import subprocess
-import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +25,9 @@ from torch import nn
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
-from mmcse.official import (  # the authors' checkpoint, re-exported: mmcse.checkpoint.import_official
-    check_official_keys,
-    convert_official_state_dict,
-    import_official,
-    official_config,
-    official_feature_spec,
-    to_official_state_dict,
-)
+from mmcse.models import create_model, official
+from mmcse.models.weights import load_strict
+from mmcse.utils.files import atomic_path
 
 META_KEY = "mmcse"
 FORMAT = "mmcse-checkpoint"
@@ -96,15 +90,8 @@ def save_checkpoint(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "num_parameters": sum(int(t.numel()) for t in tensors.values()),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(meta)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
 
 
 def _bad_file(path: Path, why: str) -> ValueError:
@@ -148,8 +135,6 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """Build the model a checkpoint describes (any arch, via ``create_model``) and load its weights."""
     from safetensors.torch import load_file
 
-    from mmcse.models import create_model
-
     path = Path(path)
     meta = read_checkpoint_meta(path)
     try:
@@ -165,7 +150,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     except Exception as exc:
         raise _bad_file(path, f"cannot read the weights (truncated or corrupted?): {exc}") from None
     model = create_model(model_config)
-    _load_strict(model, state, path)
+    load_strict(model, state, path)
     model.to(device).eval()
     return LoadedCheckpoint(
         model=model,
@@ -177,45 +162,11 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     )
 
 
-def _load_strict(
-    model: nn.Module,
-    state: dict[str, torch.Tensor],
-    path: Path | str,
-    what: str = "the model its metadata describes",
-) -> None:
-    """load_state_dict(strict) with one readable error listing missing, unexpected and mis-shaped keys."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    extra = sorted(set(state) - set(expected))
-    shapes = sorted(
-        f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != tuple(expected[k].shape)
+def import_official(path: str | os.PathLike) -> nn.Module:
+    """Deprecated home of :func:`mmcse.models.official.import_official` (kept so that old imports work)."""
+    warnings.warn(
+        "mmcse.checkpoint.import_official moved to mmcse.models.official.import_official",
+        DeprecationWarning,
+        stacklevel=2,
     )
-    if missing or extra or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing keys: {', '.join(missing)}")
-        if extra:
-            parts.append(f"unexpected keys: {', '.join(extra)}")
-        if shapes:
-            parts.append(f"mis-shaped keys: {', '.join(shapes)}")
-        raise ValueError(f"{path}: weights do not fit {what}; " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
-
-
-__all__ = [
-    "FORMAT",
-    "FORMAT_VERSION",
-    "META_KEY",
-    "LoadedCheckpoint",
-    "check_official_keys",
-    "convert_official_state_dict",
-    "import_official",
-    "load_checkpoint",
-    "official_config",
-    "official_feature_spec",
-    "read_checkpoint_meta",
-    "save_checkpoint",
-    "to_official_state_dict",
-]
+    return official.import_official(path)

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from mmcse.commands._common import UserError
+
 # (module under mmcse.commands) in the order `--help` lists them
 COMMAND_MODULES = (
     "demo",
@@ -22,10 +24,6 @@ COMMAND_MODULES = (
     "bench",
     "bench_store",
 )
-
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one clear line, without a traceback."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -77,14 +77,34 @@ VALOR_FEATURES = FeatureSpec(
     pseudo_visual="CLIP/segment_pseudo_labels",
 )
 
-FEATURE_PRESETS: dict[str, FeatureSpec] = {"han": HAN_FEATURES, "valor": VALOR_FEATURES}
+DEMO_FEATURES = FeatureSpec(  # made by mmcse.demo.features.DemoExtractor from the demo's clips
+    name="demo",
+    audio=StreamSpec("demo_audio", (10, 128), "log-mel statistics + spectral/pitch/rhythm per 1-s segment"),
+    visual=StreamSpec("demo_frames", (10, 240), "colour, layout, gradient and foreground descriptors, mean of 8 frames"),
+    visual_st=StreamSpec("demo_motion", (10, 128), "frame-difference energy, flow directions, periodicity, moving colours"),
+    pseudo_audio="simulated_pseudo/audio",
+    pseudo_visual="simulated_pseudo/visual",
+)  # fmt: skip
+
+FEATURE_PRESETS: dict[str, FeatureSpec] = {"han": HAN_FEATURES, "valor": VALOR_FEATURES, "demo": DEMO_FEATURES}
+
+
+def check_same_inputs(checkpoint_spec: FeatureSpec, data_spec: FeatureSpec, where: str = "the dataset") -> None:
+    """Raise a clear ValueError when a checkpoint cannot run on features of another spec."""
+    if checkpoint_spec.same_inputs(data_spec):
+        return
+
+    def describe(spec: FeatureSpec) -> str:
+        return ", ".join(f"{s.name} {tuple(s.shape)}" for s in spec.streams.values())
+
+    raise ValueError(
+        f"the checkpoint was trained on '{checkpoint_spec.name}' features ({describe(checkpoint_spec)}) but "
+        f"{where} holds '{data_spec.name}' features ({describe(data_spec)}); pick a checkpoint trained on "
+        f"'{data_spec.name}' features or a dataset with '{checkpoint_spec.name}' features"
+    )
 
 
 def feature_preset(name: str) -> FeatureSpec:
-    if name == "demo":  # defined next to the extractor that makes it
-        from mmcse.video.extractor import DEMO_FEATURES
-
-        return DEMO_FEATURES
     try:
         return FEATURE_PRESETS[name]
     except KeyError:

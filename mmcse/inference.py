@@ -2,12 +2,12 @@
 probabilities, thresholded predictions and events.
 
     parser = Parser.from_checkpoint("runs/demo_mmcse/best.safetensors")   # GPU when there is one
-    split = splits.load_split("demo_data", "test", parser.feature_spec)   # annotations + features
+    split = open_split(DataPaths.from_root("demo_data", parser.feature_spec), "test")   # mmcse.data
     preds = parser.predict_split(split)                                   # Predictions, numpy
     pred_a, pred_v = preds.binary(gating="mmcse")                         # (N, 10, 25) uint8 each
     parse = parser.parse_video("clip.mp4")                                # VideoParse: events, probs
 
-Splits on disk live in mmcse.splits, the interpretability views (co-occurrence maps, class-wise features
+Splits on disk are opened by mmcse.data.splits.open_split, the interpretability views (co-occurrence maps, class-wise features
 and their t-SNE, reference rows) in mmcse.analysis. Nothing here imports streamlit; the app caches results.
 """
 
@@ -21,19 +21,17 @@ import numpy as np
 import torch
 
 from mmcse import metrics
+from mmcse.checkpoint import load_checkpoint
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
-from mmcse.config import FeatureSpec
+from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
-from mmcse.splits import check_same_inputs
+from mmcse.demo.features import DemoExtractor
+from mmcse.models.official import import_official, official_feature_spec
+from mmcse.utils.device import resolve_device
+from mmcse.video.extractor import Extractor
 
 Progress = Callable[[int, int], None]  # progress(done, total)
 
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """ "auto" -> the GPU when torch sees one, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 # ----------------------------------------------------------------------------- predictions
@@ -220,8 +218,6 @@ class Parser:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Parser:
         """Load our .safetensors checkpoint, or the authors' .pth (read with weights_only=True)."""
-        from mmcse import checkpoint, official
-
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -229,9 +225,9 @@ class Parser:
             )
         dev = resolve_device(device)
         if path.suffix == ".pth":
-            model = official.import_official(path)
+            model = import_official(path)
             model_config = model.cfg
-            spec = official.official_feature_spec(model)
+            spec = official_feature_spec(model)
             meta = {
                 "source": "authors' release (imported)",
                 "model_config": model_config.to_dict(),
@@ -239,7 +235,7 @@ class Parser:
                 "train_config": {"gating": "mmcse"},
             }
             return cls(model, spec, meta, dev, path)
-        loaded = checkpoint.load_checkpoint(path, device=str(dev))
+        loaded = load_checkpoint(path, device=str(dev))
         return cls(loaded.model, loaded.feature_spec, loaded.meta, dev, path)
 
     # ---- convenience views of the metadata
@@ -345,8 +341,6 @@ class Parser:
         """Extract features from a video file (10-s windows, mmcse.video.extractor), predict each window and
         threshold it; events are merged across window borders. Raises a clear error for a non-video file or
         a checkpoint whose features have no offline extractor (e.g. han / valor)."""
-        from mmcse.video.extractor import extractor_for_spec
-
         extractor = extractor_for_spec(self.feature_spec)
         result = extractor.extract_file(str(path))
         if not result.windows:
@@ -382,13 +376,14 @@ class Parser:
         )
 
 
-__all__ = [
-    "Parser",
-    "Predictions",
-    "Progress",
-    "VideoParse",
-    "check_same_inputs",
-    "merged_events",
-    "resolve_device",
-    "threshold_windows",
-]
+
+def extractor_for_spec(spec: FeatureSpec) -> Extractor:
+    """The offline extractor that makes ``spec``'s features; a clear error when there is none."""
+    if spec.same_inputs(DEMO_FEATURES):
+        return DemoExtractor()
+    streams = ", ".join(s.name for s in spec.streams.values())
+    raise ValueError(
+        f"no offline feature extractor for the {spec.name!r} features ({streams}); extract features with the "
+        "official backbones (VGGish / ResNet-152 / R(2+1)D-18, or CLAP / CLIP for VALOR) and run the model on "
+        "the feature files, or parse videos with a checkpoint trained on the demo features"
+    )

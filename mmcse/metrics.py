@@ -11,7 +11,7 @@ Protocol (docs/avvp_protocol.md §4), reproduced to the last digit of the offici
   1.0 when no class is active; Event@AV adds the audio and visual counts per class first;
 - the split's number is the plain mean over videos, x100; Type@AV = mean of the A, V and AV numbers.
 
-Run `python -m mmcse.metrics` for a timing of `avvp_scores` on random data the size of the test split.
+`python -m mmcse.benchmarks.metrics` times `avvp_scores` on random data the size of the test split.
 """
 
 from __future__ import annotations
@@ -368,60 +368,3 @@ def events_to_tsv_rows(events: list[Event], header: bool = True) -> list[tuple[s
             )
         )
     return rows
-
-
-# ----------------------------------------------------------------------------- benchmark
-
-
-def _load_oracle():
-    """The loop re-implementation of the official code (tests/official_avvp_eval.py), if this is a clone."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "tests" / "official_avvp_eval.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location("official_avvp_eval", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _benchmark(n_videos: int = 1200, repeats: int = 5, seed: int = 0) -> None:
-    """Time avvp_scores on random (N, 10, 25) data the size of the LLP test split, against the official
-    loop code (baseline) when tests/official_avvp_eval.py is present."""
-    import time
-
-    rng = np.random.default_rng(seed)
-    # run-like data: each class on in a clip with prob 0.1, then ~80% of its segments
-    on = rng.random((4, n_videos, 1, NUM_CLASSES)) < 0.1
-    grids = (on & (rng.random((4, n_videos, NUM_SEGMENTS, NUM_CLASSES)) < 0.8)).astype(np.uint8)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        scores = avvp_scores(*grids)
-        times.append(time.perf_counter() - t0)
-    best = min(times)
-    print(f"avvp_scores on {n_videos} clips: best {best * 1e3:.1f} ms, median "
-          f"{sorted(times)[len(times) // 2] * 1e3:.1f} ms over {repeats} runs")  # fmt: skip
-    print("  " + " ".join(f"{k}={v:.2f}" for k, v in scores.items()))
-    oracle = _load_oracle()
-    if oracle is not None:
-        t0 = time.perf_counter()
-        official = oracle.official_scores(*grids)
-        t_official = time.perf_counter() - t0
-        diff = max(abs(official[k] - scores[k]) for k in SCORE_KEYS)
-        print(f"official loop code (baseline): {t_official * 1e3:.0f} ms -> {t_official / best:.0f}x faster, "
-              f"max |difference| {diff:.1e}")  # fmt: skip
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Benchmark mmcse.metrics.avvp_scores on random data")
-    parser.add_argument(
-        "--clips", type=int, default=1200, help="number of clips (default: 1200, the test split)"
-    )
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    _benchmark(args.clips, args.repeats)

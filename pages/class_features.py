@@ -7,13 +7,15 @@ import streamlit as st
 
 from mmcse import viz
 from mmcse.classes import LLP_CLASSES
-from pages import _shared as shared
+from pages import _cache as cache
+from pages import _context as context
+from pages import _widgets as widgets
 
 st.title("Class-wise features (t-SNE)")
-ctx = shared.context()
-if not shared.require(ctx):
+ctx = context.context()
+if not widgets.require(ctx):
     st.stop()
-parser, data, preds = shared.predictions_or_stop(ctx)
+parser, data, preds = widgets.predictions_or_stop(ctx)
 if not parser.has_class_features:
     st.info(
         f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint."
@@ -41,12 +43,12 @@ if not events and not (background and stage == "cafd"):
     st.stop()
 modalities = ("audio", "visual") if modality == "both" else (modality,)
 try:
-    xy, table = shared.tsne_points(
-        str(ctx.checkpoint), shared.mtime(ctx.checkpoint), shared.data_key(ctx), stage, modalities,
+    xy, table = cache.tsne_points(
+        str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), stage, modalities,
         tuple(LLP_CLASSES.index(c) for c in chosen), events, background and stage == "cafd", int(max_points), int(seed),
     )  # fmt: skip
-except shared.USER_ERRORS as exc:
-    shared.show_error(exc, "Cannot embed these features")
+except widgets.USER_ERRORS as exc:
+    widgets.show_error(exc, "Cannot embed these features")
     st.stop()
 table = pd.DataFrame(table)
 st.plotly_chart(viz.tsne_figure(xy, table, color_by=color_by), width="stretch", key="tsne_plot")

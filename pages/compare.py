@@ -9,11 +9,13 @@ import streamlit as st
 
 from mmcse import metrics, viz
 from mmcse.classes import LLP_CLASSES
-from pages import _shared as shared
+from pages import _cache as cache
+from pages import _context as context
+from pages import _widgets as widgets
 
 st.title("Compare checkpoints")
-ctx = shared.context()
-if not shared.require(ctx, need_checkpoint=False):
+ctx = context.context()
+if not widgets.require(ctx, need_checkpoint=False):
     st.stop()
 options = {str(p): p for p in ctx.checkpoints}
 if len(options) < 2:
@@ -33,9 +35,9 @@ if len(chosen) < 2:
 results = {}
 for key in chosen:
     try:
-        results[labels[key]] = shared.get_predictions(options[key], ctx)
-    except shared.USER_ERRORS as exc:
-        shared.show_error(exc, f"Skipping {labels[key]}")
+        results[labels[key]] = cache.get_predictions(options[key], ctx)
+    except widgets.USER_ERRORS as exc:
+        widgets.show_error(exc, f"Skipping {labels[key]}")
 if len(results) < 2:
     st.stop()
 names = list(results)
@@ -43,7 +45,7 @@ data = results[names[0]][1]
 if data.gt_audio is None:
     st.info(f"The {data.name} split has no dense labels; choose val or test to compare scores.")
     st.stop()
-binary = {n: shared.binary(r[2], ctx) for n, r in results.items()}
+binary = {n: widgets.binary(r[2], ctx) for n, r in results.items()}
 
 st.subheader("The 10 numbers")
 rows = {n: metrics.avvp_scores(*binary[n], data.gt_audio, data.gt_visual) for n in names}

@@ -6,13 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from mmcse import analysis, viz
-from pages import _shared as shared
+from pages import _cache as cache
+from pages import _context as context
+from pages import _widgets as widgets
 
 st.title("Class co-occurrence")
-ctx = shared.context()
-if not shared.require(ctx):
+ctx = context.context()
+if not widgets.require(ctx):
     st.stop()
-parser, data, preds = shared.predictions_or_stop(ctx)
+parser, data, preds = widgets.predictions_or_stop(ctx)
 if parser.arch != "mmcse":
     st.info(f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
     st.stop()
@@ -28,12 +30,12 @@ stretch = cols[2].toggle("Stretch learned colours", value=True, key="map_stretch
                          help="Learned attention rows often sit close to uniform (1/25 = 0.04): stretching shows "
                          "their structure; off, the scale starts at 0")  # fmt: skip
 try:
-    key = shared.data_key(ctx)
-    learned = shared.cooccurrence(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), key, segments != "all")[
+    key = cache.data_key(ctx)
+    learned = cache.cooccurrence(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), key, segments != "all")[
         name
     ]
-except shared.USER_ERRORS as exc:
-    shared.show_error(exc, "Cannot compute the maps")
+except widgets.USER_ERRORS as exc:
+    widgets.show_error(exc, "Cannot compute the maps")
     st.stop()
 counts = analysis.annotation_cooccurrence(data)[name]
 annotated = viz.normalize_rows(counts)

@@ -6,14 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from mmcse import analysis, metrics, viz
-from pages import _shared as shared
+from pages import _context as context
+from pages import _widgets as widgets
 
 st.title("MM-CSE: audio-visual video parsing")
-ctx = shared.context()
-if not shared.require(ctx):
+ctx = context.context()
+if not widgets.require(ctx):
     st.stop()
 
-parser, data, preds = shared.predictions_or_stop(ctx)
+parser, data, preds = widgets.predictions_or_stop(ctx)
 
 meta = parser.meta
 model_config = meta.get("model_config", {})
@@ -46,7 +47,7 @@ with st.expander("All metadata"):
     )
 
 st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
-scores = shared.split_scores(preds, data, ctx)
+scores = widgets.split_scores(preds, data, ctx)
 if scores is None:
     st.info(
         f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar."
@@ -66,7 +67,7 @@ st.plotly_chart(viz.metrics_bar(rows), width="stretch", key="metrics_bar")
 
 st.subheader("Per-class F by modality")
 level = st.radio("Level", ["segment", "event"], horizontal=True, key="per_class_level")
-pred_a, pred_v = shared.binary(preds, ctx)
+pred_a, pred_v = widgets.binary(preds, ctx)
 per_class = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level=level)
 st.plotly_chart(
     viz.per_class_f_bar({m: 100 * per_class[m] for m in ("a", "v", "av")}),

@@ -11,14 +11,17 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcse import inference, metrics, splits, viz
+from mmcse import inference, metrics, viz
 from mmcse.classes import LLP_CLASSES
 from mmcse.data.dataset import LLPSplit
-from pages import _shared as shared
+from mmcse.video.io import find_video
+from pages import _cache as cache
+from pages import _context as context
+from pages import _widgets as widgets
 
 st.title("Video parser")
-ctx = shared.context()
-if not shared.require(ctx, need_data=False):
+ctx = context.context()
+if not widgets.require(ctx, need_data=False):
     st.stop()
 
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
@@ -26,7 +29,7 @@ source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizont
 
 def clip_picker(data: LLPSplit, preds: inference.Predictions) -> int | None:
     """Search by id or class, sort by score or by disagreement with GT -> row index of the chosen clip."""
-    pred_a, pred_v = shared.binary(preds, ctx)
+    pred_a, pred_v = widgets.binary(preds, ctx)
     cols = st.columns([2, 2, 1])
     query = cols[0].text_input("Search (clip id or class name)", key="clip_search").strip().lower()
     sort_options = ["file order"]
@@ -90,7 +93,7 @@ def show_parse(
             "No video file for this clip (LLP videos are downloaded by users): set the video folder in the "
             "sidebar. The timeline and heatmaps below work without it."
         )
-    result = shared.show_timeline(timeline, video_path, key="timeline", clip_id=name)
+    result = widgets.show_timeline(timeline, video_path, key="timeline", clip_id=name)
     paused = getattr(result, "time", None)
     if paused is not None:
         st.caption(f"Paused / seeked at {float(paused):.1f} s")
@@ -152,25 +155,25 @@ def annotated_download(col, video_path: Path, events, duration: float, stem: str
         try:
             from mmcse.video import annotate
 
-            out = shared.UPLOAD_DIR / f"annotated_{hashlib.sha256(key.encode()).hexdigest()[:16]}.mp4"
+            out = context.UPLOAD_DIR / f"annotated_{hashlib.sha256(key.encode()).hexdigest()[:16]}.mp4"
             out.parent.mkdir(parents=True, exist_ok=True)
             with st.spinner("Rendering the annotated video..."):
                 annotate.annotate_video(video_path, SimpleNamespace(events=events, duration=duration), out)
             st.session_state[key] = out.read_bytes()
             st.rerun()
-        except (ImportError, *shared.USER_ERRORS) as exc:
-            shared.show_error(exc, "Cannot render the annotated video")
+        except (ImportError, *widgets.USER_ERRORS) as exc:
+            widgets.show_error(exc, "Cannot render the annotated video")
 
 
 if source == "A clip of the dataset":
     if ctx.data_root is None:
-        shared.first_run_message()
+        widgets.first_run_message()
         st.stop()
-    parser, data, preds = shared.predictions_or_stop(ctx)
+    parser, data, preds = widgets.predictions_or_stop(ctx)
     row = clip_picker(data, preds)
     if row is None:
         st.stop()
-    pred_a, pred_v = (x[row] for x in shared.binary(preds, ctx))
+    pred_a, pred_v = (x[row] for x in widgets.binary(preds, ctx))
     gt_a = None if data.gt_audio is None else data.gt_audio[row]
     gt_v = None if data.gt_visual is None else data.gt_visual[row]
     name = data.filenames[row]
@@ -181,7 +184,7 @@ if source == "A clip of the dataset":
         show_clip_scores(pred_a, pred_v, gt_a, gt_v)
     segment_prob = preds.segment_prob[row]
     events = metrics.extract_events(pred_a, pred_v, segment_prob, filenames=[name])
-    video_path = splits.find_video(ctx.video_dir, name)
+    video_path = find_video(ctx.video_dir, name)
     show_parse(name, segment_prob, pred_a, pred_v, gt_a, gt_v, events, video_path, 10.0, weak=data.label[row])
 else:
     st.caption(
@@ -191,12 +194,12 @@ else:
     upload = st.file_uploader("Video file", type=["mp4", "webm", "mkv", "mov", "avi"], key="video_upload")
     if upload is None:
         st.stop()
-    path = shared.save_upload(upload)
+    path = context.save_upload(upload)
     try:
-        parser = shared.get_parser(ctx.checkpoint)
-        parse = shared.parse_video(str(ctx.checkpoint), shared.mtime(ctx.checkpoint), str(path))
-    except (ImportError, *shared.USER_ERRORS) as exc:
-        shared.show_error(exc, f"Cannot parse {upload.name}")
+        parser = cache.get_parser(ctx.checkpoint)
+        parse = cache.parse_video(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), str(path))
+    except (ImportError, *widgets.USER_ERRORS) as exc:
+        widgets.show_error(exc, f"Cannot parse {upload.name}")
         st.info("Check that the file is a video with a picture track, and that the checkpoint's features can be "
                 "extracted offline (the demo features can; HAN / VALOR features need the official backbones).")  # fmt: skip
         st.stop()

@@ -1,6 +1,6 @@
 """Derive the statistics the procedural demo samples from, out of the LLP annotation CSVs.
 
-    python scripts/derive_llp_stats.py [--llp ../shared/llp] [--out assets/llp_stats.json]
+    python scripts/derive_llp_stats.py [--llp ../shared/llp] [--out mmcse/demo/llp_stats.json]
 
 Writes derived numbers only (counts, fractions, histograms of label sets and of 10-segment on/off
 patterns); no filename or row of the CSVs is copied.
@@ -154,7 +154,7 @@ def derive(llp: Path) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--llp", type=Path, default=REPO.parent / "shared" / "llp")
-    ap.add_argument("--out", type=Path, default=REPO / "assets" / "llp_stats.json")
+    ap.add_argument("--out", type=Path, default=REPO / "mmcse" / "demo" / "llp_stats.json")
     args = ap.parse_args()
     if not (args.llp / "AVVP_train.csv").exists():
         raise SystemExit(f"error: LLP CSVs not found in {args.llp}; pass --llp <shared/llp>")

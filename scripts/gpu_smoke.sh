@@ -57,12 +57,13 @@ step "the shipped demo checkpoint: $DEVICE probabilities against the CPU's"
 import sys, time
 import numpy as np
 from mmcse.inference import Parser
-from mmcse.splits import load_split
+from mmcse.data.paths import DataPaths
+from mmcse.data.splits import open_split
 dev = sys.argv[1]
 probs = {}
 for d in ("cpu", dev):
     parser = Parser.from_checkpoint("assets/demo/runs/mmcse/best.safetensors", device=d)
-    split = load_split("assets/demo", "test", parser.feature_spec)
+    split = open_split(DataPaths.from_root("assets/demo", parser.feature_spec), "test")
     parser.predict_split(split)  # warm-up
     t0 = time.perf_counter()
     probs[d] = parser.predict_split(split)

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from mmcse.checkpoint import import_official, load_checkpoint, read_checkpoint_meta, save_checkpoint
+from mmcse.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
 from mmcse.classes import LLP_CLASSES
 from mmcse.cli import main as cli_main
 from mmcse.config import HAN_FEATURES, VALOR_FEATURES, ModelConfig, TrainConfig
 from mmcse.models import create_model
+from mmcse.models.official import import_official
 
 
 def _small_cfg(**kw) -> ModelConfig:
@@ -183,7 +184,7 @@ def test_import_refuses_missing_extra_and_misshaped_keys(tmp_path, official_stat
 
 def test_official_layout_round_trips(official_state):
     """convert -> to_official gives back every official tensor (final_norm_a/v aside: never used)."""
-    from mmcse.official import convert_official_state_dict, to_official_state_dict
+    from mmcse.models.official import convert_official_state_dict, to_official_state_dict
 
     back = to_official_state_dict(convert_official_state_dict(dict(official_state)))
     assert set(back) == set(official_state)

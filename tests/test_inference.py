@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_fixture import (
+from helpers.app_fixture import (
     OTHER_FEATURES,
     TINY_FEATURES,
     build_app_fixture,
     save_random_checkpoint,
     write_test_video,
 )
+from helpers.splits import split_of
 
-from mmcse import analysis, inference, metrics, splits
+from mmcse import analysis, inference, metrics
 from mmcse.classes import NUM_CLASSES, class_index
 
 
@@ -28,7 +29,7 @@ def parser(fx):
 
 @pytest.fixture(scope="module")
 def test_split(fx):
-    return splits.load_split(fx.data, "test", TINY_FEATURES)
+    return split_of(fx.data, "test", TINY_FEATURES)
 
 
 def test_predict_split_matches_direct_forward_and_thresholds(parser, test_split):
@@ -51,7 +52,7 @@ def test_feature_spec_mismatch_is_refused_clearly(fx, test_split):
     with pytest.raises(ValueError, match="'other' features.*'tiny' features"):
         other.predict_split(test_split)
     with pytest.raises(FileNotFoundError, match="holds no 'other' features.*other_audio"):
-        splits.load_split(fx.data, "test", OTHER_FEATURES)
+        split_of(fx.data, "test", OTHER_FEATURES)
 
 
 def test_load_split_opens_a_packed_store_with_the_same_features(fx, test_split, tmp_path):
@@ -59,18 +60,18 @@ def test_load_split_opens_a_packed_store_with_the_same_features(fx, test_split, 
 
     packed_root = tmp_path / "packed"
     pack_features(fx.data / "feats", TINY_FEATURES, test_split.video_ids, packed_root, progress=False)
-    packed = splits.load_split(fx.data, "test", TINY_FEATURES, feature_root=packed_root)
+    packed = split_of(fx.data, "test", TINY_FEATURES, feature_root=packed_root)
     assert packed.store.packed and packed.filenames == test_split.filenames
     for a, b in zip(next(packed.feature_batches(16)), next(test_split.feature_batches(16))):
         np.testing.assert_array_equal(a, b)
 
 
 def test_load_split_errors_name_the_problem(fx, tmp_path):
-    with pytest.raises(FileNotFoundError, match="no AVVP_test_pd.csv"):
-        splits.load_split(tmp_path, "test", TINY_FEATURES)
+    with pytest.raises(FileNotFoundError, match="AVVP_test_pd.csv not found"):
+        split_of(tmp_path, "test", TINY_FEATURES)
     (tmp_path / "AVVP_test_pd.csv").write_text((fx.data / "AVVP_test_pd.csv").read_text())
-    with pytest.raises(FileNotFoundError, match="has no features"):
-        splits.load_split(tmp_path, "test", TINY_FEATURES)
+    with pytest.raises(FileNotFoundError, match="holds no 'tiny' features"):
+        split_of(tmp_path, "test", TINY_FEATURES)
 
 
 def test_corrupt_checkpoint_gives_clear_error(tmp_path):
@@ -98,7 +99,7 @@ def test_annotation_cooccurrence_counts(fx, test_split):
     c1, c2 = np.argwhere(gt_a.any(0))[0][0], np.argwhere(gt_v.any(0))[0][0]
     assert counts["av"][c1, c2] == int((gt_a[:, c1] & gt_v[:, c2]).sum())
     assert counts["aa"][c1, c1] == int(gt_a[:, c1].sum())
-    train = splits.load_split(fx.data, "train", TINY_FEATURES)
+    train = split_of(fx.data, "train", TINY_FEATURES)
     weak = analysis.annotation_cooccurrence(train)["aa"]
     assert weak[c1, c1] == int(train.label[:, c1].sum())
 
@@ -148,7 +149,7 @@ def test_parse_video_needs_an_offline_extractor(parser, tmp_path):
 
 @pytest.fixture(scope="module")
 def demo_parser(tmp_path_factory):
-    from mmcse.video.extractor import DEMO_FEATURES
+    from mmcse.config import DEMO_FEATURES
 
     path = save_random_checkpoint(tmp_path_factory.mktemp("demo_ck") / "demo.safetensors", DEMO_FEATURES)
     return inference.Parser.from_checkpoint(path, device="cpu")

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from official_avvp_eval import (  # tests/ is on sys.path (pytest rootdir conftest)
+
+from mmcse.benchmarks.official_avvp_eval import (
     event_wise_metric,
     extract_event,
     official_dense_gt,
     official_per_video,
     official_scores,
 )
-
 from mmcse.classes import LLP_CLASSES, class_index
 from mmcse.metrics import (
     SCORE_KEYS,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmcse.commands._common import UserError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -31,8 +33,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     import torch
 
-    from mmcse.bench import format_report, run_benchmark
-    from mmcse.cli import UserError
+    from mmcse.benchmarks.model import format_report, run_benchmark
 
     if args.batch < 1 or args.iters < 1:
         raise UserError("--batch and --iters must be at least 1")

@@ -10,6 +10,8 @@ Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo.py for 
 
 from __future__ import annotations
 
+from mmcse.commands._common import UserError
+
 
 def add_parser(subparsers) -> None:
     import argparse
@@ -41,8 +43,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from mmcse.cli import UserError
-    from mmcse.demo import build_demo, export_compact, format_scores
+    from mmcse.demo.build import build_demo, export_compact, format_scores
 
     sizes = {
         k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v is not None

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 
+from mmcse.commands._common import add_data_arguments, data_paths
+
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
 
 
 def add_parser(subparsers) -> None:
-    from mmcse.commands.train import add_data_arguments
-
     p = subparsers.add_parser(
         "evaluate",
         help="the 10 AVVP numbers of a checkpoint on val or test",
@@ -60,10 +60,9 @@ def run(args) -> int:
     from pathlib import Path
 
     from mmcse.checkpoint import read_checkpoint_meta
-    from mmcse.commands.train import data_paths
     from mmcse.config import FeatureSpec
-    from mmcse.engine import evaluate_report
-    from mmcse.runs import atomic_write_bytes
+    from mmcse.training import evaluate_report
+    from mmcse.utils.files import atomic_write_bytes
 
     checkpoint = Path(args.checkpoint)
     if not checkpoint.is_file():

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmcse.commands._common import UserError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -26,8 +28,7 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     from mmcse.checkpoint import save_checkpoint
-    from mmcse.cli import UserError
-    from mmcse.official import import_official, official_feature_spec
+    from mmcse.models.official import import_official, official_feature_spec
 
     if args.out.suffix != ".safetensors":
         raise UserError(f"--out {args.out}: use a .safetensors file name")

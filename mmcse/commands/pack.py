@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 
+from mmcse.commands._common import UserError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -52,7 +54,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from mmcse.cli import UserError
     from mmcse.config import feature_preset
     from mmcse.data.features import FeatureStore, pack_features
     from mmcse.data.llp import read_weak_labels, video_id

@@ -14,6 +14,8 @@ features extracted with the official backbones.
 
 from __future__ import annotations
 
+from mmcse.commands._common import UserError
+
 TSV_COLUMNS = ("filename", "onset", "offset", "event_label", "modality", "score")
 
 
@@ -98,7 +100,6 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from mmcse.cli import UserError
     from mmcse.inference import Parser
 
     for t in (args.segment_threshold, args.video_threshold):

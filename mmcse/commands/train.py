@@ -16,27 +16,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from mmcse.commands._common import UserError, add_data_arguments, data_paths
+
 DIM_FIELDS = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
-
-
-def add_data_arguments(p, training: bool = True) -> None:
-    g = p.add_argument_group("data (official LLP layout)")
-    g.add_argument("--data-root", help="folder with the LLP CSVs (and feats/ with the features)")
-    g.add_argument(
-        "--feature-root", help="folder with <stream>/<id11>.npy or a packed store (default <data-root>/feats)"
-    )
-    g.add_argument("--audio-csv", help="dense audio GT CSV (default AVVP_eval_audio.csv in --data-root)")
-    g.add_argument("--visual-csv", help="dense visual GT CSV (default AVVP_eval_visual.csv in --data-root)")
-    if training:
-        g.add_argument("--train-csv", help="weak-label CSV of the train split (default AVVP_train.csv)")
-        g.add_argument("--val-csv", help="weak-label CSV of the val split (default AVVP_val_pd.csv)")
-        g.add_argument("--pseudo-audio", help="folder of audio segment pseudo labels <id11>.npy (10, 25)")
-        g.add_argument("--pseudo-visual", help="folder of visual segment pseudo labels <id11>.npy (10, 25)")
-        g.add_argument(
-            "--no-pseudo", action="store_true", help="ignore pseudo labels: HAN's weak-label recipe"
-        )
-    else:
-        g.add_argument("--split-csv", help="weak-label CSV of the split (default the standard LLP name)")
 
 
 def add_parser(subparsers) -> None:
@@ -98,44 +80,8 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def data_paths(args, spec, training: bool = True):
-    from pathlib import Path
-
-    from mmcse.cli import UserError
-    from mmcse.engine_data import DataPaths
-
-    if not args.data_root and not args.feature_root:
-        raise UserError("give --data-root (the folder with the LLP CSVs and feats/) or --feature-root")
-    root = Path(args.data_root or ".")
-    if args.data_root and not root.is_dir():
-        raise FileNotFoundError(f"--data-root {root} is not a folder")
-    split_csvs = {}
-    if training:
-        if args.pseudo_audio or args.pseudo_visual:
-            if not (args.pseudo_audio and args.pseudo_visual):
-                raise UserError("give both --pseudo-audio and --pseudo-visual, or neither")
-            spec = dataclasses.replace(
-                spec,
-                pseudo_audio=str(Path(args.pseudo_audio).resolve()),
-                pseudo_visual=str(Path(args.pseudo_visual).resolve()),
-            )
-        split_csvs = {k: v for k, v in (("train", args.train_csv), ("val", args.val_csv)) if v}
-    elif args.split_csv:
-        split_csvs = {args.split: args.split_csv}
-    return DataPaths.from_root(
-        root,
-        spec,
-        feature_root=args.feature_root,
-        split_csvs=split_csvs,
-        audio_csv=args.audio_csv,
-        visual_csv=args.visual_csv,
-        use_pseudo_labels=False if training and args.no_pseudo else None,
-    )
-
-
 def build_configs(args, spec):
     """(ModelConfig, TrainConfig) from the preset, the features and the flags."""
-    from mmcse.cli import UserError
     from mmcse.config import ModelConfig, get_preset
 
     preset = get_preset(args.preset or f"paper-{args.model or 'mmcse'}")
@@ -196,10 +142,9 @@ def run(args) -> int:
     import os
     from pathlib import Path
 
-    from mmcse import distributed, runs
     from mmcse.config import ModelConfig, TrainConfig, feature_preset
-    from mmcse.engine import train
-    from mmcse.engine_data import DataPaths
+    from mmcse.data.paths import DataPaths
+    from mmcse.training import distributed, runs, train
 
     out = Path(args.out)
     if args.resume:

@@ -1,8 +1,7 @@
 """LLPSplit: one LLP split (weak labels, dense GT when present) joined with a FeatureStore; batching.
 
-The one reader of a split on disk. Training and evaluation open it from DataPaths
-(``LLPSplit.from_paths``, mmcse.engine_data), the app and the Parser from a dataset folder
-(``mmcse.splits.load_split``), scripts from an LLP folder (``LLPSplit.from_llp``).
+The one reader of a split on disk; everything opens it through ``mmcse.data.splits.open_split``
+(training, evaluation, the Parser, the app and scripts alike), which checks the folder first.
 
 Batch contract (consumed by engine, losses, inference), B clips:
     "audio"       (B, La, Da) float32        "visual"        (B, Lv, Dv) float32
@@ -63,54 +62,6 @@ class LLPSplit(Dataset):
             self.gt_audio, self.gt_visual = llp.read_dense_labels(audio_csv, visual_csv, self.filenames)
         self.audio_csv = Path(audio_csv) if audio_csv is not None else None  # the audio GT scored against
         store.check_complete(self.video_ids, what=f"{self.name} split ({self.split_csv})")
-
-    @classmethod
-    def from_llp(
-        cls,
-        llp_dir: str | Path,
-        split: str,
-        feature_root: str | Path | FeatureStore,
-        spec: FeatureSpec | None = None,
-        audio_gt: str = "fixed",
-        pseudo: bool | None = None,
-    ) -> LLPSplit:
-        """The train/val/test split of an LLP folder; dense GT for val/test (``audio_gt``: fixed | pre2024).
-
-        ``feature_root`` is a FeatureStore or a path (official layout or packed) opened with ``spec``.
-        """
-        if isinstance(feature_root, FeatureStore):
-            store = feature_root
-        else:
-            if spec is None:
-                raise ValueError("LLPSplit.from_llp needs a FeatureSpec when given a feature path")
-            store = FeatureStore.open(feature_root, spec, pseudo=pseudo)
-        audio_csv = visual_csv = None
-        if split != "train":  # LLP train has weak labels only
-            audio_csv, visual_csv = llp.dense_csvs(llp_dir, audio_gt)
-        return cls(llp.split_csv(llp_dir, split), store, audio_csv, visual_csv, name=split)
-
-    @classmethod
-    def from_paths(cls, paths, split: str, audio_gt: str = "fixed", dense: bool | None = None) -> LLPSplit:
-        """The split as the engine reads it from ``paths`` (a mmcse.engine_data.DataPaths, CSV overrides
-        included): dense GT for val/test unless ``dense`` says otherwise (required when wanted), pseudo
-        labels when the feature root has them and ``paths.use_pseudo_labels`` is not False."""
-        csv = paths.split_csv(split)
-        if not csv.is_file():
-            raise FileNotFoundError(
-                f"split CSV {csv} not found; pass --data-root with the LLP CSVs or --{split}-csv"
-            )
-        audio_csv = visual_csv = None
-        if split != "train" if dense is None else dense:
-            audio_csv, visual_csv = paths.dense_csvs(audio_gt)
-            for path in (audio_csv, visual_csv):
-                if not path.is_file():
-                    raise FileNotFoundError(
-                        f"dense GT {path} not found (needed to score the {split} split); "
-                        "pass --data-root with the LLP CSVs or --audio-csv / --visual-csv"
-                    )
-        pseudo = False if paths.use_pseudo_labels is False else None
-        store = FeatureStore.open(paths.feature_root, paths.feature_spec, pseudo=pseudo)
-        return cls(csv, store, audio_csv, visual_csv, name=split)
 
     @property
     def has_dense(self) -> bool:
@@ -266,3 +217,15 @@ def make_loader(
         num_workers=num_workers,
         persistent_workers=num_workers > 0,
     )
+
+
+MODEL_KEYS = ("audio", "visual", "visual_st", "label", "pseudo_audio", "pseudo_visual")
+
+
+def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """The model inputs and training targets moved to ``device`` (non-blocking: a no-op wait on CPU,
+    overlapped with compute from pinned memory on CUDA); dense GT and names stay where they are."""
+    return {
+        k: v.to(device, non_blocking=True) if k in MODEL_KEYS and isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from mmcse.classes import NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import FeatureSpec
+from mmcse.utils.files import atomic_folder
 
 PACK_VERSION = 2  # 2: "pooled" in index.json; version-1 stores (never pooled) are still read
 READABLE_VERSIONS = (1, 2)
@@ -302,9 +301,7 @@ def pack_features(
     store.check_complete(video_ids, what="clips to pack")
     factor = frame_pool_factor(spec) if pool_frames is not False else 1
     pooled = {"visual": factor} if factor > 1 else {}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
+    with atomic_folder(out, replace=overwrite) as tmp:
         index = {
             "version": PACK_VERSION,
             "ids": video_ids,
@@ -326,10 +323,4 @@ def pack_features(
             del array
             index["streams"][key] = {"name": name, "file": f"{key}.npy", "shape": [len(video_ids), *shape]}
         (tmp / INDEX_FILE).write_text(json.dumps(index, indent=1))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -19,6 +19,7 @@ import numpy as np
 
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import FeatureSpec
+from mmcse.data.llp import SPLIT_FILES, dense_csvs, full_csv
 
 ID_ALPHABET = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"))
 SIGNAL = 4.0  # an active class adds a vector as long as the noise: norm SIGNAL * sqrt(D) / 4 = sqrt(D)
@@ -103,13 +104,7 @@ def write_synthetic_dataset(
     feature_root = root / "feats"
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    proto_rng = np.random.default_rng(seed + 1_000_003)
-    # one fixed random direction per class and stream, norm sqrt(D) / 4 (times SIGNAL when added)
-    prototypes = {}
-    for key, stream in spec.streams.items():
-        dim = stream.shape[1]
-        p = proto_rng.standard_normal((NUM_CLASSES, dim)).astype(np.float32)
-        prototypes[key] = p / np.linalg.norm(p, axis=1, keepdims=True) * np.float32(np.sqrt(dim) / 4)
+    prototypes = _class_prototypes(spec, np.random.default_rng(seed + 1_000_003))
     write_pseudo = pseudo_labels and spec.pseudo_audio is not None and spec.pseudo_visual is not None
 
     counts = {"train": n_train, "val": n_val, "test": n_test}
@@ -136,40 +131,44 @@ def write_synthetic_dataset(
             classes = sorted({c for c, *_ in events})
             weak_rows[split].append([filename, ",".join(LLP_CLASSES[c] for c in classes)])
             filenames[split].append(filename)
-
-            for key, stream in spec.streams.items():
-                grid = grids["audio"] if key == "audio" else grids["visual"]
-                feats = _stream_features(rng, prototypes[key], grid, stream.shape)
-                _save_npy(feature_root / stream.name / f"{vid}.npy", feats)
-            if write_pseudo:
-                for name, grid in (
-                    (spec.pseudo_audio, grids["audio"]),
-                    (spec.pseudo_visual, grids["visual"]),
-                ):
-                    pseudo = grid * (rng.random(grid.shape) > 0.1)  # (10, 25), a few segments missed
-                    _save_npy(feature_root / name / f"{vid}.npy", pseudo.astype(np.float32))
+            _write_clip_features(rng, feature_root, spec, prototypes, vid, grids, write_pseudo)
         start += n
+    split_csvs = {split: root / SPLIT_FILES[split] for split in counts}
+    audio_csv, visual_csv = _write_annotations(root, split_csvs, weak_rows, dense_rows)
+    return SyntheticDataset(
+        root=root, llp_dir=root, feature_root=feature_root, spec=spec, split_csvs=split_csvs,
+        audio_csv=audio_csv, visual_csv=visual_csv, filenames=filenames,
+    )  # fmt: skip
 
-    split_csvs = {
-        "train": root / "AVVP_train.csv",
-        "val": root / "AVVP_val_pd.csv",
-        "test": root / "AVVP_test_pd.csv",
-    }
+
+def _class_prototypes(spec: FeatureSpec, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One fixed random direction per class and stream (25, D), norm sqrt(D) / 4 (times SIGNAL when added)."""
+    prototypes = {}
+    for key, stream in spec.streams.items():
+        dim = stream.shape[1]
+        p = rng.standard_normal((NUM_CLASSES, dim)).astype(np.float32)
+        prototypes[key] = p / np.linalg.norm(p, axis=1, keepdims=True) * np.float32(np.sqrt(dim) / 4)
+    return prototypes
+
+
+def _write_clip_features(rng, feature_root: Path, spec: FeatureSpec, prototypes, vid: str, grids, write_pseudo) -> None:
+    for key, stream in spec.streams.items():
+        grid = grids["audio"] if key == "audio" else grids["visual"]
+        feats = _stream_features(rng, prototypes[key], grid, stream.shape)
+        _save_npy(feature_root / stream.name / f"{vid}.npy", feats)
+    if write_pseudo:
+        for name, grid in ((spec.pseudo_audio, grids["audio"]), (spec.pseudo_visual, grids["visual"])):
+            pseudo = grid * (rng.random(grid.shape) > 0.1)  # (10, 25), a few segments missed
+            _save_npy(feature_root / name / f"{vid}.npy", pseudo.astype(np.float32))
+
+
+def _write_annotations(root: Path, split_csvs: dict[str, Path], weak_rows, dense_rows) -> tuple[Path, Path]:
     for split, path in split_csvs.items():
         _write_tsv(path, ["filename", "event_labels"], weak_rows[split])
-    _write_tsv(root / "AVVP_dataset_full.csv", ["filename", "event_labels"], sum(weak_rows.values(), []))
+    _write_tsv(full_csv(root), ["filename", "event_labels"], sum(weak_rows.values(), []))
     # an orphan row (filename in no split) as the real files have: it must never be scored
     dense_rows["audio"].append(["orphanclip1_0_10", "0", "10", "Speech"])
-    audio_csv, visual_csv = root / "AVVP_eval_audio.csv", root / "AVVP_eval_visual.csv"
+    audio_csv, visual_csv = dense_csvs(root)
     _write_tsv(audio_csv, ["filename", "onset", "offset", "event_labels"], dense_rows["audio"])
     _write_tsv(visual_csv, ["filename", "onset", "offset", "event_labels"], dense_rows["visual"])
-    return SyntheticDataset(
-        root=root,
-        llp_dir=root,
-        feature_root=feature_root,
-        spec=spec,
-        split_csvs=split_csvs,
-        audio_csv=audio_csv,
-        visual_csv=visual_csv,
-        filenames=filenames,
-    )
+    return audio_csv, visual_csv

@@ -3,7 +3,7 @@
 Both are the same network: input projection to width d, ``num_layers`` hybrid-attention layers whose
 weights are shared by the audio and the visual stream, and HAN's attentive MMIL head (one Linear(d -> 25)
 each for the segment logits, the temporal attention and the modality attention). HAN: d = 512, 1 layer,
-1 head. VALOR++: d = 256, 4 layers, 8 heads. Only the training recipe differs (see mmcse.losses).
+1 head. VALOR++: d = 256, 4 layers, 8 heads. Only the training recipe differs (see mmcse.training.losses).
 
 Hybrid-attention layer for a query stream q (B, T, d) and the other stream o:
     q'  = LN(q + Drop(CrossAttn(q, o, o)) + Drop(SelfAttn(q, q, q)))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mmcse.utils.files import set_default_mode
+
 FEATURE_FPS = 8  # frames per second the extractors read (LLP: 8 fps, 80 frames per clip)
 AUDIO_SR = 16000
 
@@ -210,6 +212,7 @@ class VideoWriter:
             if ok and rc != 0:
                 raise RuntimeError(f"ffmpeg failed writing {self.path}: {self._stderr_tail()}")
             if ok:
+                set_default_mode(Path(self.tmp), folder=False)  # mkstemp made it 0600
                 os.replace(self.tmp, self.path)
         finally:
             self.stderr.close()
@@ -244,3 +247,22 @@ def write_video(
         raise ValueError(f"write_video({path}): frames must be (F, H, W, 3) uint8, got {frames.shape}")
     with VideoWriter(path, fps, (frames.shape[2], frames.shape[1]), audio, sr, crf) as out:
         out.write(frames)
+
+
+VIDEO_SUFFIXES = (".mp4", ".webm", ".mkv", ".mov", ".avi")
+
+
+def find_video(video_dir: str | Path | None, filename: str) -> Path | None:
+    """The video file of an LLP clip in a folder (``<filename>.mp4``, ``<id11>.mp4``, other containers,
+    or any file starting with the id), or None when it is not on disk."""
+    if video_dir is None or not Path(video_dir).is_dir():
+        return None
+    folder = Path(video_dir)
+    for stem in (filename, filename[:11]):
+        for suffix in VIDEO_SUFFIXES:
+            if (folder / f"{stem}{suffix}").is_file():
+                return folder / f"{stem}{suffix}"
+    for path in sorted(folder.glob(f"{filename[:11]}*")):
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            return path
+    return None

@@ -1,0 +1,61 @@
+"""DataPaths: where a dataset lives (split and dense CSVs, the feature root, the FeatureSpec).
+
+    paths = DataPaths.from_root("data/llp", features="valor")   CSVs in data/llp, features in data/llp/feats
+                                                                (or data/llp itself when it has no feats/)
+    split = open_split(paths, "val")                            mmcse.data.splits: THE way to open a split
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mmcse.config import FeatureSpec, feature_preset
+from mmcse.data import llp
+
+
+@dataclass
+class DataPaths:
+    """Where a dataset lives. Empty overrides mean the standard LLP file names under ``llp_dir``."""
+
+    llp_dir: str
+    feature_root: str
+    feature_spec: FeatureSpec
+    split_csvs: dict[str, str] = field(default_factory=dict)  # split -> CSV, overriding the standard name
+    audio_csv: str | None = None  # dense audio GT, overriding AVVP_eval_audio(_pre2024).csv
+    visual_csv: str | None = None
+    use_pseudo_labels: bool | None = None  # None: when the feature root has them; False: never
+
+    @classmethod
+    def from_root(cls, data_root: str | Path, features: str | FeatureSpec = "valor", **kw: Any) -> DataPaths:
+        root = Path(data_root)
+        feats = root / "feats"
+        spec = features if isinstance(features, FeatureSpec) else feature_preset(features)
+        feature_root = kw.pop("feature_root", None) or (feats if feats.is_dir() else root)
+        return cls(llp_dir=str(root), feature_root=str(feature_root), feature_spec=spec, **kw)
+
+    def split_csv(self, split: str) -> Path:
+        if split in self.split_csvs:
+            return Path(self.split_csvs[split])
+        return llp.split_csv(self.llp_dir, split)
+
+    def dense_csvs(self, audio_gt: str = "fixed") -> tuple[Path, Path]:
+        audio, visual = llp.dense_csvs(self.llp_dir, audio_gt)
+        return (
+            Path(self.audio_csv) if self.audio_csv else audio,
+            Path(self.visual_csv) if self.visual_csv else visual,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["feature_spec"] = self.feature_spec.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataPaths:
+        d = dict(d)
+        d["feature_spec"] = FeatureSpec.from_dict(d["feature_spec"])
+        return cls(**d)
+

@@ -1,0 +1,417 @@
+"""Build the embedded demo: procedural clips in LLP's own formats, their features, an MM-CSE and a HAN.
+
+    build_demo("demo_data", seed=0, sizes={"train": 1200, "val": 150, "test": 200})
+
+Folder layout (what LLP ships, plus the trained runs):
+    AVVP_train.csv AVVP_val_pd.csv AVVP_test_pd.csv           filename<TAB>event_labels
+    AVVP_eval_audio.csv AVVP_eval_visual.csv                  filename<TAB>onset<TAB>offset<TAB>event_labels
+    videos/<filename>.mp4                                     H.264 + AAC, 160x120, 16 fps, 16 kHz
+    feats/demo_audio|demo_frames|demo_motion/<id11>.npy       DEMO_FEATURES, (10, D) float32
+    feats/simulated_pseudo/audio|visual/<id11>.npy            SIMULATED segment pseudo labels (10, 25) 0/1
+    runs/mmcse/ runs/han/                                     engine run folders (best.safetensors, ...)
+    manifest.json                                             sizes, seed, timings, the 10 numbers per row
+
+Whatever already exists and is valid (clip features, videos, checkpoints) is reused; ``force`` rebuilds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
+from mmcse.config import DEMO_FEATURES
+from mmcse.data.llp import SPLIT_FILES, dense_csvs
+from mmcse.demo.features import DemoExtractor
+from mmcse.demo.procedural import ClipSpec, render_audio, render_frames, sample_split
+from mmcse.training.runs import BEST_FILE
+from mmcse.utils.files import atomic_folder, atomic_path, atomic_write_text
+
+GENERATOR_VERSION = 2  # bump when clips or features change, so stale demo folders are rebuilt
+DEFAULT_SIZES = {"train": 1200, "val": 150, "test": 200}
+VIDEO_FPS, VIDEO_SIZE = 16, (160, 120)
+STREAM_DIRS = {
+    "audio": DEMO_FEATURES.audio.name,
+    "visual": DEMO_FEATURES.visual.name,
+    "visual_st": DEMO_FEATURES.visual_st.name,
+}
+PSEUDO_DIRS = {"audio": DEMO_FEATURES.pseudo_audio, "visual": DEMO_FEATURES.pseudo_visual}
+
+
+# ------------------------------------------------------------------------------------ simulated pseudo labels
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) runs of ones of a (10,) 0/1 mask."""
+    padded = np.r_[0, mask.astype(np.int8), 0]
+    edges = np.diff(padded)
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
+def simulate_pseudo_labels(spec: ClipSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """SIMULATED VALOR-like segment pseudo labels (10, 25) 0/1 per modality, from the true dense labels with
+    noise of the kind CLAP/CLIP labels have: a missed event (8%), an event hallucinated in a modality where the
+    class is absent (audio 5%, visual 10%, mostly whole-clip), run borders off by one (25%), scattered segment
+    flips (2%). Always restricted to the clip's weak labels, like the real ones."""
+    out = []
+    for truth, p_false in ((spec.audio, 0.05), (spec.visual, 0.10)):
+        pseudo = np.zeros((NUM_SEGMENTS, NUM_CLASSES), np.uint8)
+        for c in spec.labels:
+            mask = truth[:, c].copy()
+            if mask.any():
+                if rng.random() < 0.08:
+                    mask[:] = 0
+                for s, e in _runs(mask):
+                    if rng.random() < 0.25:
+                        s2, e2 = np.clip([s + rng.integers(-1, 2), e + rng.integers(-1, 2)], 0, NUM_SEGMENTS)
+                        mask[s:e] = 0
+                        mask[s2 : max(e2, s2 + 1)] = 1
+            elif rng.random() < p_false:
+                s = 0 if rng.random() < 0.6 else int(rng.integers(0, NUM_SEGMENTS))
+                mask[s : s + int(rng.integers(3, NUM_SEGMENTS + 1))] = 1
+            flips = rng.random(NUM_SEGMENTS) < 0.02
+            pseudo[:, c] = mask ^ flips
+        out.append(pseudo)
+    return out[0], out[1]
+
+
+# ------------------------------------------------------------------------------------ one clip
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def clip_files(root: Path, spec: ClipSpec, with_video: bool) -> list[Path]:
+    feats = root / "feats"
+    paths = [feats / d / f"{spec.video_id}.npy" for d in (*STREAM_DIRS.values(), *PSEUDO_DIRS.values())]
+    if with_video:
+        paths.append(root / "videos" / f"{spec.filename}.mp4")
+    return paths
+
+
+def build_clip(root: Path, spec: ClipSpec, with_video: bool) -> None:
+    """Render one clip, write its features, simulated pseudo labels and (optionally) its mp4."""
+    from mmcse.video.io import write_video
+
+    audio = render_audio(spec)
+    if with_video:
+        frames = render_frames(spec, VIDEO_FPS, *VIDEO_SIZE)  # frame 2i is the 8-fps frame i
+        write_video(root / "videos" / f"{spec.filename}.mp4", frames, VIDEO_FPS, audio)
+        frames = frames[:: VIDEO_FPS // 8]
+    else:
+        frames = render_frames(spec, 8, *VIDEO_SIZE)
+    feats = DemoExtractor().extract(frames, audio)
+    for key, folder in STREAM_DIRS.items():
+        _save_npy(root / "feats" / folder / f"{spec.video_id}.npy", feats[key])
+    pa, pv = simulate_pseudo_labels(spec, np.random.default_rng([spec.seed, 9]))
+    _save_npy(root / "feats" / PSEUDO_DIRS["audio"] / f"{spec.video_id}.npy", pa)
+    _save_npy(root / "feats" / PSEUDO_DIRS["visual"] / f"{spec.video_id}.npy", pv)
+
+
+def _build_many(args: tuple[str, list[ClipSpec], bool]) -> int:
+    root, specs, with_video = args
+    for spec in specs:
+        build_clip(Path(root), spec, with_video)
+    return len(specs)
+
+
+# ------------------------------------------------------------------------------------ CSVs
+
+
+def write_csvs(root: Path, splits: dict[str, list[ClipSpec]]) -> None:
+    """The LLP annotation files (TAB-separated, LLP's columns) for the demo splits."""
+    for split, specs in splits.items():
+        rows = ["filename\tevent_labels"] + [f"{s.filename}\t{','.join(s.label_names)}" for s in specs]
+        atomic_write_text(root / SPLIT_FILES[split], "\n".join(rows) + "\n")
+    for modality, fname in zip(("audio", "visual"), (p.name for p in dense_csvs(root))):
+        rows = ["filename\tonset\toffset\tevent_labels"]
+        for split in ("val", "test"):
+            for s in splits.get(split, []):
+                grid = getattr(s, modality)
+                for c in range(NUM_CLASSES):
+                    rows += [f"{s.filename}\t{a}\t{b}\t{LLP_CLASSES[c]}" for a, b in _runs(grid[:, c])]
+        atomic_write_text(root / fname, "\n".join(rows) + "\n")
+
+
+# ------------------------------------------------------------------------------------ scoring and training
+
+
+def reference_scores(specs: list[ClipSpec]) -> dict[str, dict[str, float]]:
+    """Protocol §5's three reference rows on a demo split (true dense labels as GT)."""
+    from mmcse.metrics import avvp_scores, reference_predictions
+
+    gt_a = np.stack([s.audio for s in specs])
+    gt_v = np.stack([s.visual for s in specs])
+    weak = np.zeros((len(specs), NUM_CLASSES), np.uint8)
+    for i, s in enumerate(specs):
+        weak[i, s.labels] = 1
+    nothing = np.zeros_like(gt_a)
+    rows = {"predict nothing": avvp_scores(nothing, nothing, gt_a, gt_v)}
+    rows["weak labels everywhere"] = avvp_scores(*reference_predictions(weak), gt_a, gt_v)
+    rows["same, visual Speech removed"] = avvp_scores(*reference_predictions(weak, True), gt_a, gt_v)
+    return rows
+
+
+def demo_model_configs() -> dict:
+    """Small MM-CSE and HAN recipes that train in about a minute each on a 2-core CPU."""
+    from mmcse.config import ModelConfig, TrainConfig
+
+    mmcse_model = ModelConfig.for_features(
+        DEMO_FEATURES, arch="mmcse", d_model=64, d_class=16, num_layers=1, num_heads=2
+    )
+    han_model = ModelConfig.for_features(DEMO_FEATURES, arch="han", d_model=128, num_layers=1, num_heads=1)
+    common = dict(batch_size=32, lr=1e-3, weight_decay=1e-3, schedule="cosine", warmup_epochs=1, seed=87)
+    return {
+        "mmcse": (mmcse_model, TrainConfig(epochs=10, gating="mmcse", **common)),
+        "han": (han_model, TrainConfig(epochs=10, gating="fused", betas=(0.9, 0.999), **common)),
+    }
+
+
+def train_models(
+    root: Path, signature: dict, force: bool, log=print, epochs: int | None = None, progress: bool = True
+) -> dict[str, dict]:
+    """Train (or reuse) runs/mmcse and runs/han; return their test scores (best val checkpoint).
+
+    A run is reused only when its demo_signature.json matches ``signature`` (seed, sizes, generator
+    version) and its recipe, so a demo rebuilt with other data never keeps stale checkpoints.
+    """
+    import dataclasses
+    import shutil
+
+    from mmcse.data.paths import DataPaths
+    from mmcse.training import evaluate, train
+
+    results = {}
+    data = DataPaths.from_root(root, features=DEMO_FEATURES)
+    for name, (model_cfg, train_cfg) in demo_model_configs().items():
+        if epochs is not None:
+            train_cfg = dataclasses.replace(train_cfg, epochs=epochs)
+        run_dir = root / "runs" / name
+        best = run_dir / BEST_FILE
+        sig_path = run_dir / "demo_signature.json"
+        sig = {**signature, "model": model_cfg.to_dict(), "train": train_cfg.to_dict()}
+        same = sig_path.is_file() and json.loads(sig_path.read_text()) == json.loads(json.dumps(sig))
+        if force or not same or not _checkpoint_ok(best):
+            shutil.rmtree(run_dir, ignore_errors=True)
+            log(f"training {name} ({train_cfg.epochs} epochs) -> {run_dir}")
+            train(run_dir, data, model_cfg, train_cfg, device="cpu", log=log, progress=progress)
+            atomic_write_text(sig_path, json.dumps(sig, indent=1))
+        else:
+            log(f"reusing {best}")
+        results[name] = evaluate(best, data, "test", device="cpu")
+    return results
+
+
+def _evaluate_runs(root: Path) -> dict[str, dict]:
+    from mmcse.data.paths import DataPaths
+    from mmcse.training import evaluate
+
+    data = DataPaths.from_root(root, features=DEMO_FEATURES)
+    return {
+        name: evaluate(root / "runs" / name / BEST_FILE, data, "test", device="cpu")
+        for name in ("mmcse", "han")
+    }
+
+
+def _checkpoint_ok(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        from mmcse.checkpoint import read_checkpoint_meta
+
+        read_checkpoint_meta(path)
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+# ------------------------------------------------------------------------------------ the whole build
+
+
+def _npy_shape(path: Path) -> tuple | None:
+    """The shape in a .npy header (None when unreadable), without reading the data."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as f:
+            major, _ = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            shape, _, _ = read(f)
+        return tuple(shape)
+    except (OSError, ValueError):
+        return None
+
+
+def _clip_ok(root: Path, spec: ClipSpec, with_video: bool) -> bool:
+    """Every file of the clip exists, and each feature file holds an array of the expected shape."""
+    files = clip_files(root, spec, with_video)
+    shapes = [s.shape for s in DEMO_FEATURES.streams.values()] + [(NUM_SEGMENTS, NUM_CLASSES)] * 2
+    if not all(p.is_file() and p.stat().st_size > 0 for p in files):
+        return False
+    return all(_npy_shape(p) == tuple(shape) for p, shape in zip(files, shapes))
+
+
+def build_demo(
+    out: str | Path = "demo_data",
+    seed: int = 0,
+    sizes: dict[str, int] | None = None,
+    force: bool = False,
+    videos: str = "all",
+    workers: int | None = None,
+    train: bool = True,
+    epochs: int | None = None,
+    log=print,
+    progress: bool = True,
+) -> dict:
+    """Build (or complete) the demo folder ``out``; returns the manifest dict (also written to manifest.json).
+
+    ``videos``: "all" writes mp4s for every split, "eval" for val and test only, "none" for no split.
+    """
+    root = Path(out)
+    sizes = {**DEFAULT_SIZES, **(sizes or {})}
+    root.mkdir(parents=True, exist_ok=True)
+    manifest_path = root / "manifest.json"
+    old = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    if old and (old.get("generator_version") != GENERATOR_VERSION or old.get("seed") != seed):
+        log(f"{root}: built with another seed or generator version; rebuilding everything")
+        force = True
+    t_start = time.perf_counter()
+    splits = {split: sample_split(split, n, seed) for split, n in sizes.items()}
+    write_csvs(root, splits)
+
+    todo = []
+    for split, specs in splits.items():
+        with_video = videos == "all" or (videos == "eval" and split != "train")
+        todo += [(s, with_video) for s in specs if force or not _clip_ok(root, s, with_video)]
+    _render_clips(root, todo, workers or min(2, os.cpu_count() or 1), progress, log)
+    t_clips = time.perf_counter() - t_start
+    references = reference_scores(splits["test"])
+    manifest = {
+        "what": "mmcse embedded demo: procedural clips (not real videos), LLP formats, SIMULATED pseudo labels",
+        "generator_version": GENERATOR_VERSION,
+        "seed": seed,
+        "sizes": sizes,
+        "videos": videos,
+        "video_format": {
+            "fps": VIDEO_FPS,
+            "size": list(VIDEO_SIZE),
+            "audio_sr": 16000,
+            "codec": "H.264 + AAC",
+        },
+        "feature_spec": DEMO_FEATURES.to_dict(),
+        "test_reference_rows": references,
+        "seconds": {"clips": round(t_clips, 1)},
+    }
+    if train:
+        t0 = time.perf_counter()
+        signature = {"generator_version": GENERATOR_VERSION, "seed": seed, "sizes": sizes}
+        manifest["test_models"] = train_models(
+            root, signature, force, log=log, epochs=epochs, progress=progress
+        )
+        manifest["seconds"]["training"] = round(time.perf_counter() - t0, 1)
+    manifest["seconds"]["total"] = round(time.perf_counter() - t_start, 1)
+    # the timings of the call that rendered clips, kept when a later call only reused them
+    manifest["build_seconds"] = manifest["seconds"] if todo else old.get("build_seconds", manifest["seconds"])
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _render_clips(root: Path, todo: list, workers: int, progress: bool, log) -> None:
+    """Render ``todo`` [(ClipSpec, with_video)] in jobs of up to 8 clips that all do or all do not get an mp4."""
+    from tqdm.auto import tqdm
+
+    if not todo:
+        return
+    log(f"rendering {len(todo)} clips with {workers} worker(s) -> {root}")
+    jobs = [(str(root), [s for s, v in todo if v == wv], wv) for wv in (True, False)]
+    jobs = [(r, specs[i : i + 8], wv) for r, specs, wv in jobs for i in range(0, len(specs), 8)]
+    bar = tqdm(total=len(todo), desc="clips", unit="clip", disable=not progress)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            for n in pool.map(_build_many, jobs):
+                bar.update(n)
+    else:
+        for job in jobs:
+            bar.update(_build_many(job))
+    bar.close()
+
+
+def format_scores(rows: dict[str, dict[str, float]]) -> str:
+    from mmcse.metrics import SCORE_KEYS
+
+    head = f"{'':34s}" + " ".join(f"{k:>9s}" for k in SCORE_KEYS)
+    return "\n".join(
+        [head] + [f"{name:34s}" + " ".join(f"{r[k]:9.2f}" for k in SCORE_KEYS) for name, r in rows.items()]
+    )
+
+
+# ------------------------------------------------------------------------------------ compact copy for assets/
+
+
+def _compact_checkpoint(src: Path, dst: Path) -> None:
+    """Copy a checkpoint with float16 weights (same metadata); loading casts them back to float32."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+    with atomic_path(dst) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+
+
+def export_compact(
+    src: str | Path, dst: str | Path, n_val: int = 60, n_test: int = 100, n_videos: int = 6, log=print
+) -> dict:
+    """A few-MB copy of a built demo for assets/: the first ``n_val`` val and ``n_test`` test clips (CSVs,
+    dense GT, float16 features), ``n_videos`` test mp4s and both best checkpoints in float16. ``dst`` is
+    replaced only once the new copy is complete."""
+    src, dst = Path(src), Path(dst)
+    manifest = json.loads((src / "manifest.json").read_text())
+    n_val, n_test = min(n_val, manifest["sizes"]["val"]), min(n_test, manifest["sizes"]["test"])
+    with atomic_folder(dst, replace=True) as tmp:
+        compact = _write_compact(src, tmp, manifest, n_val, n_test, min(n_videos, n_test))
+    size = sum(p.stat().st_size for p in dst.rglob("*") if p.is_file())
+    log(f"wrote {dst} ({size / 1e6:.1f} MB)")
+    return compact
+
+
+def _write_compact(src: Path, tmp: Path, manifest: dict, n_val: int, n_test: int, n_videos: int) -> dict:
+    import shutil
+
+    seed = manifest["seed"]
+    splits = {"val": sample_split("val", n_val, seed), "test": sample_split("test", n_test, seed)}
+    splits["train"] = []  # the app never reads train; an empty CSV keeps the LLP layout complete
+    write_csvs(tmp, splits)
+    for split in ("val", "test"):
+        for spec in splits[split]:
+            for folder in STREAM_DIRS.values():
+                array = np.load(src / "feats" / folder / f"{spec.video_id}.npy", allow_pickle=False)
+                _save_npy(tmp / "feats" / folder / f"{spec.video_id}.npy", array.astype(np.float16))
+    for spec in splits["test"][:n_videos]:
+        if (src / "videos" / f"{spec.filename}.mp4").is_file():  # absent when built with --videos none
+            (tmp / "videos").mkdir(exist_ok=True)
+            shutil.copy2(src / "videos" / f"{spec.filename}.mp4", tmp / "videos" / f"{spec.filename}.mp4")
+    for name in ("mmcse", "han"):
+        _compact_checkpoint(
+            src / "runs" / name / BEST_FILE, tmp / "runs" / name / BEST_FILE
+        )
+    compact = {
+        **manifest,
+        "compact": {"val": n_val, "test": n_test, "videos": n_videos, "feature_dtype": "float16",
+                    "checkpoint_dtype": "float16"},
+        "sizes": {"train": 0, "val": n_val, "test": n_test},
+        "test_reference_rows_full_demo": manifest.get("test_reference_rows"),
+        "test_reference_rows": reference_scores(splits["test"]),
+    }  # fmt: skip
+    compact["test_models_full_demo"] = compact.pop("test_models", None)
+    compact["test_models"] = _evaluate_runs(tmp)  # the float16 checkpoints on the compact test split
+    atomic_write_text(tmp / "manifest.json", json.dumps(compact, indent=1))
+    return compact

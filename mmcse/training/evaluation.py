@@ -1,0 +1,133 @@
+"""Evaluation: a model's probabilities on a split, the 10 AVVP numbers, and a checkpoint's report.
+
+evaluate("runs/x/best.safetensors", DataPaths.from_root("data"), "test")   -> the 10 numbers (percent)
+evaluate_report(...)                                                       -> + gating, GT file, stored
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mmcse.checkpoint import load_checkpoint
+from mmcse.config import check_same_inputs
+from mmcse.data.dataset import LLPSplit, to_device
+from mmcse.data.paths import DataPaths
+from mmcse.data.splits import open_split
+from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
+from mmcse.utils.device import resolve_device
+
+
+@torch.inference_mode()
+def collect_probabilities(
+    model: nn.Module, split: LLPSplit, device: torch.device, batch_size: int = 64
+) -> dict[str, torch.Tensor]:
+    """Model probabilities for every clip of ``split`` in order (CPU float32):
+    segment_prob (N, 10, 2, 25), video_prob / audio_prob / visual_prob (N, 25)."""
+    was_training = model.training
+    model.eval()
+    keys = ("segment_prob", "video_prob", "audio_prob", "visual_prob")
+    parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+    pin = device.type == "cuda"
+    for batch in split.batches(range(len(split)), batch_size, pin_memory=pin):
+        batch = to_device(batch, device)
+        out = model(batch["audio"], batch["visual"], batch["visual_st"])
+        for k in keys:
+            parts[k].append(getattr(out, k).float().cpu())
+    model.train(was_training)
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def score(
+    probs: dict[str, torch.Tensor],
+    split: LLPSplit,
+    gating: str = "mmcse",
+    segment_threshold: float = 0.5,
+    video_threshold: float = 0.5,
+) -> dict[str, float]:
+    """The 10 AVVP numbers (percent) of ``probs`` against the split's dense GT."""
+    if not split.has_dense:
+        raise ValueError(f"the {split.name} split ({split.split_csv}) has no dense GT to score against")
+    pred_a, pred_v = predict(
+        probs["segment_prob"],
+        probs["video_prob"],
+        probs["audio_prob"],
+        probs["visual_prob"],
+        gating=gating,
+        segment_threshold=segment_threshold,
+        video_threshold=video_threshold,
+    )
+    return avvp_scores(pred_a, pred_v, split.gt_audio, split.gt_visual)
+
+
+def evaluate(
+    checkpoint: str | Path,
+    data: DataPaths,
+    split: str = "test",
+    gating: str | None = None,
+    audio_gt: str = "fixed",
+    segment_threshold: float = 0.5,
+    video_threshold: float = 0.5,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> dict[str, float]:
+    """The 10 numbers (percent) of a checkpoint on a split. ``gating`` None: the gating stored in the
+    checkpoint (its train config), else ``mmcse``."""
+    return evaluate_report(
+        checkpoint, data, split, gating, audio_gt, segment_threshold, video_threshold, device, batch_size
+    )["scores"]
+
+
+def evaluate_report(
+    checkpoint: str | Path,
+    data: DataPaths,
+    split: str = "test",
+    gating: str | None = None,
+    audio_gt: str = "fixed",
+    segment_threshold: float = 0.5,
+    video_threshold: float = 0.5,
+    device: str = "auto",
+    batch_size: int = 64,
+) -> dict[str, Any]:
+    """``evaluate`` plus what it was measured with: {"scores", "checkpoint", "split", "n_clips", "gating",
+    "audio_gt", "audio_gt_csv", "thresholds", "stored" (the checkpoint's metrics for this split or None),
+    "stored_setting" (the gating/audio GT they were measured with), "reproduced" (True/False/None)}."""
+    dev = resolve_device(device)
+    loaded = load_checkpoint(checkpoint, device=str(dev))
+    check_same_inputs(loaded.feature_spec, data.feature_spec, where=f"the data at {data.feature_root}")
+    if gating is None:
+        gating = loaded.train_config.gating if loaded.train_config is not None else "mmcse"
+    split_data = open_split(data, split, audio_gt=audio_gt, dense=True)
+    probs = collect_probabilities(loaded.model, split_data, dev, batch_size)
+    scores = score(probs, split_data, gating, segment_threshold, video_threshold)
+
+    stored = (loaded.metrics or {}).get(split)
+    extra = loaded.meta.get("extra") or {}
+    stored_setting = {
+        "gating": extra.get("gating", loaded.meta.get("gating")),
+        "audio_gt": extra.get("audio_gt"),
+    }
+    same_setting = (
+        stored_setting["gating"] == gating
+        and stored_setting["audio_gt"] in (None, audio_gt)
+        and (segment_threshold, video_threshold) == (0.5, 0.5)
+    )
+    reproduced = None
+    if stored and same_setting:
+        reproduced = all(abs(float(stored[k]) - scores[k]) < 1e-6 for k in SCORE_KEYS if k in stored)
+    return {
+        "scores": scores,
+        "checkpoint": str(checkpoint),
+        "split": split,
+        "n_clips": len(split_data),
+        "gating": gating,
+        "audio_gt": audio_gt,
+        "audio_gt_csv": str(split_data.audio_csv),
+        "thresholds": {"segment": segment_threshold, "video": video_threshold},
+        "stored": stored,
+        "stored_setting": stored_setting,
+        "reproduced": reproduced,
+    }

@@ -1,0 +1,99 @@
+"""The sidebar context every page reads (Context), where the data and runs are found by default, and uploads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+from mmcse.training.runs import find_checkpoints
+
+REPO = Path(__file__).resolve().parents[1]
+ASSETS = REPO / "assets"
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "mmcse_uploads"
+
+
+@dataclass
+class Context:
+    """The shared sidebar choices, read by every page."""
+
+    checkpoint: Path | None = None
+    checkpoints: list[Path] = field(default_factory=list)  # all discovered (for Compare)
+    data_root: Path | None = None
+    feature_root: Path | None = None  # None: <data root>/feats
+    split: str = "test"
+    video_dir: Path | None = None
+    gating: str = "mmcse"
+    segment_threshold: float = 0.5
+    video_threshold: float = 0.5
+    device: str = "cpu"
+
+
+def context() -> Context:
+    """The sidebar choices of this run (set by app.py before the page runs)."""
+    _enter_through_app()
+    return st.session_state.get("mmcse_context") or Context()
+
+
+def _enter_through_app() -> None:
+    """Make sure the page runs under app.py's st.navigation.
+
+    Streamlit starts an app that has a pages/ folder in its legacy multipage mode until the entry script
+    first calls st.navigation; a fresh server whose first visitor opens e.g. /video_parser would run that
+    page file alone (no sidebar, Streamlit's own page list). Leave that mode and rerun through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def default_data_root() -> Path | None:
+    """MMCSE_DATA_ROOT when set (and nothing else: an explicit choice is never swapped for the demo), else a
+    built demo (demo_data/), else the compact prebuilt demo (assets/demo)."""
+    explicit = os.environ.get("MMCSE_DATA_ROOT")
+    candidates = [explicit] if explicit else [REPO / "demo_data", ASSETS / "demo"]
+    for c in candidates:
+        if c and (Path(c) / "AVVP_test_pd.csv").is_file():
+            return Path(c)
+    return None
+
+
+def default_runs_dir(data_root: Path | None) -> Path | None:
+    """MMCSE_RUNS, else <data root>/runs, else ./runs."""
+    candidates = [os.environ.get("MMCSE_RUNS"), data_root / "runs" if data_root else None, REPO / "runs"]
+    for c in candidates:
+        if c and Path(c).is_dir():
+            return Path(c)
+    return None
+
+
+def discover_checkpoints(runs_dir: Path | None) -> list[Path]:
+    """Model checkpoints under a runs folder, MM-CSE runs first (mmcse.training.runs.find_checkpoints)."""
+    return find_checkpoints(runs_dir) if runs_dir is not None else []
+
+
+def checkpoint_label(path: Path, runs_dir: Path | None) -> str:
+    try:
+        return str(path.relative_to(runs_dir)) if runs_dir else str(path)
+    except ValueError:
+        return str(path)
+
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file under a temp folder, named by its content hash (the user's name is untrusted)."""
+    data = uploaded.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    suffix = Path(uploaded.name).suffix.lower()
+    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".bin"
+    UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
+    path = UPLOAD_DIR / f"{digest}{suffix}"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path

@@ -1,0 +1,1 @@
+"""Test helpers: tiny datasets and checkpoints for the app (app_fixture), the DDP worker script, splits."""

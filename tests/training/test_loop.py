@@ -1,0 +1,382 @@
+"""Training and evaluation on tiny synthetic data: the loss falls, same seed -> same weights, resume equals
+uninterrupted training, the run folder, the train/evaluate commands, schedules and pickle-free state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from mmcse.checkpoint import read_checkpoint_meta
+from mmcse.cli import main as cli_main
+from mmcse.config import FeatureSpec, ModelConfig, StreamSpec, TrainConfig, get_preset
+from mmcse.data.paths import DataPaths
+from mmcse.data.splits import open_split
+from mmcse.data.synthetic import write_synthetic_dataset
+from mmcse.metrics import SCORE_KEYS
+from mmcse.training import evaluate, runs, train
+from mmcse.training.optim import learning_rate
+
+# tiny feature shapes keep the tests fast; pseudo-label streams as VALOR ships them
+TINY = FeatureSpec(
+    name="tiny",
+    audio=StreamSpec("aud", (10, 16)),
+    visual=StreamSpec("vis", (10, 24)),
+    visual_st=StreamSpec("st", (10, 8)),
+    pseudo_audio="aud_pseudo",
+    pseudo_visual="vis_pseudo",
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> DataPaths:
+    root = tmp_path_factory.mktemp("tiny_llp")
+    write_synthetic_dataset(root, TINY, n_train=48, n_val=16, n_test=16, seed=3)
+    return DataPaths.from_root(root, TINY)
+
+
+def _cfgs(arch="mmcse", epochs=2, **train_kw):
+    model = ModelConfig.for_features(TINY, arch=arch, d_model=32, d_class=16, num_layers=1, num_heads=2)
+    train_cfg = TrainConfig(epochs=epochs, batch_size=16, lr=3e-3, seed=5, **train_kw)
+    return model, train_cfg
+
+
+def _weights(path) -> dict[str, torch.Tensor]:
+    return load_file(str(path))
+
+
+def _same_weights(a, b) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("arch", ["han", "mmcse"])
+def test_training_lowers_the_loss_and_writes_the_run_folder(tiny_data, tmp_path, arch):
+    model_cfg, train_cfg = _cfgs(arch, epochs=4)
+    result = train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    run = tmp_path / "run"
+    assert {p.name for p in run.iterdir()} >= {
+        "config.json",
+        "metrics.csv",
+        "best.safetensors",
+        "last.safetensors",
+        "train_state.safetensors",
+    }
+    rows = runs.read_metrics(run / "metrics.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    losses = [float(r["train_loss"]) for r in rows]
+    assert losses[-1] < 0.8 * losses[0]
+    for key in SCORE_KEYS:
+        assert 0.0 <= float(rows[-1][f"val_{key}"]) <= 100.0
+    assert result["recipe"] == ("weak" if arch == "han" else "pseudo")
+    # the best checkpoint is the epoch with the highest val segment Type@AV, and stores its numbers
+    best_row = max(rows, key=lambda r: float(r["val_seg_type"]))
+    meta = read_checkpoint_meta(run / "best.safetensors")
+    assert meta["extra"]["epoch"] == int(best_row["epoch"]) == result["best_epoch"]
+    assert meta["metrics"]["val"]["seg_type"] == pytest.approx(float(best_row["val_seg_type"]), abs=1e-4)
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"] == model_cfg.to_dict() and config["train"] == train_cfg.to_dict()
+    assert config["feature_spec"]["name"] == "tiny" and config["recipe"] == result["recipe"]
+
+
+def test_same_seed_gives_identical_weights(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=1)
+    for name in ("a", "b"):
+        train(tmp_path / name, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    assert _same_weights(
+        _weights(tmp_path / "a" / "last.safetensors"), _weights(tmp_path / "b" / "last.safetensors")
+    )
+    other = dataclasses.replace(train_cfg, seed=6)
+    train(tmp_path / "c", tiny_data, model_cfg, other, device="cpu", progress=False)
+    assert not _same_weights(
+        _weights(tmp_path / "a" / "last.safetensors"), _weights(tmp_path / "c" / "last.safetensors")
+    )
+
+
+def test_resume_equals_uninterrupted_training(tiny_data, tmp_path):
+    # dropout on (MM-CSE has it everywhere), so the RNG state must be restored too
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=2, schedule="step", step_size=1, gamma=0.5)
+    train(tmp_path / "full", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    first = train(
+        tmp_path / "split", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, stop_after_epochs=1
+    )
+    assert first["epochs_done"] == 1
+    assert len(runs.read_metrics(tmp_path / "split" / "metrics.csv")) == 1
+    train(tmp_path / "split", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, resume=True)
+    assert _same_weights(
+        _weights(tmp_path / "full" / "last.safetensors"), _weights(tmp_path / "split" / "last.safetensors")
+    )
+    full_rows = runs.read_metrics(tmp_path / "full" / "metrics.csv")
+    split_rows = runs.read_metrics(tmp_path / "split" / "metrics.csv")
+    drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
+    assert drop(full_rows) == drop(split_rows)
+    # optimizer moments equal too
+    full_state, split_state = (_weights(tmp_path / d / "train_state.safetensors") for d in ("full", "split"))
+    assert _same_weights(
+        {k: v for k, v in full_state.items() if k.startswith("optim.")},
+        {k: v for k, v in split_state.items() if k.startswith("optim.")},
+    )
+
+
+def test_run_folder_guards(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(tmp_path / "none", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, resume=True)
+    train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="another model config"):
+        other = dataclasses.replace(model_cfg, num_layers=2)
+        train(
+            tmp_path / "run",
+            tiny_data,
+            other,
+            dataclasses.replace(train_cfg, epochs=2),
+            device="cpu",
+            resume=True,
+            progress=False,
+        )
+
+
+def test_learning_rate_schedules():
+    step = TrainConfig(lr=1e-3, schedule="step", step_size=10, gamma=0.1, epochs=30)
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
+    for epoch in range(30):  # same as torch's StepLR stepped once per epoch
+        assert learning_rate(step, epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+        opt.step()
+        sched.step()
+    cos = TrainConfig(lr=3e-4, schedule="cosine", warmup_epochs=10, epochs=60)
+    assert learning_rate(cos, 0) == pytest.approx(3e-5)
+    assert learning_rate(cos, 9) == pytest.approx(3e-4)
+    assert learning_rate(cos, 10) == pytest.approx(3e-4)
+    assert learning_rate(cos, 35) == pytest.approx(1.5e-4)
+    assert learning_rate(cos, 59) < 1e-6
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(TrainConfig(schedule="linear"), 0)
+
+
+def test_train_state_round_trip_has_no_pickle(tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    runs.save_train_state(tmp_path / "state.safetensors", opt, {"epoch": 3})
+    expected_next = torch.rand(5)
+    torch.manual_seed(123)  # disturb the RNG, then restore it from the file
+    tensors, meta = runs.load_train_state(tmp_path / "state.safetensors")
+    runs.set_rng_state(tensors, meta["rng"])
+    assert torch.equal(torch.rand(5), expected_next)
+    assert meta["progress"] == {"epoch": 3}
+    fresh = torch.optim.AdamW(model.parameters(), lr=1.0)
+    runs.load_optimizer_state(fresh, tensors, meta["optimizer"])
+    a, b = opt.state_dict(), fresh.state_dict()
+    assert a["param_groups"][0]["betas"] == b["param_groups"][0]["betas"] == (0.5, 0.999)
+    for i in a["state"]:
+        for k in a["state"][i]:
+            assert torch.equal(a["state"][i][k], b["state"][i][k])
+    assert (tmp_path / "state.safetensors").read_bytes()[:8] != b"\x80\x04\x95"[:8]  # safetensors, not pickle
+    (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="not a readable mmcse training state"):
+        runs.load_train_state(tmp_path / "bad.safetensors")
+
+
+def test_split_data_batches_follow_the_contract(tiny_data):
+    split = open_split(tiny_data, "val")
+    order = list(range(len(split)))[::-1]
+    batches = list(split.batches(order, 5))
+    assert [len(b["filename"]) for b in batches] == [5, 5, 5, 1]
+    b = batches[0]
+    assert (
+        b["audio"].shape == (5, 10, 16)
+        and b["visual"].shape == (5, 10, 24)
+        and b["visual_st"].shape == (5, 10, 8)
+    )
+    assert b["label"].shape == (5, 25) and b["pseudo_audio"].shape == (5, 10, 25)
+    assert b["gt_audio"].dtype == torch.uint8 and b["gt_audio"].shape == (5, 10, 25)
+    assert b["filename"][0] == split.filenames[-1] and b["video_id"][0] == split.filenames[-1][:11]
+    # prefetched and plain batches are the same
+    plain = list(split.batches(order, 5, prefetch=False))
+    assert all(torch.equal(p["audio"], q["audio"]) for p, q in zip(plain, batches))
+
+
+def test_train_and_evaluate_commands(tiny_data, tmp_path, capsys, monkeypatch):
+    root = tiny_data.llp_dir
+    out = tmp_path / "cli_run"
+    monkeypatch.setattr("mmcse.config.feature_preset", lambda name: TINY)  # the tiny spec by name
+    rc = cli_main(
+        ["train", "--data-root", root, "--features", "tiny", "--model", "valor", "--preset", "small", "--epochs", "2",
+         "--batch-size", "16", "--layers", "1", "--heads", "2", "--d-model", "32", "--out", str(out), "--device", "cpu",
+         "--no-progress", "--seed", "11"]
+    )  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "recipe 'pseudo'" in text and "preset small" in text
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"]["arch"] == "valor" and config["model"]["num_layers"] == 1
+    assert config["train"]["seed"] == 11 and config["train"]["gating"] == "fused"
+    assert len(runs.read_metrics(out / "metrics.csv")) == 2
+
+    json_path = tmp_path / "eval.json"
+    rc = cli_main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(out / "best.safetensors"),
+            "--data-root",
+            root,
+            "--split",
+            "val",
+            "--json",
+            str(json_path),
+        ]
+    )
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert (
+        "stored val metrics reproduced" in text and "gating fused" in text and "AVVP_eval_audio.csv" in text
+    )
+    report = json.loads(json_path.read_text())
+    stored = read_checkpoint_meta(out / "best.safetensors")["metrics"]["val"]
+    assert report["scores"] == pytest.approx(stored, abs=1e-9)
+    assert report["scores"] == pytest.approx(
+        evaluate(out / "best.safetensors", tiny_data, "val", device="cpu")
+    )
+
+    # a different gating is measured but not compared with the stored numbers
+    rc = cli_main(
+        [
+            "evaluate",
+            "--checkpoint",
+            str(out / "best.safetensors"),
+            "--data-root",
+            root,
+            "--split",
+            "val",
+            "--gating",
+            "modality",
+        ]
+    )
+    assert rc == 0 and "not comparable" in capsys.readouterr().out
+
+    # resume from the folder alone: configs come from config.json; --epochs extends the run
+    rc = cli_main(
+        ["train", "--out", str(out), "--resume", "--epochs", "3", "--no-progress", "--device", "cpu"]
+    )
+    assert rc == 0
+    assert [int(r["epoch"]) for r in runs.read_metrics(out / "metrics.csv")] == [1, 2, 3]
+
+
+def test_no_pseudo_flag_selects_the_han_recipe(tiny_data, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("mmcse.config.feature_preset", lambda name: TINY)
+    rc = cli_main(
+        ["train", "--data-root", tiny_data.llp_dir, "--features", "tiny", "--preset", "small", "--epochs", "1",
+         "--no-pseudo", "--no-secm", "--w-ec", "0", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress"]
+    )  # fmt: skip
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "recipe 'weak'" in text
+    assert "epoch 1/1 lr 1.00e-03 loss" in text  # one line per epoch even without a progress bar
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["model"]["use_secm"] is False and config["model"]["w_ec"] == 0.0
+    assert "train_video_v" in runs.read_metrics(tmp_path / "r" / "metrics.csv")[0]
+
+
+def test_bad_flags_give_one_clear_error(tiny_data, tmp_path, capsys):
+    assert (
+        cli_main(
+            [
+                "train",
+                "--out",
+                str(tmp_path / "x"),
+                "--model",
+                "han",
+                "--no-cafd",
+                "--data-root",
+                tiny_data.llp_dir,
+            ]
+        )
+        == 2
+    )
+    assert "do not apply to --model han" in capsys.readouterr().err
+    assert cli_main(["train", "--out", str(tmp_path / "x"), "--resume"]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+    assert (
+        cli_main(["evaluate", "--checkpoint", str(tmp_path / "missing.safetensors"), "--data-root", "."]) == 2
+    )
+    assert "not found" in capsys.readouterr().err
+
+
+def test_presets_match_the_papers():
+    mm = get_preset("paper-mmcse")
+    assert (mm.train.optimizer, mm.train.lr, mm.train.weight_decay, mm.train.betas) == (
+        "adamw",
+        1e-4,
+        1e-3,
+        (0.5, 0.999),
+    )
+    assert (mm.train.clip_grad_norm, mm.train.batch_size, mm.train.epochs, mm.train.seed) == (1.0, 64, 60, 87)
+    assert (mm.train.schedule, mm.train.step_size, mm.train.gamma) == ("step", 10, 0.1)
+    han = get_preset("paper-han")
+    assert (han.model.arch, han.model.d_model, han.model.num_layers, han.model.num_heads) == (
+        "han",
+        512,
+        1,
+        1,
+    )
+    assert (han.train.optimizer, han.train.lr, han.train.batch_size, han.train.epochs) == (
+        "adam",
+        3e-4,
+        16,
+        40,
+    )
+    valor = get_preset("paper-valor")
+    assert (valor.model.d_model, valor.model.num_layers, valor.model.num_heads) == (256, 4, 8)
+    assert (valor.train.lr, valor.train.schedule, valor.train.warmup_epochs, valor.train.batch_size) == (
+        3e-4,
+        "cosine",
+        10,
+        64,
+    )
+    get_preset("small").train.epochs = 99  # a copy: the registry is unchanged
+    assert get_preset("small").train.epochs != 99
+    with pytest.raises(ValueError, match="unknown preset"):
+        get_preset("paper-nope")
+
+
+def test_evaluate_refuses_features_of_another_spec(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    wider = dataclasses.replace(TINY, name="wider", audio=StreamSpec("aud", (10, 32)))
+    other = dataclasses.replace(tiny_data, feature_spec=wider)
+    with pytest.raises(ValueError, match="trained on 'tiny' features"):
+        evaluate(tmp_path / "run" / "best.safetensors", other, "val", device="cpu")
+
+
+def test_missing_features_of_the_real_val_split_are_reported_up_front(llp_dir, tmp_path):
+    from mmcse.config import VALOR_FEATURES
+
+    for stream in VALOR_FEATURES.streams.values():
+        (tmp_path / "feats" / stream.name).mkdir(parents=True)
+    paths = DataPaths(llp_dir=str(llp_dir), feature_root=str(tmp_path / "feats"), feature_spec=VALOR_FEATURES)
+    with pytest.raises(FileNotFoundError, match=r"649 of 649 clips of the val split .* have no features"):
+        open_split(paths, "val")
+    with pytest.raises(FileNotFoundError, match="--train-csv"):
+        open_split(
+            dataclasses.replace(paths, split_csvs={"train": str(tmp_path / "nope.csv")}), "train"
+        )
+
+
+@pytest.mark.slow  # bf16 matmuls are slow on most CPUs
+def test_bf16_autocast_trains_with_float32_weights(tiny_data, tmp_path):
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=4)
+    train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, bf16=True)
+    losses = [float(r["train_loss"]) for r in runs.read_metrics(tmp_path / "run" / "metrics.csv")]
+    assert losses[-1] < 0.8 * losses[0]
+    weights = _weights(tmp_path / "run" / "last.safetensors")
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["bf16"] is True
