@@ -18,16 +18,15 @@ import subprocess
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
-from mmcse.models import create_model, official
-from mmcse.models.weights import load_strict
 from mmcse.utils.files import atomic_path
+
+if TYPE_CHECKING:  # torch and the models load when a model is built: reading metadata stays instant
+    import torch
+    from torch import nn
 
 META_KEY = "mmcse"
 FORMAT = "mmcse-checkpoint"
@@ -102,17 +101,13 @@ def _bad_file(path: Path, why: str) -> ValueError:
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata dict of an mmcse checkpoint, without building the model."""
-    from safetensors import safe_open
-
+    """The metadata dict of an mmcse checkpoint, read from the safetensors header alone (no torch, no model)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a checkpoint file such as {path / 'best.safetensors'}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file not found")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            raw = (f.metadata() or {}).get(META_KEY)
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise _bad_file(path, f"cannot read a safetensors header: {exc}") from None
+    raw = _header_metadata(path).get(META_KEY)
     if raw is None:
         raise _bad_file(path, f"safetensors file without the {META_KEY!r} metadata")
     try:
@@ -131,9 +126,29 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
+def _header_metadata(path: Path) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file: 8 bytes little-endian header length, then a JSON header."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n <= 0 or n > min(size - 8, 100_000_000):
+            raise _bad_file(path, "no safetensors header (empty, truncated or another kind of file)")
+        try:
+            header = json.loads(f.read(n))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise _bad_file(path, f"cannot read a safetensors header: {exc}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("__metadata__", {}), dict):
+        raise _bad_file(path, "cannot read a safetensors header")
+    return header.get("__metadata__") or {}
+
+
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:
     """Build the model a checkpoint describes (any arch, via ``create_model``) and load its weights."""
     from safetensors.torch import load_file
+
+    from mmcse.models import create_model
+    from mmcse.models.weights import load_strict
 
     path = Path(path)
     meta = read_checkpoint_meta(path)
@@ -169,4 +184,6 @@ def import_official(path: str | os.PathLike) -> nn.Module:
         DeprecationWarning,
         stacklevel=2,
     )
+    from mmcse.models import official
+
     return official.import_official(path)

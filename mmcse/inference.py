@@ -105,10 +105,12 @@ class VideoParse:
     pred_a: np.ndarray  # (T, 25) uint8
     pred_v: np.ndarray  # (T, 25) uint8
     events: list[metrics.Event]  # merged across window borders, seconds
+    segment_real: np.ndarray | None = None  # (T,) bool: the segments that show the video (others repeat it)
     warnings: list[str] = field(default_factory=list)
     gating: str = "mmcse"
     segment_threshold: float = 0.5
     video_threshold: float = 0.5
+    out_of_domain: dict | None = None  # per stream: distance, threshold, flagged (see mmcse.domain)
 
     def rethreshold(
         self,
@@ -122,7 +124,7 @@ class VideoParse:
         vid_t = self.video_threshold if video_threshold is None else video_threshold
         pred_a, pred_v, events = threshold_windows(
             self.segment_prob, self.video_prob, self.audio_prob, self.visual_prob, gating, seg_t, vid_t,
-            filename=Path(self.path).name, duration=self.duration,
+            filename=Path(self.path).name, duration=self.duration, segment_real=self.segment_real,
         )  # fmt: skip
         return replace(
             self, pred_a=pred_a, pred_v=pred_v, events=events, gating=gating,
@@ -138,7 +140,8 @@ def merged_events(
     duration: float | None = None,
 ) -> list[metrics.Event]:
     """Events of one video from (T, 25) grids of any length T (runs crossing 10-s window borders are one
-    event); offsets are clipped to ``duration``. Same order and scores as metrics.extract_events."""
+    event); offsets are clipped to ``duration`` and events left without length are dropped. Same order
+    and scores as metrics.extract_events."""
     pred_a = np.asarray(pred_a).astype(bool)
     pred_v = np.asarray(pred_v).astype(bool)
     grids = {"audio": pred_a, "visual": pred_v, "audio-visual": pred_a & pred_v}
@@ -160,6 +163,8 @@ def merged_events(
             ends = np.flatnonzero(edges[:, c] == -1)
             for s, e in zip(starts.tolist(), ends.tolist()):
                 offset = float(e) if duration is None else min(float(e), duration)
+                if offset <= s:
+                    continue
                 events.append(
                     metrics.Event(
                         clip=0,
@@ -186,9 +191,11 @@ def threshold_windows(
     video_threshold: float = 0.5,
     filename: str | None = None,
     duration: float | None = None,
+    segment_real: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[metrics.Event]]:
     """Threshold a long video window by window (each 10-s window gated by its own video-level
-    probabilities), then merge events across window borders. segment_prob (T, 2, 25), *_prob (W, 25)."""
+    probabilities), then merge events across window borders. segment_prob (T, 2, 25), *_prob (W, 25);
+    segment_real (T,) bool: segments outside it (the loop that fills a short window) are never on."""
     windows = len(video_prob)
     seg = np.asarray(segment_prob).reshape(windows, NUM_SEGMENTS, 2, NUM_CLASSES)  # (W, 10, 2, 25)
     pred_a, pred_v = metrics.predict(
@@ -197,6 +204,9 @@ def threshold_windows(
     )  # fmt: skip
     pred_a = pred_a.reshape(-1, NUM_CLASSES)  # (T, 25)
     pred_v = pred_v.reshape(-1, NUM_CLASSES)
+    if segment_real is not None:
+        pred_a = pred_a * segment_real[:, None]
+        pred_v = pred_v * segment_real[:, None]
     return pred_a, pred_v, merged_events(pred_a, pred_v, segment_prob, filename=filename, duration=duration)
 
 
@@ -354,10 +364,11 @@ class Parser:
         preds = self.predict_arrays(stack("audio"), stack("visual"), stack("visual_st"))
         segment_prob = preds.segment_prob.reshape(-1, 2, NUM_CLASSES)  # (W * 10, 2, 25)
         gating = self.gating if gating is None else gating
-        duration = float(getattr(result, "duration", len(result.windows) * NUM_SEGMENTS))
+        duration = float(result.duration)
+        real = result.segment_real()  # (T,)
         pred_a, pred_v, events = threshold_windows(
             segment_prob, preds.video_prob, preds.audio_prob, preds.visual_prob, gating,
-            segment_threshold, video_threshold, filename=Path(path).name, duration=duration,
+            segment_threshold, video_threshold, filename=Path(path).name, duration=duration, segment_real=real,
         )  # fmt: skip
         return VideoParse(
             path=str(path),
@@ -369,7 +380,8 @@ class Parser:
             pred_a=pred_a,
             pred_v=pred_v,
             events=events,
-            warnings=list(getattr(result, "warnings", [])),
+            segment_real=real,
+            warnings=list(result.warnings),
             gating=gating,
             segment_threshold=segment_threshold,
             video_threshold=video_threshold,

@@ -61,7 +61,7 @@ def run(args) -> int:
 
     from mmcse.checkpoint import read_checkpoint_meta
     from mmcse.config import FeatureSpec
-    from mmcse.training import evaluate_report
+    from mmcse.training.evaluation import evaluate_report
     from mmcse.utils.files import atomic_write_bytes
 
     checkpoint = Path(args.checkpoint)

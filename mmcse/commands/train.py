@@ -144,7 +144,8 @@ def run(args) -> int:
 
     from mmcse.config import ModelConfig, TrainConfig, feature_preset
     from mmcse.data.paths import DataPaths
-    from mmcse.training import distributed, runs, train
+    from mmcse.training import distributed, runs
+    from mmcse.training.loop import train
 
     out = Path(args.out)
     if args.resume:

@@ -27,8 +27,11 @@ import numpy as np
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import DEMO_FEATURES
 from mmcse.data.llp import SPLIT_FILES, dense_csvs
+from mmcse.data.paths import DataPaths
 from mmcse.demo.features import DemoExtractor
 from mmcse.demo.procedural import ClipSpec, render_audio, render_frames, sample_split
+from mmcse.training.evaluation import evaluate
+from mmcse.training.loop import train
 from mmcse.training.runs import BEST_FILE
 from mmcse.utils.files import atomic_folder, atomic_path, atomic_write_text
 
@@ -185,9 +188,6 @@ def train_models(
     import dataclasses
     import shutil
 
-    from mmcse.data.paths import DataPaths
-    from mmcse.training import evaluate, train
-
     results = {}
     data = DataPaths.from_root(root, features=DEMO_FEATURES)
     for name, (model_cfg, train_cfg) in demo_model_configs().items():
@@ -210,9 +210,6 @@ def train_models(
 
 
 def _evaluate_runs(root: Path) -> dict[str, dict]:
-    from mmcse.data.paths import DataPaths
-    from mmcse.training import evaluate
-
     data = DataPaths.from_root(root, features=DEMO_FEATURES)
     return {
         name: evaluate(root / "runs" / name / BEST_FILE, data, "test", device="cpu")

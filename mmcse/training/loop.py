@@ -33,7 +33,7 @@ from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.metrics import SCORE_KEYS
 from mmcse.models import create_model
-from mmcse.training import distributed, runs
+from mmcse.training import distributed, runs, state
 from mmcse.training.evaluation import collect_probabilities, score
 from mmcse.training.losses import compute_loss_terms, loss_recipe
 from mmcse.training.optim import build_optimizer, learning_rate
@@ -154,7 +154,7 @@ class Trainer:
         run_dir = self.run_dir
         last = load_checkpoint(run_dir / runs.LAST_FILE, device="cpu")
         self.model.load_state_dict(last.model.state_dict())
-        tensors, meta = runs.load_train_state(run_dir / runs.STATE_FILE)
+        tensors, meta = state.load_train_state(run_dir / runs.STATE_FILE)
         progress = meta["progress"]
         epoch = int(progress["epoch"])
         saved_epoch = (last.meta.get("extra") or {}).get("epoch", epoch)
@@ -163,12 +163,12 @@ class Trainer:
                 f"{run_dir}: {runs.LAST_FILE} is from epoch {saved_epoch} but {runs.STATE_FILE} from epoch "
                 f"{epoch} (interrupted while saving?); resume is not possible, train anew"
             )
-        runs.load_optimizer_state(self.optimizer, tensors, meta["optimizer"])
-        for state in self.optimizer.state.values():  # moved to the model's device
-            for k, v in state.items():
+        state.load_optimizer_state(self.optimizer, tensors, meta["optimizer"])
+        for slot in self.optimizer.state.values():  # moved to the model's device
+            for k, v in slot.items():
                 if isinstance(v, torch.Tensor) and k != "step":
-                    state[k] = v.to(self.ctx.device)
-        runs.set_rng_state(tensors, meta["rng"])
+                    slot[k] = v.to(self.ctx.device)
+        state.set_rng_state(tensors, meta["rng"])
         self.rows = [r for r in runs.read_metrics(run_dir / runs.METRICS_FILE) if int(r["epoch"]) <= epoch]
         self.start_epoch, self.best_epoch, self.best = epoch, int(progress["best_epoch"]), progress["best"]
 
@@ -263,7 +263,7 @@ class Trainer:
                 train_config=self.train_cfg, metrics={"val": val}, extra=extra,
             )  # fmt: skip
         progress_info = {"epoch": epoch + 1, "best_epoch": self.best_epoch, "best": self.best}
-        runs.save_train_state(self.run_dir / runs.STATE_FILE, self.optimizer, progress_info)
+        state.save_train_state(self.run_dir / runs.STATE_FILE, self.optimizer, progress_info)
         line = (
             f"epoch {epoch + 1}/{self.train_cfg.epochs} lr {lr:.2e} loss {loss:.4f} "
             f"val seg Type@AV {val[BEST_KEY]:.2f} (best {self.best[BEST_KEY]:.2f} @ {self.best_epoch})"

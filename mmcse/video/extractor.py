@@ -30,6 +30,19 @@ class ExtractionResult:
     windows: list[dict[str, np.ndarray]]  # per 10-s window: {"audio", "visual", "visual_st"} per-clip arrays
     warnings: list[str] = field(default_factory=list)
     duration: float = 0.0  # seconds of the source
+    real_seconds: list[float] = field(default_factory=list)  # per window: seconds of it that are in the video
+
+    def segment_real(self) -> np.ndarray:
+        """(W * 10,) bool: which one-second segments show the video itself (see ``real_segments``)."""
+        return np.concatenate([real_segments(r) for r in self.real_seconds]) if self.real_seconds else np.zeros(0, bool)
+
+
+def real_segments(real_seconds: float) -> np.ndarray:
+    """(10,) bool: the segments of a window holding ``real_seconds`` of video that are reported: those at
+    least half inside the video (at least the first one). The rest of the window repeats the video and is
+    never reported."""
+    n_real = min(WINDOW_S, max(1, int(math.floor(real_seconds + 0.5))))
+    return np.arange(WINDOW_S) < n_real
 
 
 class Extractor(Protocol):
@@ -43,15 +56,21 @@ class Extractor(Protocol):
 
 
 def fit_window(frames: np.ndarray, audio: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Crop / pad one window to exactly 80 frames (last frame repeated) and 160000 samples (silence)."""
+    """Crop one window to exactly 80 frames (F, H, W, 3) and 160000 samples; a shorter window is filled by
+    repeating its own content from the start (a loop), so that the model never reads made-up frames or
+    silence and the clip-level probabilities come from the video alone. No audio track -> silence."""
     n_frames, n_samples = FPS * WINDOW_S, SR * WINDOW_S
-    frames = frames[:n_frames]
-    if len(frames) < n_frames:
-        frames = np.concatenate([frames, np.repeat(frames[-1:], n_frames - len(frames), axis=0)])
-    audio = np.zeros(n_samples, np.float32) if audio is None else np.asarray(audio, np.float32)[:n_samples]
-    if len(audio) < n_samples:
-        audio = np.pad(audio, (0, n_samples - len(audio)))
-    return frames, audio
+    frames = _loop(frames[:n_frames], n_frames)
+    if audio is None or len(audio) == 0:
+        return frames, np.zeros(n_samples, np.float32)
+    return frames, _loop(np.asarray(audio, np.float32)[:n_samples], n_samples)
+
+
+def _loop(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` repeated along axis 0 up to exactly ``n`` rows."""
+    if len(x) >= n:
+        return x
+    return np.concatenate([x] * (n // len(x) + 1))[:n]
 
 
 MAX_DECODE_WIDTH = 640  # wider videos are scaled down while decoding (features use 128x96 anyway)
@@ -67,10 +86,15 @@ def plan_windows(duration: float, no_audio: bool, name: str) -> tuple[int, list[
     # a tail under half a second (container rounding, e.g. 10.02 s) is not worth a padded window
     n_windows = max(1, math.ceil((duration - 0.5) / WINDOW_S))
     if duration < WINDOW_S - 1e-3:
-        warnings.append(f"{name}: {duration:.2f} s long, shorter than 10 s; padded to one 10-s window")
-    elif n_windows * WINDOW_S - duration > 1e-3:
         warnings.append(
-            f"{name}: {duration:.2f} s long; parsed as {n_windows} windows of 10 s, the last one padded"
+            f"{name}: {duration:.2f} s long, shorter than 10 s; the model reads it looped to 10 s and only "
+            f"its first {real_segments(duration).sum()} s are reported"
+        )
+    elif n_windows * WINDOW_S - duration > 1e-3:
+        tail = duration - (n_windows - 1) * WINDOW_S
+        warnings.append(
+            f"{name}: {duration:.2f} s long; parsed as {n_windows} windows of 10 s, the last one holds "
+            f"{tail:.2f} s of video, read looped; only its first {real_segments(tail).sum()} s are reported"
         )
     elif duration - n_windows * WINDOW_S > 0.1:
         warnings.append(
@@ -101,7 +125,7 @@ class WindowedExtractor:
             a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
             windows.append(self.extract(frames, a))
         chunks.close()
-        return ExtractionResult(windows=windows, warnings=warnings, duration=float(info.duration))
+        return ExtractionResult(windows, warnings, float(info.duration), _real_seconds(info.duration, len(windows)))
 
     def extract_arrays(
         self, frames: np.ndarray, audio: np.ndarray | None, duration: float | None = None, name: str = "video"
@@ -117,4 +141,9 @@ class WindowedExtractor:
                 f = frames[-1:]
             a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
             windows.append(self.extract(f, a))
-        return ExtractionResult(windows=windows, warnings=warnings, duration=float(duration))
+        return ExtractionResult(windows, warnings, float(duration), _real_seconds(duration, len(windows)))
+
+
+def _real_seconds(duration: float, n_windows: int) -> list[float]:
+    """Seconds of video in each of ``n_windows`` consecutive 10-s windows."""
+    return [float(min(WINDOW_S, max(0.0, duration - k * WINDOW_S))) for k in range(n_windows)]

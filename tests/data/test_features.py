@@ -327,7 +327,7 @@ def test_han_checkpoint_runs_on_a_pooled_han_store(tmp_path, capsys):
     from mmcse.data.paths import DataPaths
     from mmcse.inference import Parser
     from mmcse.models import create_model
-    from mmcse.training import evaluate_report
+    from mmcse.training.evaluation import evaluate_report
 
     data = write_synthetic_dataset(tmp_path / "llp", HAN_FEATURES, n_train=2, n_val=2, n_test=5, seed=2)
     out = tmp_path / "packed"

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
 from mmcse.data.paths import DataPaths
-from mmcse.training import loop, runs, train
+from mmcse.training import loop, runs
+from mmcse.training.loop import train
 
 
 def weights_hash(state_dict) -> str:

@@ -17,7 +17,7 @@ from test_loop import TINY  # the loop tests' tiny feature spec (same folder)
 from mmcse.config import ModelConfig, TrainConfig
 from mmcse.data.paths import DataPaths
 from mmcse.data.synthetic import write_synthetic_dataset
-from mmcse.training import train
+from mmcse.training.loop import train
 
 REPO = Path(__file__).resolve().parents[2]
 

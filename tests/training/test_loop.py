@@ -17,7 +17,9 @@ from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.data.synthetic import write_synthetic_dataset
 from mmcse.metrics import SCORE_KEYS
-from mmcse.training import evaluate, runs, train
+from mmcse.training import runs, state
+from mmcse.training.evaluation import evaluate
+from mmcse.training.loop import train
 from mmcse.training.optim import learning_rate
 
 # tiny feature shapes keep the tests fast; pseudo-label streams as VALOR ships them
@@ -165,15 +167,15 @@ def test_train_state_round_trip_has_no_pickle(tmp_path):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.5, 0.999))
     model(torch.randn(4, 3)).sum().backward()
     opt.step()
-    runs.save_train_state(tmp_path / "state.safetensors", opt, {"epoch": 3})
+    state.save_train_state(tmp_path / "state.safetensors", opt, {"epoch": 3})
     expected_next = torch.rand(5)
     torch.manual_seed(123)  # disturb the RNG, then restore it from the file
-    tensors, meta = runs.load_train_state(tmp_path / "state.safetensors")
-    runs.set_rng_state(tensors, meta["rng"])
+    tensors, meta = state.load_train_state(tmp_path / "state.safetensors")
+    state.set_rng_state(tensors, meta["rng"])
     assert torch.equal(torch.rand(5), expected_next)
     assert meta["progress"] == {"epoch": 3}
     fresh = torch.optim.AdamW(model.parameters(), lr=1.0)
-    runs.load_optimizer_state(fresh, tensors, meta["optimizer"])
+    state.load_optimizer_state(fresh, tensors, meta["optimizer"])
     a, b = opt.state_dict(), fresh.state_dict()
     assert a["param_groups"][0]["betas"] == b["param_groups"][0]["betas"] == (0.5, 0.999)
     for i in a["state"]:
@@ -182,7 +184,7 @@ def test_train_state_round_trip_has_no_pickle(tmp_path):
     assert (tmp_path / "state.safetensors").read_bytes()[:8] != b"\x80\x04\x95"[:8]  # safetensors, not pickle
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ValueError, match="not a readable mmcse training state"):
-        runs.load_train_state(tmp_path / "bad.safetensors")
+        state.load_train_state(tmp_path / "bad.safetensors")
 
 
 def test_split_data_batches_follow_the_contract(tiny_data):
