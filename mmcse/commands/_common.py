@@ -1,13 +1,91 @@
-"""What the commands share: UserError (one clear line, no traceback) and the data arguments of train and
-evaluate (--data-root, --feature-root, CSV overrides) -> DataPaths."""
+"""What the commands share: UserError (one clear line, no traceback), argument checks that run before
+torch is imported (so a bad argument is refused at once), and the data arguments of train and evaluate
+(--data-root, --feature-root, CSV overrides) -> DataPaths. Nothing here imports torch."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import math
+from pathlib import Path
+
+from mmcse.training.runs import BEST_FILE, LAST_FILE
 
 
 class UserError(Exception):
     """A problem with the user's input: printed as one clear line, without a traceback."""
+
+
+# ----------------------------------------------------------------------------- argument types and checks
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (batch sizes, epochs, counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give 1 or more")
+    return value
+
+
+def probability(text: str) -> float:
+    """argparse type: a threshold, a number in [0, 1] (not NaN)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if math.isnan(value) or not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a probability; give a number between 0 and 1")
+    return value
+
+
+def checkpoint_file(text: str) -> Path:
+    """A checkpoint path as given, or the best (else last) checkpoint of a run folder; a clear error when
+    it does not exist, is empty, or is a folder without a checkpoint."""
+    path = Path(text)
+    if path.is_dir():
+        for name in (BEST_FILE, LAST_FILE):
+            if (path / name).is_file():
+                return path / name
+        raise UserError(
+            f"--checkpoint {path} is a folder without {BEST_FILE} or {LAST_FILE}; give a checkpoint file "
+            "or a run folder written by `python -m mmcse train`"
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found; give a .safetensors file or a run folder")
+    if path.stat().st_size == 0:
+        raise UserError(f"checkpoint {path} is an empty file; re-create or re-download it")
+    return path
+
+
+def output_file(text: str, flag: str, suffixes: tuple[str, ...] = ()) -> Path:
+    """A file the command will write: not a folder, its parent not a file, the right suffix."""
+    path = Path(text)
+    if path.is_dir():
+        raise UserError(f"{flag} {path} is a folder; give a file name")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"{flag} {path}: use a {' or '.join(suffixes)} file name")
+    _check_parents(path, flag)
+    return path
+
+
+def output_folder(text: str, flag: str) -> Path:
+    """A folder the command will write into (created later, only when there is something to write)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path} is a file; give a folder (it is created when needed)")
+    _check_parents(path, flag)
+    return path
+
+
+def _check_parents(path: Path, flag: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"{flag} {path}: {parent} is a file, not a folder; choose another path")
+            return
 
 
 def add_data_arguments(p, training: bool = True) -> None:

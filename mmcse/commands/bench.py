@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import UserError
+from mmcse.commands._common import UserError, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -20,10 +20,10 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--checkpoint", type=Path, default=None, help="time this checkpoint's model instead")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--iters", type=int, default=10, help="timed iterations (training: half, at least 3)")
+    p.add_argument("--batch", type=positive_int, default=64)
+    p.add_argument("--iters", type=positive_int, default=10, help="timed iterations (training: half, at least 3)")
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--bf16", action="store_true", help="also time bf16 autocast and report its max abs error")
     p.add_argument("--no-train", action="store_true", help="skip the training step")
     p.add_argument("--e2e", action="store_true", help="also time 1,200 clips -> predictions -> AVVP scores")

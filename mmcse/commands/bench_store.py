@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from mmcse.commands._common import positive_int
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -12,7 +14,7 @@ def add_parser(subparsers) -> None:
         help="time an epoch of feature loading: per-clip .npy files vs the packed store",
         description="Benchmark loading all clips from the official per-clip layout vs a packed store.",
     )
-    p.add_argument("--clips", type=int, default=10_000, help="number of clips (default 10000, LLP train)")
+    p.add_argument("--clips", type=positive_int, default=10_000, help="number of clips (default 10000, LLP train)")
     p.add_argument("--features", default="han", help="feature preset whose shapes to use (default han)")
     p.add_argument(
         "--dir",
@@ -22,7 +24,7 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--keep", action="store_true", help="keep the written clips (a later run with --dir reuses them)"
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", choices=("cold", "warm", "both"), default="both")
     p.add_argument(

@@ -10,7 +10,7 @@ Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo.py for 
 
 from __future__ import annotations
 
-from mmcse.commands._common import UserError
+from mmcse.commands._common import UserError, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -24,14 +24,14 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", default="demo_data", help="demo folder to build or complete (default demo_data)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train", type=int, help="train clips (default 1200)")
-    p.add_argument("--val", type=int, help="val clips (default 150)")
-    p.add_argument("--test", type=int, help="test clips (default 200)")
+    p.add_argument("--train", type=positive_int, help="train clips (default 1200)")
+    p.add_argument("--val", type=positive_int, help="val clips (default 150)")
+    p.add_argument("--test", type=positive_int, help="test clips (default 200)")
     p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
     p.add_argument("--videos", choices=("all", "eval", "none"), default="all",
                    help="which splits get mp4 files: all (default), eval = val and test only, none")  # fmt: skip
-    p.add_argument("--workers", type=int, help="processes rendering clips (default: 2, or 1 on one core)")
-    p.add_argument("--epochs", type=int, help="override the demo recipes' epochs")
+    p.add_argument("--workers", type=positive_int, help="processes rendering clips (default: 2, or 1 on one core)")
+    p.add_argument("--epochs", type=positive_int, help="override the demo recipes' epochs")
     p.add_argument("--no-train", action="store_true", help="only the clips, CSVs and features")
     p.add_argument("--compact", action="store_true", help="write a few-MB copy of a built demo (see --from)")
     p.add_argument("--from", dest="source", default="demo_data",

@@ -12,7 +12,14 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import add_data_arguments, data_paths
+from mmcse.commands._common import (
+    add_data_arguments,
+    checkpoint_file,
+    data_paths,
+    output_file,
+    positive_int,
+    probability,
+)
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
@@ -26,7 +33,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--checkpoint", required=True, help="an mmcse .safetensors checkpoint (e.g. runs/x/best.safetensors)"
+        "--checkpoint", required=True, help="an mmcse .safetensors checkpoint or a run folder (its best)"
     )
     add_data_arguments(p, training=False)
     p.add_argument("--split", default="test", choices=("test", "val"))
@@ -38,9 +45,9 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--audio-gt", default="fixed", choices=("fixed", "pre2024"), help="audio GT file (default fixed)"
     )
-    p.add_argument("--segment-threshold", type=float, default=0.5)
-    p.add_argument("--video-threshold", type=float, default=0.5)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--segment-threshold", type=probability, default=0.5)
+    p.add_argument("--video-threshold", type=probability, default=0.5)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
     p.set_defaults(func=run)
@@ -57,30 +64,25 @@ def format_table(scores: dict[str, float]) -> str:
 
 def run(args) -> int:
     import json
-    from pathlib import Path
 
     from mmcse.checkpoint import read_checkpoint_meta
     from mmcse.config import FeatureSpec
-    from mmcse.training.evaluation import evaluate_report
-    from mmcse.utils.files import atomic_write_bytes
+    from mmcse.utils.files import atomic_write_text
 
-    checkpoint = Path(args.checkpoint)
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint {checkpoint} not found")
+    checkpoint = checkpoint_file(args.checkpoint)
+    if args.json_out:
+        output_file(args.json_out, "--json")
     meta = read_checkpoint_meta(checkpoint)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
     data = data_paths(args, spec, training=False)
+
+    from mmcse.training.evaluation import evaluate_report  # torch: once the arguments are known to be good
+
     report = evaluate_report(
-        checkpoint,
-        data,
-        split=args.split,
-        gating=args.gating,
-        audio_gt=args.audio_gt,
-        segment_threshold=args.segment_threshold,
-        video_threshold=args.video_threshold,
-        device=args.device,
-        batch_size=args.batch_size,
-    )
+        checkpoint, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
+        segment_threshold=args.segment_threshold, video_threshold=args.video_threshold,
+        device=args.device, batch_size=args.batch_size,
+    )  # fmt: skip
     epoch = (meta.get("extra") or {}).get("epoch")
     print(f"checkpoint {checkpoint} ({meta.get('arch')}{f', epoch {epoch}' if epoch else ''})")
     print(
@@ -90,19 +92,8 @@ def run(args) -> int:
     )
     print(format_table(report["scores"]))
     print(json.dumps(report["scores"]))
-    if report["stored"] is None:
-        print(f"the checkpoint stores no {args.split} metrics to compare with")
-    elif report["reproduced"] is None:
-        s = report["stored_setting"]
-        print(
-            f"the checkpoint's stored {args.split} metrics were measured with gating {s['gating']}, "
-            f"audio GT {s['audio_gt']} and thresholds 0.5/0.5: not comparable with this setting"
-        )
-    else:
-        worst = max(abs(float(report["stored"][k]) - v) for k, v in report["scores"].items())
-        verdict = "reproduced" if report["reproduced"] else "NOT reproduced"
-        print(f"stored {args.split} metrics {verdict} (max |difference| {worst:.2e} points)")
+    print(report["comparison"])
     if args.json_out:
-        atomic_write_bytes(args.json_out, (json.dumps(report, indent=2) + "\n").encode())
+        atomic_write_text(args.json_out, json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.json_out}")
     return 0 if report["reproduced"] is not False else 1

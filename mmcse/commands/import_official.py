@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import UserError
+from mmcse.commands._common import UserError, output_file
 
 
 def add_parser(subparsers) -> None:
@@ -17,6 +17,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("checkpoint", type=Path, help="the authors' .pth (a plain state_dict)")
     p.add_argument("--out", type=Path, required=True, help="output .safetensors file")
+    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument(
         "--features",
         choices=("valor", "han"),
@@ -27,11 +28,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    output_file(args.out, "--out", (".safetensors",))
+    if args.out.exists() and not args.overwrite:
+        raise UserError(f"--out {args.out} already exists; choose another file or pass --overwrite")
+    if not args.checkpoint.is_file():
+        raise FileNotFoundError(f"{args.checkpoint}: checkpoint file not found")
+
     from mmcse.checkpoint import save_checkpoint
     from mmcse.models.official import import_official, official_feature_spec
 
-    if args.out.suffix != ".safetensors":
-        raise UserError(f"--out {args.out}: use a .safetensors file name")
     model = import_official(args.checkpoint)
     spec = official_feature_spec(model, args.features)
     n = sum(p.numel() for p in model.parameters())

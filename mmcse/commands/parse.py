@@ -5,23 +5,30 @@
     python -m mmcse parse clip.mp4 --checkpoint CK --annotated clip.annotated.mp4 --segment-threshold 0.4
 
 Per video, in --out: <name>.tsv (DCASE style: filename, onset, offset, event_label, modality, score; float
-seconds) and <name>.json (segment probabilities per second and modality, video-level probabilities per
-10-s window, the events, warnings). Videos longer than 10 s are parsed in consecutive 10-s windows and
-events are merged across window borders. Features are extracted offline by the checkpoint's extractor
+seconds; warnings as leading `# warning:` lines) and <name>.json (segment probabilities per second and
+modality, video-level probabilities per 10-s window, the events, which seconds are real, warnings). Videos
+longer than 10 s are parsed in consecutive 10-s windows and events are merged across window borders; a
+window with less than 10 s of video (a short video, or the tail of a long one) is read looped and only its
+real seconds are reported. Inputs with the same name from different folders get distinct outputs
+(<folder>__<name>). A video that cannot be parsed is reported and the others are still parsed; the
+command then exits with 1. Features are extracted offline by the checkpoint's extractor
 (the demo features); checkpoints trained on official backbone features (han / valor) need those
 features extracted with the official backbones.
 """
 
 from __future__ import annotations
 
-from mmcse.commands._common import UserError
+import argparse
+import json
+import sys
+from pathlib import Path
 
-TSV_COLUMNS = ("filename", "onset", "offset", "event_label", "modality", "score")
+from mmcse.commands._common import UserError, checkpoint_file, output_file, output_folder, probability
+
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 
 
 def add_parser(subparsers) -> None:
-    import argparse
-
     p = subparsers.add_parser(
         "parse",
         help="parse video files into events (TSV + JSON, optionally an annotated mp4)",
@@ -29,9 +36,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files (mp4, mkv, webm, avi, ...)")
-    p.add_argument(
-        "--checkpoint", required=True, help="a .safetensors checkpoint (e.g. runs/x/best.safetensors)"
-    )
+    p.add_argument("--checkpoint", required=True, help="a .safetensors checkpoint or a run folder (its best)")
     p.add_argument(
         "--out", default=".", help="folder for <name>.tsv and <name>.json (default: current folder)"
     )
@@ -40,103 +45,117 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--gating", choices=("fused", "mmcse", "modality"), help="default: the checkpoint's gating"
     )
-    p.add_argument("--segment-threshold", type=float, default=0.5)
-    p.add_argument("--video-threshold", type=float, default=0.5)
+    p.add_argument("--segment-threshold", type=probability, default=0.5)
+    p.add_argument("--video-threshold", type=probability, default=0.5)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.set_defaults(func=run)
 
 
-def tsv_text(parse, filename: str) -> str:
-    rows = ["\t".join(TSV_COLUMNS)]
-    for ev in parse.events:
-        score = "" if ev.score is None else f"{ev.score:.4f}"
-        rows.append(f"{filename}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.label}\t{ev.modality}\t{score}")
-    return "\n".join(rows) + "\n"
+def output_names(videos: list[Path]) -> list[str]:
+    """A distinct output stem per (distinct) video: its stem; where stems collide, the file name with its
+    extension, then the stem prefixed by as many parent folders as it takes (``a__clip``, ``b__clip``)."""
+    resolved = [v.resolve() for v in videos]
+
+    def candidate(path: Path, depth: int) -> str:
+        if depth == 0:
+            return path.stem
+        if depth == 1:
+            return path.name
+        parents = [part for part in path.parent.parts if part not in ("/", "\\")]
+        return "__".join([*parents[len(parents) - (depth - 1) :], path.stem])
+
+    depth = [0] * len(videos)
+    names = [candidate(r, 0) for r in resolved]
+    while len(set(names)) < len(names):
+        clash = {n for n in names if names.count(n) > 1}
+        for i, r in enumerate(resolved):
+            if names[i] in clash:
+                depth[i] += 1
+                # same folders and stem, other extensions, all the way up: number them
+                names[i] = candidate(r, depth[i]) if depth[i] <= len(r.parts) else f"{r.name}.{i + 1}"
+    return names
 
 
-def parse_json(parse, checkpoint: str) -> dict:
-    from mmcse.classes import LLP_CLASSES
-
-    def grid(a):
-        return [[round(float(v), 5) for v in row] for row in a]
-
-    return {
-        "video": parse.path,
-        "checkpoint": checkpoint,
-        "duration": parse.duration,
-        "gating": parse.gating,
-        "segment_threshold": parse.segment_threshold,
-        "video_threshold": parse.video_threshold,
-        "classes": list(LLP_CLASSES),
-        "segment_seconds": 1.0,
-        "segment_prob_audio": grid(parse.segment_prob[:, 0]),  # (T, 25), T = 10 per window
-        "segment_prob_visual": grid(parse.segment_prob[:, 1]),
-        "video_prob": grid(parse.video_prob),  # (W, 25) per 10-s window
-        "audio_prob": grid(parse.audio_prob),
-        "visual_prob": grid(parse.visual_prob),
-        "events": [
-            {
-                "onset": ev.onset,
-                "offset": ev.offset,
-                "event_label": ev.label,
-                "modality": ev.modality,
-                "score": ev.score,
-            }
-            for ev in parse.events
-        ],
-        "warnings": list(parse.warnings),
-    }
+def annotated_targets(arg: str | None, videos: list[Path], names: list[str]) -> list[Path | None]:
+    """Where each annotated video goes: ``arg`` itself when it names a video file (one video only), else
+    ``arg/<name>.annotated.mp4``."""
+    if arg is None:
+        return [None] * len(videos)
+    if Path(arg).suffix.lower() in VIDEO_SUFFIXES:
+        target = output_file(arg, "--annotated", (".mp4",))
+        if len(videos) > 1:
+            raise UserError(f"--annotated {arg}: with {len(videos)} videos, give a folder instead of one .mp4 path")
+        return [target]
+    folder = output_folder(arg, "--annotated")
+    return [folder / f"{name}.annotated.mp4" for name in names]
 
 
-def _write(path, text: str) -> None:
-    import os
-
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def check_videos(args) -> list[Path]:
+    """The input videos, de-duplicated; a clear error for a missing path or a folder."""
+    videos: list[Path] = []
+    seen = set()
+    for text in args.videos:
+        v = Path(text)
+        if v.is_dir():
+            raise UserError(f"{v} is a folder; give video files (e.g. {v}/*.mp4)")
+        if not v.is_file():
+            raise FileNotFoundError(f"{v}: no such video file")
+        if v.resolve() not in seen:
+            seen.add(v.resolve())
+            videos.append(v)
+    return videos
 
 
 def run(args) -> int:
-    import json
-    from pathlib import Path
+    from mmcse.video.io import check_video_streams
 
-    from mmcse.inference import Parser
+    videos = check_videos(args)
+    checkpoint = checkpoint_file(args.checkpoint)
+    out = output_folder(args.out, "--out")
+    names = output_names(videos)
+    targets = annotated_targets(args.annotated, videos, names)
+    failed: list[str] = []
+    jobs = []
+    for video, name, target in zip(videos, names, targets):  # non-videos are refused before torch loads
+        try:
+            check_video_streams(video)
+            jobs.append((video, name, target))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(str(video))
+    if jobs:
+        parse_videos(args, checkpoint, out, jobs, failed)
+    if failed:
+        print(f"error: {len(failed)} of {len(videos)} videos could not be parsed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
-    for t in (args.segment_threshold, args.video_threshold):
-        if not 0.0 <= t <= 1.0:
-            raise UserError(f"threshold {t}: expected a probability in [0, 1]")
-    videos = [Path(v) for v in args.videos]
-    for v in videos:
-        if not v.is_file():
-            raise FileNotFoundError(f"{v}: no such video file")
-    annotated = Path(args.annotated) if args.annotated else None
-    if annotated is not None and len(videos) > 1 and annotated.suffix.lower() == ".mp4":
-        raise UserError(
-            f"--annotated {annotated}: with {len(videos)} videos, give a folder instead of one .mp4 path"
-        )
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    parser = Parser.from_checkpoint(args.checkpoint, device=args.device)
-    for video in videos:
-        parse = parser.parse_video(
-            video,
-            gating=args.gating,
-            segment_threshold=args.segment_threshold,
-            video_threshold=args.video_threshold,
-        )
+
+def parse_videos(args, checkpoint: Path, out: Path, jobs: list, failed: list[str]) -> None:
+    """Parse each (video, output name, annotated target); a video that fails is reported and skipped."""
+    from mmcse.export import checkpoint_identity, events_tsv, parse_record
+    from mmcse.inference import Parser  # torch: only once the arguments are known to be good
+    from mmcse.utils.files import atomic_write_text
+
+    parser = Parser.from_checkpoint(checkpoint, device=args.device)
+    identity = checkpoint_identity(checkpoint, parser.meta)
+    for video, name, target in jobs:
+        try:
+            parse = parser.parse_video(
+                video, gating=args.gating, segment_threshold=args.segment_threshold,
+                video_threshold=args.video_threshold,
+            )  # fmt: skip
+        except (ValueError, OSError, RuntimeError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed.append(str(video))
+            continue
         for w in parse.warnings:
             print(f"warning: {w}")
-        _write(out / f"{video.stem}.tsv", tsv_text(parse, video.name))
-        _write(out / f"{video.stem}.json", json.dumps(parse_json(parse, str(args.checkpoint))))
-        print(
-            f"{video}: {len(parse.events)} events -> {out / (video.stem + '.tsv')}, {out / (video.stem + '.json')}"
-        )
-        if annotated is not None:
+        atomic_write_text(out / f"{name}.tsv", events_tsv(parse.events, parse.warnings))
+        atomic_write_text(out / f"{name}.json", json.dumps(parse_record(parse, identity), indent=1) + "\n")
+        print(f"{video}: {len(parse.events)} events -> {out / (name + '.tsv')}, {out / (name + '.json')}")
+        if target is not None:
             from mmcse.video.annotate import annotate_video
 
-            target = (
-                annotated if annotated.suffix.lower() == ".mp4" else annotated / f"{video.stem}.annotated.mp4"
-            )
             annotate_video(video, parse, target)
             print(f"  annotated video -> {target}")
-    return 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from mmcse.commands._common import UserError, add_data_arguments, data_paths
+from mmcse.commands._common import UserError, add_data_arguments, data_paths, output_folder, positive_int
 
 DIM_FIELDS = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
 
@@ -43,13 +43,13 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--stop-after-epochs",
-        type=int,
+        type=positive_int,
         help="stop after N epochs of this call (the schedule still spans --epochs); continue with --resume",
     )
 
     t = p.add_argument_group("optimisation (override the preset)")
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int, help="global batch (split across DDP ranks)")
+    t.add_argument("--epochs", type=positive_int)
+    t.add_argument("--batch-size", type=positive_int, help="global batch (split across DDP ranks)")
     t.add_argument("--lr", type=float)
     t.add_argument("--weight-decay", type=float)
     t.add_argument("--optimizer", choices=("adamw", "adam"))
@@ -69,10 +69,10 @@ def add_parser(subparsers) -> None:
     a.add_argument("--no-lgsf", action="store_true", help="no local-global semantic fusion")
     a.add_argument("--intra-only", action="store_true", help="FGSE intra-modal branch only")
     a.add_argument("--cross-only", action="store_true", help="FGSE cross-modal branch only")
-    a.add_argument("--layers", type=int, help="FGSE / hybrid-attention layers")
-    a.add_argument("--heads", type=int, help="attention heads")
-    a.add_argument("--d-model", type=int, help="projection width")
-    a.add_argument("--d-class", type=int, help="class-wise feature width (MM-CSE)")
+    a.add_argument("--layers", type=positive_int, help="FGSE / hybrid-attention layers")
+    a.add_argument("--heads", type=positive_int, help="attention heads")
+    a.add_argument("--d-model", type=positive_int, help="projection width")
+    a.add_argument("--d-class", type=positive_int, help="class-wise feature width (MM-CSE)")
     a.add_argument("--dropout", type=float)
     a.add_argument("--w-rec", type=float, help="weight of L_rec (default 1.0)")
     a.add_argument("--w-ort", type=float, help="weight of L_ort (default 0.1)")
@@ -140,14 +140,12 @@ def build_configs(args, spec):
 
 def run(args) -> int:
     import os
-    from pathlib import Path
 
     from mmcse.config import ModelConfig, TrainConfig, feature_preset
     from mmcse.data.paths import DataPaths
-    from mmcse.training import distributed, runs
-    from mmcse.training.loop import train
+    from mmcse.training import runs
 
-    out = Path(args.out)
+    out = output_folder(args.out, "--out")
     if args.resume:
         config_path = out / runs.CONFIG_FILE
         if not config_path.is_file():
@@ -157,7 +155,7 @@ def run(args) -> int:
         train_cfg = TrainConfig.from_dict(saved["train"])
         if args.epochs is not None:
             train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
-        data = DataPaths.from_dict(saved["data"])
+        data = DataPaths.from_dict(saved["data"], base=out)
         preset = "from the run folder"
         args.bf16 = args.bf16 or bool(saved.get("bf16", False))
     else:
@@ -165,6 +163,9 @@ def run(args) -> int:
         model_cfg, train_cfg = build_configs(args, spec)
         data = data_paths(args, spec, training=True)
         preset = args.preset or f"paper-{args.model or 'mmcse'}"
+
+    from mmcse.training import distributed  # torch: once the arguments are known to be good
+    from mmcse.training.loop import train
 
     main = not distributed.launched_by_torchrun() or os.environ.get("RANK") == "0"
     if main:

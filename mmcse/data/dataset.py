@@ -20,6 +20,7 @@ arrays (numpy) in split order.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -52,14 +53,19 @@ class LLPSplit(Dataset):
         self.name = name or self.split_csv.stem
         self.store = store
         self.feature_spec: FeatureSpec = store.spec
-        self.filenames, labels = llp.read_weak_labels(self.split_csv)
+        with warnings.catch_warnings(record=True) as caught:  # kept for the app, then passed on
+            warnings.simplefilter("always", llp.LLPDataWarning)
+            self.filenames, labels = llp.read_weak_labels(self.split_csv)
+            self.gt_audio = self.gt_visual = None  # (N, 10, 25) uint8 when dense GT is given
+            if audio_csv is not None and visual_csv is not None and self.filenames:
+                self.gt_audio, self.gt_visual = llp.read_dense_labels(audio_csv, visual_csv, self.filenames)
+        self.data_warnings = [str(w.message) for w in caught if issubclass(w.category, llp.LLPDataWarning)]
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if not self.filenames:
             raise ValueError(f"{self.split_csv} lists no clips; expected at least one row under the header")
         self.video_ids = [llp.video_id(f) for f in self.filenames]
         self.label = labels.astype(np.float32)  # (N, 25)
-        self.gt_audio = self.gt_visual = None  # (N, 10, 25) uint8 when dense GT is given
-        if audio_csv is not None and visual_csv is not None:
-            self.gt_audio, self.gt_visual = llp.read_dense_labels(audio_csv, visual_csv, self.filenames)
         self.audio_csv = Path(audio_csv) if audio_csv is not None else None  # the audio GT scored against
         store.check_complete(self.video_ids, what=f"{self.name} split ({self.split_csv})")
 

@@ -14,6 +14,7 @@ Errors name the file, the line as an editor shows it (1-based, the header is lin
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,14 @@ def _read_table(path: str | Path, columns: list[str]):
     return df, line_numbers
 
 
+class LLPDataWarning(UserWarning):
+    """An annotation row kept or ignored exactly as the official evaluation does, but worth knowing about
+    (an onset after its offset, a negative onset, a clip listed twice in a split). One line each."""
+
+
+warnings.simplefilter("always", LLPDataWarning)  # every row is its own warning, not just the first
+
+
 def _class_of(name: str, path: Path, line: int) -> int:
     try:
         return CLASS_INDEX[name]
@@ -123,6 +132,15 @@ def read_weak_labels(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
     path = Path(csv_path)
     df, lines = _read_table(path, WEAK_COLUMNS)
     filenames = [str(f) for f in df["filename"]]
+    first_line: dict[str, int] = {}
+    for f, line in zip(filenames, lines):
+        if f in first_line:
+            warnings.warn(
+                f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it is scored "
+                "twice, as the official evaluation does; remove the duplicate row to score it once",
+                LLPDataWarning, stacklevel=3,
+            )  # fmt: skip
+        first_line.setdefault(f, int(line))
     labels = np.zeros((len(df), NUM_CLASSES), dtype=np.uint8)  # (N, 25)
     for i, (text, line) in enumerate(zip(df["event_labels"], lines)):
         for name in str(text).split(","):
@@ -160,8 +178,23 @@ def _rasterise(csv_path: str | Path, filenames: list[str]) -> np.ndarray:
             c = _class_of(str(events[r]), path, line)
             x1 = _to_int(onsets[r], "onset", path, line)
             x2 = _to_int(offsets[r], "offset", path, line)
-            grid[i, c, x1:x2] = 1  # numpy slice: onset >= offset adds nothing
+            if x1 > x2 or x1 < 0:
+                _warn_row(path, line, f, LLP_CLASSES[c], x1, x2)
+            grid[i, c, x1:x2] = 1  # numpy slice, as the official code: onset >= offset adds nothing
     return np.ascontiguousarray(grid.transpose(0, 2, 1))  # (N, 10, 25)
+
+
+def _warn_row(path: Path, line: int, clip: str, label: str, onset: int, offset: int) -> None:
+    segments = np.zeros(NUM_SEGMENTS, np.uint8)
+    segments[onset:offset] = 1  # what the official slicing marks
+    marked = np.flatnonzero(segments).tolist()
+    what = f"marks segments {marked[0]}-{marked[-1]}" if marked else "marks no segment"
+    problem = f"onset {onset} > offset {offset}" if onset > offset else f"negative onset {onset}"
+    warnings.warn(
+        f"{path}:{line}: {label} in {clip}: {problem}; the row {what}, as in the official evaluation "
+        "(the numbers stay official); fix the row to count it",
+        LLPDataWarning, stacklevel=4,
+    )  # fmt: skip
 
 
 def read_dense_labels(

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,14 +49,42 @@ class DataPaths:
             Path(self.visual_csv) if self.visual_csv else visual,
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, relative_to: str | Path | None = None) -> dict[str, Any]:
+        """As JSON. With ``relative_to`` (a run folder) every path is stored relative to it, so a run
+        folder names no absolute path of the machine it was made on and still resumes after a move of
+        the run and the data together."""
         d = dataclasses.asdict(self)
         d["feature_spec"] = self.feature_spec.to_dict()
+        if relative_to is not None:
+            d = _map_paths(d, lambda p: os.path.relpath(os.path.abspath(p), os.path.abspath(relative_to)))
+            d["paths_relative_to"] = "run folder"
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DataPaths:
+    def from_dict(cls, d: dict[str, Any], base: str | Path | None = None) -> DataPaths:
+        """From ``to_dict``'s JSON; paths stored relative to a run folder are joined to ``base`` (it)."""
         d = dict(d)
+        if d.pop("paths_relative_to", None) is not None and base is not None:
+            d = _map_paths(d, lambda p: os.path.normpath(os.path.join(base, p)), d.get("pseudo_paths_mapped", []))
+        d.pop("pseudo_paths_mapped", None)
         d["feature_spec"] = FeatureSpec.from_dict(d["feature_spec"])
         return cls(**d)
 
+
+def _map_paths(d: dict[str, Any], fn, pseudo_keys: list[str] | None = None) -> dict[str, Any]:
+    """``d`` (DataPaths JSON) with ``fn`` applied to every path: folders and CSV overrides, and the
+    pseudo-label folders given as absolute paths (``pseudo_keys`` None: find them; relative ones are
+    names under the feature root and stay). Records which pseudo keys were mapped."""
+    d = dict(d)
+    for key in ("llp_dir", "feature_root", "audio_csv", "visual_csv"):
+        if d.get(key):
+            d[key] = fn(d[key])
+    d["split_csvs"] = {k: fn(v) for k, v in (d.get("split_csvs") or {}).items()}
+    spec = dict(d["feature_spec"])
+    if pseudo_keys is None:
+        pseudo_keys = [k for k in ("pseudo_audio", "pseudo_visual") if spec.get(k) and os.path.isabs(spec[k])]
+    for key in pseudo_keys:
+        spec[key] = fn(spec[key])
+    d["feature_spec"] = spec
+    d["pseudo_paths_mapped"] = pseudo_keys
+    return d

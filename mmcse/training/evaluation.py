@@ -18,6 +18,7 @@ from mmcse.data.dataset import LLPSplit, to_device
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
+from mmcse.training.runs import clip_set_id
 from mmcse.utils.device import resolve_device
 
 
@@ -104,20 +105,7 @@ def evaluate_report(
     probs = collect_probabilities(loaded.model, split_data, dev, batch_size)
     scores = score(probs, split_data, gating, segment_threshold, video_threshold)
 
-    stored = (loaded.metrics or {}).get(split)
-    extra = loaded.meta.get("extra") or {}
-    stored_setting = {
-        "gating": extra.get("gating", loaded.meta.get("gating")),
-        "audio_gt": extra.get("audio_gt"),
-    }
-    same_setting = (
-        stored_setting["gating"] == gating
-        and stored_setting["audio_gt"] in (None, audio_gt)
-        and (segment_threshold, video_threshold) == (0.5, 0.5)
-    )
-    reproduced = None
-    if stored and same_setting:
-        reproduced = all(abs(float(stored[k]) - scores[k]) < 1e-6 for k in SCORE_KEYS if k in stored)
+    stored = _stored_comparison(loaded, split, split_data, gating, audio_gt, segment_threshold, video_threshold, scores)
     return {
         "scores": scores,
         "checkpoint": str(checkpoint),
@@ -125,9 +113,42 @@ def evaluate_report(
         "n_clips": len(split_data),
         "gating": gating,
         "audio_gt": audio_gt,
-        "audio_gt_csv": str(split_data.audio_csv),
+        "audio_gt_csv": split_data.audio_csv.name,
+        "clips": clip_set_id(split_data.filenames),
         "thresholds": {"segment": segment_threshold, "video": video_threshold},
-        "stored": stored,
-        "stored_setting": stored_setting,
-        "reproduced": reproduced,
+        **stored,
     }
+
+
+def _stored_comparison(loaded, split, split_data, gating, audio_gt, seg_t, vid_t, scores) -> dict[str, Any]:
+    """Compare the checkpoint's stored metrics of ``split`` with ``scores`` only like with like: the same
+    clips (count and hash of their names, recorded at training time), gating, audio GT and thresholds.
+    Returns {"stored", "stored_setting", "reproduced" (True / False / None), "comparison" (a sentence)}."""
+    stored = (loaded.metrics or {}).get(split)
+    extra = loaded.meta.get("extra") or {}
+    setting = {
+        "gating": extra.get("gating", loaded.meta.get("gating")),
+        "audio_gt": extra.get("audio_gt"),
+        "clips": extra.get(f"{split}_clips"),
+    }
+    here = clip_set_id(split_data.filenames)
+    why_not = None
+    if not stored:
+        why_not = f"the checkpoint stores no {split} metrics"
+    elif setting["clips"] is None:
+        why_not = f"the checkpoint does not record which {split} clips its stored metrics were measured on"
+    elif setting["clips"] != here:
+        why_not = (f"its stored {split} metrics were measured on {setting['clips']['count']} other clips "
+                   f"(hash {setting['clips']['sha256']}); this split has {here['count']} (hash {here['sha256']})")  # fmt: skip
+    elif setting["gating"] != gating or setting["audio_gt"] not in (None, audio_gt) or (seg_t, vid_t) != (0.5, 0.5):
+        why_not = (f"its stored {split} metrics were measured with gating {setting['gating']}, audio GT "
+                   f"{setting['audio_gt']} and thresholds 0.5/0.5")  # fmt: skip
+    if why_not is not None:
+        return {"stored": stored, "stored_setting": setting, "reproduced": None,
+                "comparison": f"not compared: {why_not}"}  # fmt: skip
+    worst = max(abs(float(stored[k]) - scores[k]) for k in SCORE_KEYS if k in stored)
+    reproduced = worst < 1e-6
+    verdict = "reproduced" if reproduced else "NOT reproduced"
+    return {"stored": stored, "stored_setting": setting, "reproduced": reproduced,
+            "comparison": f"stored {split} metrics {verdict} on the same {here['count']} clips "
+                          f"(max |difference| {worst:.2e} points)"}  # fmt: skip

@@ -127,12 +127,14 @@ class Trainer:
         self.per_rank_batch = max(1, cfg.batch_size // ctx.world_size)
 
     def run_config(self) -> dict[str, Any]:
-        """What config.json records: every config, the data paths, the recipe and where it ran."""
+        """What config.json records: every config, the data paths (relative to the run folder), the recipe
+        and where it ran."""
+        data = self.data.to_dict(relative_to=self.run_dir)
         return {
             "model": self.model_cfg.to_dict(),
             "train": self.train_cfg.to_dict(),
-            "feature_spec": self.data.feature_spec.to_dict(),
-            "data": self.data.to_dict(),
+            "feature_spec": data["feature_spec"],
+            "data": data,
             "recipe": self.recipe,
             "device": str(self.ctx.device),
             "world_size": self.ctx.world_size,
@@ -257,9 +259,10 @@ class Trainer:
             "audio_gt_csv": self.val_split.audio_csv.name, "world_size": self.ctx.world_size,
             "val_clips": runs.clip_set_id(self.val_split.filenames),
         }  # fmt: skip
+        spec = FeatureSpec.from_dict(self.data.to_dict(relative_to=self.run_dir)["feature_spec"])  # no absolute path
         for name in (runs.BEST_FILE, runs.LAST_FILE) if is_best else (runs.LAST_FILE,):
             save_checkpoint(
-                self.run_dir / name, self.model, model_config=self.model_cfg, feature_spec=self.data.feature_spec,
+                self.run_dir / name, self.model, model_config=self.model_cfg, feature_spec=spec,
                 train_config=self.train_cfg, metrics={"val": val}, extra=extra,
             )  # fmt: skip
         progress_info = {"epoch": epoch + 1, "best_epoch": self.best_epoch, "best": self.best}
@@ -291,7 +294,7 @@ def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: 
             raise ValueError(
                 f"{config_path} was written for another model config; resume with the same model flags or use a new --out"
             )
-        if FeatureSpec.from_dict(saved["data"]["feature_spec"]) != data.feature_spec:
+        if DataPaths.from_dict(saved["data"], base=run_dir).feature_spec != data.feature_spec:
             raise ValueError(f"{config_path} was written for other features; resume with the same --features")
         return
     if (run_dir / runs.LAST_FILE).exists() or (run_dir / runs.METRICS_FILE).exists():

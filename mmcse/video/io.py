@@ -44,15 +44,41 @@ def _not_a_video(path: Path, why: str) -> ValueError:
     )
 
 
+def check_video_streams(path: Path) -> bool:
+    """Ask ffmpeg which streams ``path`` has; one clear ValueError for an empty file, a file ffmpeg cannot
+    read, or one without a video stream (an audio file, or a cover picture only). Returns has_audio."""
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: an empty file, not a video; give a video file such as .mp4/.mkv/.webm/.avi")
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True)
+    text = proc.stderr.decode(errors="replace")
+    streams = [line for line in text.splitlines() if line.strip().startswith("Stream #")]
+    has_video = any(": Video:" in s and "attached pic" not in s for s in streams)
+    has_audio = any(": Audio:" in s for s in streams)
+    if not streams:
+        reason = next((line.split(":", 1)[-1].strip() for line in text.splitlines() if "Error opening input" in line),
+                      "no streams")  # fmt: skip
+        raise ValueError(f"{path}: not a video file (ffmpeg cannot read it: {reason}); give a video such as .mp4/.mkv/.webm/.avi")
+    if not has_video:
+        what = "an audio file" if has_audio else "a file"
+        raise ValueError(f"{path}: {what} without a video stream; the model needs frames: give a video file")
+    return has_audio
+
+
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Open ``path`` with moviepy and describe it; a missing, corrupt or non-video file raises one clear error."""
+    """Describe a video file (ffmpeg for its streams, moviepy for duration, frame rate and size); a
+    missing, empty, corrupt, audio-only or other non-video file raises one clear error."""
+    import warnings
+
     from moviepy import VideoFileClip
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
+    check_video_streams(path)
     try:
-        clip = VideoFileClip(str(path), audio_fps=AUDIO_SR)
+        with warnings.catch_warnings():  # moviepy warns on odd files before it fails; the error says it all
+            warnings.simplefilter("ignore")
+            clip = VideoFileClip(str(path), audio_fps=AUDIO_SR)
     except Exception as exc:  # moviepy raises OSError / KeyError / IndexError ... on junk input
         raise _not_a_video(
             path,

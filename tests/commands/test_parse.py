@@ -10,9 +10,9 @@ import torch
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.cli import main
-from mmcse.commands.parse import TSV_COLUMNS
 from mmcse.config import DEMO_FEATURES
 from mmcse.demo.procedural import render_audio, render_frames, sample_clip
+from mmcse.metrics import TSV_HEADER
 from mmcse.video.io import read_video, write_video
 
 
@@ -48,7 +48,7 @@ def videos(tmp_path_factory):
 
 
 def _read_tsv(path):
-    lines = path.read_text().splitlines()
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("# warning: ")]
     return lines[0].split("\t"), [line.split("\t") for line in lines[1:]]
 
 
@@ -60,11 +60,15 @@ def test_parse_writes_tsv_and_json(tmp_path, checkpoint, videos, capsys):
     assert main(["parse", *args]) == 0
     for video, windows in ((short, 1), (long, 2)):
         header, rows = _read_tsv(out / f"{video.stem}.tsv")
-        assert tuple(header) == TSV_COLUMNS
+        assert tuple(header) == TSV_HEADER
         data = json.loads((out / f"{video.stem}.json").read_text())
         assert data["classes"] == list(LLP_CLASSES)
-        assert np.array(data["segment_prob_audio"]).shape == (10 * windows, 25)
-        assert np.array(data["segment_prob_visual"]).shape == (10 * windows, 25)
+        real = np.array(data["segment_real"])  # the 15-s video: 10 + 5 real seconds, 5 looped ones
+        assert real.tolist() == ([True] * 10 if windows == 1 else [True] * 15 + [False] * 5)
+        for key in ("segment_prob_audio", "segment_prob_visual"):
+            assert len(data[key]) == 10 * windows
+            assert np.array([row for row, ok in zip(data[key], real) if ok]).shape == (real.sum(), 25)
+            assert all(row is None for row, ok in zip(data[key], real) if not ok)
         assert np.array(data["video_prob"]).shape == (windows, 25)
         assert data["duration"] == pytest.approx(10.0 * windows - (5.0 if windows == 2 else 0.0), abs=0.1)
         assert len(rows) == len(data["events"]) > 0
@@ -107,7 +111,9 @@ def test_parse_annotated_video(tmp_path, checkpoint, videos):
 def test_parse_bad_inputs(tmp_path, checkpoint, capsys):
     junk = tmp_path / "junk.mp4"
     junk.write_text("not a video")
-    assert main(["parse", str(junk), "--checkpoint", str(checkpoint), "--out", str(tmp_path)]) == 2
-    assert "junk.mp4" in capsys.readouterr().err
+    assert main(["parse", str(junk), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "junk.mp4: not a video file" in err and "1 of 1 videos could not be parsed" in err
+    assert not (tmp_path / "o").exists()  # nothing parsed, no output folder
     assert main(["parse", str(tmp_path / "nope.mp4"), "--checkpoint", str(checkpoint)]) == 2
     assert "nope.mp4" in capsys.readouterr().err

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mmcse.classes import CLASS_INDEX, NUM_CLASSES
+from mmcse.classes import CLASS_INDEX, NUM_CLASSES, class_index
 from mmcse.data import llp
 
 
@@ -246,3 +246,40 @@ def test_float_onsets_truncate_like_official(tmp_path):
     gt_a, _ = llp.read_dense_labels(path, path, ["abcdefghijk_0_10", "missingclip_0_10"])
     assert gt_a[0, :, CLASS_INDEX["Dog"]].tolist() == [0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
     assert gt_a[1].sum() == 0
+
+
+def test_reversed_and_negative_rows_warn_with_file_and_line_and_keep_official_numbers(tmp_path):
+    audio = tmp_path / "a.csv"
+    audio.write_text("filename\tonset\toffset\tevent_labels\nclipAAAAAAA_0_10\t9\t0\tSpeech\n"
+                     "clipAAAAAAA_0_10\t-1\t3\tDog\nclipAAAAAAA_0_10\t2\t4\tCat\n")  # fmt: skip
+    visual = tmp_path / "v.csv"
+    visual.write_text("filename\tonset\toffset\tevent_labels\n")
+    with pytest.warns(llp.LLPDataWarning) as record:
+        gt_a, _ = llp.read_dense_labels(audio, visual, ["clipAAAAAAA_0_10"])
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"{audio}:2: Speech in clipAAAAAAA_0_10: onset 9 > offset 0; the row marks no segment")
+    assert messages[1].startswith(f"{audio}:3: Dog in clipAAAAAAA_0_10: negative onset -1; the row marks no segment")
+    # the numbers stay official: only Cat 2-4 is on
+    assert gt_a.sum() == 2 and gt_a[0, 2:4, class_index("Cat")].all()
+
+
+def test_a_clip_listed_twice_in_a_split_warns_and_is_kept_twice(tmp_path):
+    split = tmp_path / "s.csv"
+    split.write_text("filename\tevent_labels\nclipAAAAAAA_0_10\tSpeech\nclipBBBBBBB_0_10\tDog\nclipAAAAAAA_0_10\tSpeech\n")
+    with pytest.warns(llp.LLPDataWarning, match=rf"{split}:4: clip clipAAAAAAA_0_10 is listed again \(first on line 2\)"):
+        names, labels = llp.read_weak_labels(split)
+    assert names == ["clipAAAAAAA_0_10", "clipBBBBBBB_0_10", "clipAAAAAAA_0_10"] and labels.shape == (3, 25)
+
+
+def test_the_real_llp_files_warn_only_about_their_reversed_row(llp_dir):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for split in ("train", "val", "test"):
+            names, _ = llp.read_weak_labels(llp.split_csv(llp_dir, split))
+            if split != "train":
+                llp.read_dense_labels(*llp.dense_csvs(llp_dir), names)
+    messages = [str(w.message) for w in caught if issubclass(w.category, llp.LLPDataWarning)]
+    assert len(messages) == 1 and "Cheering in 8DF2PxdT5tE_390_400: onset 9 > offset 0" in messages[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -263,7 +264,7 @@ def test_train_and_evaluate_commands(tiny_data, tmp_path, capsys, monkeypatch):
             "modality",
         ]
     )
-    assert rc == 0 and "not comparable" in capsys.readouterr().out
+    assert rc == 0 and "not compared: its stored val metrics were measured with gating fused" in capsys.readouterr().out
 
     # resume from the folder alone: configs come from config.json; --epochs extends the run
     rc = cli_main(
@@ -382,3 +383,30 @@ def test_bf16_autocast_trains_with_float32_weights(tiny_data, tmp_path):
     weights = _weights(tmp_path / "run" / "last.safetensors")
     assert all(w.dtype == torch.float32 for w in weights.values())
     assert json.loads((tmp_path / "run" / "config.json").read_text())["bf16"] is True
+
+
+def test_stored_metrics_are_compared_only_on_the_same_clips_and_name_no_absolute_path(tiny_data, tmp_path, capsys):
+    """The best checkpoint records which val clips its stored metrics came from (count + hash): evaluate
+    on another set of clips says so instead of "NOT reproduced". Run folders store no absolute path."""
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    best = run / "best.safetensors"
+    meta = read_checkpoint_meta(best)
+    assert meta["extra"]["val_clips"]["count"] == 16 and len(meta["extra"]["val_clips"]["sha256"]) == 16
+    for text in (json.dumps(meta), (run / "config.json").read_text()):
+        assert str(tmp_path) not in text and str(tiny_data.llp_dir) not in text
+    root = str(tiny_data.llp_dir)
+    assert cli_main(["evaluate", "--checkpoint", str(run), "--data-root", root, "--split", "val"]) == 0
+    assert "stored val metrics reproduced on the same 16 clips" in capsys.readouterr().out
+    subset = tmp_path / "val_subset.csv"
+    lines = (Path(tiny_data.llp_dir) / "AVVP_val_pd.csv").read_text().splitlines()
+    subset.write_text("\n".join(lines[:9]) + "\n")  # the header and 8 clips
+    assert cli_main(["evaluate", "--checkpoint", str(run), "--data-root", root, "--split", "val",
+                     "--split-csv", str(subset)]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "not compared: its stored val metrics were measured on 16 other clips" in out and "this split has 8" in out
+    # a moved run folder still resumes: its data paths are relative to it
+    config = json.loads((run / "config.json").read_text())
+    assert config["data"]["paths_relative_to"] == "run folder"
+    assert DataPaths.from_dict(config["data"], base=run) == tiny_data
