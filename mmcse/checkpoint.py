@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
+from mmcse.domain import DomainStats
 from mmcse.utils.files import atomic_path
 
 if TYPE_CHECKING:  # torch and the models load when a model is built: reading metadata stays instant
@@ -41,6 +42,7 @@ class LoadedCheckpoint:
     train_config: TrainConfig | None
     metrics: dict[str, Any]
     meta: dict[str, Any] = field(default_factory=dict)
+    domain: DomainStats | None = None  # the train features' statistics (out-of-domain check), when stored
 
 
 def _git_revision() -> str | None:
@@ -66,13 +68,19 @@ def save_checkpoint(
     train_config: TrainConfig | None = None,
     metrics: dict | None = None,
     extra: dict | None = None,
+    domain: DomainStats | None = None,
 ) -> None:
-    """Write ``model``'s weights and what built it to ONE .safetensors file (temp file, then rename)."""
+    """Write ``model``'s weights and what built it to ONE .safetensors file (temp file, then rename).
+    ``domain``: the train features' statistics for the out-of-domain check (tensors ``domain.*``)."""
+    import torch
     from safetensors.torch import save_file
 
     path = Path(path)
     model = getattr(model, "module", model)  # unwrap DDP
     tensors = {k: t.detach().to("cpu").contiguous() for k, t in model.state_dict().items()}
+    n_params = sum(int(t.numel()) for t in tensors.values())
+    if domain is not None:
+        tensors |= {k: torch.from_numpy(v.astype("float32")) for k, v in domain.to_arrays().items()}
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -87,7 +95,8 @@ def save_checkpoint(
         "extra": extra or {},
         "git_revision": _git_revision(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "num_parameters": sum(int(t.numel()) for t in tensors.values()),
+        "num_parameters": n_params,
+        "domain": domain.to_meta() if domain is not None else None,
     }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
@@ -164,6 +173,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         state = load_file(str(path), device="cpu")
     except Exception as exc:
         raise _bad_file(path, f"cannot read the weights (truncated or corrupted?): {exc}") from None
+    arrays = {k: state.pop(k).float().numpy() for k in [k for k in state if k.startswith("domain.")]}
+    domain = DomainStats.from_checkpoint(arrays, meta.get("domain"))
     model = create_model(model_config)
     load_strict(model, state, path)
     model.to(device).eval()
@@ -174,6 +185,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         train_config=train_config,
         metrics=dict(meta.get("metrics") or {}),
         meta=meta,
+        domain=domain,
     )
 
 

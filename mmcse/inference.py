@@ -26,6 +26,7 @@ from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
 from mmcse.demo.features import DemoExtractor
+from mmcse.domain import DomainStats, describe
 from mmcse.models.official import import_official, official_feature_spec
 from mmcse.utils.device import resolve_device
 from mmcse.video.extractor import Extractor
@@ -224,6 +225,7 @@ class Parser:
         self.meta = meta
         self.device = device
         self.path = None if path is None else str(path)
+        self.domain: DomainStats | None = None  # set from the checkpoint: the out-of-domain check
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Parser:
@@ -246,7 +248,9 @@ class Parser:
             }
             return cls(model, spec, meta, dev, path)
         loaded = load_checkpoint(path, device=str(dev))
-        return cls(loaded.model, loaded.feature_spec, loaded.meta, dev, path)
+        parser = cls(loaded.model, loaded.feature_spec, loaded.meta, dev, path)
+        parser.domain = loaded.domain
+        return parser
 
     # ---- convenience views of the metadata
     @property
@@ -361,7 +365,9 @@ class Parser:
         def stack(key: str) -> np.ndarray:
             return np.stack([w[key] if key in w else w[keys[key]] for w in result.windows])  # (W, L, D)
 
-        preds = self.predict_arrays(stack("audio"), stack("visual"), stack("visual_st"))
+        inputs = {key: stack(key) for key in ("audio", "visual", "visual_st")}
+        preds = self.predict_arrays(inputs["audio"], inputs["visual"], inputs["visual_st"])
+        out_of_domain = None if self.domain is None else self.domain.check(inputs)  # never changes preds
         segment_prob = preds.segment_prob.reshape(-1, 2, NUM_CLASSES)  # (W * 10, 2, 25)
         gating = self.gating if gating is None else gating
         duration = float(result.duration)
@@ -381,7 +387,8 @@ class Parser:
             pred_v=pred_v,
             events=events,
             segment_real=real,
-            warnings=list(result.warnings),
+            warnings=list(result.warnings) + (describe(out_of_domain, Path(path).name) if out_of_domain else []),
+            out_of_domain=out_of_domain,
             gating=gating,
             segment_threshold=segment_threshold,
             video_threshold=video_threshold,

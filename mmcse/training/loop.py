@@ -31,6 +31,7 @@ from mmcse.cpu_allocator import tune_cpu_allocator as apply_process_tuning  # TO
 from mmcse.data.dataset import to_device
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
+from mmcse.domain import fit_domain
 from mmcse.metrics import SCORE_KEYS
 from mmcse.models import create_model
 from mmcse.training import distributed, runs, state
@@ -105,6 +106,8 @@ class Trainer:
         # every rank checks the val split; rank 0 scores it
         self.val_split = open_split(self.data, "val", audio_gt="fixed", dense=True)
         self.recipe = loss_recipe(self.model_cfg, self.train_split.has_pseudo)
+        # the train features' statistics, stored in every checkpoint for the out-of-domain check
+        self.domain = fit_domain(self.train_split, self.val_split) if ctx.is_main else None
         self.model = create_model(self.model_cfg).to(ctx.device)
         self.optimizer = build_optimizer(self.model, cfg)
         if resume:
@@ -263,7 +266,7 @@ class Trainer:
         for name in (runs.BEST_FILE, runs.LAST_FILE) if is_best else (runs.LAST_FILE,):
             save_checkpoint(
                 self.run_dir / name, self.model, model_config=self.model_cfg, feature_spec=spec,
-                train_config=self.train_cfg, metrics={"val": val}, extra=extra,
+                train_config=self.train_cfg, metrics={"val": val}, extra=extra, domain=self.domain,
             )  # fmt: skip
         progress_info = {"epoch": epoch + 1, "best_epoch": self.best_epoch, "best": self.best}
         state.save_train_state(self.run_dir / runs.STATE_FILE, self.optimizer, progress_info)
