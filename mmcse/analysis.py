@@ -98,6 +98,22 @@ def annotation_cooccurrence(split: LLPSplit) -> dict[str, np.ndarray]:
     return {k: (grid[k[0]].T @ grid[k[1]]).astype(np.float64) for k in MAP_NAMES}
 
 
+def map_agreement(learned: dict[str, np.ndarray], annotation: dict[str, np.ndarray]) -> dict[str, float]:
+    """How much structure of the annotations a learned co-occurrence map carries: for each map name, the
+    Pearson correlation between the learned map (25, 25) and the row-normalised annotation counts, over
+    the rows of active classes (rows with annotation counts) and with the diagonal masked (a class with
+    itself says nothing about co-occurrence). NaN when fewer than two values vary."""
+    out = {}
+    for name in MAP_NAMES:
+        counts = np.asarray(annotation[name], np.float64)
+        rows = counts.sum(axis=1) > 0  # (25,) classes that occur in this map's query modality
+        norm = np.divide(counts, counts.sum(axis=1, keepdims=True), out=np.zeros_like(counts), where=rows[:, None])
+        keep = rows[:, None] & ~np.eye(NUM_CLASSES, dtype=bool)  # (25, 25)
+        a, b = np.asarray(learned[name], np.float64)[keep], norm[keep]
+        out[name] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
+    return out
+
+
 def reference_rows(split: LLPSplit) -> dict[str, dict[str, float]]:
     """The protocol §5 context rows on a split with dense GT: predict nothing; weak labels everywhere;
     the same without visual Speech."""

@@ -23,10 +23,15 @@ def predictions_or_stop(
 ) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
     """``get_predictions`` for the sidebar's checkpoint, or the error with what to do, and the page stops."""
     try:
-        return get_predictions(ctx.checkpoint, ctx)
+        parser, data, preds = get_predictions(ctx.checkpoint, ctx)
     except USER_ERRORS as exc:
         show_error(exc, f"Cannot use {ctx.checkpoint.name} on {ctx.data_root}")
         st.stop()
+    if data.data_warnings:
+        with st.expander(f"{len(data.data_warnings)} annotation row(s) kept as the official evaluation reads them"):
+            for line in data.data_warnings:
+                st.caption(line)
+    return parser, data, preds
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

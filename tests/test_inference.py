@@ -156,7 +156,7 @@ def demo_parser(tmp_path_factory):
 
 
 def test_parse_video_long_clip_windows_and_rethreshold(demo_parser, tmp_path):
-    video = write_test_video(tmp_path / "long.mp4", seconds=14)  # two windows, the second padded
+    video = write_test_video(tmp_path / "long.mp4", seconds=14)  # two windows, the second holds 4 s
     parse = demo_parser.parse_video(video, gating="fused", segment_threshold=0.5, video_threshold=0.5)
     assert parse.segment_prob.shape == (20, 2, NUM_CLASSES) and parse.video_prob.shape == (2, NUM_CLASSES)
     assert parse.duration == pytest.approx(14.0, abs=0.2)
@@ -167,7 +167,10 @@ def test_parse_video_long_clip_windows_and_rethreshold(demo_parser, tmp_path):
         parse.segment_prob.reshape(2, 10, 2, NUM_CLASSES), parse.video_prob, parse.audio_prob,
         parse.visual_prob, gating="fused", segment_threshold=0.05, video_threshold=0.05,
     )  # fmt: skip
-    np.testing.assert_array_equal(low.pred_a, expected_a.reshape(20, NUM_CLASSES))
+    real = np.arange(20) < 14  # the second window holds 4 s of video, read looped: seconds 14-19 are never on
+    assert parse.segment_real.tolist() == real.tolist()
+    np.testing.assert_array_equal(low.pred_a, expected_a.reshape(20, NUM_CLASSES) * real[:, None])
+    assert low.pred_a[14:].sum() == 0 and all(ev.offset <= 14.0 + 1e-6 for ev in low.events)
 
 
 def test_parse_video_rejects_a_non_video(demo_parser, tmp_path):
@@ -201,3 +204,19 @@ def test_tsne_embed_keeps_clusters_and_ignores_the_thread_count():
     np.testing.assert_allclose(analysis.tsne_embed(features, seed=0, threads=2), xy, atol=1e-4)
     with pytest.raises(ValueError, match="at least 5 points"):
         analysis.tsne_embed(features[:3])
+
+
+def test_map_agreement_correlates_off_diagonal_rows_of_active_classes():
+    rng = np.random.default_rng(0)
+    counts = rng.integers(0, 20, size=(25, 25)).astype(float)
+    counts[5] = 0  # class 5 never occurs: its row is left out
+    annotation = {k: counts for k in analysis.MAP_NAMES}
+    norm = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    learned = {k: norm * 0.5 + 0.01 for k in analysis.MAP_NAMES}  # an affine copy: correlation 1
+    learned["av"] = learned["av"] + np.eye(25) * 100  # a loud diagonal does not count
+    learned["vv"] = rng.random((25, 25))  # unrelated
+    learned["va"] = learned["va"].copy()
+    learned["va"][5] = rng.random(25) * 100  # noise in an inactive row does not count
+    agreement = analysis.map_agreement(learned, annotation)
+    assert agreement["aa"] == pytest.approx(1.0) and agreement["av"] == pytest.approx(1.0)
+    assert agreement["va"] == pytest.approx(1.0) and abs(agreement["vv"]) < 0.2

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
 from mmcse.data.paths import DataPaths
-from mmcse.training import loop, runs
+from mmcse.training import loop, runs, state
 from mmcse.training.loop import train
 
 
@@ -33,6 +33,7 @@ def main(config_path: str) -> None:
     # record every file write the engine makes through the run-folder and checkpoint writers
     atomic_write, save_checkpoint = runs.atomic_write_bytes, loop.save_checkpoint
     runs.atomic_write_bytes = lambda path, data: (writes.append(Path(path).name), atomic_write(path, data))[1]
+    state.atomic_write_bytes = runs.atomic_write_bytes
     loop.save_checkpoint = lambda path, *a, **k: (
         writes.append(Path(path).name),
         save_checkpoint(path, *a, **k),

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 from test_loop import TINY  # the loop tests' tiny feature spec (same folder)
 
+from mmcse.checkpoint import load_checkpoint
 from mmcse.config import ModelConfig, TrainConfig
 from mmcse.data.paths import DataPaths
 from mmcse.data.synthetic import write_synthetic_dataset
@@ -64,7 +64,7 @@ def test_ddp_two_ranks_match_each_other_and_one_process(tmp_path):
         device="cpu",
         progress=False,
     )
-    ddp_weights = load_file(str(tmp_path / "ddp_run" / "last.safetensors"))
+    ddp_weights = load_checkpoint(tmp_path / "ddp_run" / "last.safetensors").model.state_dict()
     single_weights = single["model"].state_dict()
     assert ddp_weights.keys() == single_weights.keys()
     diffs = torch.cat([(ddp_weights[k] - v).abs().flatten() for k, v in single_weights.items()])
