@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import UserError
+from mmcse.commands._common import UserError, output_folder
 
 
 def add_parser(subparsers) -> None:
@@ -58,6 +58,9 @@ def run(args) -> int:
     from mmcse.data.features import FeatureStore, pack_features
     from mmcse.data.llp import read_weak_labels, video_id
 
+    out_dir = output_folder(args.out, "--out")
+    if out_dir.exists() and not args.overwrite:
+        raise UserError(f"--out {out_dir} already exists; choose another folder or pass --overwrite")
     spec = feature_preset(args.features)
     if args.split_csv:
         ids = [video_id(f) for csv in args.split_csv for f in read_weak_labels(csv)[0]]
