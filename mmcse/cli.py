@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "demo",
     "train",
     "evaluate",
+    "ablate",
     "parse",
     "import_official",
     "pack",
