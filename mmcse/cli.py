@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "train",
     "evaluate",
     "ablate",
+    "compare",
     "parse",
     "import_official",
     "pack",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from mmcse.commands._common import add_data_arguments, data_paths
+from mmcse.commands._uncertainty import add_bootstrap_arguments, add_uncertainty
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
@@ -43,6 +44,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
+    add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free (issue 12)
     p.set_defaults(func=run)
 
 
@@ -90,6 +92,7 @@ def run(args) -> int:
     )
     print(format_table(report["scores"]))
     print(json.dumps(report["scores"]))
+    add_uncertainty(report, args, checkpoint, data)  # intervals and the threshold-free view, when asked
     if report["stored"] is None:
         print(f"the checkpoint stores no {args.split} metrics to compare with")
     elif report["reproduced"] is None:
