@@ -11,8 +11,8 @@
     run_sweep(runs, launch, evaluate_run)    trains what is missing (resuming interrupted runs), scores, tables
 
 A run is finished when its training state records the last epoch; finished runs are never retrained, an
-interrupted one continues with train's resume, and one that cannot be resumed (interrupted before its
-first epoch was saved whole) starts anew. How a run is trained is the caller's ``launch`` (in this process,
+interrupted one continues with train's resume, and one that cannot be resumed (interrupted while an
+epoch was being saved) starts anew. How a run is trained is the caller's ``launch`` (in this process,
 or a torchrun subprocess); this module only decides what to do and checks what the run folder then holds.
 """
 
@@ -147,8 +147,9 @@ def _short(value: Any, limit: int = 80) -> str:
 def run_status(run: SweepRun) -> tuple[str, int]:
     """("new" | "resume" | "finished" | "restart", epochs done) of a run folder.
 
-    "restart": the folder holds a run of this config that cannot be resumed (interrupted before a whole
-    epoch was saved); it is cleared and trained anew. A folder with a run of another config is an error."""
+    "restart": the folder holds a run of this config that cannot be resumed (interrupted while an epoch
+    was being saved: metrics.csv without last.safetensors, or a checkpoint and a training state of
+    different epochs); it is cleared and trained anew. A folder with a run of another config is an error."""
     config_path = run.run_dir / runs.CONFIG_FILE
     has_run = any((run.run_dir / f).exists() for f in (runs.METRICS_FILE, runs.LAST_FILE, runs.STATE_FILE))
     if not config_path.is_file():
@@ -237,7 +238,7 @@ def _what_happens(status: str, done: int, epochs: int) -> str:
     return {
         "new": f"training {epochs} epochs",
         "resume": f"resuming after epoch {done} of {epochs}",
-        "restart": f"interrupted before its first saved epoch: training {epochs} epochs anew",
+        "restart": f"not resumable (interrupted while saving an epoch): training {epochs} epochs anew",
     }[status]
 
 
