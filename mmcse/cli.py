@@ -20,6 +20,8 @@ COMMAND_MODULES = (
     "demo",
     "train",
     "evaluate",
+    "ablate",
+    "compare",
     "parse",
     "import_official",
     "pack",

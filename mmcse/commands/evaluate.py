@@ -20,6 +20,7 @@ from mmcse.commands._common import (
     positive_int,
     probability,
 )
+from mmcse.commands._uncertainty import add_bootstrap_arguments, add_uncertainty
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
@@ -50,6 +51,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
+    add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free (issue 12)
     p.set_defaults(func=run)
 
 
@@ -92,6 +94,7 @@ def run(args) -> int:
     )
     print(format_table(report["scores"]))
     print(json.dumps(report["scores"]))
+    add_uncertainty(report, args, checkpoint, data)  # intervals and the threshold-free view, when asked
     print(report["comparison"])
     if args.json_out:
         atomic_write_text(args.json_out, json.dumps(report, indent=2) + "\n")

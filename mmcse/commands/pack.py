@@ -30,7 +30,9 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--feature-root", required=True, help="folder holding the stream folders (official layout)"
     )
-    p.add_argument("--features", required=True, help="feature preset: han | valor | demo")
+    p.add_argument(
+        "--features", required=True, help="feature preset han | valor | demo, or a .json/.toml spec file"
+    )
     p.add_argument(
         "--split-csv",
         nargs="+",
@@ -54,14 +56,14 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from pathlib import Path
 
-    from mmcse.config import feature_preset
     from mmcse.data.features import FeatureStore, pack_features
     from mmcse.data.llp import read_weak_labels, video_id
+    from mmcse.feature_specs import feature_spec_from_arg
 
     out_dir = output_folder(args.out, "--out")
     if out_dir.exists() and not args.overwrite:
         raise UserError(f"--out {out_dir} already exists; choose another folder or pass --overwrite")
-    spec = feature_preset(args.features)
+    spec = feature_spec_from_arg(args.features)
     if args.split_csv:
         ids = [video_id(f) for csv in args.split_csv for f in read_weak_labels(csv)[0]]
     else:

@@ -29,7 +29,11 @@ def add_parser(subparsers) -> None:
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
     )
     add_data_arguments(p, training=True)
-    p.add_argument("--features", default="valor", help="feature preset: han | valor | demo (default valor)")
+    p.add_argument(
+        "--features",
+        default="valor",
+        help="feature preset han | valor | demo (default valor), or a .json/.toml spec file (examples/features/)",
+    )
     p.add_argument("--model", choices=("mmcse", "han", "valor"), help="architecture (default: the preset's)")
     p.add_argument("--preset", help="paper-mmcse | paper-han | paper-valor | small (default paper-<model>)")
     p.add_argument("--out", required=True, help="run folder to write (config.json, metrics.csv, checkpoints)")
@@ -141,8 +145,9 @@ def build_configs(args, spec):
 def run(args) -> int:
     import os
 
-    from mmcse.config import ModelConfig, TrainConfig, feature_preset
+    from mmcse.config import ModelConfig, TrainConfig
     from mmcse.data.paths import DataPaths
+    from mmcse.feature_specs import feature_spec_from_arg
     from mmcse.training import runs
 
     out = output_folder(args.out, "--out")
@@ -159,7 +164,7 @@ def run(args) -> int:
         preset = "from the run folder"
         args.bf16 = args.bf16 or bool(saved.get("bf16", False))
     else:
-        spec = feature_preset(args.features)
+        spec = feature_spec_from_arg(args.features)
         model_cfg, train_cfg = build_configs(args, spec)
         data = data_paths(args, spec, training=True)
         preset = args.preset or f"paper-{args.model or 'mmcse'}"
