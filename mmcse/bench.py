@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from mmcse.config import ModelConfig, feature_preset
-from mmcse.cpu_allocator import cpu_allocator_tuned
+from mmcse.models._fast.allocator import cpu_allocator_tuned
 
 # The authors' MM-CSE code on 2 CPU cores, float32, batch 64, CLAP/CLIP inputs (figures from the brief)
 AUTHORS_EVAL_S = (2.2, 2.6)  # eval forward of 64 clips

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from mmcse.cpu_allocator import tune_cpu_allocator
+    from mmcse.models._fast.allocator import tune_cpu_allocator
 
     tune_cpu_allocator()  # large CPU tensors without page faults each time (MMCSE_TUNE_ALLOCATOR=0: off)
     try:

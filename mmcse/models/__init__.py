@@ -1,9 +1,14 @@
-"""MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``."""
+"""MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``.
+
+``apply_process_tuning()``: the process-wide settings (glibc malloc) that training and inference entry
+points apply once.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmcse.models._fast import apply_process_tuning
 from mmcse.models.outputs import ModelOutput
 
 if TYPE_CHECKING:
@@ -26,4 +31,4 @@ def create_model(cfg: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown model arch {cfg.arch!r}; expected mmcse, han or valor")
 
 
-__all__ = ["ModelOutput", "create_model"]
+__all__ = ["ModelOutput", "apply_process_tuning", "create_model"]
