@@ -1,7 +1,9 @@
 """MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``.
 
-``apply_process_tuning()``: the process-wide settings (glibc malloc) that training and inference entry
-points apply once.
+Modules in paper order: layers (input projection, MMIL heads), cafd, fgse, mmcse, han, outputs. The speed
+kernels live in the private ``_fast`` subpackage; ``MMCSE_FAST=0`` makes every forward take its plain
+PyTorch path (all switches: ``mmcse/models/_fast/config.py``). ``apply_process_tuning()``: the process-wide
+settings (glibc malloc) that training and inference entry points apply once.
 """
 
 from __future__ import annotations
