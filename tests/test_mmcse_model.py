@@ -44,7 +44,7 @@ def _inputs(cfg: ModelConfig, batch: int, seed: int = 0):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_import_reproduces_the_authors_outputs(reference_dir, variant):
+def test_import_reproduces_the_authors_outputs(reference_dir, variant, kernel_path):
     model = import_official(reference_dir / f"mmcse_official_{variant}.pth")
     assert not model.training
     ref = np.load(reference_dir / f"mmcse_official_{variant}_io.npz", allow_pickle=False)
@@ -221,7 +221,7 @@ def test_config_round_trip_builds_the_same_architecture():
     assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
 
 
-def test_chunked_inference_equals_one_pass():
+def test_chunked_inference_equals_one_pass(kernel_path):
     """Without autograd the model runs a few clips at a time (speed); the outputs must not change."""
     cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=2)
     model = create_model(cfg).eval()
@@ -266,7 +266,7 @@ def test_fast_linear_matches_torch_linear_values_and_gradients(relu):
         torch.testing.assert_close(linear(x, w.t().contiguous().t(), b, relu=relu), ref, rtol=1e-5, atol=1e-4)
 
 
-def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention():
+def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention(kernel_path):
     """In training the maps are the attention weights after dropout, scaled by 1/(1-p) (as
     nn.MultiheadAttention returns them): zeros appear and each row still sums to 1 on average."""
     cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=1)
