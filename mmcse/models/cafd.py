@@ -132,9 +132,9 @@ class CAFD(nn.Module):
             return e_a, e_v
         # fast: oneDNN with the ReLU fused; the dropout mask is applied in the first visual layer's output
         # pass, its 1/(1-p) scale by the second layer's matmul (alpha)
+        e_a = heads_a.unflatten(_fast.linear(F.relu(a), *heads_a.flat(), relu=True))  # (B, T, S, dc)
         p, hidden_shape = self.dropout.p, (*v.shape[:-1], heads_v1.groups * heads_v1.out_features)
         keep = _fast.training_keep_mask(hidden_shape, p, self.training, v)  # (B, T, S * dc) or None
-        e_a = heads_a.unflatten(_fast.linear(F.relu(a), *heads_a.flat(), relu=True))  # (B, T, S, dc)
         e_v = heads_v1.unflatten(_fast.linear(F.relu(v), *heads_v1.flat(), relu=True, keep=keep))
         e_v = F.relu(heads_v2(e_v, scale=1.0 if keep is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
         return e_a, e_v
@@ -142,15 +142,15 @@ class CAFD(nn.Module):
     def fuse(self, e: torch.Tensor, alpha: torch.Tensor | float, reduce: nn.Linear) -> torch.Tensor:
         """Dynamic background fusion, f_k = ReLU(reduce([alpha e_k ; (1 - alpha) b])) for the 25 classes k,
         b = e[:, :, 25] the background feature. e (B, T, 26, dc), alpha (B, T, 1, 1) -> (B, T, 25, dc)."""
-        event, back = e[:, :, :-1], e[:, :, -1:]  # (B, T, 25, dc), (B, T, 1, dc)
         if not fast_kernels_enabled():
+            event, back = e[:, :, :-1], e[:, :, -1:]  # (B, T, 25, dc), (B, T, 1, dc)
             back = ((1 - alpha) * back).expand_as(event)  # (B, T, 25, dc)
             return F.relu(reduce(torch.cat([alpha * event, back], dim=-1)))  # Linear(2dc -> dc) per class
         # fast: the background half of ``reduce`` is applied once per segment, not once per class
         dc = e.shape[-1]
         w_event, w_back = reduce.weight[:, :dc], reduce.weight[:, dc:]
-        f_event = _fast.linear(alpha * event, w_event)  # (B, T, 25, dc)
-        f_back = F.linear((1 - alpha) * back, w_back, reduce.bias)  # (B, T, 1, dc)
+        f_event = _fast.linear(alpha * e[:, :, :-1], w_event)  # (B, T, 25, dc)
+        f_back = F.linear((1 - alpha) * e[:, :, -1:], w_back, reduce.bias)  # (B, T, 1, dc)
         return F.relu(f_event + f_back)
 
     def forward(self, a: torch.Tensor, v: torch.Tensor, with_aux: bool = False):
