@@ -54,9 +54,6 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or an argument error already printed on one line
         return int(exc.code or 0)
-    from mmcse.cpu_allocator import tune_cpu_allocator
-
-    tune_cpu_allocator()  # large CPU tensors without page faults each time (MMCSE_TUNE_ALLOCATOR=0: off)
     warnings.showwarning = _show_warning
     try:
         return int(args.func(args) or 0)

@@ -27,6 +27,7 @@ from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
 from mmcse.demo.features import DemoExtractor
 from mmcse.domain import DomainStats, describe
+from mmcse.models import apply_process_tuning
 from mmcse.models.official import import_official, official_feature_spec
 from mmcse.utils.device import resolve_device
 from mmcse.video.extractor import Extractor
@@ -230,6 +231,7 @@ class Parser:
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "auto") -> Parser:
         """Load our .safetensors checkpoint, or the authors' .pth (read with weights_only=True)."""
+        apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from mmcse.models._fast.config import fast_kernels
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("MMCSE_SHARED", REPO.parent / "shared"))
 LLP_DIR = SHARED / "llp"
@@ -26,3 +28,10 @@ def reference_dir() -> Path:
     if not (REFERENCE_DIR / "mmcse_official_clap_clip_io.npz").exists():
         pytest.skip(f"authors' reference outputs not found in {REFERENCE_DIR} (set MMCSE_SHARED)")
     return REFERENCE_DIR
+
+
+@pytest.fixture(params=[True, False], ids=["fast", "plain"])
+def kernel_path(request):
+    """Runs the test twice: with the models' fast kernels and on their plain PyTorch path."""
+    with fast_kernels(request.param):
+        yield request.param

@@ -150,7 +150,9 @@ def _reference_outputs(reference_dir, model):
 
 
 @pytest.mark.parametrize("wrap", ["model", "state_dict", "module", "plain"])
-def test_import_accepts_wrapped_and_ddp_state_dicts(tmp_path, official_state, reference_dir, wrap):
+def test_import_accepts_wrapped_and_ddp_state_dicts(
+    tmp_path, official_state, reference_dir, wrap, kernel_path
+):
     state = dict(official_state)
     if wrap == "module":
         obj = {f"module.{k}": v for k, v in state.items()}
@@ -214,7 +216,7 @@ def test_import_refuses_pickled_objects_and_junk(tmp_path, capfd):
         import_official(not_state)
 
 
-def test_import_official_command_writes_a_loadable_checkpoint(tmp_path, reference_dir, capsys):
+def test_import_official_command_writes_a_loadable_checkpoint(tmp_path, reference_dir, capsys, kernel_path):
     out_path = tmp_path / "mmcse_official.safetensors"
     rc = cli_main(
         ["import-official", str(reference_dir / "mmcse_official_vggish_res152.pth"), "--out", str(out_path)]

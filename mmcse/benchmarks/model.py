@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from mmcse.config import ModelConfig, feature_preset
-from mmcse.cpu_allocator import cpu_allocator_tuned
+from mmcse.models._fast.allocator import apply_process_tuning, cpu_allocator_tuned
 from mmcse.utils.device import resolve_device
 
 # The authors' MM-CSE code on 2 CPU cores, float32, batch 64, CLAP/CLIP inputs (figures from the brief)
@@ -176,6 +176,7 @@ def run_benchmark(
 ) -> BenchResult:
     from mmcse.models import create_model
 
+    apply_process_tuning()  # what every training / inference entry point does (MMCSE_TUNE_ALLOCATOR=0: off)
     dev = resolve_device(device)
     if model is None:
         cfg = cfg or ModelConfig.for_features(feature_preset(features))

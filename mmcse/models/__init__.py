@@ -1,9 +1,16 @@
-"""MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``."""
+"""MM-CSE, HAN and VALOR models. Build one with ``create_model(ModelConfig)``.
+
+Modules in paper order: layers (input projection, MMIL heads), cafd, fgse, mmcse, han, outputs. The speed
+kernels live in the private ``_fast`` subpackage; ``MMCSE_FAST=0`` makes every forward take its plain
+PyTorch path (all switches: ``mmcse/models/_fast/config.py``). ``apply_process_tuning()``: the process-wide
+settings (glibc malloc) that training and inference entry points apply once.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mmcse.models._fast import apply_process_tuning
 from mmcse.models.outputs import ModelOutput
 
 if TYPE_CHECKING:
@@ -26,4 +33,4 @@ def create_model(cfg: ModelConfig) -> nn.Module:
     raise ValueError(f"unknown model arch {cfg.arch!r}; expected mmcse, han or valor")
 
 
-__all__ = ["ModelOutput", "create_model"]
+__all__ = ["ModelOutput", "apply_process_tuning", "create_model"]

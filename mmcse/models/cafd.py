@@ -15,14 +15,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import ClassWiseLinear, keep_mask, linear
+from mmcse.models import _fast
+from mmcse.models._fast import fast_kernels_enabled
+from mmcse.models.layers import ClassWiseLinear
 
 
 class SharedInputHeads(nn.Module):
     """G Linear(in -> out) heads that all read the same input: x (..., in) -> (..., G, out).
 
     Stored as ``weight`` (G, out, in), ``bias`` (G, out) (head g = official ``*_unmix.g``); computed as
-    one Linear(in -> G * out).
+    one Linear(in -> G * out) with the weights of :meth:`flat`.
     """
 
     def __init__(self, groups: int, in_features: int, out_features: int) -> None:
@@ -34,11 +36,16 @@ class SharedInputHeads(nn.Module):
         nn.init.kaiming_uniform_(self.weight.view(-1, in_features), a=math.sqrt(5))
         nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor, relu: bool = False, keep: torch.Tensor | None = None) -> torch.Tensor:
-        """``keep`` (0/1 (..., G * out)): multiplies the output after the ReLU (dropout without its scale)."""
-        w, b = self.weight.reshape(-1, self.in_features), self.bias.reshape(-1)
-        y = linear(x, w, b, relu, keep)  # (..., G*out)
-        return y.unflatten(-1, (self.groups, self.out_features))  # (..., G, out)
+    def flat(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The heads as one Linear(in -> G * out): weight (G * out, in), bias (G * out,)."""
+        return self.weight.reshape(-1, self.in_features), self.bias.reshape(-1)
+
+    def unflatten(self, y: torch.Tensor) -> torch.Tensor:
+        """(..., G * out) -> (..., G, out)."""
+        return y.unflatten(-1, (self.groups, self.out_features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.unflatten(F.linear(x, *self.flat()))  # (..., G, out)
 
 
 class AlphaNet(nn.Module):
@@ -66,9 +73,11 @@ class Reconstructor(nn.Module):
         self.fc1 = nn.Linear(in_features, d)
         self.fc2 = nn.Linear(d, d)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = linear(x, self.fc1.weight, self.fc1.bias, relu=True)
-        return linear(h, self.fc2.weight, self.fc2.bias, relu=True)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, S * dc) -> (B, T, d)
+        if fast_kernels_enabled():  # oneDNN, ReLU fused into each matmul
+            h = _fast.linear(x, self.fc1.weight, self.fc1.bias, relu=True)
+            return _fast.linear(h, self.fc2.weight, self.fc2.bias, relu=True)
+        return F.relu(self.fc2(F.relu(self.fc1(x))))
 
 
 class CAFD(nn.Module):
@@ -111,28 +120,38 @@ class CAFD(nn.Module):
             self.reduce_v = nn.Linear(2 * dc, dc)
 
     def decouple(self, a: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """a, v (B, T, d) -> E_a, E_v (B, T, S, d_c)."""
-        e_a = self.audio_heads(F.relu(a), relu=True)  # (B, T, S, dc)
-        # dropout after the first visual Linear+ReLU: the mask is applied in that layer's output pass, its
-        # 1/(1-p) scale by the second layer's matmul (alpha)
-        p, heads1 = self.dropout.p, self.visual_heads1
-        keep = None
-        if self.training and p > 0:
-            keep = keep_mask((*v.shape[:-1], heads1.groups * heads1.out_features), p, v.device, v.dtype)
-        e_v = heads1(F.relu(v), relu=True, keep=keep)  # (B, T, S, dc)
-        e_v = F.relu(self.visual_heads2(e_v, scale=1.0 if keep is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
+        """a, v (B, T, d) -> E_a, E_v (B, T, S, d_c).
+
+        audio head k:  ReLU -> Linear(d, dc) -> ReLU
+        visual head k: ReLU -> Linear(d, dc) -> ReLU -> Dropout -> Linear(dc, dc) -> ReLU
+        """
+        heads_a, heads_v1, heads_v2 = self.audio_heads, self.visual_heads1, self.visual_heads2
+        if not fast_kernels_enabled():
+            e_a = F.relu(heads_a(F.relu(a)))  # (B, T, S, dc)
+            e_v = F.relu(heads_v2(self.dropout(F.relu(heads_v1(F.relu(v))))))  # (B, T, S, dc)
+            return e_a, e_v
+        # fast: oneDNN with the ReLU fused; the dropout mask is applied in the first visual layer's output
+        # pass, its 1/(1-p) scale by the second layer's matmul (alpha)
+        e_a = heads_a.unflatten(_fast.linear(F.relu(a), *heads_a.flat(), relu=True))  # (B, T, S, dc)
+        p, hidden_shape = self.dropout.p, (*v.shape[:-1], heads_v1.groups * heads_v1.out_features)
+        keep = _fast.training_keep_mask(hidden_shape, p, self.training, v)  # (B, T, S * dc) or None
+        e_v = heads_v1.unflatten(_fast.linear(F.relu(v), *heads_v1.flat(), relu=True, keep=keep))
+        e_v = F.relu(heads_v2(e_v, scale=1.0 if keep is None else 1.0 / (1.0 - p)))  # (B, T, S, dc)
         return e_a, e_v
 
     def fuse(self, e: torch.Tensor, alpha: torch.Tensor | float, reduce: nn.Linear) -> torch.Tensor:
-        """e (B, T, 26, dc), alpha (B, T, 1, 1) -> ReLU(reduce([alpha e_k ; (1 - alpha) b])) (B, T, 25, dc).
-
-        The background half of ``reduce`` is applied once per segment, not once per class.
-        """
+        """Dynamic background fusion, f_k = ReLU(reduce([alpha e_k ; (1 - alpha) b])) for the 25 classes k,
+        b = e[:, :, 25] the background feature. e (B, T, 26, dc), alpha (B, T, 1, 1) -> (B, T, 25, dc)."""
+        if not fast_kernels_enabled():
+            event, back = e[:, :, :-1], e[:, :, -1:]  # (B, T, 25, dc), (B, T, 1, dc)
+            back = ((1 - alpha) * back).expand_as(event)  # (B, T, 25, dc)
+            return F.relu(reduce(torch.cat([alpha * event, back], dim=-1)))  # Linear(2dc -> dc) per class
+        # fast: the background half of ``reduce`` is applied once per segment, not once per class
         dc = e.shape[-1]
         w_event, w_back = reduce.weight[:, :dc], reduce.weight[:, dc:]
-        event = linear(alpha * e[:, :, :-1], w_event)  # (B, T, 25, dc)
-        back = F.linear((1 - alpha) * e[:, :, -1:], w_back, reduce.bias)  # (B, T, 1, dc)
-        return F.relu(event + back)
+        f_event = _fast.linear(alpha * e[:, :, :-1], w_event)  # (B, T, 25, dc)
+        f_back = F.linear((1 - alpha) * e[:, :, -1:], w_back, reduce.bias)  # (B, T, 1, dc)
+        return F.relu(f_event + f_back)
 
     def forward(self, a: torch.Tensor, v: torch.Tensor, with_aux: bool = False):
         aux: dict[str, torch.Tensor] = {}

@@ -1,6 +1,9 @@
 """Building blocks shared by MM-CSE and HAN/VALOR: the input projection, class-wise (grouped) linear
 layers and the attentive MMIL pooling head.
 
+Where a module has a fast path (kernels in :mod:`mmcse.models._fast`), its forward shows both versions,
+chosen by ``fast_kernels_enabled()`` (``MMCSE_FAST=0``: the plain PyTorch one).
+
 Parameter names follow the authors' state_dict (``fc_a``, ``fc_v``, ``fc_st``, ``fc_fusion``) so an official
 checkpoint maps onto these modules key for key.
 """
@@ -8,193 +11,14 @@ checkpoint maps onto these modules key for key.
 from __future__ import annotations
 
 import math
-import os
-import threading
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-
-
-def _onednn_linear_op():
-    """oneDNN's fused linear (+ReLU) kernel, or None where this PyTorch build lacks it."""
-    op = (
-        getattr(torch.ops.mkldnn, "_linear_pointwise", None) if torch.backends.mkldnn.is_available() else None
-    )
-    return op if os.environ.get("MMCSE_ONEDNN", "1") != "0" else None
-
-
-_ONEDNN_LINEAR = _onednn_linear_op()
-
-
-def _use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    return (
-        _ONEDNN_LINEAR is not None
-        and x.device.type == "cpu"
-        and x.dtype == torch.float32
-        and weight.dtype == torch.float32
-        and not torch.is_autocast_enabled("cpu")
-    )
-
-
-class _OneDNNLinear(torch.autograd.Function):
-    """y = act(x W^T + b) with oneDNN in forward and for the input gradient; x is 2-D.
-
-    With ``keep`` (a 0/1 mask shaped like y, see :func:`keep_mask`; only after a ReLU) the output is
-    multiplied by it in place (dropout without its 1/(1-p) scale, which the caller folds into the next
-    linear map); the ReLU backward on the saved, dropped-out output then also applies the mask: one pass,
-    no extra tensor."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, relu: bool, keep):
-        out = _ONEDNN_LINEAR(x, weight, bias, "relu" if relu else "none", [], "")
-        if keep is not None:
-            out.mul_(keep.view(out.shape))
-        ctx.save_for_backward(x, weight, out if relu else None)
-        ctx.has_bias, ctx.relu = bias is not None, relu
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, weight, out = ctx.saved_tensors
-        if ctx.relu:  # ReLU's own backward (and dropout's: dropped outputs are 0 too): one pass
-            grad = torch.ops.aten.threshold_backward(grad, out, 0)
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = _ONEDNN_LINEAR(grad, weight.t(), None, "none", [], "")  # (N, out) @ (out, in)
-        need_b = ctx.has_bias and ctx.needs_input_grad[2]
-        if ctx.needs_input_grad[1]:
-            grad_w, grad_b = _weight_grad(grad, x, need_b)
-        elif need_b:
-            grad_b = grad.sum(0)
-        return grad_x, grad_w, grad_b, None, None
-
-
-class _TransposeCache(threading.local):
-    """x^T with a row of ones below it, (in + 1, N), for the last few weight-gradient inputs, per thread.
-
-    Several linear layers read the same input (an FGSE layer's x feeds both attention in-projections,
-    LGSF-cross and the fc): their weight gradients all need x^T, and oneDNN copies a strided operand to a
-    contiguous one first (3 ms for a (32000, 128) input here). The row of ones makes the same matmul give
-    the bias gradient (the column sums of the output gradient) as its last column. An entry holds x
-    itself, so its memory cannot be reused while cached: equal data pointer, shape, strides and version
-    counter mean the same data."""
-
-    size = 4
-
-    def __init__(self) -> None:
-        self.entries: list[
-            tuple[torch.Tensor, int, torch.Tensor]
-        ] = []  # (x, x._version, [x 1]^T), newest last
-
-    def transposed(self, x: torch.Tensor) -> torch.Tensor:
-        for i, (src, version, xt) in enumerate(self.entries):
-            if (
-                src.data_ptr() == x.data_ptr()
-                and src.shape == x.shape
-                and src.stride() == x.stride()
-                and src.dtype == x.dtype
-                and version == x._version
-            ):
-                self.entries.append(self.entries.pop(i))
-                return xt
-        xt = x.new_empty(x.shape[1] + 1, x.shape[0])
-        xt[:-1].copy_(x.t())
-        xt[-1].fill_(1.0)
-        self.entries = [*self.entries[-(self.size - 1) :], (x, x._version, xt)]
-        return xt
-
-    def clear(self) -> None:
-        self.entries = []
-
-
-_TRANSPOSES = _TransposeCache()
-
-
-def _weight_grad(
-    grad: torch.Tensor, x: torch.Tensor, need_bias: bool
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(grad^T x (out, in), the bias gradient grad.sum(0) (out,) or None) for grad (N, out), x (N, in).
-
-    oneDNN beats MKL's mm on this CPU by 1.2-2x when its "weight" operand is the one with more columns;
-    otherwise it is slower than MKL. So the larger of out/in goes second: (out, N) @ (N, in) when
-    out < in; when out >= in, ([x 1]^T (in + 1, N) @ (N, out))^T with [x 1]^T from :class:`_TransposeCache`
-    (shared by the layers reading the same x), whose last column is the bias gradient.
-    """
-    if grad.shape[1] < x.shape[1]:
-        grad_w = _ONEDNN_LINEAR(grad.t(), x.t(), None, "none", [], "")  # (out, N) @ (N, in)
-        return grad_w, grad.sum(0) if need_bias else None
-    both = _ONEDNN_LINEAR(_TRANSPOSES.transposed(x), grad.t(), None, "none", [], "").t()  # (out, in + 1)
-    return both[:, :-1].contiguous(), both[:, -1].contiguous() if need_bias else None
-
-
-def linear(
-    x: torch.Tensor,
-    weight: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    relu: bool = False,
-    keep: torch.Tensor | None = None,
-):
-    """``F.linear`` (then ReLU when ``relu``), through oneDNN for float32 on the CPU.
-
-    PyTorch's CPU matmul goes to MKL, whose sgemm takes a slower code path on AMD CPUs; oneDNN's kernel
-    is 2-2.5x faster there and fuses the bias and ReLU. Same maths (float32 rounding may differ in the last
-    bits). Set MMCSE_ONEDNN=0 to use plain ``F.linear``.
-    ``keep`` (0/1 numbers, the output's shape, see :func:`keep_mask`; only with ``relu``): multiplies the
-    output after the ReLU, i.e. dropout WITHOUT the 1/(1-p) scale (fold it into what follows).
-    """
-    if keep is not None and not relu:
-        raise ValueError("linear(keep=...) needs relu=True")
-    if not _use_onednn(x, weight):
-        y = F.linear(x, weight, bias)
-        y = F.relu(y) if relu else y
-        return y if keep is None else y * keep
-    lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1]).contiguous()  # oneDNN is slow on strided operands
-    weight = weight.contiguous()
-    if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
-        y = _OneDNNLinear.apply(x2, weight, bias, relu, keep)
-    else:
-        y = _ONEDNN_LINEAR(x2, weight, bias, "relu" if relu else "none", [], "")
-        if keep is not None:
-            y.mul_(keep.view(y.shape))
-    return y.view(*lead, weight.shape[0])
-
-
-def _random_words(n: int, device=None) -> torch.Tensor:
-    """n uniform int64 words (all 64 bits random), reproducible under ``torch.manual_seed``.
-
-    On the CPU the words come from NumPy's PCG64 seeded by one draw from torch's default generator:
-    6.2 ms for 4M words here against 10.5 ms for torch's Mersenne Twister (``random_``)."""
-    if torch.device(device or "cpu").type != "cpu":
-        return torch.empty(n, dtype=torch.int64, device=device).random_(-(2**63), None)
-    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))
-    return torch.from_numpy(np.random.PCG64(seed).random_raw(n).view(np.int64))
-
-
-def _random_lanes(n: int, device=None) -> torch.Tensor:
-    """n independent uniform int16 draws: four 16-bit lanes of each 64-bit random word (a quarter of the
-    generator calls of ``bernoulli_``, no float conversion: about 4x faster on the CPU)."""
-    return _random_words((n + 3) // 4, device).view(torch.int16)[:n]  # uniform on [-2**15, 2**15)
-
-
-def keep_mask(
-    shape: tuple[int, ...] | torch.Size, p: float, device=None, dtype: torch.dtype = torch.float32
-) -> torch.Tensor:
-    """Dropout's keep mask as numbers: 1 where kept, 0 where dropped (independently, probability p each,
-    used as round(p * 2**16) / 2**16, within 7.7e-6 of p: p = 0.1 -> 0.1000061), WITHOUT the 1/(1-p) scale
-    (callers fold it into a following linear map). Each 16-bit lane of :func:`_random_lanes` is compared
-    with a threshold, which writes the numbers directly; multiplying by them is 5-8x faster on the CPU than
-    ``masked_fill`` with a bool mask."""
-    if p <= 0.0 or p >= 1.0:
-        return torch.full(shape, 1.0 if p <= 0.0 else 0.0, dtype=dtype, device=device)
-    lanes = _random_lanes(math.prod(shape), device)
-    return torch.ge(
-        lanes, -(2**15) + round(p * 2**16), out=torch.empty(shape, dtype=dtype, device=device).view(-1)
-    ).view(shape)
+from mmcse.models import _fast
+from mmcse.models._fast import fast_kernels_enabled
 
 
 @torch.no_grad()
@@ -257,7 +81,10 @@ class InputProjection(nn.Module):
 
     def project_visual(self, visual: torch.Tensor, visual_st: torch.Tensor) -> torch.Tensor:
         B, Lv, _ = visual.shape
-        v_s = linear(visual, self.fc_v.weight, self.fc_v.bias)  # (B, Lv, d)
+        if fast_kernels_enabled():
+            v_s = _fast.linear(visual, self.fc_v.weight, self.fc_v.bias)  # (B, Lv, d)
+        else:
+            v_s = self.fc_v(visual)  # (B, Lv, d)
         if Lv != self.num_segments:  # frames to average (Lv == 10: pre-pooled, nothing to do)
             if Lv != self.visual_len:
                 raise ValueError(f"visual has {Lv} steps, expected {self.visual_len} or {self.num_segments}")

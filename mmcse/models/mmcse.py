@@ -7,8 +7,9 @@
       -> class-wise MMIL head       video / audio / visual probs (B, 25), segment probs (B, 10, 2, 25)
 
 Numbers match the authors' release (see mmcse.checkpoint.import_official and tests/test_mmcse_model.py);
-the computation is reorganised to be fast: the CLAP time path as a fixed matrix, the 26 class heads as
-batched weights, both modalities of an FGSE layer in one pass, reconstruction decoders only when needed.
+the computation is batched: the CLAP time path as a fixed matrix, the 26 class heads as batched weights,
+both modalities of an FGSE layer in one pass, reconstruction decoders only when needed. The submodules
+show a plain PyTorch path and a fast one (kernels in mmcse.models._fast, ``MMCSE_FAST=0``: plain).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from mmcse.models.outputs import ModelOutput
 
 
 class MMCSE(nn.Module):
-    # Without autograd, clips are processed this many at a time: every intermediate then stays in the
-    # CPU cache (and under the allocator's fresh-mmap size), which is ~1.5x faster than one big batch.
-    # Clips are independent, so the outputs are the same.
+    # Without autograd (on the CPU), clips are processed this many at a time so that the intermediates of
+    # a chunk stay small enough for the CPU caches and under glibc's fresh-mmap threshold (no page faults
+    # per tensor). Clips are independent, so the outputs are the same.
     eval_chunk: int = 8
 
     def __init__(self, cfg: ModelConfig) -> None:

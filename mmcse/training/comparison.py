@@ -28,6 +28,7 @@ from mmcse.data.dataset import LLPSplit
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.metrics import SCORE_KEYS, avvp_scores, per_video_scores, predict
+from mmcse.models import apply_process_tuning
 from mmcse.stats import (
     CLASS_MODALITIES,
     bootstrap_intervals,
@@ -97,6 +98,7 @@ def checkpoint_predictions(
 
     ``gating`` None: the checkpoint's own (its train config), else "mmcse". ``split_data``: an already
     opened split of ``data`` (to score several checkpoints on one split without reading it twice)."""
+    apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
     dev = resolve_device(device)
     loaded = load_checkpoint(checkpoint, device=str(dev))
     check_same_inputs(loaded.feature_spec, data.feature_spec, where=f"the data at {data.feature_root}")

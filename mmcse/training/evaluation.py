@@ -18,6 +18,7 @@ from mmcse.data.dataset import LLPSplit, to_device
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
+from mmcse.models import apply_process_tuning
 from mmcse.training.runs import clip_set_id
 from mmcse.utils.device import resolve_device
 
@@ -96,6 +97,7 @@ def evaluate_report(
     """``evaluate`` plus what it was measured with: {"scores", "checkpoint", "split", "n_clips", "gating",
     "audio_gt", "audio_gt_csv", "thresholds", "stored" (the checkpoint's metrics for this split or None),
     "stored_setting" (the gating/audio GT they were measured with), "reproduced" (True/False/None)}."""
+    apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
     dev = resolve_device(device)
     loaded = load_checkpoint(checkpoint, device=str(dev))
     check_same_inputs(loaded.feature_spec, data.feature_spec, where=f"the data at {data.feature_root}")

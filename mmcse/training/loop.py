@@ -27,13 +27,12 @@ from torch.utils.data.distributed import DistributedSampler
 
 from mmcse.checkpoint import load_checkpoint, save_checkpoint
 from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
-from mmcse.cpu_allocator import tune_cpu_allocator as apply_process_tuning  # TODO(merge models-fast)
 from mmcse.data.dataset import to_device
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.domain import fit_domain
 from mmcse.metrics import SCORE_KEYS
-from mmcse.models import create_model
+from mmcse.models import apply_process_tuning, create_model
 from mmcse.training import distributed, runs, state
 from mmcse.training.evaluation import collect_probabilities, score
 from mmcse.training.losses import compute_loss_terms, loss_recipe

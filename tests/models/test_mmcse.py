@@ -44,7 +44,7 @@ def _inputs(cfg: ModelConfig, batch: int, seed: int = 0):
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_import_reproduces_the_authors_outputs(reference_dir, variant):
+def test_import_reproduces_the_authors_outputs(reference_dir, variant, kernel_path):
     model = import_official(reference_dir / f"mmcse_official_{variant}.pth")
     assert not model.training
     ref = np.load(reference_dir / f"mmcse_official_{variant}_io.npz", allow_pickle=False)
@@ -221,7 +221,7 @@ def test_config_round_trip_builds_the_same_architecture():
     assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
 
 
-def test_chunked_inference_equals_one_pass():
+def test_chunked_inference_equals_one_pass(kernel_path):
     """Without autograd the model runs a few clips at a time (speed); the outputs must not change."""
     cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=2)
     model = create_model(cfg).eval()
@@ -247,7 +247,7 @@ def test_chunked_inference_equals_one_pass():
 @pytest.mark.parametrize("relu", [False, True])
 def test_fast_linear_matches_torch_linear_values_and_gradients(relu):
     """The oneDNN-backed linear (CPU float32) is F.linear (+ReLU), forward and backward."""
-    from mmcse.models.layers import linear
+    from mmcse.models._fast import linear
 
     torch.manual_seed(0)
     x = torch.randn(2, 300, 128, requires_grad=True)
@@ -266,7 +266,7 @@ def test_fast_linear_matches_torch_linear_values_and_gradients(relu):
         torch.testing.assert_close(linear(x, w.t().contiguous().t(), b, relu=relu), ref, rtol=1e-5, atol=1e-4)
 
 
-def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention():
+def test_training_maps_are_dropped_out_and_rescaled_like_multihead_attention(kernel_path):
     """In training the maps are the attention weights after dropout, scaled by 1/(1-p) (as
     nn.MultiheadAttention returns them): zeros appear and each row still sums to 1 on average."""
     cfg = ModelConfig.for_features(VALOR_FEATURES, num_layers=1)
@@ -298,7 +298,7 @@ def test_bench_reports_the_figures_it_measures():
 def test_keep_mask_rate_independence_and_dtype():
     """Four 16-bit lanes per 64-bit random word: each lane is dropped with probability p (within 1e-5)
     and lanes of one word, and neighbouring words, are independent (pair rates p^2, not p)."""
-    from mmcse.models.layers import keep_mask
+    from mmcse.models._fast import keep_mask
 
     torch.manual_seed(0)
     n = 4_000_000
@@ -328,8 +328,8 @@ def test_keep_mask_rate_independence_and_dtype():
 @pytest.mark.parametrize("with_drop", [False, True])
 def test_attention_core_matches_autograd_reference(cross, with_drop):
     """The hand-written attention backward gives autograd's gradients (outputs and head-averaged maps)."""
-    from mmcse.models.fgse import _attention_core_reference, attention_core
-    from mmcse.models.layers import keep_mask
+    from mmcse.models._fast import keep_mask
+    from mmcse.models._fast.attention import _attention_core_reference, attention_core
 
     torch.manual_seed(0)
     M, N, C, D, H = 2, 6, 25, 32, 4
@@ -352,7 +352,7 @@ def test_attention_core_matches_autograd_reference(cross, with_drop):
 
 
 def test_fast_linear_with_dropout_mask_matches_masked_relu():
-    from mmcse.models.layers import keep_mask, linear
+    from mmcse.models._fast import keep_mask, linear
 
     torch.manual_seed(0)
     x = torch.randn(3, 100, 64, requires_grad=True)
@@ -373,36 +373,36 @@ def test_fast_linear_with_dropout_mask_matches_masked_relu():
 
 
 def test_layers_sharing_an_input_get_exact_weight_gradients_from_one_cached_transpose():
-    from mmcse.models import layers
+    from mmcse.models._fast import onednn
 
-    if layers._ONEDNN_LINEAR is None:
+    if onednn._ONEDNN_LINEAR is None:
         pytest.skip("this PyTorch build has no oneDNN linear")
     torch.manual_seed(0)
     x = torch.randn(300, 64, requires_grad=True)
     ws = [torch.randn(n, 64, requires_grad=True) for n in (192, 64, 32)]  # out > in, out == in, out < in
     bs = [torch.randn(n, requires_grad=True) for n in (192, 64, 32)]
     g_out = [torch.randn(300, n) for n in (192, 64, 32)]
-    layers._TRANSPOSES.clear()
-    loss = sum((layers.linear(x, w, b) * g).sum() for w, b, g in zip(ws, bs, g_out))
+    onednn._TRANSPOSES.clear()
+    loss = sum((onednn.linear(x, w, b) * g).sum() for w, b, g in zip(ws, bs, g_out))
     got = torch.autograd.grad(loss, [x, *ws, *bs])
-    assert len(layers._TRANSPOSES.entries) == 1  # out >= in: both read [x 1]^T from one entry
+    assert len(onednn._TRANSPOSES.entries) == 1  # out >= in: both read [x 1]^T from one entry
     ref_loss = sum((F.linear(x, w, b) * g).sum() for w, b, g in zip(ws, bs, g_out))
     for g, want in zip(got, torch.autograd.grad(ref_loss, [x, *ws, *bs])):  # bias grads from the ones row
         torch.testing.assert_close(g, want, rtol=1e-5, atol=1e-3)
 
     # an in-place change to the cached tensor (its version moves) is never served stale
     a = torch.randn(50, 8)
-    first = layers._TRANSPOSES.transposed(a)
-    assert layers._TRANSPOSES.transposed(a) is first
+    first = onednn._TRANSPOSES.transposed(a)
+    assert onednn._TRANSPOSES.transposed(a) is first
     a.add_(1.0)
-    torch.testing.assert_close(layers._TRANSPOSES.transposed(a)[:-1], a.t())
-    layers._TRANSPOSES.clear()
+    torch.testing.assert_close(onednn._TRANSPOSES.transposed(a)[:-1], a.t())
+    onednn._TRANSPOSES.clear()
 
 
 def test_lgsf_gated_add_matches_autograd_including_zero_vectors():
     """The hand-written LGSF backward equals autograd's through the cosine gate (float64 gradcheck), also
     where a local feature or a global vector is all zero (ReLU outputs often are: the norm clamp)."""
-    from mmcse.models.fgse import _GatedAdd, _relevance_gate, gated_add
+    from mmcse.models._fast.lgsf import _GatedAdd, _relevance_gate, gated_add
 
     torch.manual_seed(0)
     shape, small = (2, 3, 4, 5, 6), (2, 3, 1, 5, 6)

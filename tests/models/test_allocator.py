@@ -1,4 +1,5 @@
-"""The CLI's allocator tuning: on by default on Linux/glibc, off with MMCSE_TUNE_ALLOCATOR=0 (in child
+"""The allocator tuning: on by default on Linux/glibc, off with MMCSE_TUNE_ALLOCATOR=0, applied by the
+library entry points themselves, so a script that never goes through the CLI gets it too (in child
 processes: the setting is process-wide and irreversible)."""
 
 import os
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 CODE = (
-    "from mmcse.cpu_allocator import tune_cpu_allocator, cpu_allocator_tuned;"
+    "from mmcse.models._fast.allocator import tune_cpu_allocator, cpu_allocator_tuned;"
     "print(tune_cpu_allocator(), cpu_allocator_tuned())"
 )
 
@@ -36,3 +37,16 @@ def test_bench_reports_the_allocator_state_of_its_process():
         env=env, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "allocator tuned     False" in out
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc mallopt: Linux only")
+def test_a_script_that_loads_a_parser_gets_the_tuning_without_the_cli():
+    code = (
+        "from mmcse.models._fast.allocator import cpu_allocator_tuned; before = cpu_allocator_tuned();"
+        "from mmcse.inference import Parser; Parser.from_checkpoint('assets/demo/runs/mmcse/best.safetensors', device='cpu');"
+        "print(before, cpu_allocator_tuned())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MMCSE_TUNE_ALLOCATOR"}
+    repo = __import__("pathlib").Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
