@@ -199,3 +199,18 @@ def import_official(path: str | os.PathLike) -> nn.Module:
     from mmcse.models import official
 
     return official.import_official(path)
+
+
+def write_with_domain(path: str | os.PathLike, domain: DomainStats, out: str | os.PathLike) -> None:
+    """Copy the checkpoint ``path`` to ``out`` (which may be ``path`` itself) with ``domain`` as its
+    out-of-domain statistics; weights and every other metadata field stay as they are."""
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = Path(path)
+    meta = read_checkpoint_meta(path)
+    tensors = {k: v for k, v in load_file(str(path)).items() if not k.startswith("domain.")}
+    tensors |= {k: torch.from_numpy(v.astype("float32")) for k, v in domain.to_arrays().items()}
+    meta["domain"] = domain.to_meta()
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "compare",
     "parse",
     "import_official",
+    "calibrate",
     "pack",
     "bench",
     "bench_store",

@@ -122,3 +122,26 @@ def test_parse_flags_a_test_pattern_and_leaves_events_unchanged(tmp_path):
     unchecked = Parser.from_checkpoint(plain, device="cpu").parse_video(tmp_path / "bars.mp4", segment_threshold=0.1, video_threshold=0.1)
     assert unchecked.out_of_domain is None and unchecked.events == pattern.events
     np.testing.assert_array_equal(unchecked.segment_prob, pattern.segment_prob)
+
+
+def test_calibrate_gives_an_older_checkpoint_the_statistics_and_keeps_its_weights(data, tmp_path, capsys):
+    from mmcse.checkpoint import load_checkpoint, read_checkpoint_meta, save_checkpoint
+    from mmcse.cli import main
+    from mmcse.models import create_model
+
+    cfg = ModelConfig.for_features(SPEC, arch="han", d_model=16, num_layers=1, num_heads=1)
+    old = tmp_path / "old.safetensors"
+    save_checkpoint(old, create_model(cfg), model_config=cfg, feature_spec=SPEC, extra={"note": "kept"})
+    assert load_checkpoint(old).domain is None
+    root = str(data["train"].root)
+    assert main(["calibrate", str(old), "--data-root", root, "--out", str(tmp_path / "new.safetensors")]) == 0
+    assert "feature statistics of 400 train clips, thresholds from 400 val clips" in capsys.readouterr().out
+    new = load_checkpoint(tmp_path / "new.safetensors")
+    expected = fit_domain(data["train"], data["val"])
+    assert new.domain.threshold == pytest.approx(expected.threshold)
+    before = load_checkpoint(old).model.state_dict()
+    assert all(torch.equal(before[k], v) for k, v in new.model.state_dict().items())
+    assert read_checkpoint_meta(tmp_path / "new.safetensors")["extra"] == {"note": "kept"}
+    assert main(["calibrate", str(old), "--data-root", root, "--out", str(tmp_path / "new.safetensors")]) == 2
+    assert main(["calibrate", str(old), "--data-root", root, "--in-place"]) == 0
+    assert load_checkpoint(old).domain is not None
