@@ -8,6 +8,8 @@
 const ZOOMS = [1, 2, 4, 8];
 const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN" };
 const SVG = "http://www.w3.org/2000/svg";
+const INTERACTIVE = 'button, [role="slider"], [role="combobox"], [role="listbox"], [role="option"], [role="radio"], ' +
+  '[role="checkbox"], [role="tab"], [role="switch"], [data-baseweb="select"]';
 
 function el(tag, cls, parent) {
   const node = document.createElement(tag);
@@ -192,6 +194,9 @@ export default function (component) {
     drawLanes(state, sections, state.mode, duration);
     state.legend.textContent = legendText(state.mode, hasGt);
     move(state.time || 0, false);
+    // what a test or a timing script waits for: this clip, these thresholds, drawn
+    root.dataset.threshold = first.threshold == null ? "" : String(first.threshold);
+    root.dataset.renders = String(Number(root.dataset.renders || 0) + 1);
   }
 
   // ---- playhead and the events under it
@@ -241,12 +246,14 @@ export default function (component) {
     const target = event.composedPath ? event.composedPath()[0] : event.target;
     const tag = (target && target.tagName) || "";
     if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (target && target.isContentEditable)) return;
+    // a focused widget (slider, radio, tab, button, select...) keeps its own keys
+    if (target && target.closest && target.closest(INTERACTIVE)) return;
     const inGrid = target && target.closest && target.closest('[data-testid="stDataFrame"]');
     const key = event.key;
     if ((key === "j" || key === "k") && data.nav) {
       event.preventDefault();
       setTriggerValue("step", { offset: key === "j" ? 1 : -1, at: Date.now() });
-    } else if (key === " " && video && !inGrid && tag !== "VIDEO" && tag !== "BUTTON") {
+    } else if (key === " " && video && !inGrid && tag !== "VIDEO") {
       event.preventDefault();
       if (video.paused) video.play(); else video.pause();
     } else if ((key === "ArrowRight" || key === "ArrowLeft") && !inGrid && tag !== "VIDEO") {

@@ -5,6 +5,7 @@ for demo clips) and the synchronised timeline component (assets/timeline.js)."""
 from __future__ import annotations
 
 import base64
+import os
 import tempfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from pages._context import ASSETS, Context, display_name, user_message
 
 MAX_INLINE_VIDEO_MB = 40  # larger videos play with st.video (no synchronised playhead)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError)
-DEMO_CLIP_CACHE = Path(tempfile.gettempdir()) / "mmcse_demo_clips"
+DEMO_CLIP_CACHE = Path(os.environ.get("MMCSE_CLIP_CACHE") or Path(tempfile.gettempdir()) / "mmcse_demo_clips")
 
 
 def show_error(exc: BaseException, what: str = "") -> None:

@@ -25,6 +25,10 @@ if not parser.has_class_features:
     st.stop()
 
 
+def present_classes() -> list[str]:
+    return [LLP_CLASSES[c] for c in range(len(LLP_CLASSES)) if data.label[:, c].any()]
+
+
 def form_params() -> tuple:
     """The run the form's current values ask for (read from the widgets' session state)."""
     state = st.session_state
@@ -32,7 +36,8 @@ def form_params() -> tuple:
     modality = state["tsne_modality"]
     return (str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), stage,
             ("audio", "visual") if modality == "both" else (modality,),
-            tuple(LLP_CLASSES.index(c) for c in state["tsne_classes"]), bool(state["tsne_events"]),
+            tuple(LLP_CLASSES.index(c) for c in (present_classes() if state["tsne_all"] else state["tsne_classes"])),
+            bool(state["tsne_events"]),
             bool(state["tsne_background"]) and stage == "cafd", int(state["tsne_points"]), int(state["tsne_seed"]))  # fmt: skip
 
 
@@ -48,13 +53,15 @@ def submit() -> None:
 
 def embedding_form() -> tuple | None:
     """The form; returns the parameters of the run to show (the last one submitted), or None."""
-    present = [LLP_CLASSES[c] for c in range(len(LLP_CLASSES)) if data.label[:, c].any()]
+    present = present_classes()
     with st.form("tsne_form"):
         cols = st.columns(3)
         cols[0].radio("Stage", ["CAFD slots (before fusion)", "after FGSE"], key="tsne_stage")
         cols[1].radio("Modality", ["audio", "visual", "both"], index=2, horizontal=True, key="tsne_modality")
         cols[2].number_input("Points (subsample)", 200, 5000, 2000, step=200, key="tsne_points")
-        st.multiselect("Classes", present, default=present[:8], key="tsne_classes")
+        cols = st.columns([4, 1])
+        cols[0].multiselect("Classes", present, default=present[:8], key="tsne_classes")
+        cols[1].checkbox("All classes", value=False, key="tsne_all", help=f"all {len(present)} classes of the split")
         cols = st.columns(3)
         cols[0].checkbox("Event slots", value=True, key="tsne_events", help="the slots of the clip's weak-label classes")
         cols[1].checkbox("Background slot (CAFD only)", value=True, key="tsne_background", help="slot 25")

@@ -80,11 +80,11 @@ def comparison(results: dict, data) -> None:
     rows = {n: metrics.avvp_scores(*results[n]["binary"], data.gt_audio, data.gt_visual) for n in names}
     st.subheader("The 10 numbers")
     table = viz.metrics_table(rows)
-    left, right = st.columns(2)
-    for col, prefix in ((left, "Seg "), (right, "Evt ")):
+    for level, prefix in (("segment", "Seg "), ("event", "Evt ")):
         part = table[[c for c in table.columns if c.startswith(prefix)]]
         part.columns = [c.removeprefix(prefix) for c in part.columns]
-        col.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"compare_{prefix.strip()}")
+        part.index.name = f"{level} level"
+        st.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"compare_{level}")
     widgets.plot(viz.metrics_bar(rows), "compare_bar", ctx, "compare_ten_numbers")
     a = names[0]
     for b in names[1:]:
@@ -132,10 +132,13 @@ def disagreements(results: dict, data) -> np.ndarray:
     st.subheader("Where they disagree most")
     details = pd.DataFrame({"weak labels": [browse.class_names(data.label[i]) for i in order],
                             "differing segments": differing[order]}, index=pd.Index([data.filenames[i] for i in order], name="clip"))  # fmt: skip
-    for n in names:
+    letters = {}
+    for letter, n in zip("ABCDEFGH", names):
         per_clip = metrics.per_video_scores(*results[n]["binary"], data.gt_audio, data.gt_visual)["seg_type"]
-        details[f"seg Type@AV {n}"] = np.round(100 * per_clip[order], 1)
-    st.caption("Select a row to open the clip on the Video parser.")
+        details[f"seg Type@AV {letter}"] = np.round(100 * per_clip[order], 1)
+        letters[letter] = n
+    st.caption("Differing segments: audio and visual segments whose prediction differs from A's. "
+               + "; ".join(f"{k} = {v}" for k, v in letters.items()) + ". Select a row to open the clip on the Video parser.")  # fmt: skip
     nav.clip_list(list(details.index[:30]), "disagree_table", details)
     return order
 

@@ -101,9 +101,9 @@ clips_of_cell(viz.clicked_cell(event.selection if event is not None else None))
 
 cols = st.columns(2)
 cols[0].markdown("**Top learned pairs** (off-diagonal)")
-cols[0].dataframe(viz.top_pairs(learned, k=10), hide_index=True, width="stretch", key="top_learned")
+cols[0].dataframe(viz.top_pairs(learned, k=10).style.format({"value": "{:.5f}"}), hide_index=True, width="stretch", key="top_learned")
 cols[1].markdown("**Top annotated pairs**")
-cols[1].dataframe(viz.top_pairs(annotated, k=10), hide_index=True, width="stretch", key="top_annotated")
+cols[1].dataframe(viz.top_pairs(annotated, k=10).style.format({"value": "{:.3f}"}), hide_index=True, width="stretch", key="top_annotated")
 
 cols = st.columns(3)
 cols[0].download_button("PNG of the map shown", cache.matrix_image(shown, shown_title, diverging, "png"),

@@ -59,18 +59,18 @@ def checkpoint_summary(parser) -> None:
 def ten_numbers(parser, data, scores: dict) -> None:
     st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
     st.caption(f"gating **{ctx.gating}**, segment threshold **{ctx.segment_threshold:.2f}**, video threshold "
-               f"**{ctx.video_threshold:.2f}**; reference rows: protocol §5. Segment level left, event level right.")  # fmt: skip
+               f"**{ctx.video_threshold:.2f}**; reference rows: protocol §5.")  # fmt: skip
     rows = {ctx.checkpoint_name: scores}
     for split_name, stored in (parser.meta.get("metrics") or {}).items():  # what training recorded
         if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
             rows[f"stored ({split_name}, training thresholds)"] = stored
     rows.update(analysis.reference_rows(data))
     table = viz.metrics_table(rows)
-    left, right = st.columns(2)
-    for col, level, prefix in ((left, "segment", "Seg "), (right, "event", "Evt ")):
+    for level, prefix in (("segment", "Seg "), ("event", "Evt ")):
         part = table[[c for c in table.columns if c.startswith(prefix)]]
         part.columns = [c.removeprefix(prefix) for c in part.columns]
-        col.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"metrics_{level}")
+        part.index.name = f"{level} level"
+        st.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"metrics_{level}")
     widgets.plot(viz.metrics_bar(rows), "metrics_bar", ctx, "ten_numbers")
 
 

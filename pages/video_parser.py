@@ -27,11 +27,15 @@ if not widgets.require(ctx, need_data=False):
 
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 TABLE_COLUMNS = {
+    "_index": st.column_config.TextColumn("clip", help="the clip id (its LLP file name)"),
+    "labels": st.column_config.TextColumn("labels", width="medium", help="weak (clip-level) labels"),
     "video": st.column_config.CheckboxColumn("video", help="a video file, or a demo clip rendered on demand", width="small"),
-    "seg Type@AV": st.column_config.NumberColumn("seg Type@AV", format="%.1f", help="this clip's segment-level Type@AV (%)"),
-    "evt Type@AV": st.column_config.NumberColumn("evt Type@AV", format="%.1f", help="this clip's event-level Type@AV (%)"),
-    **{c: st.column_config.NumberColumn(c, width="small", help="segments " + ("predicted, not annotated" if c.startswith("FP")
-       else "annotated, not predicted")) for c in browse.ERROR_COLUMNS},
+    "seg Type@AV": st.column_config.NumberColumn("seg", format="%.1f", width="small", help="this clip's segment-level Type@AV (%)"),
+    "evt Type@AV": st.column_config.NumberColumn("evt", format="%.1f", width="small", help="this clip's event-level Type@AV (%)"),
+    **{c: st.column_config.NumberColumn(c.replace("audio", "a").replace("visual", "v"), width="small",
+       help=f"{c.split()[1]} segments " + ("predicted, not annotated" if c.startswith("FP") else "annotated, not predicted"))
+       for c in browse.ERROR_COLUMNS},
+    "predicted": st.column_config.TextColumn("predicted", width="medium", help="classes predicted in either modality"),
 }  # fmt: skip
 
 
