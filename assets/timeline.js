@@ -264,6 +264,9 @@ export default function (component) {
     }
   };
 
+  // Streamlit may call this function again on new data without running the previous cleanup: remove
+  // the listeners of the previous call first, so that one click is handled once
+  if (state.cleanup) state.cleanup();
   render();
   let frame = null;
   const tick = () => { move(video.currentTime); frame = video.paused ? null : requestAnimationFrame(tick); };
@@ -285,7 +288,10 @@ export default function (component) {
     if (!video.paused) onPlay();
     else move(video.currentTime || 0, false);
   }
-  return () => {
+  let cleaned = false;
+  state.cleanup = () => {
+    if (cleaned) return;
+    cleaned = true;
     if (frame) cancelAnimationFrame(frame);
     scroll.removeEventListener("click", onClick);
     toolbar.removeEventListener("click", onToolbar);
@@ -298,4 +304,5 @@ export default function (component) {
       video.removeEventListener("pause", onReport);
     }
   };
+  return state.cleanup;
 }

@@ -46,16 +46,18 @@ def cooccurrence_heatmap(
     fig = go.Figure(go.Heatmap(z=m, x=list(SHORT_NAMES), y=list(SHORT_NAMES), colorbar=dict(thickness=12),
                                hovertemplate=f"%{{y}} -> %{{x}}<br>{value_name} %{{z:.4f}}<extra></extra>",
                                **_scale(m, diverging, zmax, stretch)))  # fmt: skip
-    if clickable:
+    if clickable:  # the markers take the hover (and so the click) from the heatmap, which plotly cannot select
         rows, cols = np.divmod(np.arange(NUM_CLASSES * NUM_CLASSES), NUM_CLASSES)
+        fig.data[0].hoverinfo = "skip"
         fig.add_scatter(x=[SHORT_NAMES[c] for c in cols], y=[SHORT_NAMES[r] for r in rows], mode="markers",
-                        marker=dict(size=14, opacity=0, symbol="square"), customdata=np.stack([rows, cols], 1),
-                        hoverinfo="skip", showlegend=False)  # fmt: skip
+                        marker=dict(size=14, opacity=0, symbol="square"), showlegend=False,
+                        customdata=np.stack([rows, cols, m.ravel()], 1),
+                        hovertemplate=f"%{{y}} -> %{{x}}<br>{value_name} %{{customdata[2]:.4f}}<br>click: its clips<extra></extra>")  # fmt: skip
     labels = dict(tickfont=dict(size=10), tickmode="array", tickvals=list(SHORT_NAMES), automargin=True)
     fig.update_layout(
         title=title,
-        xaxis=dict(tickangle=-60, **labels),
-        yaxis=dict(autorange="reversed", **labels),
+        xaxis=dict(tickangle=-60, range=[-0.5, NUM_CLASSES - 0.5], **labels),  # fixed: the markers add no padding
+        yaxis=dict(range=[NUM_CLASSES - 0.5, -0.5], **labels),  # first class at the top
         height=660,
         margin=dict(l=10, r=10, t=50, b=10),
         clickmode="event+select",
@@ -68,7 +70,9 @@ def clicked_cell(selection: dict | None) -> tuple[int, int] | None:
     """(row class, column class) of the cell a click selected on a ``clickable`` heatmap, else None."""
     for point in (selection or {}).get("points") or []:
         value = point.get("customdata")
-        if isinstance(value, list | tuple) and len(value) == 2:
+        if isinstance(value, dict):  # Streamlit passes a row of a 2-D customdata as {"0": .., "1": ..}
+            value = [value[k] for k in sorted(value, key=int)]
+        if isinstance(value, list | tuple) and len(value) >= 2:
             return int(value[0]), int(value[1])
     return None
 

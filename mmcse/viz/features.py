@@ -75,6 +75,8 @@ def selected_rows(selection: dict | None) -> list[int]:
     rows = []
     for point in points:
         value = point.get("customdata")
+        if isinstance(value, dict):  # a row of a 2-D customdata, as Streamlit passes it
+            value = [value[k] for k in sorted(value, key=int)]
         value = value[0] if isinstance(value, list | tuple) and value else value
         if isinstance(value, int | float | np.integer) and int(value) not in rows:
             rows.append(int(value))

@@ -242,6 +242,8 @@ def test_clip_table_keys_and_threshold_keep_the_clip(server, browser, shots, tes
     wait_timeline(page, test_clips[4])
     wait_idle(page)
     page.keyboard.press("k")
+    wait_timeline(page, test_clips[3])
+    wait_idle(page)
     page.keyboard.press("k")
     wait_timeline(page, test_clips[2])
     wait_idle(page)
@@ -256,6 +258,15 @@ def test_clip_table_keys_and_threshold_keep_the_clip(server, browser, shots, tes
     page.wait_for_function("t => t.dataset.threshold === '0.55'", arg=timeline.element_handle(), timeout=60_000)
     assert timeline_clip(page) == test_clips[2] and header_clip(page) == test_clips[2]
     page.screenshot(path=str(shots / "table_keys_threshold.png"), full_page=True)
+    # TP / FP / FN colouring and zoom, drawn by the component itself (no rerun)
+    page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
+    timeline.locator(".cell").first.wait_for(state="attached", timeout=30_000)
+    assert timeline.locator(".pred").count() == 0 and timeline.get_attribute("data-mode") == "errors"
+    timeline.locator(".zoom-in").click()
+    page.wait_for_function("t => t.querySelector('.inner').style.width === '200%'", arg=timeline.element_handle(), timeout=30_000)
+    page.screenshot(path=str(shots / "timeline_errors_zoomed.png"), full_page=True)
+    timeline.locator(".zoom-out").click()
+    timeline.locator(".toolbar button").filter(has_text="GT / prediction rows").click()
     # space plays and pauses, right / left step one segment (on the clip with a video)
     click_row(page, table, 0)
     wait_timeline(page, test_clips[0])
@@ -306,6 +317,70 @@ def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_cli
     assert clip in test_clips and header_clip(page) == clip
     wait_timeline(page, clip)
     page.screenshot(path=str(shots / "cross_link_from_compare.png"), full_page=True)
+    page.context.close()
+
+
+def open_first_listed_clip(page, heading_text: str) -> str:
+    """Select the first row of the clip list under ``heading_text``; wait for the Video parser to show it."""
+    page.get_by_text(heading_text).first.wait_for(timeout=120_000)
+    wait_idle(page)
+    label = page.get_by_text(heading_text).first.bounding_box()
+    tables = page.locator('[data-testid="stDataFrame"]')
+    table = next(tables.nth(i) for i in range(tables.count()) if tables.nth(i).bounding_box()["y"] > label["y"])
+    click_row(page, table, 0)
+    page.wait_for_url("**/video_parser?**", timeout=120_000)
+    page.locator(".mmcse-timeline").first.wait_for(state="attached", timeout=120_000)
+    wait_idle(page)
+    clip = page.evaluate("() => new URLSearchParams(location.search).get('clip')")
+    wait_timeline(page, clip)
+    assert header_clip(page) == clip
+    return clip
+
+
+def test_cross_links_from_a_cooccurrence_cell_and_a_tsne_lasso(server, browser, shots, test_clips):
+    import numpy as np
+
+    from mmcse import browse
+    from mmcse.data.llp import read_dense_labels, read_weak_labels
+
+    url, fx = server
+    names, weak = read_weak_labels(fx.data / "AVVP_test_pd.csv")
+    gt_a, gt_v = read_dense_labels(fx.data / "AVVP_eval_audio.csv", fx.data / "AVVP_eval_visual.csv", names)
+    c = int(np.argmax(gt_a.sum(axis=(0, 1))))  # the most annotated audio class: its diagonal aa cell has clips
+    expected = {names[i] for i in browse.cooccurring_clips("aa", c, c, weak, gt_a, gt_v)}
+    page = new_page(browser, height=1600)
+    page.goto(f"{url}/cooccurrence")
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    plot = page.locator(".js-plotly-plot").first
+    box = plot.bounding_box()
+    dx, dy = plot.evaluate("(g, c) => { const l = g._fullLayout; return [l.xaxis._offset + l.xaxis.l2p(c),"
+                           " l.yaxis._offset + l.yaxis.l2p(c)]; }", c)  # the cell's centre, from plotly's axes
+    page.mouse.move(box["x"] + dx, box["y"] + dy)
+    page.mouse.click(box["x"] + dx, box["y"] + dy)
+    listing = page.get_by_text("Select one to open it.").first
+    listing.wait_for(timeout=120_000)
+    page.screenshot(path=str(shots / "cooccurrence_cell_clips.png"), full_page=True)
+    assert f": {len(expected)} clips." in listing.inner_text()
+    assert open_first_listed_clip(page, "Select one to open it.") in expected
+    # t-SNE: Run, lasso around every point, open the first listed clip
+    page.goto(f"{url}/class_features")
+    page.get_by_role("button", name="Run t-SNE").wait_for(timeout=120_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Run t-SNE").click()
+    page.get_by_text("points from the test split").wait_for(timeout=180_000)
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0, x1, y1 = area["x"] + 3, area["y"] + 3, area["x"] + area["width"] - 3, area["y"] + area["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_text("selected points from").wait_for(timeout=120_000)
+    page.screenshot(path=str(shots / "tsne_lasso_clips.png"), full_page=True)
+    assert open_first_listed_clip(page, "selected points from") in test_clips
     page.context.close()
 
 
