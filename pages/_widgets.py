@@ -19,7 +19,7 @@ from mmcse.video.io import find_video
 from pages._cache import get_parser, get_predictions_for, get_split, mtime
 from pages._context import ASSETS, Context, display_name, user_message
 
-MAX_INLINE_VIDEO_MB = 40  # larger videos play with st.video (no synchronised playhead)
+MAX_INLINE_VIDEO_MB = 40  # without the media server, larger videos play with st.video (no playhead)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError)
 DEMO_CLIP_CACHE = Path(os.environ.get("MMCSE_CLIP_CACHE") or Path(tempfile.gettempdir()) / "mmcse_demo_clips")
 
@@ -128,10 +128,22 @@ def clip_video(ctx: Context, filename: str) -> tuple[Path | None, str]:
     return None, "no video folder set: set it in the sidebar (LLP videos are downloaded by users)"
 
 
-def video_data_url(path: Path | None) -> tuple[str | None, str | None]:
-    """(data URL, note) for a video file small enough to inline; (None, why) otherwise."""
+VIDEO_MIME = {".webm": "video/webm", ".mkv": "video/webm", ".mov": "video/quicktime"}
+
+
+def video_url(path: Path | None, key: str) -> tuple[str | None, str | None]:
+    """(URL, note) for a clip's video: served by Streamlit's media file manager (the page's message stays
+    small and the browser fetches the file, with range requests, while the lanes draw), else a data URL
+    for a file small enough to inline; (None, why) for a file too big to inline."""
     if path is None:
         return None, None
+    mime = VIDEO_MIME.get(Path(path).suffix.lower(), "video/mp4")
+    try:
+        from streamlit import runtime
+
+        return runtime.get_instance().media_file_mgr.add(str(path), mime, f"mmcse_timeline.{key}"), None
+    except (RuntimeError, AttributeError, OSError):  # no server runtime (bare script, some tests)
+        pass
     size_mb = Path(path).stat().st_size / 1e6
     if size_mb > MAX_INLINE_VIDEO_MB:
         return None, f"the video is {size_mb:.0f} MB; it plays below without a synchronised playhead"
@@ -140,9 +152,7 @@ def video_data_url(path: Path | None) -> tuple[str | None, str | None]:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _data_url(path: str, modified: float) -> str:
-    mime = {".webm": "video/webm", ".mkv": "video/webm", ".mov": "video/quicktime"}.get(
-        Path(path).suffix.lower(), "video/mp4"
-    )
+    mime = VIDEO_MIME.get(Path(path).suffix.lower(), "video/mp4")
     return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
 
 
@@ -178,7 +188,7 @@ def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_
     click-to-seek, zoom, keys. ``on_step``: called when j / k asks for the next / previous clip (the
     offset is in st.session_state[key]["step"]). Returns the component result (``.time``: where the user
     paused, in seconds)."""
-    url, note = video_data_url(video_path)
+    url, note = video_url(video_path, key)
     if note:
         st.caption(note)
         st.video(str(video_path))
