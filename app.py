@@ -104,9 +104,7 @@ def threshold_section(ctx: context.Context) -> None:
     sb.header("Display")
     ctx.figure_format = sb.radio("Figure download (toolbar camera)", ["png", "svg"], horizontal=True,
                                  format_func=str.upper, key="figure_format")  # fmt: skip
-    import torch
-
-    ctx.device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
+    ctx.device = inference_device()
     sb.caption(f"Device: **{ctx.device}**")
 
 
@@ -114,6 +112,21 @@ def collapse_when_narrow() -> None:
     """Below 1,000 px the sidebar starts collapsed (assets/narrow.js), as the pages need the width."""
     with st.sidebar:
         widgets.narrow_component()(data={"below": 1000}, key="narrow", height=0)
+
+
+@st.cache_resource(show_spinner=False)
+def inference_device() -> str:
+    """The device the models run on. On a CPU, one thread per model call (``$MMCSE_APP_THREADS``): the
+    app's batches are small, and two OpenMP threads on busy shared cores spin at their barriers (a 100-clip
+    forward of the demo MM-CSE took 2-4 s with 2 threads and 0.16-0.26 s with 1, at load 5.5)."""
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    torch.set_num_threads(max(1, int(os.environ.get("MMCSE_APP_THREADS", "1"))))
+    return "cpu"
 
 
 def permalink(ctx: context.Context) -> dict[str, str | None]:

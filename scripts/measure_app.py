@@ -96,6 +96,7 @@ def test_clip_names() -> list[str]:
 
 def click_row(page, row: int) -> None:
     table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for(timeout=180_000)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
 
