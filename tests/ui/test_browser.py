@@ -166,7 +166,7 @@ def test_clips(server) -> list[str]:
 @pytest.mark.parametrize("path", list(PAGES))
 def test_every_page_renders_without_exception(server, browser, shots, path, theme):
     url, _ = server
-    page = new_page(browser, theme=theme)
+    page = new_page(browser, height=2400, theme=theme)  # tall: Streamlit scrolls inside the page, not the window
     page.goto(f"{url}/{path}")
     page.get_by_role("heading", name=PAGES[path]).wait_for(timeout=120_000)
     wait_idle(page)
