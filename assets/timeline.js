@@ -163,16 +163,136 @@ function buildFrame(root, state, data) {
   state.legend = el("div", "legend", main);
 }
 
+// ---- one mounted view: `v` holds the root, its state, the sections and the callbacks to Python
+
+function render(v) {
+  const { root, state } = v;
+  root.dataset.mode = state.mode;
+  for (const [mode, button] of Object.entries(state.modeButtons)) {
+    button.classList.toggle("active", mode === state.mode);
+    button.disabled = mode === "errors" && !v.hasGt;
+  }
+  state.inner.style.width = `${state.zoom * 100}%`;
+  state.zoomLabel.textContent = `${state.zoom}×`;
+  drawLanes(state, v.sections, state.mode, v.duration);
+  state.legend.textContent = legendText(state.mode, v.hasGt);
+  move(v, state.time || 0, false);
+  // what a test or a timing script waits for: this clip, these thresholds, drawn
+  root.dataset.threshold = v.first.threshold == null ? "" : String(v.first.threshold);
+  root.dataset.renders = String(Number(root.dataset.renders || 0) + 1);
+}
+
+// the playhead, the view scrolled to it when zoomed, and the predicted events under it
+function move(v, t, follow = true) {
+  const { state, duration } = v;
+  state.time = t;
+  const frac = Math.max(0, Math.min(1, t / duration));
+  state.playhead.style.left = `${frac * 100}%`;
+  state.playhead.dataset.time = t.toFixed(3);
+  if (follow && state.zoom > 1) {
+    const x = frac * state.inner.clientWidth;
+    const view = state.scroll;
+    if (x < view.scrollLeft || x > view.scrollLeft + view.clientWidth - 20) view.scrollLeft = Math.max(0, x - view.clientWidth / 3);
+  }
+  const active = [];
+  for (const lane of v.first.lanes) {
+    if (lane.pred.some(([a, b]) => t >= a && t < b)) active.push(`${lane.label} (${lane.modality})`);
+  }
+  state.now.textContent = "";
+  el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
+  const shown = active.length > 6 ? `${active.slice(0, 6).join(", ")} and ${active.length - 6} more` : active.join(", ");
+  el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
+}
+
+function seek(v, t) {
+  t = Math.max(0, Math.min(v.duration, t));
+  if (v.video) v.video.currentTime = Math.min(t, (v.video.duration || v.duration) - 0.01);
+  else { move(v, t); v.setStateValue("time", t); }
+}
+
+function onToolbarClick(v, event) {
+  const { state } = v;
+  const button = event.target.closest && event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.mode) state.mode = button.dataset.mode;
+  else if (button === state.zoomButtons.zoomIn) state.zoom = ZOOMS[Math.min(ZOOMS.indexOf(state.zoom) + 1, ZOOMS.length - 1)];
+  else if (button === state.zoomButtons.zoomOut) state.zoom = ZOOMS[Math.max(ZOOMS.indexOf(state.zoom) - 1, 0)];
+  render(v);
+}
+
+// j / k: next / previous clip (a trigger for Python); space: play / pause; left / right: one segment.
+// Keys typed into a field or a focused widget stay theirs; in the clip table only j / k are taken.
+function onKey(v, event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.composedPath ? event.composedPath()[0] : event.target;
+  const tag = (target && target.tagName) || "";
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (target && target.isContentEditable)) return;
+  if (target && target.closest && target.closest(INTERACTIVE)) return;
+  const inGrid = target && target.closest && target.closest('[data-testid="stDataFrame"]');
+  const { video } = v;
+  const key = event.key;
+  if ((key === "j" || key === "k") && v.data.nav) {
+    event.preventDefault();
+    v.setTriggerValue("step", { offset: key === "j" ? 1 : -1, at: Date.now() });
+  } else if (key === " " && video && !inGrid && tag !== "VIDEO") {
+    event.preventDefault();
+    if (video.paused) video.play(); else video.pause();
+  } else if ((key === "ArrowRight" || key === "ArrowLeft") && !inGrid && tag !== "VIDEO") {
+    event.preventDefault();
+    const seg = v.first.segment_seconds || 1;
+    const now = video ? video.currentTime : v.state.time || 0;
+    const index = key === "ArrowRight" ? Math.floor(now / seg + 1e-6) + 1 : Math.ceil(now / seg - 1e-6) - 1;
+    seek(v, Math.max(0, index) * seg);
+  }
+}
+
+// listeners for this render; returns their cleanup (safe to call twice)
+function attach(v) {
+  const { state, video } = v;
+  let frame = null;
+  const tick = () => { move(v, video.currentTime); frame = video.paused ? null : requestAnimationFrame(tick); };
+  const handlers = {
+    click: (event) => {
+      if (!(event.target.closest && event.target.closest(".track"))) return;
+      const rect = state.inner.getBoundingClientRect();
+      seek(v, ((event.clientX - rect.left) / rect.width) * v.duration);
+    },
+    toolbar: (event) => onToolbarClick(v, event),
+    key: (event) => onKey(v, event),
+    play: () => { if (!frame) frame = requestAnimationFrame(tick); },
+    time: () => move(v, video.currentTime),
+    pause: () => v.setStateValue("time", video.currentTime),
+  };
+  const scroll = state.scroll;
+  const toolbar = v.root.querySelector(".toolbar");
+  const videoEvents = [["play", handlers.play], ["timeupdate", handlers.time], ["seeked", handlers.time], ["pause", handlers.pause]];
+  scroll.addEventListener("click", handlers.click);
+  toolbar.addEventListener("click", handlers.toolbar);
+  document.addEventListener("keydown", handlers.key);
+  if (video) {
+    for (const [name, handler] of videoEvents) video.addEventListener(name, handler);
+    if (!video.paused) handlers.play();
+    else move(v, video.currentTime || 0, false);
+  }
+  let cleaned = false;
+  return () => {
+    if (cleaned) return;
+    cleaned = true;
+    if (frame) cancelAnimationFrame(frame);
+    scroll.removeEventListener("click", handlers.click);
+    toolbar.removeEventListener("click", handlers.toolbar);
+    document.removeEventListener("keydown", handlers.key);
+    if (video) for (const [name, handler] of videoEvents) video.removeEventListener(name, handler);
+  };
+}
+
 export default function (component) {
   const { data, parentElement, setStateValue, setTriggerValue } = component;
   const root = parentElement.querySelector(".mmcse-timeline") || el("div", "mmcse-timeline", parentElement);
   const sections = sectionsOf(data);
-  const first = sections[0].timeline;
-  const duration = Math.max(...sections.map((s) => s.timeline.duration || 10));
   const hasGt = sections.some((s) => s.timeline.has_gt);
   const state = root.__mmcse || (root.__mmcse = { zoom: 1, mode: null });
   if (!state.mode) state.mode = hasGt ? data.mode || "rows" : "rows";
-
   // the video element survives re-renders of the same clip (threshold changes only redraw the lanes)
   if (state.clip !== data.clip || state.src !== data.video || !state.inner) {
     buildFrame(root, state, data);
@@ -180,129 +300,13 @@ export default function (component) {
     state.src = data.video;
     state.time = 0;
   }
-  const video = state.video;
   root.dataset.clip = data.clip || "";
-
-  function render() {
-    root.dataset.mode = state.mode;
-    for (const [mode, button] of Object.entries(state.modeButtons)) {
-      button.classList.toggle("active", mode === state.mode);
-      button.disabled = mode === "errors" && !hasGt;
-    }
-    state.inner.style.width = `${state.zoom * 100}%`;
-    state.zoomLabel.textContent = `${state.zoom}×`;
-    drawLanes(state, sections, state.mode, duration);
-    state.legend.textContent = legendText(state.mode, hasGt);
-    move(state.time || 0, false);
-    // what a test or a timing script waits for: this clip, these thresholds, drawn
-    root.dataset.threshold = first.threshold == null ? "" : String(first.threshold);
-    root.dataset.renders = String(Number(root.dataset.renders || 0) + 1);
-  }
-
-  // ---- playhead and the events under it
-  function move(t, follow = true) {
-    state.time = t;
-    const frac = Math.max(0, Math.min(1, t / duration));
-    state.playhead.style.left = `${frac * 100}%`;
-    state.playhead.dataset.time = t.toFixed(3);
-    if (follow && state.zoom > 1) {
-      const x = frac * state.inner.clientWidth;
-      const view = state.scroll;
-      if (x < view.scrollLeft || x > view.scrollLeft + view.clientWidth - 20) view.scrollLeft = Math.max(0, x - view.clientWidth / 3);
-    }
-    const active = [];
-    for (const lane of first.lanes) {
-      if (lane.pred.some(([a, b]) => t >= a && t < b)) active.push(`${lane.label} (${lane.modality})`);
-    }
-    state.now.textContent = "";
-    el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
-    const shown = active.length > 6 ? `${active.slice(0, 6).join(", ")} and ${active.length - 6} more` : active.join(", ");
-    el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
-  }
-
-  function seek(t) {
-    t = Math.max(0, Math.min(duration, t));
-    if (video) video.currentTime = Math.min(t, (video.duration || duration) - 0.01);
-    else { move(t); setStateValue("time", t); }
-  }
-
-  const seg = first.segment_seconds || 1;
-  const onClick = (event) => {
-    const track = event.target.closest && event.target.closest(".track");
-    if (!track) return;
-    const rect = state.inner.getBoundingClientRect();
-    seek(((event.clientX - rect.left) / rect.width) * duration);
-  };
-  const onToolbar = (event) => {
-    const button = event.target.closest && event.target.closest("button");
-    if (!button) return;
-    if (button.dataset.mode) state.mode = button.dataset.mode;
-    else if (button === state.zoomButtons.zoomIn) state.zoom = ZOOMS[Math.min(ZOOMS.indexOf(state.zoom) + 1, ZOOMS.length - 1)];
-    else if (button === state.zoomButtons.zoomOut) state.zoom = ZOOMS[Math.max(ZOOMS.indexOf(state.zoom) - 1, 0)];
-    render();
-  };
-  const onKey = (event) => {
-    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
-    const target = event.composedPath ? event.composedPath()[0] : event.target;
-    const tag = (target && target.tagName) || "";
-    if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (target && target.isContentEditable)) return;
-    // a focused widget (slider, radio, tab, button, select...) keeps its own keys
-    if (target && target.closest && target.closest(INTERACTIVE)) return;
-    const inGrid = target && target.closest && target.closest('[data-testid="stDataFrame"]');
-    const key = event.key;
-    if ((key === "j" || key === "k") && data.nav) {
-      event.preventDefault();
-      setTriggerValue("step", { offset: key === "j" ? 1 : -1, at: Date.now() });
-    } else if (key === " " && video && !inGrid && tag !== "VIDEO") {
-      event.preventDefault();
-      if (video.paused) video.play(); else video.pause();
-    } else if ((key === "ArrowRight" || key === "ArrowLeft") && !inGrid && tag !== "VIDEO") {
-      event.preventDefault();
-      const now = video ? video.currentTime : state.time || 0;
-      const index = key === "ArrowRight" ? Math.floor(now / seg + 1e-6) + 1 : Math.ceil(now / seg - 1e-6) - 1;
-      seek(Math.max(0, index) * seg);
-    }
-  };
-
+  const v = { root, state, data, sections, hasGt, first: sections[0].timeline, video: state.video, setStateValue,
+              setTriggerValue, duration: Math.max(...sections.map((s) => s.timeline.duration || 10)) };
   // Streamlit may call this function again on new data without running the previous cleanup: remove
   // the listeners of the previous call first, so that one click is handled once
   if (state.cleanup) state.cleanup();
-  render();
-  let frame = null;
-  const tick = () => { move(video.currentTime); frame = video.paused ? null : requestAnimationFrame(tick); };
-  const onPlay = () => { if (!frame) frame = requestAnimationFrame(tick); };
-  const onTime = () => move(video.currentTime);
-  const onReport = () => setStateValue("time", video.currentTime);
-  const scroll = state.scroll;
-  const toolbar = root.querySelector(".toolbar");
-  scroll.addEventListener("click", onClick);
-  toolbar.addEventListener("click", onToolbar);
-  if (window.__mmcseTimelineKeys) document.removeEventListener("keydown", window.__mmcseTimelineKeys);
-  window.__mmcseTimelineKeys = onKey;
-  document.addEventListener("keydown", onKey);
-  if (video) {
-    video.addEventListener("play", onPlay);
-    video.addEventListener("timeupdate", onTime);
-    video.addEventListener("seeked", onTime);
-    video.addEventListener("pause", onReport);
-    if (!video.paused) onPlay();
-    else move(video.currentTime || 0, false);
-  }
-  let cleaned = false;
-  state.cleanup = () => {
-    if (cleaned) return;
-    cleaned = true;
-    if (frame) cancelAnimationFrame(frame);
-    scroll.removeEventListener("click", onClick);
-    toolbar.removeEventListener("click", onToolbar);
-    document.removeEventListener("keydown", onKey);
-    if (window.__mmcseTimelineKeys === onKey) window.__mmcseTimelineKeys = null;
-    if (video) {
-      video.removeEventListener("play", onPlay);
-      video.removeEventListener("timeupdate", onTime);
-      video.removeEventListener("seeked", onTime);
-      video.removeEventListener("pause", onReport);
-    }
-  };
+  render(v);
+  state.cleanup = attach(v);
   return state.cleanup;
 }
