@@ -362,3 +362,79 @@ def test_first_use_on_the_shipped_demo(monkeypatch):
     table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, [True] * len(data))
     assert open_clip(at) == browse.showcase_clip(table, data.gt_audio, data.gt_visual)
     assert not any("No video" in str(c.value) for c in at.caption)
+
+
+def values(x) -> np.ndarray:
+    """A plotly JSON array: a list, or {"dtype", "bdata"} (plotly's base64 typed array)."""
+    if isinstance(x, dict) and "bdata" in x:
+        import base64
+
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).astype(float)
+    return np.array(x, dtype=float)
+
+
+def chart(at: AppTest, key_part: str) -> dict:
+    """The plotly figure (as JSON) of the chart whose download file name contains ``key_part``."""
+    for element in at.get("plotly_chart"):
+        config = json.loads(element.proto.config)
+        if key_part in config["toImageButtonOptions"]["filename"]:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart named like {key_part}")
+
+
+def test_video_parser_class_and_modality_filters_and_all_classes(run_app, fx):
+    from mmcse.classes import class_index
+
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    at = run_app("video_parser", ckpt_pick=MMCSE)
+    cls = next(c for c in ("Dog", "Speech", "Car", "Cat") if data.label[:, class_index(c)].any())
+    at.multiselect(key="clip_classes").set_value([cls]).run()
+    at.selectbox(key="clip_modality").set_value("visual").run()
+    shown = frame(at, "labels", "video")
+    expected = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual,
+                                   classes=[class_index(cls)], modality="visual")  # fmt: skip
+    assert list(shown.index) == expected
+    assert len(chart(at, "_probabilities")["data"][0]["y"]) < 25
+    at.checkbox(key="heatmap_all").check().run()
+    assert len(chart(at, "_probabilities")["data"][0]["y"]) == 25
+
+
+def test_overview_levels_tables_and_pr_curves_follow_their_widgets(run_app, fx):
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx)
+    at = run_app(ckpt_pick=MMCSE)
+    at.radio(key="per_class_level").set_value("event").run()
+    event_f = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")["a"]
+    bar = chart(at, "per_class_f_event")["data"][0]
+    np.testing.assert_allclose(values(bar["y"]), 100 * event_f, equal_nan=True)
+    at.radio(key="table_level").set_value("event").run()
+    at.radio(key="table_modality").set_value("visual").run()
+    counts = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")
+    assert frame(at, "support", "precision")["support"].tolist() == (counts["tp_v"] + counts["fn_v"]).astype(int).tolist()
+    at.radio(key="pr_modality").set_value("visual").run()
+    curves = analysis.pr_curves(preds, data.gt_audio, data.gt_visual, "mmcse", "visual",
+                                [metrics.LLP_CLASSES.index(c) for c in at.multiselect(key="pr_classes").value])  # fmt: skip
+    names = [t["name"] for t in chart(at, "pr_visual")["data"] if t.get("mode") == "lines"]
+    assert names == [f"{n} (AP {100 * c['ap']:.1f})" for n, c in curves.items()]
+
+
+def test_compare_delta_modality_curve_column_and_clip(run_app, fx):
+    from mmcse.inference import Parser
+
+    data, _, bin_a = fixture_predictions(fx)
+    bin_b = Parser.from_checkpoint(fx.han_checkpoint).predict_split(data).binary("fused")
+    at = run_app("compare")
+    at.radio(key=f"delta_mod_{HAN}").set_value("v").run()
+    fa = metrics.per_class_f(*bin_a, data.gt_audio, data.gt_visual)["v"]
+    fb = metrics.per_class_f(*bin_b, data.gt_audio, data.gt_visual)["v"]
+    bar = chart(at, "per_class_delta")["data"][0]
+    assert bar["name"] == f"B − A ({HAN} − {MMCSE})"
+    expected = np.nan_to_num(fb) - np.nan_to_num(fa)
+    expected[np.isnan(fa) & np.isnan(fb)] = np.nan
+    np.testing.assert_allclose(values(bar["y"]), 100 * expected, equal_nan=True)
+    at.selectbox(key="curve_column").set_value("train_loss").run()
+    curves = {t["name"]: t["y"] for t in chart(at, "training_train_loss")["data"]}
+    assert values(curves[MMCSE]) == pytest.approx([1.0, 0.5, 0.333])
+    options = at.selectbox(key="compare_clip").options
+    at.selectbox(key="compare_clip").set_value(options[-1]).run()
+    assert not at.exception
