@@ -438,3 +438,18 @@ def test_compare_delta_modality_curve_column_and_clip(run_app, fx):
     options = at.selectbox(key="compare_clip").options
     at.selectbox(key="compare_clip").set_value(options[-1]).run()
     assert not at.exception
+
+
+def test_an_uploaded_video_is_named_as_the_user_named_it(run_app, fx):
+    """(A sidebar upload cannot be driven by AppTest under st.navigation; `save_upload` / `user_message` are
+    checked above and the browser test uploads through the page.)"""
+    import hashlib
+
+    video = b"this is a text file, not a video\n"
+    demo_checkpoint = REPO / "assets" / "demo" / "runs" / "mmcse" / "best.safetensors"  # its features extract offline
+    at = run_app("video_parser", ckpt_source="Path", ckpt_path=str(demo_checkpoint), parser_source="Upload a video")
+    at.file_uploader(key="video_upload").set_value(("notes.mp4", video, "video/mp4")).run()
+    errors = [e.value for e in at.error]
+    # the reader's message names the stored file; the user sees their own name in its place
+    assert any(e.startswith("Cannot parse notes.mp4: notes.mp4: not a video file") for e in errors), errors
+    assert not any(hashlib.sha256(video).hexdigest()[:16] in e for e in errors)
