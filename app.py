@@ -1,7 +1,8 @@
 """Streamlit entry point: `streamlit run app.py`.
 
 st.navigation over the pages in pages/, and the sidebar every page shares: checkpoint (discovered runs, a
-path, or an upload), dataset root and split, video folder, gating and thresholds, and the device in use.
+path, or an upload), dataset root and split, video folder, gating and thresholds, figure download format,
+and the device in use. The sidebar's choices are restored from and written to the URL (permalinks).
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ import streamlit as st
 
 from mmcse.metrics import GATINGS
 from pages import _context as context
+from pages import _nav as nav
+from pages import _widgets as widgets
 
 st.set_page_config(
-    page_title="MM-CSE audio-visual video parsing", page_icon=":material/movie:", layout="wide"
+    page_title="MM-CSE audio-visual video parsing",
+    page_icon=":material/movie:",
+    layout="wide",
+    initial_sidebar_state="auto",  # and collapsed below 1,000 px by assets/narrow.js
 )
+SPLITS = ["test", "val", "train"]
+THRESHOLD_RANGE = (0.05, 0.95)
 
 
 def follow_default(key: str, default: str) -> None:
@@ -27,46 +35,43 @@ def follow_default(key: str, default: str) -> None:
     st.session_state[auto_key] = default
 
 
-def sidebar() -> context.Context:
-    ctx = context.Context()
+def data_section(ctx: context.Context) -> None:
     sb = st.sidebar
     sb.header("Data")
     default_root = context.default_data_root()
     follow_default("data_root", str(default_root) if default_root else "")
-    root_text = sb.text_input(
-        "Dataset root",
-        key="data_root",
-        help="A folder with the LLP CSVs (AVVP_*.csv) and features under feats/<stream>/<id>.npy",
-    )
+    root_text = sb.text_input("Dataset root", key="data_root",
+                              help="A folder with the LLP CSVs (AVVP_*.csv) and features under feats/<stream>/<id>.npy")  # fmt: skip
     if root_text.strip():
         root = Path(root_text.strip()).expanduser()
         if (root / "AVVP_test_pd.csv").is_file() or (root / "AVVP_val_pd.csv").is_file():
             ctx.data_root = root
         else:
             sb.error(f"{root} holds no AVVP_val_pd.csv / AVVP_test_pd.csv; choose a dataset folder")
-    ctx.split = sb.selectbox("Split", ["test", "val", "train"], key="split")
+    ctx.split = sb.selectbox("Split", SPLITS, key="split")
     follow_default("feature_dir", str(ctx.data_root / "feats") if ctx.data_root else "")
-    feature_text = sb.text_input(
-        "Feature folder",
-        key="feature_dir",
-        help="Holds one folder per stream: <stream>/<11-char id>.npy (official layout) or a packed store",
-    )
+    feature_text = sb.text_input("Feature folder", key="feature_dir",
+                                 help="Holds one folder per stream: <stream>/<11-char id>.npy (official layout) or a packed store")  # fmt: skip
     ctx.feature_root = Path(feature_text).expanduser() if feature_text.strip() else None
     follow_default("video_dir", str(ctx.data_root / "videos") if ctx.data_root else "")
-    video_text = sb.text_input(
-        "Video folder",
-        key="video_dir",
-        help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them themselves",
-    )
+    video_text = sb.text_input("Video folder", key="video_dir",
+                               help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them "
+                               "themselves. Demo clips without a file are rendered on demand.")  # fmt: skip
     ctx.video_dir = Path(video_text).expanduser() if video_text.strip() else None
 
+
+def checkpoint_section(ctx: context.Context) -> None:
+    sb = st.sidebar
     sb.header("Checkpoint")
     default_runs = context.default_runs_dir(ctx.data_root)
     follow_default("runs_dir", str(default_runs) if default_runs else "")
     runs_text = sb.text_input("Runs folder", key="runs_dir")
-    runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
-    ctx.checkpoints = context.discover_checkpoints(runs_dir)
-    labels = {context.checkpoint_label(p, runs_dir): p for p in ctx.checkpoints}
+    ctx.runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
+    ctx.checkpoints = context.discover_checkpoints(ctx.runs_dir)
+    labels = {context.checkpoint_label(p, ctx.runs_dir): p for p in ctx.checkpoints}
+    wanted = st.session_state.pop("_url_ckpt", None)  # from a permalink
+    if wanted in labels:
+        st.session_state["ckpt_pick"], st.session_state["ckpt_source"] = wanted, "Discovered runs"
     source = sb.radio("Source", ["Discovered runs", "Path", "Upload"], horizontal=True, key="ckpt_source")
     if source == "Discovered runs":
         if labels:
@@ -87,20 +92,70 @@ def sidebar() -> context.Context:
             ctx.checkpoint = context.save_upload(upload)
             ctx.checkpoints = [*ctx.checkpoints, ctx.checkpoint]
 
+
+def threshold_section(ctx: context.Context) -> None:
+    sb = st.sidebar
     sb.header("Thresholds")
-    ctx.gating = sb.selectbox(
-        "Gating",
-        list(GATINGS),
-        index=list(GATINGS).index("mmcse"),
-        key="gating",
-        help="fused: both modalities gated by P (HAN); mmcse: audio by P, visual by P_v; modality: P_a / P_v",
-    )
-    ctx.segment_threshold = sb.slider("Segment threshold", 0.05, 0.95, 0.5, 0.05, key="segment_threshold")
-    ctx.video_threshold = sb.slider("Video threshold", 0.05, 0.95, 0.5, 0.05, key="video_threshold")
+    ctx.gating = sb.selectbox("Gating", list(GATINGS), index=list(GATINGS).index("mmcse"), key="gating",
+                              help="fused: both modalities gated by P (HAN); mmcse: audio by P, visual by P_v; "
+                              "modality: P_a / P_v")  # fmt: skip
+    ctx.segment_threshold = sb.slider("Segment threshold", *THRESHOLD_RANGE, 0.5, 0.05, key="segment_threshold")
+    ctx.video_threshold = sb.slider("Video threshold", *THRESHOLD_RANGE, 0.5, 0.05, key="video_threshold")
+    sb.header("Display")
+    ctx.figure_format = sb.radio("Figure download (toolbar camera)", ["png", "svg"], horizontal=True,
+                                 format_func=str.upper, key="figure_format")  # fmt: skip
+    ctx.device = inference_device()
+    sb.caption(f"Device: **{ctx.device}**")
+
+
+def collapse_when_narrow() -> None:
+    """Below 1,000 px the sidebar starts collapsed (assets/narrow.js), as the pages need the width."""
+    with st.sidebar:
+        widgets.narrow_component()(data={"below": 1000}, key="narrow", height=0)
+
+
+@st.cache_resource(show_spinner=False)
+def inference_device() -> str:
+    """The device the models run on. On a CPU, one thread per model call (``$MMCSE_APP_THREADS``): the
+    app's batches are small, and two OpenMP threads on busy shared cores spin at their barriers (a 100-clip
+    forward of the demo MM-CSE took 2-4 s with 2 threads and 0.16-0.26 s with 1, at load 5.5)."""
+    import os
+
     import torch
 
-    ctx.device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
-    sb.caption(f"Device: **{ctx.device}**")
+    if torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    torch.set_num_threads(max(1, int(os.environ.get("MMCSE_APP_THREADS", "1"))))
+    return "cpu"
+
+
+def permalink(ctx: context.Context) -> dict[str, str | None]:
+    """The sidebar's part of every view's URL."""
+    default_root = context.default_data_root()
+    label = context.checkpoint_label(ctx.checkpoint, ctx.runs_dir) if ctx.checkpoint in ctx.checkpoints else None
+    return {
+        "data": str(ctx.data_root) if ctx.data_root and ctx.data_root != default_root else None,
+        "split": ctx.split,
+        "ckpt": label if st.session_state.get("ckpt_source") == "Discovered runs" else None,
+        "gating": ctx.gating,
+        "seg": f"{ctx.segment_threshold:.2f}",
+        "vid": f"{ctx.video_threshold:.2f}",
+    }
+
+
+def sidebar() -> context.Context:
+    nav.restore_from_url({
+        "data": ("data_root", None), "split": ("split", tuple(SPLITS)), "gating": ("gating", tuple(GATINGS)),
+        "seg": ("segment_threshold", THRESHOLD_RANGE), "vid": ("video_threshold", THRESHOLD_RANGE),
+    })  # fmt: skip
+    ctx = context.Context()
+    data_section(ctx)
+    checkpoint_section(ctx)
+    threshold_section(ctx)
+    collapse_when_narrow()
+    shared = permalink(ctx)
+    st.session_state[nav.SHARED] = {k: v for k, v in shared.items() if v is not None}
+    nav.write_url(shared)
     return ctx
 
 

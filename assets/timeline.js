@@ -1,8 +1,15 @@
-// Synchronised timeline (st.components.v2): a <video>, per-class lanes for audio / visual / audio-visual
-// (prediction bars, ground-truth strips, probability shading), a playhead that follows playback, and a
-// click on a lane that seeks the video. Reports the time back to Python on pause and seek.
-// All clip data arrives in `data` and is written with textContent / style only (never as HTML).
-const LABEL_PX = 170;
+// Synchronised timeline (st.components.v2), in the manner of sed_vis / DIVE: the <video> beside the lanes,
+// one lane per (modality, class) with ground truth and prediction as two rows, or one row coloured
+// TP / FP / FN, and the probability curve under the bars; a playhead that follows playback; a click on a
+// lane seeks; zoom; keys j / k (next / previous clip, sent to Python), space (play / pause), left / right
+// (one segment). Several sections (checkpoints) can share one video (Compare).
+// All clip data arrives in `data` and is written with textContent / style / SVG attributes only, never as
+// HTML. Reports the time back to Python on pause ("time") and j / k as a trigger ("step").
+const ZOOMS = [1, 2, 4, 8];
+const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN" };
+const SVG = "http://www.w3.org/2000/svg";
+const INTERACTIVE = 'button, [role="slider"], [role="combobox"], [role="listbox"], [role="option"], [role="radio"], ' +
+  '[role="checkbox"], [role="tab"], [role="switch"], [data-baseweb="select"]';
 
 function el(tag, cls, parent) {
   const node = document.createElement(tag);
@@ -11,134 +18,295 @@ function el(tag, cls, parent) {
   return node;
 }
 
-export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  const root = parentElement.querySelector(".mmcse-timeline") || el("div", "mmcse-timeline", parentElement);
+function svgEl(tag, attrs, parent) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function sectionsOf(data) {
+  if (data && Array.isArray(data.sections) && data.sections.length) return data.sections;
   const timeline = (data && data.timeline) || { lanes: [], duration: 10, segment_seconds: 1, colors: {} };
-  const duration = timeline.duration || 10;
-  const state = root.__mmcse || (root.__mmcse = {});
+  return [{ title: "", timeline }];
+}
 
-  // the video element survives re-renders of the same clip (threshold changes only redraw the lanes)
-  if (state.clip !== data.clip || state.src !== data.video) {
-    root.textContent = "";
-    state.clip = data.clip;
-    state.src = data.video;
-    state.video = null;
-    if (data.video) {
-      const video = el("video", "clip", root);
-      video.controls = true;
-      video.preload = "auto";
-      video.muted = false;
-      video.src = data.video;
-      state.video = video;
-    }
-    state.now = el("div", "now", root);
-    state.lanes = el("div", "lanes", root);
-    state.axis = el("div", "axis", root);
-    el("div", "legend", root).textContent =
-      "bars: prediction; black strip: ground truth; shading: segment probability; click a lane to seek";
-    state.time = 0;
+function place(node, a, b, duration) {
+  node.style.left = `${(a / duration) * 100}%`;
+  node.style.width = `${((b - a) / duration) * 100}%`;
+}
+
+// ---- one lane: bars (two rows, or TP / FP / FN cells) and the probability curve under them
+function drawLane(track, lane, timeline, mode, duration) {
+  const colors = timeline.colors || {};
+  const color = colors[lane.modality] || "#888";
+  const seg = timeline.segment_seconds || 1;
+  track.style.setProperty("--lane-color", color);
+  if (mode === "errors" && lane.states) {
+    lane.states.forEach((state, t) => {
+      if (!state) return;
+      const cell = el("div", `cell ${state}`, track);
+      place(cell, t * seg, (t + 1) * seg, duration);
+      if (state === "fp") cell.style.setProperty("--fp-color", colors.fp || "#f08c00");
+      cell.title = `${lane.label} (${lane.modality}) ${t * seg}-${(t + 1) * seg} s: ${state.toUpperCase()}, p=${lane.prob[t].toFixed(2)}`;
+    });
+  } else {
+    for (const [a, b] of lane.gt || []) place(el("div", "gt", track), a, b, duration);
+    for (const [a, b] of lane.pred) place(el("div", "pred", track), a, b, duration);
   }
-  const video = state.video;
-  root.dataset.clip = data.clip || "";
+  const n = lane.prob.length;
+  const svg = svgEl("svg", { class: "curve", viewBox: `0 0 ${n} 1`, preserveAspectRatio: "none" }, track);
+  svg.style.width = `${((n * seg) / duration) * 100}%`;
+  let d = `M0,1`;
+  lane.prob.forEach((p, t) => { d += ` L${t},${1 - p} L${t + 1},${1 - p}`; });
+  svgEl("path", { d: `${d} L${n},1 Z`, fill: color, "fill-opacity": 0.22, stroke: color, "stroke-width": 1,
+                   "vector-effect": "non-scaling-stroke" }, svg);
+  if (timeline.threshold != null) {
+    svgEl("line", { x1: 0, x2: n, y1: 1 - timeline.threshold, y2: 1 - timeline.threshold, class: "threshold",
+                     "vector-effect": "non-scaling-stroke" }, svg);
+  }
+  const tip = el("div", "tip", track);
+  tip.title = lane.prob.map((p, t) => `${t * seg}-${(t + 1) * seg} s: p=${p.toFixed(2)}`).join("\n");
+}
 
-  // ---- lanes
-  const lanes = state.lanes;
-  lanes.textContent = "";
-  const groups = {};
-  for (const lane of timeline.lanes) (groups[lane.modality] = groups[lane.modality] || []).push(lane);
-  if (!timeline.lanes.length) el("div", "empty", lanes).textContent = "No class predicted or annotated in this clip.";
-  for (const [modality, items] of Object.entries(groups)) {
-    el("div", "group", lanes).textContent = modality;
-    const color = (timeline.colors || {})[modality] || "#444";
-    for (const lane of items) {
-      const row = el("div", "lane", lanes);
-      row.dataset.modality = modality;
-      row.dataset.label = lane.label;
-      el("div", "label", row).textContent = lane.label;
-      const track = el("div", "track", row);
-      const seg = timeline.segment_seconds || 1;
-      lane.prob.forEach((p, t) => {
-        const cell = el("div", "cell", track);
-        cell.style.left = `${((t * seg) / duration) * 100}%`;
-        cell.style.width = `${(seg / duration) * 100}%`;
-        cell.style.background = color;
-        cell.style.opacity = String(0.35 * p);
-        cell.title = `${lane.label} (${modality}) ${t * seg}-${(t + 1) * seg} s: p=${p.toFixed(2)}`;
-      });
-      for (const [a, b] of lane.pred) {
-        const bar = el("div", "pred", track);
-        bar.style.left = `${(a / duration) * 100}%`;
-        bar.style.width = `${((b - a) / duration) * 100}%`;
-        bar.style.background = color;
+function drawLanes(state, sections, mode, duration) {
+  state.labels.textContent = "";
+  state.inner.textContent = "";
+  state.tracks = [];
+  let any = false;
+  for (const section of sections) {
+    const timeline = section.timeline;
+    if (section.title) {
+      el("div", "row section", state.labels).textContent = section.title;
+      el("div", "row section", state.inner);
+    }
+    const groups = {};
+    for (const lane of timeline.lanes) (groups[lane.modality] = groups[lane.modality] || []).push(lane);
+    for (const [modality, lanes] of Object.entries(groups)) {
+      el("div", "row group", state.labels).textContent = modality;
+      el("div", "row group", state.inner);
+      for (const lane of lanes) {
+        any = true;
+        const label = el("div", "row lane-label", state.labels);
+        label.textContent = lane.label;
+        label.title = `${lane.label} (${modality})`;
+        const track = el("div", "row track", state.inner);
+        track.dataset.modality = modality;
+        track.dataset.label = lane.label;
+        drawLane(track, lane, timeline, mode, duration);
+        state.tracks.push(track);
       }
-      for (const [a, b] of lane.gt || []) {
-        const bar = el("div", "gt", track);
-        bar.style.left = `${(a / duration) * 100}%`;
-        bar.style.width = `${((b - a) / duration) * 100}%`;
-      }
-      track.addEventListener("click", (event) => {
-        const rect = track.getBoundingClientRect();
-        const t = Math.max(0, Math.min(duration, ((event.clientX - rect.left) / rect.width) * duration));
-        if (video) {
-          video.currentTime = t;
-        } else {
-          move(t);
-          setStateValue("time", t);
-        }
-      });
     }
   }
-  const playhead = el("div", "playhead", lanes);
-
-  // ---- axis
-  state.axis.textContent = "";
+  if (!any) el("div", "row empty", state.labels).textContent = "No class predicted or annotated in this clip.";
+  const axis = el("div", "axis", state.inner);
   const step = duration <= 12 ? 1 : duration <= 60 ? 5 : 10;
   for (let t = 0; t <= duration + 1e-6; t += step) {
-    const tick = el("span", "tick", state.axis);
+    const tick = el("span", "tick", axis);
     tick.style.left = `${(t / duration) * 100}%`;
     tick.textContent = `${t}s`;
   }
+  state.playhead = el("div", "playhead", state.inner);
+}
 
-  // ---- playhead and the events under it
-  function move(t) {
-    state.time = t;
-    const frac = Math.max(0, Math.min(1, t / duration));
-    playhead.style.left = `calc(${LABEL_PX}px + (100% - ${LABEL_PX}px) * ${frac})`;
-    playhead.dataset.time = t.toFixed(3);
-    const active = [];
-    for (const lane of timeline.lanes) {
-      if (lane.pred.some(([a, b]) => t >= a && t < b)) active.push(`${lane.label} (${lane.modality})`);
-    }
-    state.now.textContent = "";
-    el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
-    const shown = active.length > 8 ? `${active.slice(0, 8).join(", ")} and ${active.length - 8} more` : active.join(", ");
-    el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
+function legendText(mode, hasGt) {
+  const keys = "keys: j / k next / previous clip, space play / pause, left / right one segment";
+  if (mode === "errors" && hasGt) {
+    return `solid: true positive; orange stripes: false positive; dashed outline: false negative (missed); ` +
+      `curve: segment probability (dashed: threshold); click a lane to seek; ${keys}`;
   }
-  move(video ? video.currentTime || 0 : state.time || 0);
+  return `${hasGt ? "upper strip: ground truth; " : ""}bar: prediction; curve: segment probability ` +
+    `(dashed: threshold); click a lane to seek; ${keys}`;
+}
 
+// ---- the frame: toolbar, media column, labels + scrolling tracks
+function buildFrame(root, state, data) {
+  root.textContent = "";
+  const toolbar = el("div", "toolbar", root);
+  state.modeButtons = {};
+  for (const [mode, text] of Object.entries(MODES)) {
+    const button = el("button", "mode", toolbar);
+    button.type = "button";
+    button.textContent = text;
+    button.dataset.mode = mode;
+    state.modeButtons[mode] = button;
+  }
+  el("span", "spacer", toolbar);
+  const zoomOut = el("button", "zoom-out", toolbar);
+  zoomOut.type = "button";
+  zoomOut.textContent = "−";
+  zoomOut.title = "zoom out";
+  state.zoomLabel = el("span", "zoom-label", toolbar);
+  const zoomIn = el("button", "zoom-in", toolbar);
+  zoomIn.type = "button";
+  zoomIn.textContent = "+";
+  zoomIn.title = "zoom in";
+  state.zoomButtons = { zoomOut, zoomIn };
+  const body = el("div", "body", root);
+  const media = el("div", "media", body);
+  state.video = null;
+  if (data.video) {
+    const video = el("video", "clip", media);
+    video.controls = true;
+    video.preload = "auto";
+    video.src = data.video;
+    state.video = video;
+  } else {
+    el("div", "no-video", media).textContent = data.video_note || "No video for this clip.";
+  }
+  state.now = el("div", "now", media);
+  const main = el("div", "main", body);
+  const grid = el("div", "grid", main);
+  state.labels = el("div", "labels", grid);
+  state.scroll = el("div", "scroll", grid);
+  state.inner = el("div", "inner", state.scroll);
+  state.legend = el("div", "legend", main);
+}
+
+// ---- one mounted view: `v` holds the root, its state, the sections and the callbacks to Python
+
+function render(v) {
+  const { root, state } = v;
+  root.dataset.mode = state.mode;
+  for (const [mode, button] of Object.entries(state.modeButtons)) {
+    button.classList.toggle("active", mode === state.mode);
+    button.disabled = mode === "errors" && !v.hasGt;
+  }
+  state.inner.style.width = `${state.zoom * 100}%`;
+  state.zoomLabel.textContent = `${state.zoom}×`;
+  drawLanes(state, v.sections, state.mode, v.duration);
+  state.legend.textContent = legendText(state.mode, v.hasGt);
+  move(v, state.time || 0, false);
+  // what a test or a timing script waits for: this clip, these thresholds, drawn
+  root.dataset.threshold = v.first.threshold == null ? "" : String(v.first.threshold);
+  root.dataset.renders = String(Number(root.dataset.renders || 0) + 1);
+}
+
+// the playhead, the view scrolled to it when zoomed, and the predicted events under it
+function move(v, t, follow = true) {
+  const { state, duration } = v;
+  state.time = t;
+  const frac = Math.max(0, Math.min(1, t / duration));
+  state.playhead.style.left = `${frac * 100}%`;
+  state.playhead.dataset.time = t.toFixed(3);
+  if (follow && state.zoom > 1) {
+    const x = frac * state.inner.clientWidth;
+    const view = state.scroll;
+    if (x < view.scrollLeft || x > view.scrollLeft + view.clientWidth - 20) view.scrollLeft = Math.max(0, x - view.clientWidth / 3);
+  }
+  const active = [];
+  for (const lane of v.first.lanes) {
+    if (lane.pred.some(([a, b]) => t >= a && t < b)) active.push(`${lane.label} (${lane.modality})`);
+  }
+  state.now.textContent = "";
+  el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
+  const shown = active.length > 6 ? `${active.slice(0, 6).join(", ")} and ${active.length - 6} more` : active.join(", ");
+  el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
+}
+
+function seek(v, t) {
+  t = Math.max(0, Math.min(v.duration, t));
+  if (v.video) v.video.currentTime = Math.min(t, (v.video.duration || v.duration) - 0.01);
+  else { move(v, t); v.setStateValue("time", t); }
+}
+
+function onToolbarClick(v, event) {
+  const { state } = v;
+  const button = event.target.closest && event.target.closest("button");
+  if (!button) return;
+  if (button.dataset.mode) state.mode = button.dataset.mode;
+  else if (button === state.zoomButtons.zoomIn) state.zoom = ZOOMS[Math.min(ZOOMS.indexOf(state.zoom) + 1, ZOOMS.length - 1)];
+  else if (button === state.zoomButtons.zoomOut) state.zoom = ZOOMS[Math.max(ZOOMS.indexOf(state.zoom) - 1, 0)];
+  render(v);
+}
+
+// j / k: next / previous clip (a trigger for Python); space: play / pause; left / right: one segment.
+// Keys typed into a field or a focused widget stay theirs; in the clip table only j / k are taken.
+function onKey(v, event) {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.composedPath ? event.composedPath()[0] : event.target;
+  const tag = (target && target.tagName) || "";
+  if (["INPUT", "TEXTAREA", "SELECT"].includes(tag) || (target && target.isContentEditable)) return;
+  if (target && target.closest && target.closest(INTERACTIVE)) return;
+  const inGrid = target && target.closest && target.closest('[data-testid="stDataFrame"]');
+  const { video } = v;
+  const key = event.key;
+  if ((key === "j" || key === "k") && v.data.nav) {
+    event.preventDefault();
+    v.setTriggerValue("step", { offset: key === "j" ? 1 : -1, at: Date.now() });
+  } else if (key === " " && video && !inGrid && tag !== "VIDEO") {
+    event.preventDefault();
+    if (video.paused) video.play(); else video.pause();
+  } else if ((key === "ArrowRight" || key === "ArrowLeft") && !inGrid && tag !== "VIDEO") {
+    event.preventDefault();
+    const seg = v.first.segment_seconds || 1;
+    const now = video ? video.currentTime : v.state.time || 0;
+    const index = key === "ArrowRight" ? Math.floor(now / seg + 1e-6) + 1 : Math.ceil(now / seg - 1e-6) - 1;
+    seek(v, Math.max(0, index) * seg);
+  }
+}
+
+// listeners for this render; returns their cleanup (safe to call twice)
+function attach(v) {
+  const { state, video } = v;
   let frame = null;
-  const tick = () => {
-    move(video.currentTime);
-    frame = video.paused ? null : requestAnimationFrame(tick);
+  const tick = () => { move(v, video.currentTime); frame = video.paused ? null : requestAnimationFrame(tick); };
+  const handlers = {
+    click: (event) => {
+      if (!(event.target.closest && event.target.closest(".track"))) return;
+      const rect = state.inner.getBoundingClientRect();
+      seek(v, ((event.clientX - rect.left) / rect.width) * v.duration);
+    },
+    toolbar: (event) => onToolbarClick(v, event),
+    key: (event) => onKey(v, event),
+    play: () => { if (!frame) frame = requestAnimationFrame(tick); },
+    time: () => move(v, video.currentTime),
+    pause: () => v.setStateValue("time", video.currentTime),
   };
-  const onPlay = () => { if (!frame) frame = requestAnimationFrame(tick); };
-  const onTime = () => move(video.currentTime);
-  const onReport = () => setStateValue("time", video.currentTime);
+  const scroll = state.scroll;
+  const toolbar = v.root.querySelector(".toolbar");
+  const videoEvents = [["play", handlers.play], ["timeupdate", handlers.time], ["seeked", handlers.time], ["pause", handlers.pause]];
+  scroll.addEventListener("click", handlers.click);
+  toolbar.addEventListener("click", handlers.toolbar);
+  document.addEventListener("keydown", handlers.key);
   if (video) {
-    video.addEventListener("play", onPlay);
-    video.addEventListener("timeupdate", onTime);
-    video.addEventListener("seeked", onTime);
-    video.addEventListener("pause", onReport);
-    if (!video.paused) onPlay();
+    for (const [name, handler] of videoEvents) video.addEventListener(name, handler);
+    if (!video.paused) handlers.play();
+    else move(v, video.currentTime || 0, false);
   }
+  let cleaned = false;
   return () => {
+    if (cleaned) return;
+    cleaned = true;
     if (frame) cancelAnimationFrame(frame);
-    if (video) {
-      video.removeEventListener("play", onPlay);
-      video.removeEventListener("timeupdate", onTime);
-      video.removeEventListener("seeked", onTime);
-      video.removeEventListener("pause", onReport);
-    }
+    scroll.removeEventListener("click", handlers.click);
+    toolbar.removeEventListener("click", handlers.toolbar);
+    document.removeEventListener("keydown", handlers.key);
+    if (video) for (const [name, handler] of videoEvents) video.removeEventListener(name, handler);
   };
+}
+
+export default function (component) {
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
+  const root = parentElement.querySelector(".mmcse-timeline") || el("div", "mmcse-timeline", parentElement);
+  const sections = sectionsOf(data);
+  const hasGt = sections.some((s) => s.timeline.has_gt);
+  const state = root.__mmcse || (root.__mmcse = { zoom: 1, mode: null });
+  if (!state.mode) state.mode = hasGt ? data.mode || "rows" : "rows";
+  // the video element survives re-renders of the same clip (threshold changes only redraw the lanes)
+  if (state.clip !== data.clip || state.src !== data.video || !state.inner) {
+    buildFrame(root, state, data);
+    state.clip = data.clip;
+    state.src = data.video;
+    state.time = 0;
+  }
+  root.dataset.clip = data.clip || "";
+  const v = { root, state, data, sections, hasGt, first: sections[0].timeline, video: state.video, setStateValue,
+              setTriggerValue, duration: Math.max(...sections.map((s) => s.timeline.duration || 10)) };
+  // Streamlit may call this function again on new data without running the previous cleanup: remove
+  // the listeners of the previous call first, so that one click is handled once
+  if (state.cleanup) state.cleanup();
+  render(v);
+  state.cleanup = attach(v);
+  return state.cleanup;
 }

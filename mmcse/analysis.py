@@ -12,6 +12,7 @@ the annotations' co-occurrence, class-wise feature samples and their t-SNE, and 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from mmcse import metrics
@@ -266,13 +267,89 @@ def embedding_quality(features: np.ndarray, embedding: np.ndarray, labels: np.nd
     }
 
 
+# ----------------------------------------------------------------------------- per-class report and sweeps
+
+
+def per_class_report(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
+    """Per class, modality (audio, visual, audio-visual) and level (segment, event): F, precision, recall
+    (percent, NaN where undefined) and support (annotated segments or events), TP / FP / FN counts, pooled
+    over the split as `metrics.per_class_f` counts them. Binary (N, 10, 25) inputs; one row per
+    (level, modality, class)."""
+    rows = []
+    for level in ("segment", "event"):
+        counts = metrics.per_class_f(pred_a, pred_v, gt_a, gt_v, level=level)
+        for key, modality in (("a", "audio"), ("v", "visual"), ("av", "audio-visual")):
+            tp, fp, fn = (np.asarray(counts[f"{x}_{key}"], dtype=float) for x in ("tp", "fp", "fn"))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                precision = np.where(tp + fp > 0, 100 * tp / (tp + fp), np.nan)
+                recall = np.where(tp + fn > 0, 100 * tp / (tp + fn), np.nan)
+            for c in range(NUM_CLASSES):
+                rows.append({"level": level, "modality": modality, "class": LLP_CLASSES[c],
+                             "F": 100 * counts[key][c], "precision": precision[c], "recall": recall[c],
+                             "support": int(tp[c] + fn[c]), "TP": int(tp[c]), "FP": int(fp[c]), "FN": int(fn[c])})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+SWEEP_THRESHOLDS = tuple(np.round(np.arange(0.05, 0.951, 0.05), 2))
+
+
+def threshold_sweep(predictions, gt_a, gt_v, gating: str, thresholds=SWEEP_THRESHOLDS) -> pd.DataFrame:
+    """The 10 numbers (percent) at tied thresholds t (segment = video = t) of a `inference.Predictions`;
+    one row per threshold, a "threshold" column and one column per score key."""
+    rows = []
+    for t in thresholds:
+        pred_a, pred_v = predictions.binary(gating, float(t), float(t))
+        rows.append({"threshold": float(t), **metrics.avvp_scores(pred_a, pred_v, gt_a, gt_v)})
+    return pd.DataFrame(rows)
+
+
+def _pr_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Precision and recall at every distinct score (descending) of one class; y, score (M,)."""
+    order = np.argsort(-score, kind="mergesort")
+    s, y = score[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
+    tp = np.cumsum(y)[ends]
+    return tp / (ends + 1), tp / max(y.sum(), 1)
+
+
+def pr_curves(predictions, gt_a, gt_v, gating: str, modality: str, classes, current=None) -> dict[str, dict]:
+    """Segment-level precision-recall curves per class for one modality ("audio" | "visual"), from the
+    continuous score whose threshold t is the tied prediction (`stats.segment_scores`, min of segment
+    and gate probability). ``current``: (segment threshold, video threshold) whose operating point is
+    marked. Returns {class name: {"precision", "recall", "ap", "point"}} for classes with positives."""
+    from mmcse import stats
+
+    score_a, score_v = stats.segment_scores(predictions.segment_prob, predictions.video_prob,
+                                            predictions.audio_prob, predictions.visual_prob, gating)  # fmt: skip
+    index = {"audio": 0, "visual": 1}[modality]
+    score = (score_a, score_v)[index].reshape(-1, NUM_CLASSES).astype(np.float64)  # (N*10, 25)
+    gt = np.asarray((gt_a, gt_v)[index]).reshape(-1, NUM_CLASSES) > 0
+    binary = None if current is None else predictions.binary(gating, *current)[index].reshape(-1, NUM_CLASSES) > 0
+    curves = {}
+    for c in classes:
+        if not gt[:, c].any():
+            continue
+        precision, recall = _pr_curve(gt[:, c], score[:, c])
+        point = None
+        if binary is not None and binary[:, c].any():
+            tp = float((binary[:, c] & gt[:, c]).sum())
+            point = (tp / gt[:, c].sum(), tp / binary[:, c].sum())
+        curves[LLP_CLASSES[c]] = {"precision": precision, "recall": recall, "point": point,
+                                  "ap": stats.average_precision(gt[:, c], score[:, c])}  # fmt: skip
+    return curves
+
+
 __all__ = [
     "BACKGROUND",
     "MAP_NAMES",
     "annotation_cooccurrence",
+    "map_agreement",
     "class_feature_samples",
     "cooccurrence_maps",
     "embedding_quality",
+    "per_class_report",
+    "pr_curves",
     "reference_rows",
+    "threshold_sweep",
     "tsne_embed",
 ]

@@ -31,6 +31,13 @@ class Context:
     segment_threshold: float = 0.5
     video_threshold: float = 0.5
     device: str = "cpu"
+    figure_format: str = "png"  # what the plotly toolbar's camera button downloads: "png" or "svg"
+    runs_dir: Path | None = None
+
+    @property
+    def checkpoint_name(self) -> str:
+        """The checkpoint as the user knows it: the uploaded file's own name, else run folder / file."""
+        return display_name(self.checkpoint) if self.checkpoint else "no checkpoint"
 
 
 def context() -> Context:
@@ -50,6 +57,18 @@ def _enter_through_app() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+@st.cache_resource(show_spinner=False)
+def code_revision() -> str | None:
+    """The git revision of the app's code (for exports), None outside a git checkout."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
 
 
 def default_data_root() -> Path | None:
@@ -84,16 +103,39 @@ def checkpoint_label(path: Path, runs_dir: Path | None) -> str:
         return str(path)
 
 
+def _upload_names() -> dict[str, str]:
+    return st.session_state.setdefault("_upload_names", {})
+
+
+def display_name(path: Path | str) -> str:
+    """What to call a file in a message: an upload by the name the user gave it (not the hashed temp
+    name it is stored under), a discovered checkpoint as "<run folder>/<file>"."""
+    path = Path(path)
+    uploaded = _upload_names().get(str(path))
+    if uploaded:
+        return uploaded
+    return f"{path.parent.name}/{path.name}" if path.suffix in (".safetensors", ".pth") else path.name
+
+
+def user_message(text: str) -> str:
+    """``text`` with every hashed upload path or name replaced by the file name the user uploaded."""
+    for stored, name in _upload_names().items():
+        text = text.replace(stored, name).replace(Path(stored).name, name)
+    return text
+
+
 def save_upload(uploaded) -> Path:
-    """Write an uploaded file under a temp folder, named by its content hash (the user's name is untrusted)."""
+    """Write an uploaded file under a temp folder, named by its content hash (the user's name is untrusted;
+    it is remembered for messages, see ``display_name``)."""
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
     suffix = Path(uploaded.name).suffix.lower()
-    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".bin"
+    suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 13 else ".bin"
     UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
     path = UPLOAD_DIR / f"{digest}{suffix}"
     if not path.exists():
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(data)
         tmp.replace(path)
+    _upload_names()[str(path)] = Path(uploaded.name).name
     return path

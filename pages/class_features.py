@@ -1,7 +1,10 @@
-"""Class features: t-SNE of MM-CSE's decoupled class-wise features (CAFD slots before fusion, or after FGSE)."""
+"""Class features: t-SNE of MM-CSE's decoupled class-wise features (CAFD slots before fusion, or after FGSE).
+What to embed is a form with a Run button (a progress bar while it runs; results cached); colours and hover
+never recompute; a lasso gives the clips, and a clip opens on the Video parser."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -9,6 +12,7 @@ from mmcse import viz
 from mmcse.classes import LLP_CLASSES
 from pages import _cache as cache
 from pages import _context as context
+from pages import _nav as nav
 from pages import _widgets as widgets
 
 st.title("Class-wise features (t-SNE)")
@@ -17,41 +21,104 @@ if not widgets.require(ctx):
     st.stop()
 parser, data, preds = widgets.predictions_or_stop(ctx)
 if not parser.has_class_features:
-    st.info(
-        f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint."
-    )
+    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint.")
     st.stop()
 
-cols = st.columns(3)
-stage_label = cols[0].radio("Stage", ["CAFD slots (before fusion)", "after FGSE"], key="tsne_stage")
-stage = "cafd" if stage_label.startswith("CAFD") else "fgse"
-modality = cols[1].radio("Modality", ["audio", "visual", "both"], horizontal=True, key="tsne_modality")
-color_by = cols[2].radio("Colour by", ["class", "modality", "active"], horizontal=True, key="tsne_color",
-                         help="active: the class is in the dense GT of that modality at that segment")  # fmt: skip
-present = [LLP_CLASSES[c] for c in range(len(LLP_CLASSES)) if data.label[:, c].any()]
-chosen = st.multiselect("Classes", present, default=present[:8], key="tsne_classes")
-cols = st.columns(4)
-events = cols[0].checkbox("Event slots", value=True, key="tsne_events",
-                          help="the slots of the clip's weak-label classes")  # fmt: skip
-background = cols[1].checkbox("Background slot", value=stage == "cafd", key="tsne_background",
-                              disabled=stage != "cafd", help="slot 25, CAFD stage only")  # fmt: skip
-max_points = cols[2].number_input("Points (subsample)", 200, 5000, 2000, step=200, key="tsne_points")
-seed = cols[3].number_input("Seed", 0, 10_000, 0, key="tsne_seed")
 
-if not events and not (background and stage == "cafd"):
-    st.info("Choose event slots and/or the background slot.")
+def present_classes() -> list[str]:
+    return [LLP_CLASSES[c] for c in range(len(LLP_CLASSES)) if data.label[:, c].any()]
+
+
+def form_params() -> tuple:
+    """The run the form's current values ask for (read from the widgets' session state)."""
+    state = st.session_state
+    stage = "cafd" if state["tsne_stage"].startswith("CAFD") else "fgse"
+    modality = state["tsne_modality"]
+    return (str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), stage,
+            ("audio", "visual") if modality == "both" else (modality,),
+            tuple(LLP_CLASSES.index(c) for c in (present_classes() if state["tsne_all"] else state["tsne_classes"])),
+            bool(state["tsne_events"]),
+            bool(state["tsne_background"]) and stage == "cafd", int(state["tsne_points"]), int(state["tsne_seed"]))  # fmt: skip
+
+
+def submit() -> None:
+    """The Run button's callback (runs before the page, so the click is never lost to a rerun)."""
+    params = form_params()
+    if not params[6] and not params[7]:
+        st.session_state["tsne_problem"] = "Choose event slots and/or the background slot (CAFD stage)."
+        return
+    st.session_state.pop("tsne_problem", None)
+    st.session_state["tsne_params"] = params
+
+
+def embedding_form() -> tuple | None:
+    """The form; returns the parameters of the run to show (the last one submitted), or None."""
+    present = present_classes()
+    with st.form("tsne_form"):
+        cols = st.columns(3)
+        cols[0].radio("Stage", ["CAFD slots (before fusion)", "after FGSE"], key="tsne_stage")
+        cols[1].radio("Modality", ["audio", "visual", "both"], index=2, horizontal=True, key="tsne_modality")
+        cols[2].number_input("Points (subsample)", 200, 5000, 2000, step=200, key="tsne_points")
+        cols = st.columns([4, 1])
+        cols[0].multiselect("Classes", present, default=present[:8], key="tsne_classes")
+        cols[1].checkbox("All classes", value=False, key="tsne_all", help=f"all {len(present)} classes of the split")
+        cols = st.columns(3)
+        cols[0].checkbox("Event slots", value=True, key="tsne_events", help="the slots of the clip's weak-label classes")
+        cols[1].checkbox("Background slot (CAFD only)", value=True, key="tsne_background", help="slot 25")
+        cols[2].number_input("Seed", 0, 10_000, 0, key="tsne_seed")
+        st.form_submit_button("Run t-SNE", type="primary", key="tsne_run", on_click=submit)
+    if st.session_state.get("tsne_problem"):
+        st.warning(st.session_state["tsne_problem"])
+    params = st.session_state.get("tsne_params")
+    return params if params is not None and params[:3] == form_params()[:3] else None
+
+
+def embedding(params: tuple):
+    """The cached run, else a run with a progress bar."""
+    result = cache.tsne_cached(params)
+    if result is not None:
+        return result
+    bar = st.progress(0.0, text="Starting...")
+    try:
+        result = cache.tsne_run(params, on_progress=lambda fraction, text: bar.progress(fraction, text=text))
+    except widgets.USER_ERRORS as exc:
+        bar.empty()
+        widgets.show_error(exc, "Cannot embed these features")
+        st.stop()
+    bar.empty()
+    return result
+
+
+def neighbour_agreement(xy: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
+    """Share of each point's k nearest neighbours in the 2-D map with its class."""
+    from sklearn.neighbors import NearestNeighbors
+
+    k = min(k, len(xy) - 1)
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(xy).kneighbors(xy, return_distance=False)
+    return float((labels[neighbours[:, 1:]] == labels[:, None]).mean())
+
+
+def selected_clips(table: pd.DataFrame, rows: list[int]) -> None:
+    picked = table.iloc[rows]
+    per_clip = picked.groupby("clip").agg(points=("class", "size"), classes=("class", lambda s: ", ".join(sorted(set(s)))))
+    per_clip = per_clip.sort_values("points", ascending=False)
+    st.markdown(f"**{len(picked)} selected points from {len(per_clip)} clips**: select a row to open the clip.")
+    nav.clip_list(list(per_clip.index), "tsne_clips", per_clip)
+
+
+params = embedding_form()
+if params is None:
+    st.info("Choose what to embed and press **Run t-SNE** (about 5-15 s for 5,000 points on a CPU; cached).")
     st.stop()
-modalities = ("audio", "visual") if modality == "both" else (modality,)
-try:
-    xy, table = cache.tsne_points(
-        str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), stage, modalities,
-        tuple(LLP_CLASSES.index(c) for c in chosen), events, background and stage == "cafd", int(max_points), int(seed),
-    )  # fmt: skip
-except widgets.USER_ERRORS as exc:
-    widgets.show_error(exc, "Cannot embed these features")
-    st.stop()
-table = pd.DataFrame(table)
-st.plotly_chart(viz.tsne_figure(xy, table, color_by=color_by), width="stretch", key="tsne_plot")
-st.caption(
-    f"{len(table)} points from the {data.name} split; hover shows clip, segment and class. Cached per choice."
-)
+xy, columns = embedding(params)
+table = pd.DataFrame(columns)
+color_by = st.radio("Colour by", ["class", "modality", "active"],
+                    horizontal=True, key="tsne_color", help="active: the class is in the dense GT of that modality at that segment")  # fmt: skip
+event = widgets.plot(viz.tsne_figure(xy, table, color_by=color_by), "tsne_plot", ctx, "tsne",
+                     on_select="rerun", selection_mode=("lasso", "box", "points"))  # fmt: skip
+agreement = neighbour_agreement(xy, table["class"].to_numpy()) if len(table) > 11 else float("nan")
+st.caption(f"{len(table)} points from the {data.name} split; marker shape: circle audio, diamond visual; "
+           f"10-NN class agreement in the map: {agreement:.2f}. Lasso or box-select points to list their clips.")  # fmt: skip
+rows = viz.selected_rows(event.selection if event is not None else None)
+if rows:
+    selected_clips(table, rows)

@@ -1,13 +1,18 @@
-"""Co-occurrence: the learned SECM maps beside the co-occurrence of the annotations, their difference, the
-top pairs, and PNG / CSV export."""
+"""Co-occurrence: what SECM's co-occurrence loss asks of the learned maps, how much annotation structure they
+carry (correlation with the annotation maps, diagonal masked), the maps themselves (raw, lift over uniform,
+beside the annotations, or their difference), the clips behind a cell, top pairs, and PNG / SVG / CSV."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from mmcse import analysis, viz
+from mmcse import analysis, browse, viz
+from mmcse.classes import LLP_CLASSES
+from mmcse.demo.clips import read_demo_manifest
 from pages import _cache as cache
 from pages import _context as context
+from pages import _nav as nav
 from pages import _widgets as widgets
 
 st.title("Class co-occurrence")
@@ -16,66 +21,93 @@ if not widgets.require(ctx):
     st.stop()
 parser, data, preds = widgets.predictions_or_stop(ctx)
 if parser.arch != "mmcse":
-    st.info(f"{ctx.checkpoint.name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
+    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
     st.stop()
+VIEWS = ("lift over uniform", "learned beside annotations", "learned, raw", "learned − annotations")
+
+with st.expander("What these maps are, and why they can look flat", expanded=False):
+    st.markdown(
+        "In the last FGSE layer, SECM lets the 25 class tokens of a segment attend to each other (aa, vv) and to "
+        "the other modality's tokens (av, va); each row (a query class) is a softmax over the 25 key classes, so a "
+        "row with no preference is **uniform, 1/25 = 0.04** everywhere. The event co-occurrence loss L_ec pulls "
+        "each map towards the outer product of the segment's pseudo labels (e.g. G_av[i, j] = PL_a[i] PL_v[j]), "
+        "with a small weight (0.1). A small model, few epochs or weak pseudo labels leave the rows close to "
+        "uniform: the values then differ only in the second or third decimal. So look at **what carries "
+        "information**: the correlation with the annotations' co-occurrence (rows of annotated classes, diagonal "
+        "masked, as a class with itself says nothing) and the **lift over uniform** (log2 of value x 25: 0 is "
+        "what a flat row gives, +1 twice as much attention)."
+    )
 
 cols = st.columns(3)
-name = cols[0].radio(
-    "Map", list(viz.MAP_NAMES), format_func=lambda k: f"{k}: {viz.MAP_TITLES[k]}", key="map_name"
-)
+name = cols[0].radio("Map", list(viz.MAP_NAMES), format_func=lambda k: f"{k}: {viz.MAP_TITLES[k]}", key="map_name")
 segments = cols[1].radio("Segments", ["all", "row class active"], key="map_segments",
                          help="active: in the dense GT (val/test) or in the prediction (train)")  # fmt: skip
-view = cols[2].radio("View", ["side by side", "difference"], key="map_view")
-stretch = cols[2].toggle("Stretch learned colours", value=True, key="map_stretch",
-                         help="Learned attention rows often sit close to uniform (1/25 = 0.04): stretching shows "
-                         "their structure; off, the scale starts at 0")  # fmt: skip
+view = cols[2].radio("View", VIEWS, key="map_view")
 try:
-    key = cache.data_key(ctx)
-    learned = cache.cooccurrence(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), key, segments != "all")[
-        name
-    ]
+    learned_maps = cache.cooccurrence(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), segments != "all")
 except widgets.USER_ERRORS as exc:
     widgets.show_error(exc, "Cannot compute the maps")
     st.stop()
-counts = analysis.annotation_cooccurrence(data)[name]
-annotated = viz.normalize_rows(counts)
+counts = analysis.annotation_cooccurrence(data)
+agreement = analysis.map_agreement(learned_maps, counts)
 what = "weak-label clip counts (train)" if data.gt_audio is None else "segment-level dense GT"
-st.caption(f"Annotation map: {what} on {data.name}, each row normalised to sum 1 like an attention row.")
 
-if view == "side by side":
-    cols = st.columns(2)
-    cols[0].plotly_chart(
-        viz.cooccurrence_heatmap(learned, f"learned {name} ({viz.MAP_TITLES[name]})", stretch=stretch),
-        width="stretch",
-        key="map_learned",
-    )
-    cols[1].plotly_chart(
-        viz.cooccurrence_heatmap(annotated, f"annotations ({what})"), width="stretch", key="map_annotated"
-    )
+st.markdown(f"**Correlation of the learned maps with the annotation co-occurrence** ({what} on {data.name}; rows of "
+            "annotated classes, diagonal masked)")  # fmt: skip
+metric_cols = st.columns(4)
+for col, key in zip(metric_cols, viz.MAP_NAMES):
+    col.metric(f"{key}: {viz.MAP_TITLES[key]}", "n/a" if np.isnan(agreement[key]) else f"{agreement[key]:.2f}")
+manifest = read_demo_manifest(ctx.data_root) or {}
+if isinstance(manifest.get("test_map_agreement"), dict):
+    shipped = ", ".join(f"{k} {float(v):.2f}" for k, v in manifest["test_map_agreement"].items() if isinstance(v, int | float))
+    st.caption(f"The demo build measured on its test split: {shipped}.")
+learned = learned_maps[name]
+spread = float(learned.max() - learned.min())
+st.caption(f"Learned {name} values span {learned.min():.4f}-{learned.max():.4f} (uniform: 0.0400)"
+           + (": nearly flat, see the lift view and the note above." if spread < 0.05 else "."))  # fmt: skip
+
+
+def clips_of_cell(cell: tuple[int, int] | None) -> None:
+    if cell is None:
+        st.caption("Click a cell to list the clips where its two classes co-occur.")
+        return
+    r, c = cell
+    rows = browse.cooccurring_clips(name, r, c, data.label, data.gt_audio, data.gt_visual)
+    st.markdown(f"**{LLP_CLASSES[r]} ({viz.MAP_TITLES[name].split(' -> ')[0]}) with {LLP_CLASSES[c]} "
+                f"({viz.MAP_TITLES[name].split(' -> ')[1]})**: {len(rows)} clips. Select one to open it.")  # fmt: skip
+    if rows:
+        nav.clip_list([data.filenames[i] for i in rows], "cell_clips")
+
+
+annotated = viz.normalize_rows(counts[name])
+if view == "learned beside annotations":
+    left, right = st.columns(2)
+    with left:
+        event = widgets.plot(viz.cooccurrence_heatmap(learned, f"learned {name}", stretch=True, clickable=True),
+                             "map_learned", ctx, f"learned_{name}", on_select="rerun", selection_mode="points")  # fmt: skip
+    with right:
+        widgets.plot(viz.cooccurrence_heatmap(annotated, f"annotations ({what})"), "map_annotated", ctx, f"annotations_{name}")
     shown, shown_title, diverging = learned, f"learned_{name}", False
 else:
-    diff = learned - annotated
-    st.plotly_chart(
-        viz.cooccurrence_heatmap(diff, f"learned - annotations ({name})", diverging=True),
-        width="stretch",
-        key="map_diff",
-    )
-    shown, shown_title, diverging = diff, f"difference_{name}", True
+    shown, shown_title, diverging = {
+        "lift over uniform": (viz.lift_over_uniform(learned), f"lift_{name}", True),
+        "learned, raw": (learned, f"learned_{name}", False),
+        "learned − annotations": (learned - annotated, f"difference_{name}", True),
+    }[view]
+    fig = viz.cooccurrence_heatmap(shown, f"{view}: {name} ({viz.MAP_TITLES[name]})", diverging=diverging,
+                                   stretch=not diverging, clickable=True, value_name=view)  # fmt: skip
+    event = widgets.plot(fig, "map_main", ctx, shown_title, on_select="rerun", selection_mode="points")
+clips_of_cell(viz.clicked_cell(event.selection if event is not None else None))
 
 cols = st.columns(2)
 cols[0].markdown("**Top learned pairs** (off-diagonal)")
-cols[0].dataframe(viz.top_pairs(learned, k=10), hide_index=True, width="stretch", key="top_learned")
+cols[0].dataframe(viz.top_pairs(learned, k=10).style.format({"value": "{:.5f}"}), hide_index=True, width="stretch", key="top_learned")
 cols[1].markdown("**Top annotated pairs**")
-cols[1].dataframe(viz.top_pairs(annotated, k=10), hide_index=True, width="stretch", key="top_annotated")
+cols[1].dataframe(viz.top_pairs(annotated, k=10).style.format({"value": "{:.3f}"}), hide_index=True, width="stretch", key="top_annotated")
 
-cols = st.columns(2)
-cols[0].download_button(
-    "PNG of the map shown",
-    viz.matrix_png(shown, shown_title, diverging),
-    f"{shown_title}.png",
-    "image/png",
-    key="dl_png",
-)
-cols[1].download_button(
-    "CSV of the map shown", viz.matrix_csv(shown), f"{shown_title}.csv", "text/csv", key="dl_csv"
-)
+cols = st.columns(3)
+cols[0].download_button("PNG of the map shown", cache.matrix_image(shown, shown_title, diverging, "png"),
+                        f"{shown_title}.png", "image/png", key="dl_png")  # fmt: skip
+cols[1].download_button("SVG of the map shown", cache.matrix_image(shown, shown_title, diverging, "svg"),
+                        f"{shown_title}.svg", "image/svg+xml", key="dl_svg")  # fmt: skip
+cols[2].download_button("CSV of the map shown", viz.matrix_csv(shown), f"{shown_title}.csv", "text/csv", key="dl_csv")

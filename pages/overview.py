@@ -1,11 +1,15 @@
-"""Overview (home): the checkpoint's metadata, the 10 numbers on the chosen split, per-class F by modality,
-and the reference rows for context."""
+"""Overview (home): what is loaded and what to do first, the checkpoint, the 10 numbers on the chosen split
+with the reference rows, and per-class analysis: F by modality, a segment / event table (F, precision,
+recall, support), a threshold sweep and per-class precision-recall curves."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from mmcse import analysis, metrics, viz
+from mmcse import analysis, viz
+from mmcse.classes import LLP_CLASSES
+from mmcse.demo.clips import read_demo_manifest
+from pages import _cache as cache
 from pages import _context as context
 from pages import _widgets as widgets
 
@@ -14,64 +18,122 @@ ctx = context.context()
 if not widgets.require(ctx):
     st.stop()
 
+
+def what_is_loaded(data_name: str, n_clips: int) -> None:
+    """Demo or real data, how its pseudo labels were made, and what to do first."""
+    manifest = read_demo_manifest(ctx.data_root)
+    if manifest is not None:
+        sizes = manifest.get("sizes", {})
+        st.info(
+            f"**This is the embedded demo, not LLP.** {ctx.data_root} holds procedurally generated clips (drawn "
+            f"sprites and synthesised sounds for the 25 LLP classes; seed {manifest.get('seed')}, "
+            f"{sizes.get('val', '?')} val / {sizes.get('test', '?')} test clips), in LLP's own formats. Its segment "
+            "pseudo labels are **simulated** from the true labels with noise, and its checkpoints are small models "
+            "trained in minutes: the numbers below are demo numbers, not LLP results.",
+            icon=":material/science:",
+        )
+    else:
+        st.caption(f"Dataset: {ctx.data_root} ({data_name} split, {n_clips} clips).")
+    st.markdown("**First:** open the **Video parser** to browse the clips (it opens on a clip the model parses "
+                "well; press j / k for the next / previous one), then look at **Class features** and "
+                "**Co-occurrence** for what MM-CSE learned, and **Compare** for the checkpoints side by side.")  # fmt: skip
+    st.page_link("pages/video_parser.py", label="Open the Video parser", icon=":material/movie:")
+
+
+def checkpoint_summary(parser) -> None:
+    meta = parser.meta
+    train_config = meta.get("train_config") or {}
+    st.subheader(f"Checkpoint: {ctx.checkpoint_name}")
+    cols = st.columns(4)
+    cols[0].metric("Architecture", parser.arch)
+    cols[1].metric("Features", parser.feature_spec.name)
+    cols[2].metric("Parameters", f"{meta.get('num_parameters', 0) / 1e6:.2f} M" if meta.get("num_parameters") else "?")
+    cols[3].metric("Trained with gating", parser.gating)
+    with st.expander("All metadata"):
+        st.write({"file": ctx.checkpoint_name, "created": meta.get("created"), "git revision": meta.get("git_revision"),
+                  "seed": meta.get("seed", train_config.get("seed")), "stored metrics": meta.get("metrics")})  # fmt: skip
+        st.json({"model_config": meta.get("model_config", {}), "train_config": train_config,
+                 "feature_spec": meta.get("feature_spec")}, expanded=False)  # fmt: skip
+
+
+def ten_numbers(parser, data, scores: dict) -> None:
+    st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
+    st.caption(f"gating **{ctx.gating}**, segment threshold **{ctx.segment_threshold:.2f}**, video threshold "
+               f"**{ctx.video_threshold:.2f}**; reference rows: protocol §5.")  # fmt: skip
+    rows = {ctx.checkpoint_name: scores}
+    for split_name, stored in (parser.meta.get("metrics") or {}).items():  # what training recorded
+        if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
+            rows[f"stored ({split_name}, training thresholds)"] = stored
+    rows.update(analysis.reference_rows(data))
+    table = viz.metrics_table(rows)
+    for level, prefix in (("segment", "Seg "), ("event", "Evt ")):
+        part = table[[c for c in table.columns if c.startswith(prefix)]]
+        part.columns = [c.removeprefix(prefix) for c in part.columns]
+        part.index.name = f"{level} level"
+        st.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"metrics_{level}")
+    widgets.plot(viz.metrics_bar(rows), "metrics_bar", ctx, "ten_numbers")
+
+
+def per_class_section(preds, data) -> None:
+    st.subheader("Per class")
+    pred_a, pred_v = widgets.binary(preds, ctx)
+    report = analysis.per_class_report(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    tabs = st.tabs(["F by modality", "Table: F, precision, recall, support", "Threshold sweep", "Precision-recall"])
+    with tabs[0]:
+        level = st.radio("Level", ["segment", "event"], horizontal=True, key="per_class_level")
+        part = report[report["level"] == level]
+        per_class = {m: part[part["modality"] == name]["F"].to_numpy() for m, name in viz.MODALITY_NAMES.items()}
+        widgets.plot(viz.per_class_f_bar(per_class), "per_class_bar", ctx, f"per_class_f_{level}")
+        st.caption("F pools each class's counts over all clips. A bar at 0 (marked \"0\") is a class that is annotated "
+                   "or predicted but never right; a faint hatched slot is **not applicable**: the class is in neither "
+                   "the ground truth nor the predictions of that modality.")  # fmt: skip
+    with tabs[1]:
+        per_class_table(report)
+    with tabs[2]:
+        sweep = cache.threshold_sweep(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating)
+        tied = ctx.segment_threshold if ctx.segment_threshold == ctx.video_threshold else None
+        widgets.plot(viz.threshold_sweep_figure(sweep, ("seg_type", "evt_type", "seg_event", "evt_event"), tied),
+                     "sweep", ctx, "threshold_sweep")  # fmt: skip
+        best = sweep.loc[sweep["seg_type"].idxmax()]
+        st.caption(f"Segment and video threshold tied at t (gating {ctx.gating}). Best seg Type@AV "
+                   f"{best['seg_type']:.2f} at t = {best['threshold']:.2f}; choosing t on the split it is scored on "
+                   "flatters it (choose on val, report on test).")  # fmt: skip
+    with tabs[3]:
+        pr_section(data)
+
+
+def per_class_table(report) -> None:
+    cols = st.columns(2)
+    level = cols[0].radio("Level", ["segment", "event"], horizontal=True, key="table_level")
+    modality = cols[1].radio("Modality", ["audio", "visual", "audio-visual"], horizontal=True, key="table_modality")
+    part = report[(report["level"] == level) & (report["modality"] == modality)].drop(columns=["level", "modality"])
+    st.dataframe(part.set_index("class").style.format({"F": "{:.1f}", "precision": "{:.1f}", "recall": "{:.1f}"}, na_rep="n/a"),
+                 width="stretch", height=420, key="per_class_table")  # fmt: skip
+    st.caption(f"Support: annotated {level}s. n/a: precision without predictions, recall without annotations, "
+               "F for a class in neither. Sort by a column header.")  # fmt: skip
+    st.download_button("Per-class table (CSV)", report.to_csv(index=False, float_format="%.4f"), "per_class.csv",
+                       "text/csv", key="dl_per_class")  # fmt: skip
+
+
+def pr_section(data) -> None:
+    cols = st.columns([1, 3])
+    modality = cols[0].radio("Modality", ["audio", "visual"], key="pr_modality")
+    present = [c for c in LLP_CLASSES if (data.gt_audio if modality == "audio" else data.gt_visual)[..., LLP_CLASSES.index(c)].any()]
+    chosen = cols[1].multiselect("Classes", present, default=present[:6], key="pr_classes")
+    curves = cache.pr_curves(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating, modality,
+                             tuple(LLP_CLASSES.index(c) for c in chosen), (ctx.segment_threshold, ctx.video_threshold))  # fmt: skip
+    widgets.plot(viz.pr_curves_figure(curves), "pr_curves", ctx, f"pr_{modality}")
+    st.caption("Segment level; the score of a segment is min(segment probability, gate probability), so a cut at t "
+               "is the prediction with both thresholds at t; x marks the current thresholds. AP here is an addition "
+               "to the official protocol, not comparable to published numbers.")  # fmt: skip
+
+
 parser, data, preds = widgets.predictions_or_stop(ctx)
-
-meta = parser.meta
-model_config = meta.get("model_config", {})
-train_config = meta.get("train_config") or {}
-st.subheader("Checkpoint")
-cols = st.columns(4)
-cols[0].metric("Architecture", parser.arch)
-cols[1].metric("Features", parser.feature_spec.name)
-cols[2].metric(
-    "Parameters", f"{meta.get('num_parameters', 0) / 1e6:.2f} M" if meta.get("num_parameters") else "?"
-)
-cols[3].metric("Trained with gating", parser.gating)
-with st.expander("All metadata"):
-    st.write(
-        {
-            "file": str(ctx.checkpoint),
-            "created": meta.get("created"),
-            "git revision": meta.get("git_revision"),
-            "seed": meta.get("seed", train_config.get("seed")),
-            "stored metrics": meta.get("metrics"),
-        }
-    )
-    st.json(
-        {
-            "model_config": model_config,
-            "train_config": train_config,
-            "feature_spec": meta.get("feature_spec"),
-        },
-        expanded=False,
-    )
-
-st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
+what_is_loaded(data.name, len(data))
+checkpoint_summary(parser)
 scores = widgets.split_scores(preds, data, ctx)
 if scores is None:
-    st.info(
-        f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar."
-    )
+    st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
-st.caption(
-    f"gating **{ctx.gating}**, segment threshold **{ctx.segment_threshold:.2f}**, "
-    f"video threshold **{ctx.video_threshold:.2f}**; reference rows: protocol §5"
-)
-rows = {f"{ctx.checkpoint.parent.name}/{ctx.checkpoint.name}": scores}
-for split_name, stored in (meta.get("metrics") or {}).items():  # what training recorded, for comparison
-    if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
-        rows[f"stored in the checkpoint ({split_name}, training-time thresholds)"] = stored
-rows.update(analysis.reference_rows(data))
-st.dataframe(viz.metrics_table(rows).style.format("{:.2f}"), width="stretch", key="metrics_table")
-st.plotly_chart(viz.metrics_bar(rows), width="stretch", key="metrics_bar")
-
-st.subheader("Per-class F by modality")
-level = st.radio("Level", ["segment", "event"], horizontal=True, key="per_class_level")
-pred_a, pred_v = widgets.binary(preds, ctx)
-per_class = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level=level)
-st.plotly_chart(
-    viz.per_class_f_bar({m: 100 * per_class[m] for m in ("a", "v", "av")}),
-    width="stretch",
-    key="per_class_bar",
-)
-st.caption("F pools the counts of all clips per class; gaps are classes absent from predictions and GT.")
+ten_numbers(parser, data, scores)
+per_class_section(preds, data)

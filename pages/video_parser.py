@@ -1,8 +1,10 @@
-"""Video parser: pick a clip of the split (search, sort) or upload a video; the video plays with a timeline
-that follows playback; probability heatmaps; the events table and downloads."""
+"""Video parser: a clip table of the split (filters, search, per-clip scores and errors; selection kept by
+clip id; permalink ?clip=<id>; keys j / k), the video beside its timeline lanes, probability heatmaps, the
+events and downloads; or an uploaded video."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -11,12 +13,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcse import inference, metrics, viz
+from mmcse import browse, export, metrics, viz
 from mmcse.classes import LLP_CLASSES
-from mmcse.data.dataset import LLPSplit
-from mmcse.video.io import find_video
 from pages import _cache as cache
 from pages import _context as context
+from pages import _nav as nav
 from pages import _widgets as widgets
 
 st.title("Video parser")
@@ -25,120 +26,151 @@ if not widgets.require(ctx, need_data=False):
     st.stop()
 
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
+TABLE_COLUMNS = {
+    "_index": st.column_config.TextColumn("clip", help="the clip id (its LLP file name)"),
+    "labels": st.column_config.TextColumn("labels", width="medium", help="weak (clip-level) labels"),
+    "video": st.column_config.CheckboxColumn("video", help="a video file, or a demo clip rendered on demand", width="small"),
+    "seg Type@AV": st.column_config.NumberColumn("seg", format="%.1f", width="small", help="this clip's segment-level Type@AV (%)"),
+    "evt Type@AV": st.column_config.NumberColumn("evt", format="%.1f", width="small", help="this clip's event-level Type@AV (%)"),
+    **{c: st.column_config.NumberColumn(c.replace("audio", "a").replace("visual", "v"), width="small",
+       help=f"{c.split()[1]} segments " + ("predicted, not annotated" if c.startswith("FP") else "annotated, not predicted"))
+       for c in browse.ERROR_COLUMNS},
+    "predicted": st.column_config.TextColumn("predicted", width="medium", help="classes predicted in either modality"),
+}  # fmt: skip
 
 
-def clip_picker(data: LLPSplit, preds: inference.Predictions) -> int | None:
-    """Search by id or class, sort by score or by disagreement with GT -> row index of the chosen clip."""
+def clip_filters(has_gt: bool) -> dict:
+    """The filter row: search, classes, modality, error type."""
+    cols = st.columns([3, 3, 2, 2])
+    query = cols[0].text_input("Search", key="clip_search", placeholder="clip id or class name")
+    classes = cols[1].multiselect("Classes", list(LLP_CLASSES), key="clip_classes", placeholder="any class")
+    modality = cols[2].selectbox("Modality", browse.MODALITY_FILTERS, key="clip_modality",
+                                 help="clips with an event in this modality (of the chosen classes)")  # fmt: skip
+    errors = cols[3].selectbox("Errors", browse.ERROR_FILTERS if has_gt else ("any",), key="clip_errors",
+                               help="segment errors against the dense ground truth")  # fmt: skip
+    return {"query": query, "classes": [LLP_CLASSES.index(c) for c in classes], "modality": modality, "error": errors}
+
+
+def on_table_select(key: str, ids: list[str]):
+    def callback() -> None:
+        rows = st.session_state[key]["selection"]["rows"]
+        if rows:
+            nav.set_clip(ids[rows[0]], moved=False)
+
+    return callback
+
+
+def on_step(ids: list[str], offset: int | None = None):
+    """j / k from the timeline (offset in its trigger value) or the buttons (``offset``)."""
+
+    def callback() -> None:
+        step = offset
+        if step is None:
+            value = (st.session_state.get("timeline") or {}).get("step")
+            step = int(value.get("offset", 0)) if isinstance(value, dict) else 0
+        target = browse.step_clip(ids, nav.current_clip(), step) if step else None
+        if target is not None:  # with no clip shown, the open one stays
+            nav.set_clip(target)
+
+    return callback
+
+
+def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
+    """The clip table (single-row selection; rows in file order, sortable by a header click) and the
+    previous / next buttons."""
+    digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
+    key = f"clip_table_{digest}_{st.session_state.get(nav.MOVES, 0)}"
+    default = {"selection": {"rows": [ids.index(current)]}} if current in ids else None
+    shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
+    st.dataframe(shown, key=key, on_select=on_table_select(key, ids), selection_mode="single-row",
+                 selection_default=default, height=260, width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
+    cols = st.columns([1, 1, 4])
+    cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)
+    cols[1].button("Next (j) ▶", key="clip_next", on_click=on_step(ids, +1), width="stretch", disabled=not ids)
+    where = f"clip {ids.index(current) + 1} of {len(ids)} shown" if current in ids else "hidden by the filters"
+    cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it.")
+
+
+def pick_clip(table: pd.DataFrame, data) -> str:
+    """The open clip: the one chosen before (kept by id across every widget change), a permalink's, else
+    the showcase clip; a clip id that is not in the split is said and replaced."""
+    nav.adopt_url_clip()
+    current = nav.current_clip()
+    if current is not None and current not in table.index:
+        st.warning(f"Clip {current!r} is not in the {data.name} split; showing another clip.", icon="⚠️")
+        current = None
+    if current is None:
+        current = browse.showcase_clip(table, data.gt_audio, data.gt_visual)
+        nav.set_clip(current)
+    nav.write_clip(current)
+    return current
+
+
+def dataset_clip() -> None:
+    parser, data, preds = widgets.predictions_or_stop(ctx)
+    if len(data) == 0:
+        st.info(f"The {data.name} split has no clips.")
+        st.stop()
+    has_video = cache.video_flags(ctx, data.filenames)
+    table = cache.clip_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
+                             ctx.segment_threshold, ctx.video_threshold, has_video)  # fmt: skip
     pred_a, pred_v = widgets.binary(preds, ctx)
-    cols = st.columns([2, 2, 1])
-    query = cols[0].text_input("Search (clip id or class name)", key="clip_search").strip().lower()
-    sort_options = ["file order"]
-    if data.gt_audio is not None:
-        sort_options += ["score, worst first", "score, best first", "disagreement with GT"]
-    sort = cols[1].selectbox("Sort", sort_options, key="clip_sort")
-    names = [", ".join(LLP_CLASSES[c] for c in np.flatnonzero(row)) for row in data.label]
-    rows = np.arange(len(data))
-    if query:
-        rows = np.array(
-            [i for i in rows if query in data.filenames[i].lower() or query in names[i].lower()], dtype=int
-        )
-    score = None
-    if data.gt_audio is not None:
-        score = metrics.per_video_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)["seg_type"]
-        disagreement = (pred_a != data.gt_audio).sum(axis=(1, 2)) + (pred_v != data.gt_visual).sum(
-            axis=(1, 2)
-        )
-        if sort == "score, worst first":
-            rows = rows[np.argsort(score[rows], kind="stable")]
-        elif sort == "score, best first":
-            rows = rows[np.argsort(-score[rows], kind="stable")]
-        elif sort == "disagreement with GT":
-            rows = rows[np.argsort(-disagreement[rows], kind="stable")]
-    cols[2].metric("Clips", len(rows))
-    if len(rows) == 0:
-        st.info("No clip matches the search; try a class name such as 'Dog' or part of an id.")
-        return None
-
-    def label(i: int) -> str:
-        extra = f" | seg Type@AV {100 * score[i]:.0f}" if score is not None else ""
-        return f"{data.filenames[i]} | {names[i]}{extra}"
-
-    return int(st.selectbox("Clip", rows.tolist(), format_func=label, key="clip_pick"))
+    current = pick_clip(table, data)
+    ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, **clip_filters(data.gt_audio is not None))
+    clip_browser(table, ids, current)
+    row = data.filenames.index(current)
+    gt_a = None if data.gt_audio is None else data.gt_audio[row]
+    gt_v = None if data.gt_visual is None else data.gt_visual[row]
+    header(current, table.loc[current], ctx.checkpoint_name)
+    parse = browse.clip_parse(preds, row, ctx.gating, ctx.segment_threshold, ctx.video_threshold)
+    video_path, how = widgets.clip_video(ctx, current)
+    show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids)
 
 
-def show_clip_scores(pred_a, pred_v, gt_a, gt_v) -> None:
-    scores = metrics.avvp_scores(pred_a[None], pred_v[None], gt_a[None], gt_v[None])
-    st.dataframe(
-        viz.metrics_table({"this clip": scores}).style.format("{:.1f}"), width="stretch", key="clip_scores"
-    )
+def header(clip: str, row: pd.Series, checkpoint: str) -> None:
+    scores = f" · seg Type@AV **{row['seg Type@AV']:.1f}** · evt Type@AV **{row['evt Type@AV']:.1f}**" if "seg Type@AV" in row else ""
+    st.markdown(f"#### {clip}\nweak labels: **{row['labels'] or '-'}**{scores} · {checkpoint}")
 
 
-def show_parse(
-    name: str,
-    segment_prob,
-    pred_a,
-    pred_v,
-    gt_a,
-    gt_v,
-    events,
-    video_path: Path | None,
-    duration: float,
-    weak=None,
-) -> None:
-    classes = viz.lane_classes(pred_a, pred_v, gt_a, gt_v, weak)
-    timeline = viz.timeline_data(pred_a, pred_v, segment_prob, gt_a, gt_v, classes=classes)
-    timeline["duration"] = max(timeline["duration"], duration) if duration else timeline["duration"]
-    if video_path is None:
-        st.caption(
-            "No video file for this clip (LLP videos are downloaded by users): set the video folder in the "
-            "sidebar. The timeline and heatmaps below work without it."
-        )
-    result = widgets.show_timeline(timeline, video_path, key="timeline", clip_id=name)
+def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=None) -> None:
+    classes = viz.lane_classes(parse.pred_a, parse.pred_v, gt_a, gt_v, weak)
+    timeline = viz.timeline_data(parse.pred_a, parse.pred_v, parse.segment_prob, gt_a, gt_v, classes=classes,
+                                 segment_threshold=ctx.segment_threshold)  # fmt: skip
+    timeline["duration"] = max(timeline["duration"], parse.duration or 0)
+    note = "" if video_path is not None else f"No video: {how}. The lanes and heatmaps work without it."
+    if how == "rendered":
+        st.caption("This demo clip's video was rendered on demand from the demo's seed (cached for the session).")
+    step = on_step(on_step_ids) if on_step_ids else None
+    result = widgets.show_timeline([{"title": "", "timeline": timeline}], video_path, "timeline", name, note, step)
     paused = getattr(result, "time", None)
     if paused is not None:
         st.caption(f"Paused / seeked at {float(paused):.1f} s")
-
+    if gt_a is not None:
+        scores = metrics.avvp_scores(parse.pred_a[None], parse.pred_v[None], gt_a[None], gt_v[None])
+        st.dataframe(viz.metrics_table({"this clip": scores}).style.format("{:.1f}"), width="stretch", key="clip_scores")
     st.subheader("Segment probabilities")
-    show = classes or list(np.argsort(-segment_prob.max(axis=(0, 1)))[:8])
-    cols = st.columns(2)
-    for col, modality, gt, pred in ((cols[0], "audio", gt_a, pred_a), (cols[1], "visual", gt_v, pred_v)):
-        col.plotly_chart(
-            viz.probability_heatmap(segment_prob, modality, gt=gt, pred=pred, classes=show),
-            width="stretch",
-            key=f"heatmap_{modality}",
-        )
+    show = classes or list(np.argsort(-parse.segment_prob.max(axis=0).max(axis=0))[:8])
     if st.checkbox("Show all 25 classes", key="heatmap_all"):
-        cols = st.columns(2)
-        for col, modality in ((cols[0], "audio"), (cols[1], "visual")):
-            col.plotly_chart(
-                viz.probability_heatmap(segment_prob, modality), width="stretch", key=f"all_{modality}"
-            )
+        show = list(range(len(LLP_CLASSES)))
+    widgets.plot(viz.probability_heatmaps(parse.segment_prob, gt_a, gt_v, parse.pred_a, parse.pred_v, show),
+                 "heatmaps", ctx, f"{Path(name).stem}_probabilities")  # fmt: skip
+    events_and_downloads(name, parse, weak, gt_a, gt_v, video_path)
 
+
+def events_and_downloads(name, parse, weak, gt_a, gt_v, video_path) -> None:
     st.subheader("Events")
-    rows = metrics.events_to_tsv_rows(events, header=False)
-    table = pd.DataFrame(rows, columns=list(metrics.TSV_HEADER))
-    st.dataframe(table, width="stretch", hide_index=True, key="events_table")
-    tsv = "\n".join("\t".join(r) for r in metrics.events_to_tsv_rows(events)) + "\n"
-    payload = {
-        "filename": name,
-        "gating": ctx.gating,
-        "segment_threshold": ctx.segment_threshold,
-        "video_threshold": ctx.video_threshold,
-        "classes": list(LLP_CLASSES),
-        "segment_prob_audio": np.round(segment_prob[:, 0], 4).tolist(),
-        "segment_prob_visual": np.round(segment_prob[:, 1], 4).tolist(),
-        "events": [dict(zip(metrics.TSV_HEADER, r)) for r in rows],
-    }
+    rows = metrics.events_to_tsv_rows(parse.events, header=False)
+    st.dataframe(pd.DataFrame(rows, columns=list(metrics.TSV_HEADER)), width="stretch", hide_index=True, key="events_table")
+    identity = cache.checkpoint_identity(str(ctx.checkpoint), cache.mtime(ctx.checkpoint))
+    identity["file"] = ctx.checkpoint_name
+    record = browse.clip_record(parse, identity, context.code_revision(), weak, gt_a, gt_v)
     stem = Path(name).stem or "clip"
     cols = st.columns(3)
-    cols[0].download_button(
-        "Events TSV", tsv, f"{stem}_events.tsv", "text/tab-separated-values", key="dl_tsv"
-    )
-    cols[1].download_button(
-        "Events JSON", json.dumps(payload, indent=1), f"{stem}_events.json", "application/json", key="dl_json"
-    )
+    cols[0].download_button("Events TSV", export.events_tsv(parse.events, parse.warnings), f"{stem}_events.tsv",
+                            "text/tab-separated-values", key="dl_tsv")  # fmt: skip
+    cols[1].download_button("Events JSON", json.dumps(record, indent=1), f"{stem}_events.json", "application/json", key="dl_json")
     if video_path is not None:
-        annotated_download(cols[2], video_path, events, duration or 10.0, stem)
+        annotated_download(cols[2], video_path, parse.events, parse.duration or 10.0, stem)
 
 
 def annotated_download(col, video_path: Path, events, duration: float, stem: str) -> None:
@@ -147,9 +179,7 @@ def annotated_download(col, video_path: Path, events, duration: float, stem: str
 
     key = f"annotated::{video_path}::{hash(tuple(events))}"
     if key in st.session_state:
-        col.download_button(
-            "Annotated mp4", st.session_state[key], f"{stem}_annotated.mp4", "video/mp4", key="dl_mp4"
-        )
+        col.download_button("Annotated mp4", st.session_state[key], f"{stem}_annotated.mp4", "video/mp4", key="dl_mp4")
         return
     if col.button("Render annotated mp4", key="render_mp4"):
         try:
@@ -165,38 +195,15 @@ def annotated_download(col, video_path: Path, events, duration: float, stem: str
             widgets.show_error(exc, "Cannot render the annotated video")
 
 
-if source == "A clip of the dataset":
-    if ctx.data_root is None:
-        widgets.first_run_message()
-        st.stop()
-    parser, data, preds = widgets.predictions_or_stop(ctx)
-    row = clip_picker(data, preds)
-    if row is None:
-        st.stop()
-    pred_a, pred_v = (x[row] for x in widgets.binary(preds, ctx))
-    gt_a = None if data.gt_audio is None else data.gt_audio[row]
-    gt_v = None if data.gt_visual is None else data.gt_visual[row]
-    name = data.filenames[row]
-    st.markdown(
-        f"**{name}**: weak labels {', '.join(LLP_CLASSES[c] for c in np.flatnonzero(data.label[row])) or '-'}"
-    )
-    if gt_a is not None:
-        show_clip_scores(pred_a, pred_v, gt_a, gt_v)
-    segment_prob = preds.segment_prob[row]
-    events = metrics.extract_events(pred_a, pred_v, segment_prob, filenames=[name])
-    video_path = find_video(ctx.video_dir, name)
-    show_parse(name, segment_prob, pred_a, pred_v, gt_a, gt_v, events, video_path, 10.0, weak=data.label[row])
-else:
-    st.caption(
-        "mp4 / webm / mkv / mov / avi up to the upload limit (server.maxUploadSize in .streamlit/config.toml; "
-        "for bigger files use `python -m mmcse parse VIDEO --checkpoint CK`)."
-    )
+def uploaded_video() -> None:
+    st.caption("mp4 / webm / mkv / mov / avi up to the upload limit (server.maxUploadSize in .streamlit/config.toml; "
+               "for bigger files use `python -m mmcse parse VIDEO --checkpoint CK`).")  # fmt: skip
     upload = st.file_uploader("Video file", type=["mp4", "webm", "mkv", "mov", "avi"], key="video_upload")
     if upload is None:
         st.stop()
     path = context.save_upload(upload)
     try:
-        parser = cache.get_parser(ctx.checkpoint)
+        cache.get_parser(ctx.checkpoint)
         parse = cache.parse_video(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), str(path))
     except (ImportError, *widgets.USER_ERRORS) as exc:
         widgets.show_error(exc, f"Cannot parse {upload.name}")
@@ -204,16 +211,19 @@ else:
                 "extracted offline (the demo features can; HAN / VALOR features need the official backbones).")  # fmt: skip
         st.stop()
     parse = parse.rethreshold(ctx.gating, ctx.segment_threshold, ctx.video_threshold)
+    name = Path(upload.name).name  # the user's name in the lanes, exports and messages, not the stored one
+    parse = dataclasses.replace(parse, path=name, events=[dataclasses.replace(ev, filename=name) for ev in parse.events],
+                                warnings=[context.user_message(w) for w in parse.warnings])  # fmt: skip
     for warning in parse.warnings:
         st.warning(warning)
-    show_parse(
-        upload.name,
-        parse.segment_prob,
-        parse.pred_a,
-        parse.pred_v,
-        None,
-        None,
-        parse.events,
-        path,
-        parse.duration,
-    )
+    show_parse(name, parse, None, None, path, "file")
+
+
+if source == "A clip of the dataset":
+    if ctx.data_root is None:
+        widgets.first_run_message()
+        st.stop()
+    dataset_clip()
+else:
+    nav.write_clip(None)
+    uploaded_video()

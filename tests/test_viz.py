@@ -149,3 +149,100 @@ def test_tsne_figure_groups_and_hover():
     assert "segment 5" in audio.hovertext[1] and "c2" in audio.hovertext[1]
     with pytest.raises(ValueError):
         viz.tsne_figure(xy[:2], table)
+
+
+def test_per_class_f_zero_and_not_applicable_look_different():
+    f = np.full(25, np.nan)
+    f[DOG], f[CAR] = 0.0, 80.0  # Dog annotated but never right; Car fine; the rest not applicable
+    fig = viz.per_class_f_bar({"a": f})
+    bars, na = fig.data[0], fig.data[1]
+    assert bars.text[DOG] == "0" and bars.text[CAR] == "" and np.isnan(bars.y[SPEECH])
+    assert na.name.startswith("n/a") and na.y[SPEECH] == 100.0 and np.isnan(na.y[DOG]) and np.isnan(na.y[CAR])
+    assert na.marker.pattern.shape == "/" and na.offsetgroup == bars.offsetgroup  # drawn in the class's own slot
+    assert fig.layout.legend.y < 0  # under the plot, away from the toolbar
+
+
+def test_delta_bar_says_which_minus_which_with_intervals():
+    delta = np.zeros(25)
+    delta[DOG], delta[CAR] = 5.0, -3.0
+    fig = viz.per_class_delta_bar({"B − A (han − mmcse)": delta}, title="han minus mmcse",
+                                  intervals={"B − A (han − mmcse)": (delta - 1, delta + 2)})  # fmt: skip
+    bar = fig.data[0]
+    assert bar.name == "B − A (han − mmcse)" and bar.showlegend and fig.layout.title.text == "han minus mmcse"
+    assert bar.marker.color[DOG] == viz.theme.UP and bar.marker.color[CAR] == viz.theme.DOWN
+    assert bar.error_y.array[DOG] == pytest.approx(2.0) and bar.error_y.arrayminus[DOG] == pytest.approx(1.0)
+
+
+def test_paired_table_labels_a_b_and_delta():
+    paired = {k: {"a": 50.0, "b": 52.5, "delta": 2.5, "ci_low": -0.5, "ci_high": 5.0, "p": 0.1, "within_noise": True}
+              for k in viz.METRIC_KEYS}  # fmt: skip
+    table = viz.paired_table(paired, "mmcse", "han")
+    assert list(table.columns) == ["A: mmcse", "B: han", "B − A", "95% CI", "p", "within noise"]
+    assert table.loc["Seg Type@AV", "B − A"] == 2.5 and table.loc["Seg Type@AV", "95% CI"] == "[-0.50, +5.00]"
+
+
+def test_palette_theme_colours_and_download_config():
+    colours = [viz.CLASS_COLORS[c] for c in LLP_CLASSES]
+    assert len(set(colours)) == 25 and all(len(c) == 7 and c.startswith("#") for c in colours)
+    for colour in colours + list(viz.MODALITY_COLORS.values()):  # neither black nor white: reads on both themes
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+        assert 40 < 0.2126 * r + 0.7152 * g + 0.0722 * b < 215
+    config = viz.figure_config("svg", "clip")
+    assert config["toImageButtonOptions"] == {"format": "svg", "filename": "clip", "scale": 2}
+    with pytest.raises(ValueError):
+        viz.figure_config("pdf")
+
+
+def test_timeline_states_threshold_and_heatmap_row_order():
+    pred_a, pred_v, gt_a, gt_v, prob = make_clip()
+    data = viz.timeline_data(pred_a, pred_v, prob, gt_a, gt_v, segment_threshold=0.5)
+    lane = next(lane for lane in data["lanes"] if lane["modality"] == "audio" and lane["label"] == "Dog")
+    assert lane["states"][:7] == ["", "", "tp", "tp", "tp", "fn", ""]  # GT [2, 6), prediction [2, 5)
+    visual = next(lane for lane in data["lanes"] if lane["modality"] == "visual" and lane["label"] == "Dog")
+    assert visual["states"][:3] == ["fn", "fn", "fn"] and visual["states"][3] == "tp"
+    assert data["threshold"] == 0.5 and data["colors"]["fp"] == viz.theme.ERROR_COLORS["fp"]
+    assert viz.timeline_data(pred_a, pred_v, prob)["lanes"][0]["states"] is None
+    fig = viz.probability_heatmaps(prob, gt_a, gt_v, pred_a, pred_v, classes=[SPEECH, DOG])
+    assert list(fig.data[0].y) == ["Speech", "Dog"] and fig.layout.yaxis.autorange == "reversed"  # lanes' order
+    assert not fig.layout.showlegend and "o ground truth" in fig.layout.annotations[0].text
+
+
+def test_tsne_symbols_customdata_and_selection():
+    table = pd.DataFrame({"clip": ["c1", "c1", "c2"], "segment": [0, 1, 5], "class": ["Dog", "Car", "background"],
+                          "modality": ["audio", "visual", "audio"], "active": [True, False, None]})  # fmt: skip
+    fig = viz.tsne_figure(np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]), table)
+    names = [t.name for t in fig.data]
+    assert names == ["Car", "Dog", "background"]  # official class order, background last
+    car = fig.data[0]
+    assert list(car.marker.symbol) == ["diamond"] and list(car.customdata) == [1]
+    assert car.marker.color == viz.CLASS_COLORS["Car"]
+    selection = {"points": [{"customdata": 2}, {"customdata": 0}, {"customdata": 2}, {"customdata": {"0": 1}}]}
+    assert viz.selected_rows(selection) == [2, 0, 1] and viz.selected_rows(None) == []
+
+
+def test_cooccurrence_lift_click_and_images():
+    m = np.full((25, 25), 1 / 25)
+    m[DOG, CAR] = 2 / 25
+    lift = viz.lift_over_uniform(m)
+    assert lift[DOG, CAR] == pytest.approx(1.0) and lift[0, 0] == pytest.approx(0.0)
+    fig = viz.cooccurrence_heatmap(lift, diverging=True, clickable=True)
+    cells = fig.data[1]
+    assert len(cells.x) == 625 and list(cells.customdata[DOG * 25 + CAR][:2]) == [DOG, CAR]
+    assert fig.layout.yaxis.range == (24.5, -0.5)  # first class at the top
+    assert viz.clicked_cell({"points": [{"customdata": {"0": DOG, "1": CAR, "2": 0.1}}]}) == (DOG, CAR)
+    assert viz.clicked_cell({"points": []}) is None
+    svg = viz.matrix_image(m, "map", image_format="svg")
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+
+
+def test_curves_figures():
+    sweep = pd.DataFrame({"threshold": [0.3, 0.5], "seg_type": [60.0, 65.0], "evt_type": [50.0, 55.0]})
+    fig = viz.threshold_sweep_figure(sweep, current=0.5)
+    assert [t.name for t in fig.data] == ["Seg Type@AV", "Evt Type@AV"] and list(fig.data[0].y) == [60.0, 65.0]
+    curves = {"Dog": {"precision": np.array([1.0, 0.5]), "recall": np.array([0.5, 1.0]), "ap": 0.75, "point": (0.5, 1.0)}}
+    pr = viz.pr_curves_figure(curves)
+    assert pr.data[0].name == "Dog (AP 75.0)" and list(pr.data[1].x) == [0.5]
+    rows = [{"epoch": "1", "val_seg_type": "50.0", "train_loss": "1.0"}, {"epoch": "2", "val_seg_type": "", "train_loss": "0.5"}]
+    train = viz.training_curves_figure({"run": rows}, "val_seg_type")
+    assert list(train.data[0].x) == [1] and list(train.data[0].y) == [50.0]  # the empty value is skipped
+    assert viz.metric_columns(rows)[0] == "val_seg_type"

@@ -1,101 +1,257 @@
-"""AppTest (streamlit.testing) runs every page on the tiny fixture: no exception, key widgets present,
-thresholds change the shown scores, bad inputs give a clear message instead of a traceback."""
+"""AppTest (streamlit.testing) runs every page and widget path on the tiny fixture (and first use on the
+shipped compact demo): no exception, the values shown are the library's values, the open clip is kept by
+id through threshold / gating / filter changes, permalinks restore a view, messages name the user's files."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from helpers.app_fixture import build_app_fixture
+from helpers.app_fixture import TINY_FEATURES, build_app_fixture, tiny_model_config
 from streamlit.testing.v1 import AppTest
 
+from mmcse import analysis, browse, metrics, stats
+from mmcse.data.llp import read_weak_labels
+
 REPO = Path(__file__).resolve().parents[2]
-TIMEOUT = 60
+TIMEOUT = 120
+MMCSE = "tiny_mmcse/best.safetensors"
+HAN = "tiny_han/best.safetensors"
+
+
+def save_with_gating(path: Path, arch: str, gating: str, seed: int) -> None:
+    import torch
+
+    from mmcse.checkpoint import save_checkpoint
+    from mmcse.config import TrainConfig
+    from mmcse.models import create_model
+
+    torch.manual_seed(seed)
+    cfg = tiny_model_config(TINY_FEATURES, arch)
+    save_checkpoint(path, create_model(cfg).eval(), model_config=cfg, feature_spec=TINY_FEATURES,
+                    train_config=TrainConfig(seed=seed, gating=gating))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory):
-    return build_app_fixture(tmp_path_factory.mktemp("apptest_fixture"))
+    """The tiny fixture; HAN trained with fused gating (as HAN is), a metrics.csv beside each run."""
+    fx = build_app_fixture(tmp_path_factory.mktemp("apptest_fixture"))
+    save_with_gating(fx.han_checkpoint, "han", "fused", 1)
+    for run, base in (("tiny_mmcse", 50.0), ("tiny_han", 40.0)):
+        rows = ["epoch,train_loss,val_seg_type"] + [f"{e},{1.0 / e:.3f},{base + e}" for e in (1, 2, 3)]
+        (fx.runs / run / "metrics.csv").write_text("\n".join(rows) + "\n")
+    return fx
 
 
 @pytest.fixture
 def run_app(fx, monkeypatch):
-    """run_app(page, **widget_values) -> a finished AppTest run of that page with those sidebar choices.
-
-    Each configuration is a fresh app with values preset in session state: under st.navigation, AppTest's
-    element tree drops the sidebar block after the first run, so sidebar widgets cannot be driven in place."""
+    """run_app(page, query=None, **state) -> a finished AppTest run of that page, with session-state
+    presets (sidebar widgets) and query parameters (a permalink). Under st.navigation AppTest drops the
+    sidebar's widget values when it switches pages after a run, so each configuration is a fresh app."""
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(fx.data))
     monkeypatch.setenv("MMCSE_RUNS", str(fx.runs))
     monkeypatch.chdir(REPO)
 
-    def run(page: str | None = None, **state) -> AppTest:
+    def run(page: str | None = None, query: dict | None = None, **state) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
         for key, value in state.items():
             at.session_state[key] = value
-        at = at.run()  # the home page; AppTest needs one run before switching pages
-        if page:
+        for key, value in (query or {}).items():
+            at.query_params[key] = value
+        if page:  # straight to the page, as a permalink opens it (pages keep their file names as URLs)
             at.switch_page(f"pages/{page}.py")
-            at = at.run()
+        at = at.run()
         assert not at.exception, [e.value for e in at.exception]
         return at
 
     return run
 
 
-MMCSE = "tiny_mmcse/best.safetensors"
-HAN = "tiny_han/best.safetensors"
+def frame(at: AppTest, *columns: str, index: str | None = None):
+    """The first table shown whose columns include ``columns`` (and whose index holds ``index``): AppTest
+    keeps no key for a read-only st.dataframe."""
+    for df in at.dataframe:
+        value = df.value
+        if set(columns) <= set(value.columns) and (index is None or index in value.index):
+            return value
+    raise AssertionError(f"no table with columns {columns}")
 
 
-def test_overview_shows_scores_and_thresholds_change_them(run_app):
+def open_clip(at: AppTest) -> str:
+    """The clip the Video parser shows (its header)."""
+    header = next(m.value for m in at.markdown if m.value.startswith("#### "))
+    return header.split("\n")[0].removeprefix("#### ")
+
+
+def fixture_predictions(fx, split="test", gating="mmcse", seg=0.5, vid=0.5):
+    from mmcse.data.paths import DataPaths
+    from mmcse.data.splits import open_split
+    from mmcse.inference import Parser
+
+    parser = Parser.from_checkpoint(fx.mmcse_checkpoint)
+    data = open_split(DataPaths.from_root(fx.data, parser.feature_spec, use_pseudo_labels=False), split)
+    preds = parser.predict_split(data)
+    return data, preds, preds.binary(gating, seg, vid)
+
+
+# ----------------------------------------------------------------------------- Overview
+
+
+def test_overview_scores_follow_thresholds_and_split_into_levels(run_app, fx):
     at = run_app(ckpt_pick=MMCSE)
-    assert {"split", "ckpt_pick", "gating"} <= {w.key for w in at.sidebar.selectbox}
-    assert {"segment_threshold", "video_threshold"} <= {w.key for w in at.sidebar.slider}
     assert at.sidebar.selectbox(key="ckpt_pick").value == MMCSE
-    table = at.dataframe[0].value
-    assert list(table.index) == [
-        MMCSE,
-        "predict nothing",
-        "weak labels everywhere",
-        "weak labels, no visual Speech",
-    ]
-    low = run_app(ckpt_pick=MMCSE, segment_threshold=0.1, video_threshold=0.1).dataframe[0].value
-    assert low.iloc[0].to_dict() != table.iloc[0].to_dict()
-    assert low.iloc[1:].equals(table.iloc[1:])  # reference rows do not depend on thresholds
+    segment = frame(at, "Type@AV", "Event@AV")
+    assert list(segment.index) == [MMCSE, "predict nothing", "weak labels everywhere", "weak labels, no visual Speech"]
+    assert list(segment.columns) == ["A", "V", "AV", "Type@AV", "Event@AV"]
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    expected = metrics.avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    assert segment.loc[MMCSE, "Type@AV"] == pytest.approx(expected["seg_type"])
+    event = [df.value for df in at.dataframe if "Type@AV" in df.value.columns][1]
+    assert event.loc[MMCSE, "Type@AV"] == pytest.approx(expected["evt_type"])
+    low = frame(run_app(ckpt_pick=MMCSE, segment_threshold=0.1, video_threshold=0.1), "Type@AV")
+    assert low.iloc[0].to_dict() != segment.iloc[0].to_dict()
+    assert low.iloc[1:].equals(segment.iloc[1:])  # reference rows do not depend on thresholds
+    assert not any("embedded demo" in i.value for i in at.info)  # the fixture is not the demo
 
 
-def test_video_parser_page_clip_scores_follow_threshold(run_app):
+def test_overview_per_class_table_sweep_and_pr_curves(run_app, fx):
+    at = run_app(ckpt_pick=MMCSE)
+    table = frame(at, "support", "precision", "recall")  # segment level, audio
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx)
+    counts = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    support = counts["tp_a"] + counts["fn_a"]
+    assert table["support"].tolist() == support.astype(int).tolist()
+    f = np.where(np.isnan(counts["a"]), np.nan, 100 * counts["a"])
+    np.testing.assert_allclose(table["F"].to_numpy(float), f, equal_nan=True)
+    bar = at.get("plotly_chart")
+    assert bar, "no figure drawn"
+    sweep = analysis.threshold_sweep(preds, data.gt_audio, data.gt_visual, "mmcse")
+    assert len(sweep) == 19 and sweep["threshold"].iloc[0] == pytest.approx(0.05)
+    best = sweep.loc[sweep["seg_type"].idxmax()]
+    assert any(f"Best seg Type@AV {best['seg_type']:.2f}" in c.value for c in at.caption)
+
+
+def test_figures_download_in_the_sidebar_format(run_app):
+    for image_format in ("png", "svg"):
+        at = run_app(ckpt_pick=MMCSE, figure_format=image_format)
+        configs = [json.loads(chart.proto.config) for chart in at.get("plotly_chart")]
+        assert configs and all(c["toImageButtonOptions"]["format"] == image_format for c in configs)
+
+
+# ----------------------------------------------------------------------------- Video parser
+
+
+def test_video_parser_opens_on_the_showcase_clip_and_keeps_it_by_id(run_app, fx):
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    showcase = browse.showcase_clip(table, data.gt_audio, data.gt_visual)
     at = run_app("video_parser", ckpt_pick=MMCSE)
-    assert at.title[0].value == "Video parser"
-    assert at.selectbox(key="clip_pick").options
-    assert "clip_search" in {w.key for w in at.text_input}
-    assert "disagreement with GT" in at.selectbox(key="clip_sort").options
-    scores, events = at.dataframe[0].value, at.dataframe[1].value
-    low = run_app("video_parser", ckpt_pick=MMCSE, segment_threshold=0.05, video_threshold=0.05)
-    assert low.dataframe[0].value.iloc[0].to_dict() != scores.iloc[0].to_dict()
-    assert len(low.dataframe[1].value) > len(events)
+    assert open_clip(at) == showcase
+    assert at.query_params["clip"] == [showcase] or at.query_params["clip"] == showcase
+    at.button(key="clip_next").click().run()
+    following = browse.step_clip(data.filenames, showcase, +1)
+    assert open_clip(at) == following
+    # threshold, gating and filter changes keep the clip (its scores change, the id does not)
+    for key, value in (("segment_threshold", 0.1), ("gating", "fused"), ("video_threshold", 0.2)):
+        at.session_state[key] = value
+        at.run()
+        assert not at.exception and open_clip(at) == following
+    at.text_input(key="clip_search").set_value("zzz-no-such-clip").run()
+    assert open_clip(at) == following  # hidden by the filter, still open
+    assert any("0 of" in c.value and "hidden by the filters" in c.value for c in at.caption)
+    assert at.button(key="clip_prev").disabled and at.button(key="clip_next").disabled
+    at.text_input(key="clip_search").set_value("").run()
+    at.button(key="clip_prev").click().run()
+    assert open_clip(at) == showcase
+
+
+def test_video_parser_filters_and_clip_scores(run_app, fx):
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    at = run_app("video_parser", ckpt_pick=MMCSE)
+    shown = next(d for d in at.dataframe if "labels" in d.value.columns).value
+    assert list(shown.index) == list(table.index)
+    np.testing.assert_allclose(shown["seg Type@AV"].to_numpy(float), table["seg Type@AV"].to_numpy(float))
+    at.selectbox(key="clip_errors").set_value("false negatives").run()
+    shown = next(d for d in at.dataframe if "labels" in d.value.columns).value
+    expected = table.index[(table["FN audio"] + table["FN visual"]) > 0].tolist()
+    assert list(shown.index) == expected
+    clip = open_clip(at)
+    row = data.filenames.index(clip)
+    scores = metrics.avvp_scores(pred_a[row : row + 1], pred_v[row : row + 1], data.gt_audio[row : row + 1], data.gt_visual[row : row + 1])
+    assert frame(at, "Seg Type@AV", index="this clip").loc["this clip", "Seg Type@AV"] == pytest.approx(scores["seg_type"])
     assert [b.label for b in at.get("download_button")][:2] == ["Events TSV", "Events JSON"]
-    # a search that matches nothing says so
-    at.text_input(key="clip_search").set_value("zzz-no-such-clip")
-    at = at.run()
-    assert any("No clip matches" in i.value for i in at.info)
 
 
-def test_class_features_and_cooccurrence_pages(run_app):
-    at = run_app("class_features", ckpt_pick=MMCSE, tsne_points=200)
-    assert at.radio(key="tsne_stage").options == ["CAFD slots (before fusion)", "after FGSE"]
-    assert at.multiselect(key="tsne_classes").value
-    shown = int(next(c.value for c in at.caption if "points from the test split" in c.value).split()[0])
-    assert 0 < shown <= 200  # subsampled to the chosen number of points
-    at.radio(key="tsne_color").set_value("active")
-    at = at.run()
-    assert not at.exception
+def test_permalink_restores_clip_split_thresholds_and_gating(run_app, fx):
+    val_names = read_weak_labels(fx.data / "AVVP_val_pd.csv")[0]
+    query = {"clip": val_names[3], "split": "val", "seg": "0.30", "vid": "0.40", "gating": "fused", "ckpt": HAN}
+    at = run_app("video_parser", query=query)
+    assert open_clip(at) == val_names[3]
+    assert at.session_state["split"] == "val" and at.session_state["gating"] == "fused"
+    assert at.session_state["segment_threshold"] == pytest.approx(0.3)
+    assert at.session_state["video_threshold"] == pytest.approx(0.4)
+    assert at.session_state["ckpt_pick"] == HAN
+    # a clip that is not in the split is said, and another opens
+    at = run_app("video_parser", query={"clip": "no_such_clip_0_10"}, ckpt_pick=MMCSE)
+    assert any("no_such_clip_0_10" in w.value for w in at.warning)
+    assert open_clip(at) != "no_such_clip_0_10"
+
+
+def test_empty_split_is_explained_without_blaming_the_checkpoint(run_app, fx, tmp_path):
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(fx.data, root, ignore=shutil.ignore_patterns("runs"))
+    (root / "AVVP_train.csv").write_text("filename\tevent_labels\n")
+    at = run_app(data_root=str(root), split="train", ckpt_source="Path", ckpt_path=str(fx.mmcse_checkpoint))
+    messages = [w.value for w in at.warning] + [e.value for e in at.error]
+    assert any("train split" in m and "has no clips" in m and "Choose val or test" in m for m in messages), messages
+    assert not any("Cannot load the checkpoint" in m for m in messages)
+
+
+# ----------------------------------------------------------------------------- Class features, Co-occurrence
+
+
+def test_tsne_runs_from_the_form_and_colour_changes_do_not_recompute(run_app, monkeypatch):
+    calls = []
+    real = analysis.tsne_embed
+    monkeypatch.setattr(analysis, "tsne_embed", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = run_app("class_features", ckpt_pick=MMCSE)
+    assert any("press **Run t-SNE**" in i.value for i in at.info)  # nothing runs before the button
+    at.number_input(key="tsne_points").set_value(200)
+    at.button(key="tsne_run").click().run()  # the form's Run button
+    assert not at.exception, [e.value for e in at.exception]
+    caption = next(c.value for c in at.caption if "points from the test split" in c.value)
+    assert 0 < int(caption.split()[0]) <= 200 and "10-NN class agreement" in caption
+    assert len(calls) == 1
+    for colour in ("modality", "active", "class"):
+        at.radio(key="tsne_color").set_value(colour).run()
+        assert not at.exception
+    assert len(calls) == 1  # colours redraw the cached embedding
+
+
+def test_cooccurrence_page_shows_agreement_views_and_exports(run_app, fx):
     at = run_app("cooccurrence", ckpt_pick=MMCSE)
     assert [o.split(":")[0] for o in at.radio(key="map_name").options] == ["aa", "av", "vv", "va"]
-    top = at.dataframe[0].value
+    shown = {m.label.split(":")[0]: m.value for m in at.metric}
+    assert set(shown) == {"aa", "av", "vv", "va"}
+    from mmcse.inference import Parser
+
+    data, _, _ = fixture_predictions(fx)
+    learned = analysis.cooccurrence_maps(Parser.from_checkpoint(fx.mmcse_checkpoint), data)
+    expected = analysis.map_agreement(learned, analysis.annotation_cooccurrence(data))
+    for key, value in expected.items():
+        assert shown[key] == ("n/a" if np.isnan(value) else f"{value:.2f}")
+    top = frame(at, "row class", "column class")
     assert len(top) == 10 and (top["row class"] != top["column class"]).all()
-    at.radio(key="map_view").set_value("difference")
-    at.radio(key="map_segments").set_value("row class active")
-    at = at.run()
+    assert [b.label for b in at.get("download_button")] == ["PNG of the map shown", "SVG of the map shown", "CSV of the map shown"]
+    for view in ("learned beside annotations", "learned, raw", "learned − annotations"):
+        at.radio(key="map_view").set_value(view).run()
+        assert not at.exception
+    at.radio(key="map_segments").set_value("row class active").run()
     assert not at.exception
 
 
@@ -105,11 +261,37 @@ def test_han_checkpoint_is_explained_on_mmcse_only_pages(run_app):
         assert any("only MM-CSE" in i.value for i in at.info)
 
 
-def test_compare_page(run_app):
+# ----------------------------------------------------------------------------- Compare
+
+
+def test_compare_uses_each_checkpoints_own_gating_and_labels_deltas(run_app, fx):
+    at = run_app("compare", gating="modality")
+    picked = at.multiselect(key="compare_pick").value
+    assert picked == [MMCSE, HAN]
+    assert any(f"**{MMCSE}**: mmcse" in c.value and f"**{HAN}**: fused" in c.value for c in at.caption)
+    paired = frame(at, "B − A")
+    assert "B − A" in paired.columns and f"A: {MMCSE}" in paired.columns
+    assert any(h.value == f"B − A: {HAN} minus {MMCSE}" for h in at.subheader)
+    from mmcse.inference import Parser
+
+    data, preds_a, bin_a = fixture_predictions(fx)
+    preds_b = Parser.from_checkpoint(fx.han_checkpoint).predict_split(data)
+    expected = stats.paired_scores(*bin_a, *preds_b.binary("fused"), data.gt_audio, data.gt_visual, n_resamples=1000, seed=0)
+    assert paired.loc["Seg Type@AV", "B − A"] == pytest.approx(expected["seg_type"]["delta"])
+    # switched: the sidebar's gating for all
+    at.radio(key="compare_gating").set_value("the sidebar's gating for all").run()
+    assert any(f"**{HAN}**: modality" in c.value for c in at.caption)
+    assert at.query_params["cmp_gating"] in ("sidebar", ["sidebar"])
+
+
+def test_compare_training_curves_and_disagreements(run_app):
     at = run_app("compare")
-    assert len(at.multiselect(key="compare_pick").value) == 2
-    assert len(at.dataframe[0].value) == 2
-    assert len(at.dataframe[1].value) > 0
+    assert at.selectbox(key="curve_column").value == "val_seg_type"
+    disagree = frame(at, "differing segments")
+    assert len(disagree) > 0 and (np.diff(disagree["differing segments"].to_numpy()) <= 0).all()
+
+
+# ----------------------------------------------------------------------------- errors and first use
 
 
 def test_bad_inputs_show_messages_not_tracebacks(run_app, fx, tmp_path):
@@ -118,14 +300,30 @@ def test_bad_inputs_show_messages_not_tracebacks(run_app, fx, tmp_path):
     broken = tmp_path / "broken.safetensors"
     broken.write_bytes(b"\x00garbage" * 10)
     at = run_app(ckpt_source="Path", ckpt_path=str(broken))  # a corrupted file
-    assert any("broken.safetensors" in e.value for e in at.error)
+    assert any("Cannot load the checkpoint" in e.value and "broken.safetensors" in e.value for e in at.error)
     at = run_app(data_root=str(tmp_path))  # a folder without the CSVs
     assert any("AVVP_val_pd.csv" in e.value for e in at.error)
     (tmp_path / "AVVP_test_pd.csv").write_text((fx.data / "AVVP_test_pd.csv").read_text())
-    at = run_app(
-        data_root=str(tmp_path), ckpt_source="Path", ckpt_path=str(fx.mmcse_checkpoint)
-    )  # no features
+    at = run_app(data_root=str(tmp_path), ckpt_source="Path", ckpt_path=str(fx.mmcse_checkpoint))  # no features
     assert any("feats not found" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_upload_messages_name_the_users_file_not_the_stored_one(tmp_path, monkeypatch):
+    from pages import _context as context
+
+    monkeypatch.setattr(context, "UPLOAD_DIR", tmp_path)
+
+    class Upload:
+        name = "my model (v2).safetensors"
+
+        def getvalue(self):
+            return b"not really a checkpoint"
+
+    stored = context.save_upload(Upload())
+    assert stored.parent == tmp_path and stored.name != Upload.name and stored.suffix == ".safetensors"
+    assert context.display_name(stored) == Upload.name
+    message = context.user_message(f"{stored}: header too short; {stored.name} is not a safetensors file")
+    assert stored.name not in message and message.count(Upload.name) == 2
 
 
 def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
@@ -137,3 +335,121 @@ def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
     at = at.run()
     assert not at.exception
     assert any("python -m mmcse demo" in i.value for i in at.info)
+
+
+@pytest.mark.slow
+def test_first_use_on_the_shipped_demo(monkeypatch):
+    """The compact demo: the Overview says it is a procedural demo with simulated pseudo labels, and the
+    Video parser opens on the best test clip with events in both modalities, its video rendered on demand
+    when it was not shipped."""
+    demo = REPO / "assets" / "demo"
+    monkeypatch.setenv("MMCSE_DATA_ROOT", str(demo))
+    monkeypatch.setenv("MMCSE_RUNS", str(demo / "runs"))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    notice = next(i.value for i in at.info if "embedded demo" in i.value)
+    assert "simulated" in notice and "not LLP" in notice
+    at.switch_page("pages/video_parser.py").run()
+    assert not at.exception
+    from mmcse.data.paths import DataPaths
+    from mmcse.data.splits import open_split
+    from mmcse.inference import Parser
+
+    parser = Parser.from_checkpoint(demo / "runs" / "mmcse" / "best.safetensors")
+    data = open_split(DataPaths.from_root(demo, parser.feature_spec, use_pseudo_labels=False), "test")
+    pred_a, pred_v = parser.predict_split(data).binary(parser.gating)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, [True] * len(data))
+    assert open_clip(at) == browse.showcase_clip(table, data.gt_audio, data.gt_visual)
+    assert not any("No video" in str(c.value) for c in at.caption)
+
+
+def values(x) -> np.ndarray:
+    """A plotly JSON array: a list, or {"dtype", "bdata"} (plotly's base64 typed array)."""
+    if isinstance(x, dict) and "bdata" in x:
+        import base64
+
+        return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).astype(float)
+    return np.array(x, dtype=float)
+
+
+def chart(at: AppTest, key_part: str) -> dict:
+    """The plotly figure (as JSON) of the chart whose download file name contains ``key_part``."""
+    for element in at.get("plotly_chart"):
+        config = json.loads(element.proto.config)
+        if key_part in config["toImageButtonOptions"]["filename"]:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart named like {key_part}")
+
+
+def test_video_parser_class_and_modality_filters_and_all_classes(run_app, fx):
+    from mmcse.classes import class_index
+
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    at = run_app("video_parser", ckpt_pick=MMCSE)
+    cls = next(c for c in ("Dog", "Speech", "Car", "Cat") if data.label[:, class_index(c)].any())
+    at.multiselect(key="clip_classes").set_value([cls]).run()
+    at.selectbox(key="clip_modality").set_value("visual").run()
+    shown = frame(at, "labels", "video")
+    expected = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual,
+                                   classes=[class_index(cls)], modality="visual")  # fmt: skip
+    assert list(shown.index) == expected
+    assert len(chart(at, "_probabilities")["data"][0]["y"]) < 25
+    at.checkbox(key="heatmap_all").check().run()
+    assert len(chart(at, "_probabilities")["data"][0]["y"]) == 25
+
+
+def test_overview_levels_tables_and_pr_curves_follow_their_widgets(run_app, fx):
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx)
+    at = run_app(ckpt_pick=MMCSE)
+    at.radio(key="per_class_level").set_value("event").run()
+    event_f = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")["a"]
+    bar = chart(at, "per_class_f_event")["data"][0]
+    np.testing.assert_allclose(values(bar["y"]), 100 * event_f, equal_nan=True)
+    at.radio(key="table_level").set_value("event").run()
+    at.radio(key="table_modality").set_value("visual").run()
+    counts = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")
+    assert frame(at, "support", "precision")["support"].tolist() == (counts["tp_v"] + counts["fn_v"]).astype(int).tolist()
+    at.radio(key="pr_modality").set_value("visual").run()
+    curves = analysis.pr_curves(preds, data.gt_audio, data.gt_visual, "mmcse", "visual",
+                                [metrics.LLP_CLASSES.index(c) for c in at.multiselect(key="pr_classes").value])  # fmt: skip
+    names = [t["name"] for t in chart(at, "pr_visual")["data"] if t.get("mode") == "lines"]
+    assert names == [f"{n} (AP {100 * c['ap']:.1f})" for n, c in curves.items()]
+
+
+def test_compare_delta_modality_curve_column_and_clip(run_app, fx):
+    from mmcse.inference import Parser
+
+    data, _, bin_a = fixture_predictions(fx)
+    bin_b = Parser.from_checkpoint(fx.han_checkpoint).predict_split(data).binary("fused")
+    at = run_app("compare")
+    at.radio(key=f"delta_mod_{HAN}").set_value("v").run()
+    fa = metrics.per_class_f(*bin_a, data.gt_audio, data.gt_visual)["v"]
+    fb = metrics.per_class_f(*bin_b, data.gt_audio, data.gt_visual)["v"]
+    bar = chart(at, "per_class_delta")["data"][0]
+    assert bar["name"] == f"B − A ({HAN} − {MMCSE})"
+    expected = np.nan_to_num(fb) - np.nan_to_num(fa)
+    expected[np.isnan(fa) & np.isnan(fb)] = np.nan
+    np.testing.assert_allclose(values(bar["y"]), 100 * expected, equal_nan=True)
+    at.selectbox(key="curve_column").set_value("train_loss").run()
+    curves = {t["name"]: t["y"] for t in chart(at, "training_train_loss")["data"]}
+    assert values(curves[MMCSE]) == pytest.approx([1.0, 0.5, 0.333])
+    options = at.selectbox(key="compare_clip").options
+    at.selectbox(key="compare_clip").set_value(options[-1]).run()
+    assert not at.exception
+
+
+def test_an_uploaded_video_is_named_as_the_user_named_it(run_app, fx):
+    """(A sidebar upload cannot be driven by AppTest under st.navigation; `save_upload` / `user_message` are
+    checked above and the browser test uploads through the page.)"""
+    import hashlib
+
+    video = b"this is a text file, not a video\n"
+    demo_checkpoint = REPO / "assets" / "demo" / "runs" / "mmcse" / "best.safetensors"  # its features extract offline
+    at = run_app("video_parser", ckpt_source="Path", ckpt_path=str(demo_checkpoint), parser_source="Upload a video")
+    at.file_uploader(key="video_upload").set_value(("notes.mp4", video, "video/mp4")).run()
+    errors = [e.value for e in at.error]
+    # the reader's message names the stored file; the user sees their own name in its place
+    assert any(e.startswith("Cannot parse notes.mp4: notes.mp4: not a video file") for e in errors), errors
+    assert not any(hashlib.sha256(video).hexdigest()[:16] in e for e in errors)

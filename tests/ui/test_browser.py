@@ -1,7 +1,10 @@
 """Real-browser test: `streamlit run app.py` on the tiny fixture, driven by Playwright with Debian's Chromium.
 
-Visits every page, plays the clip's video, checks that the playhead moves and that a click on a lane seeks
-the video, and saves screenshots (to $MMCSE_SCREENSHOTS, else a pytest tmp folder). Skips when
+Visits every page in both themes, plays the clip's video (the playhead follows, a click on a lane seeks),
+drives the clip table (a row click opens the clip), the keys (j / k, space, left / right), a cross-link
+(Compare's disagreement table -> the Video parser), an 800-px window (sidebar collapsed, video beside the
+lanes), uploads, and saves screenshots (to $MMCSE_SCREENSHOTS, else a pytest tmp folder). Every wait is on
+a DOM condition with a generous timeout, so a loaded machine is slower, not failing. Skips when
 /usr/bin/chromium is absent. Never downloads a browser (no `playwright install`).
 """
 
@@ -110,73 +113,305 @@ def shots(tmp_path_factory) -> Path:
     return folder
 
 
-def wait_idle(page, timeout_ms: int = 90_000) -> None:
-    """Wait until the script run is over: no running indicator and no element placeholders left."""
-    page.wait_for_timeout(500)
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run is over: no running indicator and no element placeholders left. The short
+    first pause lets a run that an action just asked for start; a slow run is waited for, not assumed."""
+    page.wait_for_timeout(300)
     page.wait_for_function(
         """() => !document.querySelector('[data-testid="stSkeleton"]')
               && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')""",
         timeout=timeout_ms,
     )
-    page.wait_for_timeout(1000)
 
 
+def new_page(browser, width: int = 1400, height: int = 1100, theme: str = "light"):
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme)
+    return context.new_page()
+
+
+def timeline_clip(page) -> str:
+    return page.locator(".mmcse-timeline").first.get_attribute("data-clip")
+
+
+def wait_timeline(page, clip: str, timeout_ms: int = 120_000) -> None:
+    """Wait until the timeline shows ``clip`` with its lanes drawn."""
+    page.wait_for_function(
+        "clip => { const t = document.querySelector('.mmcse-timeline') ||"
+        " [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);"
+        " return t && t.dataset.clip === clip && Number(t.dataset.renders || 0) > 0; }",
+        arg=clip, timeout=timeout_ms,
+    )
+
+
+def header_clip(page) -> str:
+    return page.locator('[data-testid="stMarkdownContainer"] h4').first.inner_text().strip()
+
+
+def click_row(page, table, row: int) -> None:
+    """Select row ``row`` of an st.dataframe (a canvas grid): click its selection checkbox cell."""
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+
+
+@pytest.fixture(scope="module")
+def test_clips(server) -> list[str]:
+    from mmcse.data.llp import read_weak_labels
+
+    _, fx = server
+    return read_weak_labels(fx.data / "AVVP_test_pd.csv")[0]
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("path", list(PAGES))
-def test_every_page_renders_without_exception(server, browser, shots, path):
+def test_every_page_renders_without_exception(server, browser, shots, path, theme):
     url, _ = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = new_page(browser, height=2400, theme=theme)  # tall: Streamlit scrolls inside the page, not the window
     page.goto(f"{url}/{path}")
-    page.get_by_role("heading", name=PAGES[path]).wait_for(timeout=60_000)
+    page.get_by_role("heading", name=PAGES[path]).wait_for(timeout=120_000)
     wait_idle(page)
-    page.screenshot(path=str(shots / f"page_{path or 'overview'}.png"), full_page=True)
+    page.screenshot(path=str(shots / f"page_{path or 'overview'}_{theme}.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
-    # the app's own navigation and shared sidebar, not Streamlit's legacy pages/ list
+    # the app's own navigation and shared sidebar, not Streamlit's legacy pages/ list; no Deploy button
     assert page.get_by_text("Class features").count() >= 1 and page.get_by_text("Dataset root").count() == 1
-    page.close()
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    page.context.close()
+
+
+def test_ground_truth_strips_and_text_contrast_in_both_themes(server, browser, shots):
+    """The lanes' ground-truth strips take the theme's text colour: dark on light, light on dark."""
+    url, _ = server
+    luminance = {}
+    for theme in ("light", "dark"):
+        page = new_page(browser, theme=theme)
+        page.goto(f"{url}/video_parser")
+        page.locator(".mmcse-timeline .gt").first.wait_for(state="attached", timeout=120_000)
+        wait_idle(page)
+        strip = page.locator(".mmcse-timeline .gt").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        app_bg = page.locator('[data-testid="stApp"]').evaluate("e => getComputedStyle(e).backgroundColor")
+        values = [[float(x) for x in c[c.index("(") + 1 : c.index(")")].split(",")[:3]] for c in (strip, app_bg)]
+        luminance[theme] = [0.2126 * r + 0.7152 * g + 0.0722 * b for r, g, b in values]
+        page.screenshot(path=str(shots / f"timeline_{theme}.png"), full_page=True)
+        page.context.close()
+    for theme, (strip, background) in luminance.items():
+        assert abs(strip - background) > 100, f"{theme}: ground-truth strip {strip:.0f} on background {background:.0f}"
+    assert luminance["dark"][1] < 60 < luminance["light"][1]  # the two themes really differ
 
 
 def test_video_plays_playhead_moves_and_click_seeks(server, browser, shots):
     url, _ = server
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page = new_page(browser)
     page.goto(f"{url}/video_parser")
     video = page.locator(".mmcse-timeline video")
-    video.wait_for(timeout=60_000)
+    video.wait_for(timeout=120_000)
     wait_idle(page)
     playhead = page.locator(".mmcse-timeline .playhead")
     assert float(playhead.get_attribute("data-time")) == pytest.approx(0.0)
     video.evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_timeout(2500)
-    played = video.evaluate("v => v.currentTime")
-    moved = float(playhead.get_attribute("data-time"))
+    page.wait_for_function("v => v.currentTime > 0.5", arg=video.element_handle(), timeout=60_000)
+    page.wait_for_function("p => Number(p.dataset.time) > 0.5", arg=playhead.element_handle(), timeout=30_000)
     page.screenshot(path=str(shots / "video_playing.png"), full_page=True)
-    assert played > 0.5, "the video did not play"
-    assert moved > 0.5, "the playhead did not follow the video"
-    # pausing reports the time to Python, which reruns the page; read the time at the pause itself (on a
-    # slow machine the video keeps playing between the read above and the pause)
+    # pausing reports the time to Python, which reruns the page; read the time at the pause itself
     paused_at = video.evaluate("v => { v.pause(); return v.currentTime; }")
-    assert paused_at >= played
-    page.wait_for_timeout(2000)
+    page.get_by_text("Paused / seeked at").wait_for(timeout=60_000)  # the time came back to Python
     wait_idle(page)
     assert video.evaluate("v => v.currentTime") == pytest.approx(paused_at, abs=0.3), "the rerun reset the video"
-    page.get_by_text("Paused / seeked at").wait_for(timeout=30_000)  # the time came back to Python
     # a click at 80% of the first lane seeks the video to ~8 s
     track = page.locator(".mmcse-timeline .track").first
     box = track.bounding_box()
     page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
-    page.wait_for_timeout(800)
-    assert video.evaluate("v => v.currentTime") == pytest.approx(8.0, abs=0.3)
-    assert float(playhead.get_attribute("data-time")) == pytest.approx(8.0, abs=0.3)
+    page.wait_for_function("v => Math.abs(v.currentTime - 8) < 0.3", arg=video.element_handle(), timeout=30_000)
+    page.wait_for_function("p => Math.abs(Number(p.dataset.time) - 8) < 0.3", arg=playhead.element_handle(), timeout=30_000)
     page.screenshot(path=str(shots / "video_seeked.png"), full_page=True)
-    page.close()
+    page.context.close()
+
+
+def test_clip_table_keys_and_threshold_keep_the_clip(server, browser, shots, test_clips):
+    url, _ = server
+    page = new_page(browser, height=1300)
+    page.goto(f"{url}/video_parser")
+    wait_timeline(page, test_clips[0])  # the showcase: the only clip with a video here
+    wait_idle(page)
+    table = page.locator('[data-testid="stDataFrame"]').first
+    click_row(page, table, 3)  # a row click opens that clip
+    wait_timeline(page, test_clips[3])
+    wait_idle(page)
+    assert header_clip(page) == test_clips[3] and f"clip={test_clips[3]}" in page.url
+    page.locator("h1").first.click()  # focus on the page, not on the grid
+    page.keyboard.press("j")
+    wait_timeline(page, test_clips[4])
+    wait_idle(page)
+    page.keyboard.press("k")
+    wait_timeline(page, test_clips[3])
+    wait_idle(page)
+    page.keyboard.press("k")
+    wait_timeline(page, test_clips[2])
+    wait_idle(page)
+    assert header_clip(page) == test_clips[2]
+    # a threshold change redraws the same clip with the new threshold
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('seg=0.55')", timeout=120_000)
+    wait_idle(page)
+    timeline = page.locator(".mmcse-timeline").first
+    page.wait_for_function("t => t.dataset.threshold === '0.55'", arg=timeline.element_handle(), timeout=60_000)
+    assert timeline_clip(page) == test_clips[2] and header_clip(page) == test_clips[2]
+    page.screenshot(path=str(shots / "table_keys_threshold.png"), full_page=True)
+    # TP / FP / FN colouring and zoom, drawn by the component itself (no rerun)
+    page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
+    timeline.locator(".cell").first.wait_for(state="attached", timeout=30_000)
+    assert timeline.locator(".pred").count() == 0 and timeline.get_attribute("data-mode") == "errors"
+    timeline.locator(".zoom-in").click()
+    page.wait_for_function("t => t.querySelector('.inner').style.width === '200%'", arg=timeline.element_handle(), timeout=30_000)
+    page.screenshot(path=str(shots / "timeline_errors_zoomed.png"), full_page=True)
+    timeline.locator(".zoom-out").click()
+    timeline.locator(".toolbar button").filter(has_text="GT / prediction rows").click()
+    # space plays and pauses, right / left step one segment (on the clip with a video)
+    click_row(page, table, 0)
+    wait_timeline(page, test_clips[0])
+    wait_idle(page)
+    video = page.locator(".mmcse-timeline video")
+    video.evaluate("v => { v.muted = true; }")
+    page.locator("h1").first.click()
+    page.keyboard.press(" ")
+    page.wait_for_function("v => !v.paused", arg=video.element_handle(), timeout=30_000)
+    page.keyboard.press(" ")
+    page.wait_for_function("v => v.paused", arg=video.element_handle(), timeout=30_000)
+    wait_idle(page)
+    video.evaluate("v => { v.currentTime = 2.4; }")
+    page.wait_for_function("v => Math.abs(v.currentTime - 2.4) < 0.05", arg=video.element_handle(), timeout=30_000)
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("v => Math.abs(v.currentTime - 3) < 0.05", arg=video.element_handle(), timeout=30_000)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("v => Math.abs(v.currentTime - 1) < 0.05", arg=video.element_handle(), timeout=30_000)
+    page.context.close()
+
+
+def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_clips):
+    url, _ = server
+    page = new_page(browser)
+    page.goto(f"{url}/video_parser?clip={test_clips[5]}&seg=0.40")
+    wait_timeline(page, test_clips[5])
+    wait_idle(page)
+    assert header_clip(page) == test_clips[5]
+    assert page.locator(".mmcse-timeline").first.get_attribute("data-threshold") == "0.4"
+    # Compare: a row of the disagreement table opens its clip on the Video parser
+    page.goto(f"{url}/compare")
+    page.get_by_role("heading", name="Where they disagree most").wait_for(timeout=120_000)
+    wait_idle(page)
+    table = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("canvas")).last
+    tables = page.locator('[data-testid="stDataFrame"]')
+    for i in range(tables.count()):  # the disagreement table is the one after its heading
+        box = tables.nth(i).bounding_box()
+        heading = page.get_by_role("heading", name="Where they disagree most").bounding_box()
+        if box and box["y"] > heading["y"]:
+            table = tables.nth(i)
+            break
+    click_row(page, table, 0)
+    page.wait_for_url("**/video_parser?**", timeout=120_000)
+    page.locator(".mmcse-timeline").first.wait_for(state="attached", timeout=120_000)
+    wait_idle(page)
+    clip = page.evaluate("() => new URLSearchParams(location.search).get('clip')")
+    assert clip in test_clips and header_clip(page) == clip
+    wait_timeline(page, clip)
+    page.screenshot(path=str(shots / "cross_link_from_compare.png"), full_page=True)
+    page.context.close()
+
+
+def open_first_listed_clip(page, heading_text: str) -> str:
+    """Select the first row of the clip list under ``heading_text``; wait for the Video parser to show it."""
+    page.get_by_text(heading_text).first.wait_for(timeout=120_000)
+    wait_idle(page)
+    label = page.get_by_text(heading_text).first.bounding_box()
+    tables = page.locator('[data-testid="stDataFrame"]')
+    table = next(tables.nth(i) for i in range(tables.count()) if tables.nth(i).bounding_box()["y"] > label["y"])
+    click_row(page, table, 0)
+    page.wait_for_url("**/video_parser?**", timeout=120_000)
+    page.locator(".mmcse-timeline").first.wait_for(state="attached", timeout=120_000)
+    wait_idle(page)
+    clip = page.evaluate("() => new URLSearchParams(location.search).get('clip')")
+    wait_timeline(page, clip)
+    assert header_clip(page) == clip
+    return clip
+
+
+def test_cross_links_from_a_cooccurrence_cell_and_a_tsne_lasso(server, browser, shots, test_clips):
+    import numpy as np
+
+    from mmcse import browse
+    from mmcse.data.llp import read_dense_labels, read_weak_labels
+
+    url, fx = server
+    names, weak = read_weak_labels(fx.data / "AVVP_test_pd.csv")
+    gt_a, gt_v = read_dense_labels(fx.data / "AVVP_eval_audio.csv", fx.data / "AVVP_eval_visual.csv", names)
+    c = int(np.argmax(gt_a.sum(axis=(0, 1))))  # the most annotated audio class: its diagonal aa cell has clips
+    expected = {names[i] for i in browse.cooccurring_clips("aa", c, c, weak, gt_a, gt_v)}
+    page = new_page(browser, height=1600)
+    page.goto(f"{url}/cooccurrence")
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    plot = page.locator(".js-plotly-plot").first
+    box = plot.bounding_box()
+    dx, dy = plot.evaluate("(g, c) => { const l = g._fullLayout; return [l.xaxis._offset + l.xaxis.l2p(c),"
+                           " l.yaxis._offset + l.yaxis.l2p(c)]; }", c)  # the cell's centre, from plotly's axes
+    page.mouse.move(box["x"] + dx, box["y"] + dy)
+    page.mouse.click(box["x"] + dx, box["y"] + dy)
+    listing = page.get_by_text("Select one to open it.").first
+    listing.wait_for(timeout=120_000)
+    page.screenshot(path=str(shots / "cooccurrence_cell_clips.png"), full_page=True)
+    assert f": {len(expected)} clips." in listing.inner_text()
+    assert open_first_listed_clip(page, "Select one to open it.") in expected
+    # t-SNE: Run, lasso around every point, open the first listed clip
+    page.goto(f"{url}/class_features")
+    page.get_by_role("button", name="Run t-SNE").wait_for(timeout=120_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Run t-SNE").click()
+    page.get_by_text("points from the test split").wait_for(timeout=180_000)
+    page.locator(".js-plotly-plot .nsewdrag").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    x0, y0, x1, y1 = area["x"] + 3, area["y"] + 3, area["x"] + area["width"] - 3, area["y"] + area["height"] - 3
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    for x, y in ((x1, y0), (x1, y1), (x0, y1), (x0, y0 + 5)):
+        page.mouse.move(x, y, steps=8)
+    page.mouse.up()
+    page.get_by_text("selected points from").wait_for(timeout=120_000)
+    page.screenshot(path=str(shots / "tsne_lasso_clips.png"), full_page=True)
+    assert open_first_listed_clip(page, "selected points from") in test_clips
+    page.context.close()
+
+
+def test_narrow_window_collapses_the_sidebar_and_keeps_video_beside_lanes(server, browser, shots, test_clips):
+    url, _ = server
+    for theme in ("light", "dark"):
+        page = new_page(browser, width=800, height=1000, theme=theme)
+        page.goto(f"{url}/video_parser")
+        wait_timeline(page, test_clips[0])
+        page.wait_for_selector('[data-testid="stSidebar"][data-collapsed="true"]', state="attached", timeout=60_000)
+        wait_idle(page)
+        video = page.locator(".mmcse-timeline video").bounding_box()
+        lanes = page.locator(".mmcse-timeline .scroll").first.bounding_box()
+        assert video["x"] + video["width"] <= lanes["x"] + 1, "the lanes wrapped under the video"
+        assert lanes["width"] > 200
+        heatmap = page.locator(".js-plotly-plot").first.bounding_box()
+        assert heatmap["width"] > 600, "the heatmaps shrank"
+        page.screenshot(path=str(shots / f"narrow_800_{theme}.png"), full_page=True)
+        page.context.close()
 
 
 def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, tmp_path):
+    import hashlib
+
     url, fx = server
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is a text file, not a video\n")
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    stored = hashlib.sha256(fake.read_bytes()).hexdigest()[:16]
+    page = new_page(browser, height=1400)
     page.goto(f"{url}/video_parser")
-    page.get_by_role("heading", name="Video parser").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Video parser").wait_for(timeout=120_000)
     wait_idle(page)
     # a checkpoint of the demo features (the tiny fixture spec has no offline extractor)
     page.locator("label").filter(has_text="Path").first.click(timeout=60_000)
@@ -189,16 +424,18 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     wait_idle(page)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     uploader.set_input_files(str(fake))
-    page.get_by_text("Cannot parse notes.mp4").wait_for(timeout=90_000)
+    page.get_by_text("Cannot parse notes.mp4").wait_for(timeout=120_000)
     wait_idle(page)
     page.screenshot(path=str(shots / "upload_not_a_video.png"), full_page=True)
     assert page.locator('[data-testid="stException"]').count() == 0
-    assert "notes.mp4" in page.locator('[data-testid="stAlert"]').first.inner_text()
+    alert = page.locator('[data-testid="stAlert"]').first.inner_text()
+    assert "notes.mp4" in alert and stored not in alert  # the user's file name, never the stored hash
     # a real video: parsed, played with its timeline
     uploader.set_input_files(str(fx.video))
-    page.locator(".mmcse-timeline video").wait_for(timeout=90_000)
+    page.locator(".mmcse-timeline video").wait_for(timeout=120_000)
     wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_role("heading", name="Segment probabilities").count() == 1
+    assert timeline_clip(page) == fx.video.name
     page.screenshot(path=str(shots / "upload_video.png"), full_page=True)
-    page.close()
+    page.context.close()

@@ -1,0 +1,217 @@
+"""Time the app as a user sees it, in a real browser (Debian's Chromium driven by Playwright), on the shipped
+compact demo (or $MMCSE_DATA_ROOT):
+
+    python scripts/measure_app.py                  # all four figures
+    python scripts/measure_app.py --repeat 8 --only switch threshold
+
+- cold start: from launching `streamlit run app.py` to the Overview fully drawn (its tables and figures
+  present, no script running);
+- clip switch: a click on a row of the Video parser's table -> the new clip's timeline drawn;
+- threshold change: one step of the segment-threshold slider -> the timeline redrawn with it;
+- t-SNE of 5,000 points: the Run button -> the scatter drawn; then a colour change (no recomputation).
+
+Every figure is printed with the 1-minute load average before and after it and the CPU count: timings on a
+shared machine are noisy, so report the load with them. Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+IDLE = """() => !document.querySelector('[data-testid="stSkeleton"]')
+  && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')"""
+TIMELINE = """([clip, threshold]) => { const t = document.querySelector('.mmcse-timeline')
+  || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);
+  return !!t && t.dataset.clip === clip && Number(t.dataset.renders || 0) > 0 && t.querySelector('.track')
+    && (threshold === null || t.dataset.threshold === threshold); }"""
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def report(name: str, seconds: list[float], load_before: str) -> None:
+    text = f"{seconds[0]:.2f} s" if len(seconds) == 1 else (
+        f"median {statistics.median(seconds):.2f} s, range {min(seconds):.2f}-{max(seconds):.2f} s (n={len(seconds)})")
+    print(f"{name:34s} {text:48s} load {load_before} -> {load()} on {os.cpu_count()} CPUs", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int) -> tuple[subprocess.Popen, float]:
+    import tempfile
+
+    env = dict(os.environ, MMCSE_CLIP_CACHE=tempfile.mkdtemp(prefix="mmcse_clips_"))  # first visits render
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, started
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("streamlit did not start within 120 s")
+
+
+def wait_idle(page) -> None:
+    page.wait_for_timeout(200)
+    page.wait_for_function(IDLE, timeout=180_000)
+
+
+def cold_start(browser, url: str, started: float, load_before: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.get_by_role("heading", name="Per class").wait_for(timeout=180_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=180_000)
+    page.wait_for_function(IDLE, timeout=180_000)
+    report("cold start -> Overview drawn", [time.perf_counter() - started], load_before)
+    page.close()
+
+
+def test_clip_names() -> list[str]:
+    root = Path(os.environ.get("MMCSE_DATA_ROOT") or REPO / "assets" / "demo")
+    lines = (root / "AVVP_test_pd.csv").read_text().splitlines()[1:]
+    return [line.split("\t")[0] for line in lines if line.strip()]
+
+
+def click_row(page, row: int) -> None:
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.wait_for(timeout=180_000)
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+
+
+def timed_click(page, row: int, clip: str) -> float:
+    t0 = time.perf_counter()
+    click_row(page, row)
+    page.wait_for_function(TIMELINE, arg=[clip, None], timeout=180_000)
+    seconds = time.perf_counter() - t0
+    wait_idle(page)
+    return seconds
+
+
+def search(page, text: str) -> None:
+    box = page.get_by_placeholder("clip id or class name")
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+def clip_switch(browser, url: str, repeat: int) -> None:
+    """Rows 0-5 of the compact demo have shipped videos; the others are rendered on demand: those are
+    brought to the table's first row by a search (not timed), then clicked (timed)."""
+    names = test_clip_names()
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{url}/video_parser")
+    page.wait_for_function(TIMELINE, arg=[names[2], None], timeout=180_000)  # opens on the showcase clip
+    wait_idle(page)
+    rows = [0, 1, 3, 4, 5, 1, 0, 3][: max(repeat, 1)]
+    load_before = load()
+    report("clip switch (video shipped)", [timed_click(page, row, names[row]) for row in rows], load_before)
+    for label in ("clip switch (rendered on demand)", "clip switch (rendered, revisit)"):
+        times, load_before = [], load()
+        for index in range(6, 6 + max(repeat, 1)):
+            search(page, names[index])
+            times.append(timed_click(page, 0, names[index]))
+        report(label, times, load_before)
+    page.close()
+
+
+def threshold_change(browser, url: str, repeat: int) -> None:
+    names = test_clip_names()
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{url}/video_parser")
+    page.wait_for_function(TIMELINE, arg=[names[2], "0.5"], timeout=180_000)
+    wait_idle(page)
+    slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+    times, load_before, value = [], load(), 0.5
+    for i in range(max(repeat, 1)):
+        key, value = ("ArrowRight", round(value + 0.05, 2)) if i % 2 == 0 else ("ArrowLeft", round(value - 0.05, 2))
+        slider.focus()
+        t0 = time.perf_counter()
+        page.keyboard.press(key)
+        page.wait_for_function(TIMELINE, arg=[names[2], f"{value:g}"], timeout=180_000)
+        times.append(time.perf_counter() - t0)
+        wait_idle(page)
+    report("threshold change -> timeline redrawn", times, load_before)
+    page.close()
+
+
+def tsne(browser, url: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.goto(f"{url}/class_features")
+    page.get_by_role("button", name="Run t-SNE").wait_for(timeout=180_000)
+    wait_idle(page)
+    points = page.get_by_label("Points (subsample)")
+    points.fill("5000")
+    page.get_by_text("All classes").click()
+    load_before = load()
+    t0 = time.perf_counter()
+    page.get_by_role("button", name="Run t-SNE").click()
+    page.get_by_text("points from the test split").wait_for(timeout=300_000)
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot .main-svg')", timeout=180_000)
+    seconds = time.perf_counter() - t0
+    shown = page.get_by_text("points from the test split").inner_text().split()[0]
+    report(f"t-SNE of {shown} points (Run -> drawn)", [seconds], load_before)
+    wait_idle(page)
+    load_before = load()
+    t0 = time.perf_counter()
+    page.get_by_text("modality", exact=True).last.click()
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot .legendtext')].some(e => e.textContent === 'visual')",
+                           timeout=180_000)  # fmt: skip
+    wait_idle(page)
+    report("t-SNE colour change (no recompute)", [time.perf_counter() - t0], load_before)
+    page.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=6, help="clicks / slider steps per timed series")
+    parser.add_argument("--only", nargs="*", default=["cold", "switch", "threshold", "tsne"],
+                        choices=["cold", "switch", "threshold", "tsne"])  # fmt: skip
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    load_before = load()
+    proc, started = start_server(port)
+    url = f"http://localhost:{port}"
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            if "cold" in args.only:
+                cold_start(browser, url, started, load_before)
+            if "switch" in args.only:
+                clip_switch(browser, url, args.repeat)
+            if "threshold" in args.only:
+                threshold_change(browser, url, args.repeat)
+            if "tsne" in args.only:
+                tsne(browser, url)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
