@@ -24,7 +24,6 @@ from mmcse.metrics import per_video_scores
 
 MODALITY_FILTERS = ("any", "audio", "visual", "audio-visual")
 ERROR_FILTERS = ("any", "false positives", "false negatives", "any error", "no error")
-SCORE_COLUMNS = ("seg Type@AV", "evt Type@AV")
 ERROR_COLUMNS = ("FP audio", "FN audio", "FP visual", "FN visual")
 
 

@@ -12,6 +12,7 @@ MOVES = "_clip_moves"  # bumped when the clip changes other than by a table clic
 SHARED = "_url_shared"  # the sidebar's part of the permalink, for cross-links
 URL_CLIP = "_url_clip_written"  # the clip id this app last wrote to the URL
 RESTORED = "_url_restored"
+FROM_LINK = "_clip_from_link"  # the open clip was named by a link (not chosen in the app)
 
 
 def restore_from_url(choices: dict[str, tuple]) -> None:
@@ -39,7 +40,7 @@ def restore_from_url(choices: dict[str, tuple]) -> None:
         if params.get(name):
             st.session_state[f"_url_{name}"] = params.get(name)
     if params.get("clip"):
-        set_clip(params.get("clip"))
+        set_clip(params.get("clip"), from_link=True)
         st.session_state[URL_CLIP] = params.get("clip")
 
 
@@ -54,9 +55,11 @@ def write_url(values: dict[str, str | None]) -> None:
             params[name] = value
 
 
-def set_clip(clip_id: str, moved: bool = True) -> None:
-    """Open ``clip_id``; ``moved`` (any change but a table click) makes the clip table re-highlight it."""
+def set_clip(clip_id: str, moved: bool = True, from_link: bool = False) -> None:
+    """Open ``clip_id``; ``moved`` (any change but a table click) makes the clip table re-highlight it;
+    ``from_link``: a permalink or link named it (a missing clip is then worth saying)."""
     st.session_state[CLIP] = clip_id
+    st.session_state[FROM_LINK] = from_link
     if moved:
         st.session_state[MOVES] = st.session_state.get(MOVES, 0) + 1
 
@@ -65,12 +68,16 @@ def current_clip() -> str | None:
     return st.session_state.get(CLIP)
 
 
+def clip_from_link() -> bool:
+    return bool(st.session_state.get(FROM_LINK))
+
+
 def adopt_url_clip() -> None:
     """A clip named in the address bar by a link within the session (st.page_link / a pasted URL) wins
     over the remembered one; the app's own writes are told apart by URL_CLIP."""
     clip = st.query_params.get("clip")
     if clip and clip != st.session_state.get(URL_CLIP) and clip != current_clip():
-        set_clip(clip)
+        set_clip(clip, from_link=True)
     st.session_state[URL_CLIP] = clip
 
 

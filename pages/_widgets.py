@@ -17,7 +17,7 @@ from mmcse.data.dataset import LLPSplit
 from mmcse.demo.clips import demo_video
 from mmcse.video.io import find_video
 from pages._cache import get_parser, get_predictions_for, get_split, mtime
-from pages._context import ASSETS, Context, display_name, user_message
+from pages._context import ASSETS, Context, user_message
 
 MAX_INLINE_VIDEO_MB = 40  # without the media server, larger videos play with st.video (no playhead)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError)
@@ -197,6 +197,3 @@ def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_
     callbacks = {"on_time_change": lambda: None, "on_step_change": on_step or (lambda: None)}
     return timeline_component()(data=payload, key=key, **callbacks)
 
-
-def checkpoint_title(path: Path) -> str:
-    return display_name(path)

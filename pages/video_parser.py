@@ -93,11 +93,12 @@ def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
 
 def pick_clip(table: pd.DataFrame, data) -> str:
     """The open clip: the one chosen before (kept by id across every widget change), a permalink's, else
-    the showcase clip; a clip id that is not in the split is said and replaced."""
+    the showcase clip; a linked clip id that is not in the split is said and replaced."""
     nav.adopt_url_clip()
     current = nav.current_clip()
     if current is not None and current not in table.index:
-        st.warning(f"Clip {current!r} is not in the {data.name} split; showing another clip.", icon="⚠️")
+        if nav.clip_from_link():  # a link's clip that is not there is said; after a split change, no need
+            st.warning(f"Clip {current!r} is not in the {data.name} split; showing another clip.", icon="⚠️")
         current = None
     if current is None:
         current = browse.showcase_clip(table, data.gt_audio, data.gt_visual)

@@ -111,9 +111,11 @@ def timed_click(page, row: int, clip: str) -> float:
 
 
 def search(page, text: str) -> None:
+    """Filter the table to the one clip ``text`` names, and wait until the page says so."""
     box = page.get_by_placeholder("clip id or class name")
     box.fill(text)
     box.press("Enter")
+    page.get_by_text(f"1 of {len(test_clip_names())} clips match").wait_for(timeout=180_000)
     wait_idle(page)
 
 

@@ -453,3 +453,13 @@ def test_an_uploaded_video_is_named_as_the_user_named_it(run_app, fx):
     # the reader's message names the stored file; the user sees their own name in its place
     assert any(e.startswith("Cannot parse notes.mp4: notes.mp4: not a video file") for e in errors), errors
     assert not any(hashlib.sha256(video).hexdigest()[:16] in e for e in errors)
+
+
+def test_a_split_change_opens_that_splits_showcase_without_a_warning(run_app, fx):
+    at = run_app("video_parser", ckpt_pick=MMCSE)
+    test_clip = open_clip(at)
+    at.session_state["split"] = "val"
+    at.run()
+    val_names = read_weak_labels(fx.data / "AVVP_val_pd.csv")[0]
+    assert not at.exception and open_clip(at) in val_names and open_clip(at) != test_clip
+    assert not at.warning  # the user changed the split: nothing to warn about
