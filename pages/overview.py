@@ -74,12 +74,17 @@ def ten_numbers(parser, data, scores: dict) -> None:
     widgets.plot(viz.metrics_bar(rows), "metrics_bar", ctx, "ten_numbers")
 
 
+PER_CLASS_VIEWS = ["F by modality", "Table: F, precision, recall, support", "Threshold sweep", "Precision-recall"]
+
+
 def per_class_section(preds, data) -> None:
     st.subheader("Per class")
     pred_a, pred_v = widgets.binary(preds, ctx)
     report = analysis.per_class_report(pred_a, pred_v, data.gt_audio, data.gt_visual)
-    tabs = st.tabs(["F by modality", "Table: F, precision, recall, support", "Threshold sweep", "Precision-recall"])
-    with tabs[0]:
+    # a radio, not st.tabs: tabs would compute and draw all four views on every rerun (the sweep and the PR
+    # curves score the split again), a radio draws only the view being looked at
+    view = st.radio("View", PER_CLASS_VIEWS, horizontal=True, key="per_class_view", label_visibility="collapsed")
+    if view == PER_CLASS_VIEWS[0]:
         level = st.radio("Level", ["segment", "event"], horizontal=True, key="per_class_level")
         part = report[report["level"] == level]
         per_class = {m: part[part["modality"] == name]["F"].to_numpy() for m, name in viz.MODALITY_NAMES.items()}
@@ -87,9 +92,9 @@ def per_class_section(preds, data) -> None:
         st.caption("F pools each class's counts over all clips. A bar at 0 (marked \"0\") is a class that is annotated "
                    "or predicted but never right; a faint hatched slot is **not applicable**: the class is in neither "
                    "the ground truth nor the predictions of that modality.")  # fmt: skip
-    with tabs[1]:
+    elif view == PER_CLASS_VIEWS[1]:
         per_class_table(report)
-    with tabs[2]:
+    elif view == PER_CLASS_VIEWS[2]:
         sweep = cache.threshold_sweep(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating)
         tied = ctx.segment_threshold if ctx.segment_threshold == ctx.video_threshold else None
         widgets.plot(viz.threshold_sweep_figure(sweep, ("seg_type", "evt_type", "seg_event", "evt_event"), tied),
@@ -98,7 +103,7 @@ def per_class_section(preds, data) -> None:
         st.caption(f"Segment and video threshold tied at t (gating {ctx.gating}). Best seg Type@AV "
                    f"{best['seg_type']:.2f} at t = {best['threshold']:.2f}; choosing t on the split it is scored on "
                    "flatters it (choose on val, report on test).")  # fmt: skip
-    with tabs[3]:
+    else:
         pr_section(data)
 
 

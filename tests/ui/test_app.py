@@ -118,6 +118,9 @@ def test_overview_scores_follow_thresholds_and_split_into_levels(run_app, fx):
 
 def test_overview_per_class_table_sweep_and_pr_curves(run_app, fx):
     at = run_app(ckpt_pick=MMCSE)
+    assert at.radio(key="per_class_view").value == "F by modality"  # one view drawn at a time
+    assert not [c for c in at.caption if "Best seg Type@AV" in c.value]
+    at.radio(key="per_class_view").set_value("Table: F, precision, recall, support").run()
     table = frame(at, "support", "precision", "recall")  # segment level, audio
     data, preds, (pred_a, pred_v) = fixture_predictions(fx)
     counts = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual)
@@ -127,6 +130,7 @@ def test_overview_per_class_table_sweep_and_pr_curves(run_app, fx):
     np.testing.assert_allclose(table["F"].to_numpy(float), f, equal_nan=True)
     bar = at.get("plotly_chart")
     assert bar, "no figure drawn"
+    at.radio(key="per_class_view").set_value("Threshold sweep").run()
     sweep = analysis.threshold_sweep(preds, data.gt_audio, data.gt_visual, "mmcse")
     assert len(sweep) == 19 and sweep["threshold"].iloc[0] == pytest.approx(0.05)
     best = sweep.loc[sweep["seg_type"].idxmax()]
@@ -407,10 +411,12 @@ def test_overview_levels_tables_and_pr_curves_follow_their_widgets(run_app, fx):
     event_f = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")["a"]
     bar = chart(at, "per_class_f_event")["data"][0]
     np.testing.assert_allclose(values(bar["y"]), 100 * event_f, equal_nan=True)
+    at.radio(key="per_class_view").set_value("Table: F, precision, recall, support").run()
     at.radio(key="table_level").set_value("event").run()
     at.radio(key="table_modality").set_value("visual").run()
     counts = metrics.per_class_f(pred_a, pred_v, data.gt_audio, data.gt_visual, level="event")
     assert frame(at, "support", "precision")["support"].tolist() == (counts["tp_v"] + counts["fn_v"]).astype(int).tolist()
+    at.radio(key="per_class_view").set_value("Precision-recall").run()
     at.radio(key="pr_modality").set_value("visual").run()
     curves = analysis.pr_curves(preds, data.gt_audio, data.gt_visual, "mmcse", "visual",
                                 [metrics.LLP_CLASSES.index(c) for c in at.multiselect(key="pr_classes").value])  # fmt: skip
