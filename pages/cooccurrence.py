@@ -25,13 +25,14 @@ if parser.arch != "mmcse":
     st.stop()
 VIEWS = ("lift over uniform", "learned beside annotations", "learned, raw", "learned − annotations")
 
+w_ec = (parser.meta.get("model_config") or {}).get("w_ec", 0.1)
 with st.expander("What these maps are, and why they can look flat", expanded=False):
     st.markdown(
         "In the last FGSE layer, SECM lets the 25 class tokens of a segment attend to each other (aa, vv) and to "
         "the other modality's tokens (av, va); each row (a query class) is a softmax over the 25 key classes, so a "
         "row with no preference is **uniform, 1/25 = 0.04** everywhere. The event co-occurrence loss L_ec pulls "
         "each map towards the outer product of the segment's pseudo labels (e.g. G_av[i, j] = PL_a[i] PL_v[j]), "
-        "with a small weight (0.1). A small model, few epochs or weak pseudo labels leave the rows close to "
+        f"with weight {w_ec:g} in this checkpoint (0.1 in the paper). A small model, few epochs or weak pseudo labels leave the rows close to "
         "uniform: the values then differ only in the second or third decimal. So look at **what carries "
         "information**: the correlation with the annotations' co-occurrence (rows of annotated classes, diagonal "
         "masked, as a class with itself says nothing) and the **lift over uniform** (log2 of value x 25: 0 is "

@@ -135,7 +135,13 @@ def test_tiny_build_with_training_and_compact_copy(tmp_path):
     assert set(manifest["test_models"]) == {"mmcse", "han"}
     for scores in manifest["test_models"].values():
         assert set(scores) >= {"seg_a", "seg_type", "evt_event"} and 0 <= scores["seg_type"] <= 100
-    export_compact(full, compact, n_val=2, n_test=3, n_videos=1, log=lambda *a: None)
+    agreement = manifest["test_map_agreement"]  # the learned maps against the annotations (3 clips: rough)
+    assert set(agreement) == {"aa", "av", "vv", "va"}
+    assert all(v is None or -1 <= v <= 1 for v in agreement.values())
+    assert json.loads((full / "manifest.json").read_text())["test_map_agreement"] == agreement
+    compact_manifest = export_compact(full, compact, n_val=2, n_test=3, n_videos=1, log=lambda *a: None)
+    assert compact_manifest["test_map_agreement_full_demo"] == agreement
+    assert set(compact_manifest["test_map_agreement"]) == set(agreement)
     assert len(list((compact / "videos").iterdir())) == 1
     assert np.load(next((compact / "feats" / "demo_audio").iterdir())).dtype == np.float16
     video = next((compact / "videos").iterdir())
