@@ -1,7 +1,7 @@
 """`python -m mmcse demo`: build the embedded demo (procedural clips in LLP's formats, features, two models).
 
-    python -m mmcse demo                                    -> demo_data/ (1200 train, 150 val, 200 test)
-    python -m mmcse demo --out demo_data --seed 0 --train 1200 --val 150 --test 200 [--force]
+    python -m mmcse demo                                    -> demo_data/ (1200 train, 150 val, 600 test)
+    python -m mmcse demo --out demo_data --seed 0 --train 1200 --val 150 --test 600 [--force]
     python -m mmcse demo --out assets/demo --compact        a few-MB copy (val/test features, 6 test mp4s,
                                                             float16 checkpoints), built from --from
 The clips are generated, not real videos; their segment pseudo labels are SIMULATED from the true labels.
@@ -26,7 +26,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--train", type=positive_int, help="train clips (default 1200)")
     p.add_argument("--val", type=positive_int, help="val clips (default 150)")
-    p.add_argument("--test", type=positive_int, help="test clips (default 200)")
+    p.add_argument("--test", type=positive_int, help="test clips (default 600)")
     p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
     p.add_argument("--videos", choices=("all", "eval", "none"), default="all",
                    help="which splits get mp4 files: all (default), eval = val and test only, none")  # fmt: skip
@@ -62,6 +62,14 @@ def run(args) -> int:
     rows.update({f"demo {k}": v for k, v in manifest.get("test_models", {}).items()})
     print(f"\n{out}: demo test split ({manifest['sizes']['test']} clips)")
     print(format_scores(rows))
+    agreement = manifest.get("test_map_agreement")
+    if agreement:  # demo.quality: what the learned co-occurrence maps carry
+        shown = ", ".join(f"{k} {'n/a' if v is None else format(v, '.2f')}" for k, v in agreement.items())
+        print(f"MM-CSE co-occurrence maps vs annotations (correlation, test): {shown}")
+    separation = manifest.get("test_class_separation")
+    if separation:
+        print(f"MM-CSE class-wise features, 10-NN class agreement (test): {separation['knn_agreement_features']:.3f} "
+              f"(t-SNE {separation['knn_agreement_tsne']:.3f}, chance {separation['chance']:.3f})")  # fmt: skip
     print(f"seconds: {manifest['seconds']}")
     if args.compact:
         export_compact(out, args.out)
