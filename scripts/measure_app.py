@@ -34,8 +34,11 @@ IDLE = """() => !document.querySelector('[data-testid="stSkeleton"]')
   && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')"""
 TIMELINE = """([clip, threshold]) => { const t = document.querySelector('.mmcse-timeline')
   || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);
-  return !!t && t.dataset.clip === clip && Number(t.dataset.renders || 0) > 0 && t.querySelector('.track')
+  return !!t && (clip === null || t.dataset.clip === clip) && Number(t.dataset.renders || 0) > 0 && t.querySelector('.track')
     && (threshold === null || t.dataset.threshold === threshold); }"""
+
+TIMELINE_CLIP = """() => (document.querySelector('.mmcse-timeline')
+  || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean)).dataset.clip"""
 
 
 def load() -> str:
@@ -125,7 +128,7 @@ def clip_switch(browser, url: str, repeat: int) -> None:
     names = test_clip_names()
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(f"{url}/video_parser")
-    page.wait_for_function(TIMELINE, arg=[names[2], None], timeout=180_000)  # opens on the showcase clip
+    page.wait_for_function(TIMELINE, arg=[None, None], timeout=180_000)  # opens on the showcase clip
     wait_idle(page)
     rows = [0, 1, 3, 4, 5, 1, 0, 3][: max(repeat, 1)]
     load_before = load()
@@ -140,11 +143,11 @@ def clip_switch(browser, url: str, repeat: int) -> None:
 
 
 def threshold_change(browser, url: str, repeat: int) -> None:
-    names = test_clip_names()
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
     page.goto(f"{url}/video_parser")
-    page.wait_for_function(TIMELINE, arg=[names[2], "0.5"], timeout=180_000)
+    page.wait_for_function(TIMELINE, arg=[None, "0.5"], timeout=180_000)  # the showcase clip, whichever it is
     wait_idle(page)
+    clip = page.evaluate(TIMELINE_CLIP)
     slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
     times, load_before, value = [], load(), 0.5
     for i in range(max(repeat, 1)):
@@ -152,7 +155,7 @@ def threshold_change(browser, url: str, repeat: int) -> None:
         slider.focus()
         t0 = time.perf_counter()
         page.keyboard.press(key)
-        page.wait_for_function(TIMELINE, arg=[names[2], f"{value:g}"], timeout=180_000)
+        page.wait_for_function(TIMELINE, arg=[clip, f"{value:g}"], timeout=180_000)
         times.append(time.perf_counter() - t0)
         wait_idle(page)
     report("threshold change -> timeline redrawn", times, load_before)

@@ -58,7 +58,13 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(server_process):
+    """(url, fixture) of the running app."""
+    return server_process[1:]
+
+
+@pytest.fixture(scope="module")
+def server_process(tmp_path_factory):
     fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
     port = free_port()
     env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs))
@@ -91,7 +97,7 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"streamlit did not start; see {log.name}")
-    yield url, fx
+    yield proc, url, fx
     proc.terminate()
     proc.wait(timeout=20)
 
@@ -439,3 +445,26 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     assert timeline_clip(page) == fx.video.name
     page.screenshot(path=str(shots / "upload_video.png"), full_page=True)
     page.context.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_an_open_idle_page_leaves_the_server_idle(server_process, browser):
+    """With a page open and nothing happening, the server must not spin (it once burnt a whole core in
+    watchdog's file watcher re-walking the checkout; .streamlit/config.toml turns the watcher off)."""
+    proc, url, _ = server_process
+    page = new_page(browser)
+    page.goto(f"{url}/video_parser")
+    page.locator(".mmcse-timeline").first.wait_for(timeout=120_000)
+    wait_idle(page)
+    page.wait_for_timeout(1000)
+    before = cpu_seconds(proc.pid)
+    page.wait_for_timeout(5000)
+    used = cpu_seconds(proc.pid) - before
+    page.close()
+    assert used < 1.0, f"the idle server used {used:.2f} s of CPU in 5 s"
