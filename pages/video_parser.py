@@ -27,7 +27,8 @@ if not widgets.require(ctx, need_data=False):
 
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 TABLE_COLUMNS = {
-    "_index": st.column_config.TextColumn("clip", help="the clip id (its LLP file name)"),
+    # pinned: in a narrow window the table scrolls sideways and the clip id stays in view
+    "_index": st.column_config.TextColumn("clip", help="the clip id (its LLP file name)", pinned=True),
     "labels": st.column_config.TextColumn("labels", width="medium", help="weak (clip-level) labels"),
     "video": st.column_config.CheckboxColumn("video", help="a video file, or a demo clip rendered on demand", width="small"),
     "seg Type@AV": st.column_config.NumberColumn("seg", format="%.1f", width="small", help="this clip's segment-level Type@AV (%)"),

@@ -154,6 +154,9 @@ def test_video_parser_opens_on_the_showcase_clip_and_keeps_it_by_id(run_app, fx)
     at = run_app("video_parser", ckpt_pick=MMCSE)
     assert open_clip(at) == showcase
     assert at.query_params["clip"] == [showcase] or at.query_params["clip"] == showcase
+    clip_table = next(df for df in at.dataframe if "labels" in df.value.columns)
+    columns = json.loads(clip_table.proto.columns)  # the column config sent to the browser
+    assert columns["_index"]["pinned"] is True  # the clip id stays in view when the table scrolls sideways
     at.button(key="clip_next").click().run()
     following = browse.step_clip(data.filenames, showcase, +1)
     assert open_clip(at) == following
