@@ -41,8 +41,10 @@ with st.expander("What these maps are, and why they can look flat", expanded=Fal
 
 cols = st.columns(3)
 name = cols[0].radio("Map", list(viz.MAP_NAMES), format_func=lambda k: f"{k}: {viz.MAP_TITLES[k]}", key="map_name")
-segments = cols[1].radio("Segments", ["all", "row class active"], key="map_segments",
-                         help="active: in the dense GT (val/test) or in the prediction (train)")  # fmt: skip
+segments = cols[1].radio("Segments", ["row class active", "all"], key="map_segments",
+                         help="row class active: each row averages the segments where its class is active, in the "
+                              "dense GT (val/test) or in the prediction (train): what the loss shapes. all: every "
+                              "segment, most of which the row class is absent from")  # fmt: skip
 view = cols[2].radio("View", VIEWS, key="map_view")
 try:
     learned_maps = cache.cooccurrence(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), segments != "all")
@@ -61,7 +63,8 @@ for col, key in zip(metric_cols, viz.MAP_NAMES):
 manifest = read_demo_manifest(ctx.data_root) or {}
 if isinstance(manifest.get("test_map_agreement"), dict):
     shipped = ", ".join(f"{k} {float(v):.2f}" for k, v in manifest["test_map_agreement"].items() if isinstance(v, int | float))
-    st.caption(f"The demo build measured on its test split: {shipped}.")
+    st.caption(f"The demo build measured its MM-CSE (runs/mmcse) on its test split, rows averaged over the segments "
+               f"where the row class is active: {shipped}.")  # fmt: skip
 learned = learned_maps[name]
 spread = float(learned.max() - learned.min())
 st.caption(f"Learned {name} values span {learned.min():.4f}-{learned.max():.4f} (uniform: 0.0400)"

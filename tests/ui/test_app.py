@@ -248,7 +248,9 @@ def test_cooccurrence_page_shows_agreement_views_and_exports(run_app, fx):
     from mmcse.inference import Parser
 
     data, _, _ = fixture_predictions(fx)
-    learned = analysis.cooccurrence_maps(Parser.from_checkpoint(fx.mmcse_checkpoint), data)
+    assert at.radio(key="map_segments").value == "row class active"  # the measure the demo build reports
+    parser = Parser.from_checkpoint(fx.mmcse_checkpoint)
+    learned = analysis.cooccurrence_maps(parser, data, only_active=True)
     expected = analysis.map_agreement(learned, analysis.annotation_cooccurrence(data))
     for key, value in expected.items():
         assert shown[key] == ("n/a" if np.isnan(value) else f"{value:.2f}")
@@ -258,8 +260,10 @@ def test_cooccurrence_page_shows_agreement_views_and_exports(run_app, fx):
     for view in ("learned beside annotations", "learned, raw", "learned − annotations"):
         at.radio(key="map_view").set_value(view).run()
         assert not at.exception
-    at.radio(key="map_segments").set_value("row class active").run()
-    assert not at.exception
+    at.radio(key="map_segments").set_value("all").run()
+    every_segment = analysis.map_agreement(analysis.cooccurrence_maps(parser, data), analysis.annotation_cooccurrence(data))
+    shown = {m.label.split(":")[0]: m.value for m in at.metric}
+    assert all(shown[k] == ("n/a" if np.isnan(v) else f"{v:.2f}") for k, v in every_segment.items())
 
 
 def test_han_checkpoint_is_explained_on_mmcse_only_pages(run_app):
