@@ -42,7 +42,8 @@ def cooccurrence_maps(
     """The last FGSE layer's class co-occurrence maps "aa" "av" "vv" "va", averaged over all segments of
     the split -> (25, 25) each (rows = query classes of the first modality). With ``only_active``, row c
     averages only the segments where class c is active in that row's modality: in the dense GT when the
-    split has it, else in the thresholded prediction (gating of the checkpoint)."""
+    split has it, else in the thresholded prediction (gating of the checkpoint); the row of a class that is
+    never active is NaN."""
     parser.check_split(split)
     sums = {k: np.zeros((NUM_CLASSES, NUM_CLASSES)) for k in MAP_NAMES}
     counts = {k: np.zeros((NUM_CLASSES, 1)) for k in MAP_NAMES}
@@ -66,8 +67,10 @@ def cooccurrence_maps(
         start += b
         if progress is not None:
             progress(start, len(split))
+    # a row with nothing to average (its class never active) is NaN, not 0: a 0 would read as "attends to
+    # nothing" on the heatmaps and enter the correlations
     return {
-        k: np.divide(sums[k], counts[k], out=np.zeros_like(sums[k]), where=counts[k] > 0) for k in MAP_NAMES
+        k: np.divide(sums[k], counts[k], out=np.full_like(sums[k], np.nan), where=counts[k] > 0) for k in MAP_NAMES
     }
 
 
@@ -103,14 +106,19 @@ def map_agreement(learned: dict[str, np.ndarray], annotation: dict[str, np.ndarr
     """How much structure of the annotations a learned co-occurrence map carries: for each map name, the
     Pearson correlation between the learned map (25, 25) and the row-normalised annotation counts, over
     the rows of active classes (rows with annotation counts) and with the diagonal masked (a class with
-    itself says nothing about co-occurrence). NaN when fewer than two values vary."""
+    itself says nothing about co-occurrence); NaN rows of the learned map (a class never active) are left out.
+    NaN when fewer than two values vary."""
     out = {}
     for name in MAP_NAMES:
         counts = np.asarray(annotation[name], np.float64)
         rows = counts.sum(axis=1) > 0  # (25,) classes that occur in this map's query modality
         norm = np.divide(counts, counts.sum(axis=1, keepdims=True), out=np.zeros_like(counts), where=rows[:, None])
-        keep = rows[:, None] & ~np.eye(NUM_CLASSES, dtype=bool)  # (25, 25)
-        a, b = np.asarray(learned[name], np.float64)[keep], norm[keep]
+        learned_map = np.asarray(learned[name], np.float64)
+        keep = rows[:, None] & ~np.eye(NUM_CLASSES, dtype=bool) & np.isfinite(learned_map)  # (25, 25)
+        a, b = learned_map[keep], norm[keep]
+        if len(a) < 2:
+            out[name] = float("nan")
+            continue
         out[name] = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else float("nan")
     return out
 

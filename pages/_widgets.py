@@ -78,7 +78,7 @@ def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) 
 def first_run_message() -> None:
     st.info(
         "No dataset found. Build the embedded demo (procedural videos, features and two trained checkpoints, "
-        "a few minutes on a CPU):\n\n`python -m mmcse demo --out demo_data`\n\nthen reload this page; or set a "
+        "about 10 minutes on a 2-core CPU):\n\n`python -m mmcse demo --out demo_data`\n\nthen reload this page; or set a "
         "dataset root in the sidebar (a folder with the LLP CSVs and feats/<stream>/<id>.npy)."
     )
     from pages import _demo_builder

@@ -122,7 +122,8 @@ st.caption(f"{len(table)} points from the {data.name} split; marker shape: circl
            f"10-NN class agreement in the map: {agreement:.2f}. Lasso or box-select points to list their clips.")  # fmt: skip
 shipped = (read_demo_manifest(ctx.data_root) or {}).get("test_class_separation")
 if isinstance(shipped, dict) and {"knn_agreement_features", "knn_agreement_tsne", "chance"} <= set(shipped):
-    st.caption(f"The demo build measured its MM-CSE (runs/mmcse) on {shipped.get('points')} active events of its test "
+    sampled = f"{shipped.get('points')} of the {shipped['events']}" if "events" in shipped else f"{shipped.get('points')}"
+    st.caption(f"The demo build measured its MM-CSE (runs/mmcse) on {sampled} active events of its test "
                f"split (CAFD slots, both modalities): 10-NN class agreement {shipped['knn_agreement_features']:.3f} in "
                f"the features, {shipped['knn_agreement_tsne']:.3f} in a t-SNE; {shipped['chance']:.3f} by chance.")  # fmt: skip
 rows = viz.selected_rows(event.selection if event is not None else None)

@@ -66,9 +66,12 @@ if isinstance(manifest.get("test_map_agreement"), dict):
     st.caption(f"The demo build measured its MM-CSE (runs/mmcse) on its test split, rows averaged over the segments "
                f"where the row class is active: {shipped}.")  # fmt: skip
 learned = learned_maps[name]
-spread = float(learned.max() - learned.min())
-st.caption(f"Learned {name} values span {learned.min():.4f}-{learned.max():.4f} (uniform: 0.0400)"
-           + (": nearly flat, see the lift view and the note above." if spread < 0.05 else "."))  # fmt: skip
+empty_rows = int(np.isnan(learned).all(axis=1).sum())  # classes never active in this map's query modality
+low, high = (float(np.nanmin(learned)), float(np.nanmax(learned))) if empty_rows < len(learned) else (np.nan, np.nan)
+st.caption(f"Learned {name} values span {low:.4f}-{high:.4f} (uniform: 0.0400)"
+           + (": nearly flat, see the lift view and the note above." if high - low < 0.05 else ".")
+           + (f" {empty_rows} rows are blank: their class is never active here, so there is nothing to average."
+              if empty_rows else ""))  # fmt: skip
 
 
 def clips_of_cell(cell: tuple[int, int] | None) -> None:

@@ -5,7 +5,7 @@
     python -m mmcse demo --out assets/demo --compact        a few-MB copy (val/test features, 6 test mp4s,
                                                             float16 checkpoints), built from --from
 The clips are generated, not real videos; their segment pseudo labels are SIMULATED from the true labels.
-Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo.py for the folder layout.
+Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo/build.py for the folder layout.
 """
 
 from __future__ import annotations

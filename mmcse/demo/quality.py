@@ -20,7 +20,8 @@ import numpy as np
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 
-MIN_POINTS = 20  # fewer active events than this (a tiny split) give no class-separation figures
+MIN_POINTS = 21  # fewer active events (a tiny split) give no class-separation figures: trustworthiness with
+#                 10 neighbours needs more than 20 points
 
 
 def class_separation(features: np.ndarray, labels: np.ndarray, seed: int = 0, k: int = 10) -> dict:
@@ -53,7 +54,8 @@ def model_quality(
     """{"map_agreement": {"aa", "av", "vv", "va"}, "class_separation": {...}} of an MM-CSE checkpoint on
     ``split`` (needs dense labels); a map is None when it cannot be correlated, the separation None with
     fewer than MIN_POINTS active events. Points for the separation: the CAFD slots of the classes active in the
-    dense GT at that segment and modality, up to ``max_points`` (sampled with ``seed``)."""
+    dense GT at that segment and modality, up to ``max_points`` sampled with ``seed`` from all of them (their
+    count: ``class_separation["events"]``)."""
     from mmcse.analysis import (
         annotation_cooccurrence,
         class_feature_samples,
@@ -69,13 +71,14 @@ def model_quality(
     features, table = class_feature_samples(
         parser, data_split, stage="cafd", include_background=False, max_points=10**9
     )  # (M, d_c)
-    active = np.array([bool(a) for a in table["active"]])
+    active = np.array([bool(a) for a in table["active"]], dtype=bool)  # (M,)
     features, labels = features[active], np.asarray(table["class"])[active]
+    events = len(labels)  # active events in the split, before sampling
     if len(labels) > max_points:
         keep = np.sort(np.random.default_rng(seed).choice(len(labels), max_points, replace=False))
         features, labels = features[keep], labels[keep]
     enough = len(labels) >= MIN_POINTS and len(np.unique(labels)) >= 2
     return {
         "map_agreement": {k: None if np.isnan(v) else round(v, 4) for k, v in agreement.items()},
-        "class_separation": class_separation(features, labels, seed=seed) if enough else None,
+        "class_separation": {**class_separation(features, labels, seed=seed), "events": events} if enough else None,
     }
