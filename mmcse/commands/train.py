@@ -41,6 +41,12 @@ def add_parser(subparsers) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch threads per process (default: torch's choice); 1 on a busy shared CPU, where two threads "
+        "spin at their barriers",
+    )
+    p.add_argument(
         "--bf16",
         action="store_true",
         help="forward in bfloat16 autocast (fast on recent GPUs; losses float32)",
@@ -169,8 +175,13 @@ def run(args) -> int:
         data = data_paths(args, spec, training=True)
         preset = args.preset or f"paper-{args.model or 'mmcse'}"
 
+    import torch
+
     from mmcse.training import distributed  # torch: once the arguments are known to be good
     from mmcse.training.loop import train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     main = not distributed.launched_by_torchrun() or os.environ.get("RANK") == "0"
     if main:
@@ -178,7 +189,8 @@ def run(args) -> int:
             f"training {model_cfg.arch} on {data.feature_spec.name!r} features -> {out} "
             f"(preset {preset}, "
             f"{train_cfg.epochs} epochs, batch {train_cfg.batch_size}, lr {train_cfg.lr:g}, "
-            f"{train_cfg.optimizer}, schedule {train_cfg.schedule}, seed {train_cfg.seed})"
+            f"{train_cfg.optimizer}, schedule {train_cfg.schedule}, seed {train_cfg.seed}, "
+            f"torch threads {torch.get_num_threads()})"
         )
     result = train(
         out,

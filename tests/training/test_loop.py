@@ -211,14 +211,16 @@ def test_train_and_evaluate_commands(tiny_data, tmp_path, capsys, monkeypatch):
     root = tiny_data.llp_dir
     out = tmp_path / "cli_run"
     monkeypatch.setattr("mmcse.config.feature_preset", lambda name: TINY)  # the tiny spec by name
+    threads_before = torch.get_num_threads()
     rc = cli_main(
         ["train", "--data-root", root, "--features", "tiny", "--model", "valor", "--preset", "small", "--epochs", "2",
          "--batch-size", "16", "--layers", "1", "--heads", "2", "--d-model", "32", "--out", str(out), "--device", "cpu",
-         "--no-progress", "--seed", "11"]
+         "--no-progress", "--seed", "11", "--threads", "1"]
     )  # fmt: skip
-    assert rc == 0
+    threads_after, _ = torch.get_num_threads(), torch.set_num_threads(threads_before)
+    assert rc == 0 and threads_after == 1
     text = capsys.readouterr().out
-    assert "recipe 'pseudo'" in text and "preset small" in text
+    assert "recipe 'pseudo'" in text and "preset small" in text and "torch threads 1" in text
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["arch"] == "valor" and config["model"]["num_layers"] == 1
     assert config["train"]["seed"] == 11 and config["train"]["gating"] == "fused"
