@@ -38,7 +38,7 @@ ROWS: dict[str, tuple[tuple[str, ...], str]] = {
     "no-ort": (("--w-ort", "0"), "no L_ort (w_ort 0)"),
 }
 MODELS = ("mmcse", "han", "valor")
-MMCSE_ONLY = ("--d-class",)  # not passed to the baselines' rows
+MMCSE_ONLY = ("--d-class", "--w-ec", "--w-rec", "--w-ort")  # not passed to the baselines' rows
 # train options forwarded verbatim to every run (flag, argparse keyword arguments)
 FORWARDED = (
     ("--preset", {"help": "paper-mmcse | paper-han | paper-valor | small (default: paper-<model> per row)"}),
@@ -56,6 +56,10 @@ FORWARDED = (
     ("--d-model", {"type": int}),
     ("--d-class", {"type": int, "help": "class-wise feature width (MM-CSE rows only)"}),
     ("--dropout", {"type": float}),
+    # loss weights of every MM-CSE row; a row that sets one itself (no-ec is --w-ec 0) keeps its own
+    ("--w-ec", {"type": float, "help": "weight of L_ec (MM-CSE rows; the no-ec row keeps 0)"}),
+    ("--w-rec", {"type": float, "help": "weight of L_rec (MM-CSE rows; the no-rec row keeps 0)"}),
+    ("--w-ort", {"type": float, "help": "weight of L_ort (MM-CSE rows; the no-ort row keeps 0)"}),
 )
 DATA_FLAGS = ("--data-root", "--feature-root", "--audio-csv", "--visual-csv", "--train-csv", "--val-csv",
               "--pseudo-audio", "--pseudo-visual", "--no-pseudo")  # fmt: skip
@@ -116,7 +120,7 @@ def train_argv(args, row: str, seed: int, run_dir) -> list[str]:
     argv += ["--out", str(run_dir), "--device", args.device, "--no-progress"]
     for flag in (*DATA_FLAGS, *(f for f, _ in FORWARDED)):
         value = getattr(args, flag[2:].replace("-", "_"))
-        if value is None or value is False or (model != "mmcse" and flag in MMCSE_ONLY):
+        if value is None or value is False or (model != "mmcse" and flag in MMCSE_ONLY) or flag in row_flags:
             continue
         argv += [flag] if value is True else [flag, str(value)]
     return argv

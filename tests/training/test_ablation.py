@@ -235,3 +235,15 @@ def test_the_table_is_mean_std_and_delta_over_the_scored_seeds(tmp_path):
     assert "| no-ec | 2 | 11.50 ± 2.12 | 12.50 ± 2.12 |" in md
     assert "| full | 1 | 20.00 | 21.00 |" in md and "| no-ec | 2 | -8.50 | -8.50 |" in md
     assert ablation.mean_and_std([1.0, 2.0, 4.0]) == pytest.approx((7 / 3, np.std([1, 2, 4], ddof=1)))
+
+
+def test_loss_weights_reach_every_mmcse_row_but_the_row_that_sets_its_own():
+    from mmcse.cli import build_parser
+    from mmcse.commands.ablate import parse_train_argv, train_argv
+
+    args = build_parser().parse_args(["ablate", "--data-root", "d", "--features", "demo", "--w-ec", "10",
+                                      "--w-ort", "0.5", "--models", "mmcse,han", "--rows", "full,no-ec"])  # fmt: skip
+    full, no_ec, han = (parse_train_argv(train_argv(args, row, 87, f"runs/{row}")) for row in ("full", "no-ec", "han"))
+    assert (full.w_ec, full.w_ort) == (10.0, 0.5)
+    assert (no_ec.w_ec, no_ec.w_ort) == (0.0, 0.5)  # the row's own --w-ec 0 is not overridden
+    assert (han.w_ec, han.w_ort) == (None, None)  # HAN has no such losses
