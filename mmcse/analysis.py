@@ -254,24 +254,31 @@ def tsne_embed(
         return tsne.fit_transform(x).astype(np.float32)  # (M, 2)
 
 
+def knn_agreement(points: np.ndarray, labels: np.ndarray, k: int = 10, metric: str = "euclidean") -> float:
+    """Share of each point's k nearest neighbours (itself excluded; k at most M - 1) that carry its label:
+    points (M, d), labels (M,)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    labels = np.asarray(labels)
+    k = min(k, len(points) - 1)
+    index = NearestNeighbors(n_neighbors=k + 1, metric=metric).fit(points)
+    neighbours = index.kneighbors(points, return_distance=False)[:, 1:]  # (M, k)
+    return float((labels[neighbours] == labels[:, None]).mean())
+
+
 def embedding_quality(features: np.ndarray, embedding: np.ndarray, labels: np.ndarray, k: int = 10) -> dict:
     """How well a 2-D embedding keeps the features' neighbourhoods: sklearn's trustworthiness (on the PCA-50
     features t-SNE saw) and the kNN class agreement (share of each point's k nearest 2-D neighbours with
     its label)."""
     from sklearn.decomposition import PCA
     from sklearn.manifold import trustworthiness
-    from sklearn.neighbors import NearestNeighbors
 
     x = np.asarray(features, dtype=np.float32)
     if x.shape[1] > 50 and len(x) > 50:
         x = PCA(n_components=50, random_state=0).fit_transform(x)
-    neighbours = (
-        NearestNeighbors(n_neighbors=k + 1).fit(embedding).kneighbors(embedding, return_distance=False)
-    )
-    labels = np.asarray(labels)
     return {
         "trustworthiness": float(trustworthiness(x, embedding, n_neighbors=k)),
-        "knn_agreement": float((labels[neighbours[:, 1:]] == labels[:, None]).mean()),
+        "knn_agreement": knn_agreement(embedding, labels, k),
     }
 
 

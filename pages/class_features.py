@@ -4,11 +4,10 @@ never recompute; a lasso gives the clips, and a clip opens on the Video parser."
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcse import viz
+from mmcse import analysis, viz
 from mmcse.classes import LLP_CLASSES
 from mmcse.demo.clips import read_demo_manifest
 from pages import _cache as cache
@@ -90,15 +89,6 @@ def embedding(params: tuple):
     return result
 
 
-def neighbour_agreement(xy: np.ndarray, labels: np.ndarray, k: int = 10) -> float:
-    """Share of each point's k nearest neighbours in the 2-D map with its class."""
-    from sklearn.neighbors import NearestNeighbors
-
-    k = min(k, len(xy) - 1)
-    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(xy).kneighbors(xy, return_distance=False)
-    return float((labels[neighbours[:, 1:]] == labels[:, None]).mean())
-
-
 def selected_clips(table: pd.DataFrame, rows: list[int]) -> None:
     picked = table.iloc[rows]
     per_clip = picked.groupby("clip").agg(points=("class", "size"), classes=("class", lambda s: ", ".join(sorted(set(s)))))
@@ -117,7 +107,7 @@ color_by = st.radio("Colour by", ["class", "modality", "active"],
                     horizontal=True, key="tsne_color", help="active: the class is in the dense GT of that modality at that segment")  # fmt: skip
 event = widgets.plot(viz.tsne_figure(xy, table, color_by=color_by), "tsne_plot", ctx, "tsne",
                      on_select="rerun", selection_mode=("lasso", "box", "points"))  # fmt: skip
-agreement = neighbour_agreement(xy, table["class"].to_numpy()) if len(table) > 11 else float("nan")
+agreement = analysis.knn_agreement(xy, table["class"].to_numpy()) if len(table) > 11 else float("nan")
 st.caption(f"{len(table)} points from the {data.name} split; marker shape: circle audio, diamond visual; "
            f"10-NN class agreement in the map: {agreement:.2f}. Lasso or box-select points to list their clips.")  # fmt: skip
 shipped = (read_demo_manifest(ctx.data_root) or {}).get("test_class_separation")

@@ -27,22 +27,18 @@ MIN_POINTS = 21  # fewer active events (a tiny split) give no class-separation f
 def class_separation(features: np.ndarray, labels: np.ndarray, seed: int = 0, k: int = 10) -> dict:
     """kNN class agreement of ``features`` (M, d) labelled ``labels`` (M,): in the t-SNE embedding (as the
     app draws it) with its trustworthiness, and in the feature space itself (cosine neighbours)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    from mmcse.analysis import embedding_quality, tsne_embed
+    from mmcse.analysis import embedding_quality, knn_agreement, tsne_embed
 
     labels = np.asarray(labels)
     xy = tsne_embed(features, seed=seed)  # (M, 2)
     in_2d = embedding_quality(features, xy, labels, k=k)
-    neighbours = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(features)
-    idx = neighbours.kneighbors(features, return_distance=False)[:, 1:]  # (M, k)
     chance = float(sum((labels == c).mean() ** 2 for c in np.unique(labels)))
     return {
         "points": int(len(labels)),
         "classes": int(len(np.unique(labels))),
         "k": k,
         "knn_agreement_tsne": round(in_2d["knn_agreement"], 4),
-        "knn_agreement_features": round(float((labels[idx] == labels[:, None]).mean()), 4),
+        "knn_agreement_features": round(knn_agreement(features, labels, k, metric="cosine"), 4),
         "trustworthiness": round(in_2d["trustworthiness"], 4),
         "chance": round(chance, 4),  # agreement of neighbours drawn at random with these class shares
     }
