@@ -32,13 +32,12 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 IDLE = """() => !document.querySelector('[data-testid="stSkeleton"]')
   && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')"""
-TIMELINE = """([clip, threshold]) => { const t = document.querySelector('.mmcse-timeline')
-  || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);
+FIND_TIMELINE = """(document.querySelector('.mmcse-timeline')
+  || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean))"""
+TIMELINE = f"""([clip, threshold]) => {{ const t = {FIND_TIMELINE};
   return !!t && (clip === null || t.dataset.clip === clip) && Number(t.dataset.renders || 0) > 0 && t.querySelector('.track')
-    && (threshold === null || t.dataset.threshold === threshold); }"""
-
-TIMELINE_CLIP = """() => (document.querySelector('.mmcse-timeline')
-  || [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean)).dataset.clip"""
+    && (threshold === null || t.dataset.threshold === threshold); }}"""
+TIMELINE_CLIP = f"() => {FIND_TIMELINE}.dataset.clip"  # the clip the timeline shows
 
 
 def load() -> str:
