@@ -35,7 +35,13 @@ class _Parser(argparse.ArgumentParser):
     """argparse with its errors on one line (no usage block): what was wrong and where the help is."""
 
     def error(self, message: str):
+        dashed = [a for a in _ARGV if a.startswith("-") and a != "-" and os.path.exists(a)]
+        if dashed:  # a file whose name starts with '-' reads as an option
+            message += f"; {dashed[0]} is a file: end the options with `--` and put it after (... -- {dashed[0]})"
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+_ARGV: list[str] = []  # the arguments being parsed, for the error hint above
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _ARGV[:] = sys.argv[1:] if argv is None else [str(a) for a in argv]
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or an argument error already printed on one line

@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
+import stat
 from pathlib import Path
 
 from mmcse.training.runs import BEST_FILE, LAST_FILE
@@ -41,6 +43,36 @@ def probability(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (row counts, minimum counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give 0 or more")
+    return value
+
+
+def input_file(path: str | Path, what: str) -> Path:
+    """``path`` as a Path when it is a readable regular file; else one line saying what it is instead (a
+    folder, a FIFO or a device, no permission): never just "not found" for a path that exists."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{what} {path} not found; check the path") from None
+    except OSError as exc:
+        raise UserError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"{what} {path} is a folder; give a file")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"{what} {path} is not a regular file (a pipe, socket or device); give a file")
+    if not os.access(path, os.R_OK):
+        raise UserError(f"{what} {path} cannot be read: permission denied; check its permissions")
+    return path
+
+
 def checkpoint_file(text: str) -> Path:
     """A checkpoint path as given, or the best (else last) checkpoint of a run folder; a clear error when
     it does not exist, is empty, or is a folder without a checkpoint."""
@@ -53,8 +85,9 @@ def checkpoint_file(text: str) -> Path:
             f"--checkpoint {path} is a folder without {BEST_FILE} or {LAST_FILE}; give a checkpoint file "
             "or a run folder written by `python -m mmcse train`"
         )
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise FileNotFoundError(f"checkpoint {path} not found; give a .safetensors file or a run folder")
+    input_file(path, "checkpoint")
     if path.stat().st_size == 0:
         raise UserError(f"checkpoint {path} is an empty file; re-create or re-download it")
     return path

@@ -33,9 +33,14 @@ def add_bootstrap_arguments(p, default: int | None) -> None:
                        help="also segment-level AP per class, an addition to the protocol (on with --bootstrap)")  # fmt: skip
 
 
+MAX_RESAMPLES = 100_000  # 10^5 resamples of 1,200 clips take minutes; more only costs memory and time
+
+
 def check_bootstrap(n: int | None) -> None:
-    if n is not None and n < 1:
-        raise UserError(f"--bootstrap {n}: give the number of resamples, at least 1 (1000 is usual)")
+    if n is not None and not 1 <= n <= MAX_RESAMPLES:
+        raise UserError(
+            f"--bootstrap {n}: give the number of resamples, 1 to {MAX_RESAMPLES:,} (1000 is usual)"
+        )
 
 
 def add_uncertainty(report: dict[str, Any], args, checkpoint, data) -> None:

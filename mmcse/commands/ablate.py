@@ -241,8 +241,12 @@ def torchrun_launcher(nproc: int, argvs: dict, verbose: bool):
                                                       env.get("PYTHONPATH")]))  # fmt: skip
 
     def launch(run, resume: bool) -> None:
+        # a resumed run reads its settings from its folder: only the flags that apply to a resume
+        argv = argvs[run.row, run.seed]
+        if resume:
+            argv = ["train", "--out", str(run.run_dir), "--resume", "--no-progress", *argv[argv.index("--device"):][:2]]
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-               "-m", "mmcse", *argvs[run.row, run.seed], *(["--resume"] if resume else [])]  # fmt: skip
+               "-m", "mmcse", *argv]  # fmt: skip
         run.run_dir.mkdir(parents=True, exist_ok=True)
         log_path = run.run_dir / "train.log"
         with open(log_path, "a") as log_file:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import UserError, add_data_arguments, checkpoint_file, data_paths, output_file
+from mmcse.commands._common import add_data_arguments, checkpoint_file, data_paths, output_file
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 
 def add_parser(subparsers) -> None:
@@ -28,6 +29,7 @@ def add_parser(subparsers) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--out", help="write the calibrated checkpoint here (.safetensors)")
     g.add_argument("--in-place", action="store_true", help="replace the checkpoint (atomically)")
+    add_overwrite_argument(p)
     p.set_defaults(func=run, split="train")
 
 
@@ -39,8 +41,9 @@ def run(args) -> int:
 
     checkpoint = checkpoint_file(args.checkpoint)
     out = checkpoint if args.in_place else output_file(args.out, "--out", (".safetensors",))
-    if not args.in_place and out.exists():
-        raise UserError(f"--out {out} already exists; choose another file or use --in-place")
+    if not args.in_place:  # --in-place is the one way to replace the input, and says so
+        check_outputs([Output(out, "--out")], [Input(checkpoint, "the checkpoint being calibrated (use --in-place)")],
+                      args.overwrite)  # fmt: skip
     meta = read_checkpoint_meta(checkpoint)
     data = data_paths(args, FeatureSpec.from_dict(meta["feature_spec"]), training=False)
     data.use_pseudo_labels = False

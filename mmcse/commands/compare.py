@@ -15,7 +15,15 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import add_data_arguments, data_paths
+from mmcse.commands._common import (
+    add_data_arguments,
+    checkpoint_file,
+    data_paths,
+    non_negative_int,
+    output_file,
+    positive_int,
+)
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs, data_inputs
 from mmcse.commands._uncertainty import add_bootstrap_arguments, check_bootstrap
 
 
@@ -38,12 +46,13 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--level", default="segment", choices=("segment", "event"), help="level of the per-class F"
     )
-    p.add_argument("--top", type=int, default=10, help="per-class rows to print (default 10; all in --json)")
-    p.add_argument("--min-clips", type=int, default=5,
+    p.add_argument("--top", type=non_negative_int, default=10, help="per-class rows to print (default 10; all in --json)")
+    p.add_argument("--min-clips", type=non_negative_int, default=5,
                    help="print per-class rows that depend on at least this many clips (default 5)")  # fmt: skip
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the comparison as JSON to this file")
+    add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=1000)
     p.set_defaults(func=run)
 
@@ -57,16 +66,21 @@ def run(args) -> int:
         format_paired,
         format_threshold_free_pair,
     )
-    from mmcse.training.comparison import check_same_features, compare_checkpoints
-    from mmcse.utils.files import atomic_write_bytes, check_writable_file
+    from mmcse.utils.files import atomic_write_bytes
 
     check_bootstrap(args.bootstrap)
-    if args.json_out:
-        check_writable_file(args.json_out, "--json")
-    spec = check_same_features(args.checkpoint_a, args.checkpoint_b)
+    checkpoint_a, checkpoint_b = checkpoint_file(args.checkpoint_a), checkpoint_file(args.checkpoint_b)
+    json_out = output_file(args.json_out, "--json", (".json",)) if args.json_out else None
+    from mmcse.training.comparison import check_same_features, compare_checkpoints
+
+    spec = check_same_features(checkpoint_a, checkpoint_b)
     data = data_paths(args, spec, training=False)
+    if json_out:
+        inputs = [Input(checkpoint_a, "checkpoint A"), Input(checkpoint_b, "checkpoint B"),
+                  *data_inputs(data, args.split, args.audio_gt)]  # fmt: skip
+        check_outputs([Output(json_out, "--json")], inputs, args.overwrite)
     result = compare_checkpoints(
-        args.checkpoint_a, args.checkpoint_b, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
+        checkpoint_a, checkpoint_b, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
         n_resamples=args.bootstrap, seed=args.seed, level=args.level, device=args.device,
         batch_size=args.batch_size,
     )  # fmt: skip
@@ -79,7 +93,7 @@ def run(args) -> int:
     print(format_class_rows(result["per_class"]["rows"], args.level, args.top, args.min_clips))
     print(format_threshold_free_pair(result["threshold_free"]))
     print(f"\n{CAVEAT}")
-    if args.json_out:
-        atomic_write_bytes(args.json_out, (json.dumps(result, indent=2) + "\n").encode())
-        print(f"wrote {args.json_out}")
+    if json_out:
+        atomic_write_bytes(json_out, (json.dumps(result, indent=2) + "\n").encode())
+        print(f"wrote {json_out}")
     return 0

@@ -10,7 +10,10 @@ Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo/build.p
 
 from __future__ import annotations
 
-from mmcse.commands._common import UserError, positive_int
+from pathlib import Path
+
+from mmcse.commands._common import UserError, output_folder, positive_int
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 
 def add_parser(subparsers) -> None:
@@ -37,12 +40,32 @@ def add_parser(subparsers) -> None:
     p.add_argument("--from", dest="source", default="demo_data",
                    help="with --compact: the full demo folder to copy from (built first if missing)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_overwrite_argument(p)  # --compact: replace an existing copy
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from pathlib import Path
+def check_demo_folder(text: str, flag: str) -> Path:
+    """The demo folder to build or complete: absent, empty, or a demo build (its manifest.json names the
+    generator). Any other folder is refused: the build writes LLP-named CSVs that would replace a user's."""
+    import json
 
+    folder = output_folder(text, flag)
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return folder
+    manifest = folder / "manifest.json"
+    try:
+        is_demo = "generator_version" in json.loads(manifest.read_text())
+    except (OSError, ValueError, TypeError):
+        is_demo = False
+    if not is_demo:
+        raise UserError(
+            f"{flag} {folder} holds files but no demo build (no demo manifest.json); the build would replace its "
+            "CSVs: give a new or empty folder"
+        )
+    return folder
+
+
+def run(args) -> int:
     from mmcse.demo.build import build_demo, export_compact, format_scores
 
     sizes = {
@@ -51,9 +74,11 @@ def run(args) -> int:
     for split, n in sizes.items():
         if n < 1:
             raise UserError(f"--{split} {n}: expected at least 1 clip")
-    out = Path(args.source if args.compact else args.out)
-    if args.compact and Path(args.out).resolve() == out.resolve():
-        raise UserError("--compact needs --out different from --from (the full demo it copies)")
+    out = check_demo_folder(args.source if args.compact else args.out, "--from" if args.compact else "--out")
+    if args.compact:
+        target = output_folder(args.out, "--out")
+        check_outputs([Output(target, "--out", folder=True)], [Input(out, "the demo it copies (--from)")],
+                      args.overwrite)  # fmt: skip
     manifest = build_demo(
         out, seed=args.seed, sizes=sizes, force=args.force, videos=args.videos, workers=args.workers,
         train=not args.no_train or args.compact, epochs=args.epochs, progress=not args.no_progress,

@@ -20,7 +20,8 @@ from mmcse.commands._common import (
     positive_int,
     probability,
 )
-from mmcse.commands._uncertainty import add_bootstrap_arguments, add_uncertainty
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs, data_inputs
+from mmcse.commands._uncertainty import add_bootstrap_arguments, add_uncertainty, check_bootstrap
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
@@ -51,7 +52,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
-    add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free (issue 12)
+    add_overwrite_argument(p)
+    add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free
     p.set_defaults(func=run)
 
 
@@ -72,11 +74,14 @@ def run(args) -> int:
     from mmcse.utils.files import atomic_write_text
 
     checkpoint = checkpoint_file(args.checkpoint)
-    if args.json_out:
-        output_file(args.json_out, "--json")
+    check_bootstrap(args.bootstrap)
+    json_out = output_file(args.json_out, "--json", (".json",)) if args.json_out else None
     meta = read_checkpoint_meta(checkpoint)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
     data = data_paths(args, spec, training=False)
+    if json_out:
+        inputs = [Input(checkpoint, "the checkpoint being scored"), *data_inputs(data, args.split, args.audio_gt)]
+        check_outputs([Output(json_out, "--json")], inputs, args.overwrite)
 
     from mmcse.training.evaluation import evaluate_report  # torch: once the arguments are known to be good
 
@@ -96,7 +101,7 @@ def run(args) -> int:
     print(json.dumps(report["scores"]))
     add_uncertainty(report, args, checkpoint, data)  # intervals and the threshold-free view, when asked
     print(report["comparison"])
-    if args.json_out:
-        atomic_write_text(args.json_out, json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.json_out}")
+    if json_out:
+        atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
+        print(f"wrote {json_out}")
     return 0 if report["reproduced"] is not False else 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import UserError, output_file
+from mmcse.commands._common import input_file, output_file
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 
 def add_parser(subparsers) -> None:
@@ -17,7 +18,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("checkpoint", type=Path, help="the authors' .pth (a plain state_dict)")
     p.add_argument("--out", type=Path, required=True, help="output .safetensors file")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_overwrite_argument(p)
     p.add_argument(
         "--features",
         choices=("valor", "han"),
@@ -29,10 +30,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     output_file(args.out, "--out", (".safetensors",))
-    if args.out.exists() and not args.overwrite:
-        raise UserError(f"--out {args.out} already exists; choose another file or pass --overwrite")
-    if not args.checkpoint.is_file():
-        raise FileNotFoundError(f"{args.checkpoint}: checkpoint file not found")
+    input_file(args.checkpoint, "the authors' checkpoint")
+    check_outputs([Output(args.out, "--out")], [Input(args.checkpoint, "the checkpoint being imported")], args.overwrite)
 
     from mmcse.checkpoint import save_checkpoint
     from mmcse.models.official import import_official, official_feature_spec

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 from mmcse.commands._common import UserError, output_folder
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 
 def add_parser(subparsers) -> None:
@@ -41,7 +42,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="output folder for the packed store")
     p.add_argument("--no-pseudo", action="store_true", help="leave out the spec's pseudo-label streams")
-    p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
+    add_overwrite_argument(p)
     p.add_argument(
         "--pool-frames",
         action=argparse.BooleanOptionalAction,
@@ -61,9 +62,13 @@ def run(args) -> int:
     from mmcse.feature_specs import feature_spec_from_arg
 
     out_dir = output_folder(args.out, "--out")
-    if out_dir.exists() and not args.overwrite:
-        raise UserError(f"--out {out_dir} already exists; choose another folder or pass --overwrite")
     spec = feature_spec_from_arg(args.features)
+    root = Path(args.feature_root)
+    inputs = [Input(root, "the feature root it reads")]
+    folders = [s.name for s in spec.streams.values()] + [f for f in (spec.pseudo_audio, spec.pseudo_visual) if f]
+    inputs += [Input(root / folder, "a feature folder it reads") for folder in folders]
+    inputs += [Input(Path(csv), "a split CSV it reads") for csv in args.split_csv or []]
+    check_outputs([Output(out_dir, "--out", folder=True)], inputs, args.overwrite)
     if args.split_csv:
         ids = [video_id(f) for csv in args.split_csv for f in read_weak_labels(csv)[0]]
     else:

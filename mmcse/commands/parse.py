@@ -23,7 +23,15 @@ import json
 import sys
 from pathlib import Path
 
-from mmcse.commands._common import UserError, checkpoint_file, output_file, output_folder, probability
+from mmcse.commands._common import (
+    UserError,
+    checkpoint_file,
+    input_file,
+    output_file,
+    output_folder,
+    probability,
+)
+from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
 
@@ -48,6 +56,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--segment-threshold", type=probability, default=0.5)
     p.add_argument("--video-threshold", type=probability, default=0.5)
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_overwrite_argument(p)
     p.set_defaults(func=run)
 
 
@@ -91,15 +100,16 @@ def annotated_targets(arg: str | None, videos: list[Path], names: list[str]) -> 
 
 
 def check_videos(args) -> list[Path]:
-    """The input videos, de-duplicated; a clear error for a missing path or a folder."""
+    """The input videos, de-duplicated; a clear error for a missing path, a folder, a pipe or device."""
     videos: list[Path] = []
     seen = set()
     for text in args.videos:
         v = Path(text)
         if v.is_dir():
             raise UserError(f"{v} is a folder; give video files (e.g. {v}/*.mp4)")
-        if not v.is_file():
+        if not v.exists():
             raise FileNotFoundError(f"{v}: no such video file")
+        input_file(v, "video")
         if v.resolve() not in seen:
             seen.add(v.resolve())
             videos.append(v)
@@ -114,6 +124,10 @@ def run(args) -> int:
     out = output_folder(args.out, "--out")
     names = output_names(videos)
     targets = annotated_targets(args.annotated, videos, names)
+    outputs = [Output(out / f"{name}{suffix}", "--out") for name in names for suffix in (".tsv", ".json")]
+    outputs += [Output(t, "--annotated") for t in targets if t is not None]
+    inputs = [Input(v, "an input video") for v in videos] + [Input(checkpoint, "the checkpoint")]
+    check_outputs(outputs, inputs, args.overwrite)
     failed: list[str] = []
     jobs = []
     for video, name, target in zip(videos, names, targets):  # non-videos are refused before torch loads
@@ -151,11 +165,27 @@ def parse_videos(args, checkpoint: Path, out: Path, jobs: list, failed: list[str
             continue
         for w in parse.warnings:
             print(f"warning: {w}")
-        atomic_write_text(out / f"{name}.tsv", events_tsv(parse.events, parse.warnings))
-        atomic_write_text(out / f"{name}.json", json.dumps(parse_record(parse, identity), indent=1) + "\n")
-        print(f"{video}: {len(parse.events)} events -> {out / (name + '.tsv')}, {out / (name + '.json')}")
-        if target is not None:
-            from mmcse.video.annotate import annotate_video
+        tsv, record = out / f"{name}.tsv", out / f"{name}.json"
+        written: list[Path] = []
+        try:
+            atomic_write_text(tsv, events_tsv(parse.events, parse.warnings))
+            written.append(tsv)
+            atomic_write_text(record, json.dumps(parse_record(parse, identity), indent=1) + "\n")
+            written.append(record)
+            if target is not None:
+                from mmcse.video.annotate import annotate_video
 
-            annotate_video(video, parse, target)
+                annotate_video(video, parse, target)
+        except OSError as exc:  # a write refused (name too long, disk full): this video fails, the rest go on
+            for path in written:  # all of a video's outputs, or none
+                path.unlink(missing_ok=True)
+            print(f"error: {video}: could not write its outputs: {_os_error(exc)}", file=sys.stderr)
+            failed.append(str(video))
+            continue
+        print(f"{video}: {len(parse.events)} events -> {tsv}, {record}")
+        if target is not None:
             print(f"  annotated video -> {target}")
+
+
+def _os_error(exc: OSError) -> str:
+    return f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)

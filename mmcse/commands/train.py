@@ -38,6 +38,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--preset", help="paper-mmcse | paper-han | paper-valor | small (default paper-<model>)")
     p.add_argument("--out", required=True, help="run folder to write (config.json, metrics.csv, checkpoints)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.safetensors")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in --out, replacing the run already there")  # fmt: skip
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -88,6 +90,18 @@ def add_parser(subparsers) -> None:
     a.add_argument("--w-ort", type=float, help="weight of L_ort (default 0.1)")
     a.add_argument("--w-ec", type=float, help="weight of L_ec (default 0.1)")
     p.set_defaults(func=run)
+    FLAG_DEFAULTS.update({a.dest: (a.option_strings[0], a.default) for a in p._actions if a.option_strings})
+
+
+# flags that still apply when a run is resumed; every other one is part of the saved run
+RESUME_FLAGS = {"out", "resume", "epochs", "device", "no_progress", "threads", "bf16", "stop_after_epochs", "help"}
+FLAG_DEFAULTS: dict[str, tuple[str, object]] = {}  # dest -> (flag, default), filled by add_parser
+
+
+def flags_ignored_by_resume(args) -> list[str]:
+    """The flags given on the command line that --resume would ignore (the run folder's settings win)."""
+    return [flag for dest, (flag, default) in FLAG_DEFAULTS.items()
+            if dest not in RESUME_FLAGS and getattr(args, dest, default) != default]  # fmt: skip
 
 
 def build_configs(args, spec):
@@ -157,6 +171,14 @@ def run(args) -> int:
     from mmcse.training import runs
 
     out = output_folder(args.out, "--out")
+    if args.resume and args.overwrite:
+        raise UserError("--resume continues the run in --out and --overwrite replaces it; give one of them")
+    if args.resume and flags_ignored_by_resume(args):
+        raise UserError(
+            f"--resume continues {out} with its saved settings, so {', '.join(flags_ignored_by_resume(args))} "
+            "would be ignored: drop them (only --epochs, --device, --threads, --bf16, --stop-after-epochs and "
+            "--no-progress apply), or train anew with another --out"
+        )
     if args.resume:
         config_path = out / runs.CONFIG_FILE
         if not config_path.is_file():
@@ -202,6 +224,7 @@ def run(args) -> int:
         stop_after_epochs=args.stop_after_epochs,
         progress=not args.no_progress,
         bf16=args.bf16,
+        overwrite=args.overwrite,
     )
     if main and result["best"] is not None:
         best = result["best"]

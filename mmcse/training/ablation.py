@@ -121,7 +121,8 @@ def _sweep_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """What makes ``new`` another sweep than ``old`` (None when it only adds rows or seeds)."""
     for key in FIXED_FIELDS:
         if old.get(key) != new.get(key):
-            return f"{key} differ: {_short(old.get(key))} before, {_short(new.get(key))} now"
+            where, before, now = _first_difference(old.get(key), new.get(key), key)
+            return f"{where} was {_short(before)}, now {_short(now)}"
     dropped_rows = [r for r in old["rows"] if r not in new["rows"]]
     if dropped_rows:
         return f"rows {', '.join(dropped_rows)} are left out now"
@@ -135,6 +136,15 @@ def _sweep_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
                 field = next(k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k))
                 return f"row {row!r}: {part} config {field} was {before.get(field)!r}, now {now.get(field)!r}"
     return None
+
+
+def _first_difference(before: Any, now: Any, where: str) -> tuple[str, Any, Any]:
+    """The dotted path of the first leaf where two JSON values differ, and the two values there."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        for key in sorted(set(before) | set(now)):
+            if before.get(key) != now.get(key):
+                return _first_difference(before.get(key), now.get(key), f"{where}.{key}")
+    return where, before, now
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -11,6 +11,7 @@ through ``create_model`` and the ModelOutput contract, and losses only through `
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import random
@@ -58,6 +59,7 @@ def train(
     progress: bool = True,
     log=print,
     bf16: bool = False,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train ``model_cfg`` on ``data`` with ``train_cfg``, writing the run folder ``run_dir``.
 
@@ -65,18 +67,40 @@ def train(
     ``resume``: continue from last.safetensors + train_state.safetensors. ``stop_after_epochs``: stop
     after that many epochs of this call (the schedule still spans ``train_cfg.epochs``; used to split a
     run and by the resume test). ``bf16``: forward under bfloat16 autocast (losses and weights float32).
+    ``overwrite``: a new run replaces the run files already in ``run_dir``. The folder is locked while this
+    runs (a second writer is refused); a new run that fails before its first epoch is saved is removed.
     Returns {"run_dir", "recipe", "epochs_done", "best_epoch", "best", "last", "model" (the trained
     nn.Module, unwrapped)}; only rank 0's return holds metrics.
     """
     if stop_after_epochs is not None and stop_after_epochs < 1:
         raise ValueError(f"stop_after_epochs is {stop_after_epochs}; give 1 or more (or leave it out)")
     apply_process_tuning()
+    run_dir = Path(run_dir)
+    created = not run_dir.exists()
     ctx = distributed.setup(device)
+    trainer = None
+    clean_up = False
     try:
-        trainer = Trainer(ctx, Path(run_dir), data, model_cfg, train_cfg, log=log, bf16=bf16)
-        trainer.prepare(resume)
-        return trainer.fit(stop_after_epochs, progress)
+        with runs.run_folder_lock(run_dir) if ctx.is_main else contextlib.nullcontext():
+            try:
+                if overwrite and not resume and ctx.is_main:
+                    for name in runs.existing_run_files(run_dir):
+                        (run_dir / name).unlink()
+                ctx.barrier()  # every rank sees the folder as rank 0 left it
+                trainer = Trainer(ctx, run_dir, data, model_cfg, train_cfg, log=log, bf16=bf16)
+                trainer.prepare(resume)
+                return trainer.fit(stop_after_epochs, progress)
+            except BaseException:
+                # a new run that stopped before its first epoch was saved leaves nothing behind
+                clean_up = trainer is not None and trainer.wrote_config and not (run_dir / runs.STATE_FILE).exists()
+                if clean_up:
+                    for name in runs.existing_run_files(run_dir):
+                        (run_dir / name).unlink(missing_ok=True)
+                raise
     finally:
+        if clean_up and created:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # only when nothing else is in it
         ctx.close()
 
 
@@ -91,6 +115,7 @@ class Trainer:
         self.say = log if ctx.is_main else (lambda *a, **k: None)
         self.start_epoch, self.best_epoch, self.best, self.rows = 0, -1, None, []
         self.bar = None
+        self.wrote_config = False  # this process started the run folder (removed again if it fails at once)
 
     # ------------------------------------------------------------------ setup
 
@@ -115,6 +140,7 @@ class Trainer:
         elif ctx.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             runs.write_json(self.run_dir / runs.CONFIG_FILE, self.run_config())
+            self.wrote_config = True
         n_params = sum(p.numel() for p in self.model.parameters())
         self.say(
             f"{self.model_cfg.arch}: {n_params / 1e6:.2f} M parameters on {ctx.device} x{ctx.world_size}; "
@@ -284,13 +310,22 @@ class Trainer:
 
 
 def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: DataPaths) -> None:
-    """A new run needs a folder without a run; a resumed one the same model config and features."""
+    """A new run needs a folder without a run; a resumed one a saved state, the same model and features.
+    A folder whose run stopped before its first epoch was saved gets the same advice either way."""
     if run_dir.exists() and not run_dir.is_dir():
         raise ValueError(f"--out {run_dir} is a file; give a folder for the run")
     config_path = run_dir / runs.CONFIG_FILE
+    present = runs.existing_run_files(run_dir)
+    resumable = runs.STATE_FILE in present and runs.LAST_FILE in present and runs.CONFIG_FILE in present
+    if present and not resumable:
+        missing = [n for n in (runs.CONFIG_FILE, runs.LAST_FILE, runs.STATE_FILE) if n not in present]
+        raise ValueError(
+            f"{run_dir} holds a run that cannot be resumed (it has {', '.join(present)} but no {' or '.join(missing)}: "
+            "it stopped before an epoch was saved whole); pass --overwrite to train anew there, or choose another --out"
+        )
     if resume:
-        if not (run_dir / runs.LAST_FILE).is_file():
-            raise FileNotFoundError(f"nothing to resume in {run_dir}: no {runs.LAST_FILE} (train without --resume)")
+        if not present:
+            raise FileNotFoundError(f"nothing to resume in {run_dir}: no run there (train without --resume)")
         saved = runs.read_json(config_path)
         if saved["model"] != model_cfg.to_dict():
             raise ValueError(
@@ -299,8 +334,11 @@ def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: 
         if DataPaths.from_dict(saved["data"], base=run_dir).feature_spec != data.feature_spec:
             raise ValueError(f"{config_path} was written for other features; resume with the same --features")
         return
-    if (run_dir / runs.LAST_FILE).exists() or (run_dir / runs.METRICS_FILE).exists():
-        raise ValueError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if present:
+        raise ValueError(
+            f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose "
+            "another --out"
+        )
 
 
 def has_unused_parameters(model, split, device, model_cfg) -> bool:

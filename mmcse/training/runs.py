@@ -15,6 +15,8 @@ import csv
 import io
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,50 @@ def _arch(path: Path) -> str:
         return str(read_checkpoint_meta(path).get("arch", ""))
     except (ValueError, OSError):
         return ""
+
+
+# ------------------------------------------------------------------------------------------- the lock
+
+LOCK_FILE = ".lock"
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, BEST_FILE, LAST_FILE, STATE_FILE)
+
+
+@contextmanager
+def run_folder_lock(run_dir: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``run_dir`` (created if missing) while this process writes it; a second
+    writer fails at once with a ValueError naming the holder's pid. The kernel drops the lock when the
+    holder dies, so a killed run never leaves the folder locked."""
+    import fcntl
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise ValueError(
+                f"{run_dir} is being written by another training process (pid {holder}); wait for it to "
+                "finish or choose another --out"
+            ) from None
+        try:  # the previous holder may have removed the file between our open and our lock
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def existing_run_files(run_dir: str | Path) -> list[str]:
+    """The run files (config, metrics, checkpoints, state) present in ``run_dir``."""
+    return [name for name in RUN_FILES if (Path(run_dir) / name).exists()]

@@ -60,21 +60,49 @@ def check_writable_file(path: str | Path, what: str = "output") -> Path:
     return path
 
 
+def make_parents(path: Path) -> list[Path]:
+    """Create the missing folders above ``path``; the ones created, deepest first (for ``remove_empty``)."""
+    missing = [p for p in path.parents if not p.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed write created, deepest first, where nothing else was put in them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (someone else wrote there) or already gone
+            return
+
+
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; when the block succeeds it is renamed to ``path``
-    (with the umask's permissions), when it raises the temporary file is removed."""
+    (with the umask's permissions); when it raises, the temporary file and any folder made for it are
+    removed. An OSError names ``path``, never the temporary name."""
     path = check_writable_file(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    created = make_parents(path)
+    try:  # the temporary name stays within the file-name limit however long the final name is
+        fd, name = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=f".tmp{suffix}", dir=path.parent)
+    except OSError as exc:
+        remove_empty(created)
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     os.close(fd)
     tmp = Path(name)
+    ok = False
     try:
         yield tmp
         set_default_mode(tmp, folder=False)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        ok = True
     finally:
         tmp.unlink(missing_ok=True)
+        if not ok:
+            remove_empty(created)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -186,7 +186,9 @@ def test_a_sweep_may_grow_but_not_change(tmp_path):
         (_record(_runs(out, rows=("full", "no-ec", "x"), seeds=(1, 2, 3), epochs=4)),
          "row 'full': train config epochs was 3, now 4"),
         (_record(_runs(out, rows=("full", "no-ec", "x"), seeds=(1, 2, 3)), preset="paper-mmcse"),
-         'preset differ: "small" before, "paper-mmcse" now'),
+         'preset was "small", now "paper-mmcse"'),
+        (_record(_runs(out, rows=("full", "no-ec", "x"), seeds=(1, 2, 3)), data={"llp_dir": "/d", "x": "/" + "y" * 90}),
+         'data.x was null, now "/yyy'),  # the differing field, not a shared prefix
     ]  # fmt: skip
     for record, message in refused:
         with pytest.raises(ValueError, match="another sweep") as err:
