@@ -43,6 +43,20 @@ def probability(text: str) -> float:
     return value
 
 
+def device_name(text: str) -> str:
+    """argparse type: auto | cpu | cuda | cuda:N, refused at once (without importing torch) when CUDA is
+    asked for on a machine without a GPU driver."""
+    import re
+
+    if text in ("auto", "cpu"):
+        return text
+    if not re.fullmatch(r"cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; give auto, cpu, cuda or cuda:N")
+    if not any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd")):
+        raise argparse.ArgumentTypeError(f"{text}: this machine has no GPU driver; use --device cpu (or auto)")
+    return text
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (row counts, minimum counts)."""
     try:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import UserError, add_data_arguments
+from mmcse.commands._common import UserError, add_data_arguments, device_name
 
 # MM-CSE rows: the train flags that make each one, and what it means
 ROWS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -84,7 +84,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", help="sweep folder (run folders, sweep.json, table.md, table.csv)")
     p.add_argument("--nproc-per-node", type=int, help="train each run under torchrun with N processes")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (training and evaluation)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda (training and evaluation)")
     p.add_argument("--verbose", action="store_true", help="show the per-epoch lines of every run")
     p.add_argument("--list-rows", action="store_true", help="print the rows and what they change, then exit")
     t = p.add_argument_group("recipe (forwarded to every run's train; default: the preset's)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import UserError, positive_int
+from mmcse.commands._common import UserError, device_name, positive_int
 
 
 def add_parser(subparsers) -> None:
@@ -19,7 +19,7 @@ def add_parser(subparsers) -> None:
         "--features", choices=("valor", "han"), default="valor", help="input preset (default valor)"
     )
     p.add_argument("--checkpoint", type=Path, default=None, help="time this checkpoint's model instead")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", type=device_name, default="auto")
     p.add_argument("--batch", type=positive_int, default=64)
     p.add_argument("--iters", type=positive_int, default=10, help="timed iterations (training: half, at least 3)")
     p.add_argument("--warmup", type=int, default=2)

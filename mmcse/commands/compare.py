@@ -19,6 +19,7 @@ from mmcse.commands._common import (
     add_data_arguments,
     checkpoint_file,
     data_paths,
+    device_name,
     non_negative_int,
     output_file,
     positive_int,
@@ -50,7 +51,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--min-clips", type=non_negative_int, default=5,
                    help="print per-class rows that depend on at least this many clips (default 5)")  # fmt: skip
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the comparison as JSON to this file")
     add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=1000)

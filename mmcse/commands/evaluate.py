@@ -16,6 +16,7 @@ from mmcse.commands._common import (
     add_data_arguments,
     checkpoint_file,
     data_paths,
+    device_name,
     output_file,
     positive_int,
     probability,
@@ -50,7 +51,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--segment-threshold", type=probability, default=0.5)
     p.add_argument("--video-threshold", type=probability, default=0.5)
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
     add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free

@@ -26,6 +26,7 @@ from pathlib import Path
 from mmcse.commands._common import (
     UserError,
     checkpoint_file,
+    device_name,
     input_file,
     output_file,
     output_folder,
@@ -55,7 +56,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--segment-threshold", type=probability, default=0.5)
     p.add_argument("--video-threshold", type=probability, default=0.5)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     add_overwrite_argument(p)
     p.set_defaults(func=run)
 

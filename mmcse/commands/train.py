@@ -16,7 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from mmcse.commands._common import UserError, add_data_arguments, data_paths, output_folder, positive_int
+from mmcse.commands._common import (
+    UserError,
+    add_data_arguments,
+    data_paths,
+    device_name,
+    output_folder,
+    positive_int,
+)
 
 DIM_FIELDS = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
 
@@ -40,7 +47,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from last.safetensors")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in --out, replacing the run already there")  # fmt: skip
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
+    p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda (default auto: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--threads",

@@ -222,7 +222,8 @@ class Trainer:
                 val = self.validate()
                 row.update({f"val_{k}": val[k] for k in SCORE_KEYS})
                 row["seconds"] = round(time.perf_counter() - t0, 3)
-                self.commit(epoch, row, val, lr, terms["loss"])
+                with runs.interrupts_deferred():  # an epoch's files are saved whole
+                    self.commit(epoch, row, val, lr, terms["loss"])
             self.ctx.barrier()
         if self.bar is not None:
             self.bar.close()

@@ -153,3 +153,26 @@ def run_folder_lock(run_dir: str | Path) -> Iterator[None]:
 def existing_run_files(run_dir: str | Path) -> list[str]:
     """The run files (config, metrics, checkpoints, state) present in ``run_dir``."""
     return [name for name in RUN_FILES if (Path(run_dir) / name).exists()]
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM that arrive inside the block until it has finished, then act on
+    them: saving an epoch's files is never cut in half by an interrupt. Outside the main thread (where
+    Python cannot set handlers) the block runs as is."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            signal.raise_signal(received[0])  # now handled as it would have been (KeyboardInterrupt for Ctrl-C)

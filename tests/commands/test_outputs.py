@@ -304,3 +304,15 @@ def test_refusals_need_no_torch(tmp_path, run_dir, clips):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.split() == ["2", "2", "2", "2", "False"], proc.stderr
+
+
+def test_an_interrupt_during_a_save_waits_for_the_save():
+    import signal
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with runs.interrupts_deferred():
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of writing the epoch's files
+            done.append("the rest of the save")
+    assert done == ["the rest of the save"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
