@@ -112,7 +112,8 @@ def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     good = tmp_path / "good.safetensors"
     save_checkpoint(good, create_model(cfg), model_config=cfg, feature_spec=VALOR_FEATURES)
     meta = read_checkpoint_meta(good)
-    meta["model_config"]["audio_dim"] = 128  # claims VGGish input, weights are for CLAP
+    meta["model_config"]["audio_dim"] = 128  # claims VGGish-width input, weights are for CLAP
+    meta["feature_spec"]["audio"]["shape"] = [64, 128]  # (consistently: a contradiction is refused earlier)
     meta["model_config"]["num_layers"] = 2
     from safetensors.torch import load_file
 
