@@ -134,19 +134,9 @@ MODEL_RULES: dict[str, Rule] = {
     "num_layers": _whole(0, 64),
     "num_heads": _whole(1, 64),
     "dropout": _number(0.0, 1.0, high_open=True),
-    **{
-        k: _SWITCH
-        for k in (
-            "use_cafd",
-            "use_background",
-            "dynamic_fusion",
-            "use_secm",
-            "use_lgsf",
-            "use_intra",
-            "use_cross",
-        )
-    },  # fmt: skip
-    **{k: _LOSS_WEIGHT for k in ("w_video", "w_segment", "w_rec", "w_ort", "w_ec")},
+    **dict.fromkeys(("use_cafd", "use_background", "dynamic_fusion", "use_secm", "use_lgsf"), _SWITCH),
+    **dict.fromkeys(("use_intra", "use_cross"), _SWITCH),
+    **dict.fromkeys(("w_video", "w_segment", "w_rec", "w_ort", "w_ec"), _LOSS_WEIGHT),
 }
 
 TRAIN_RULES: dict[str, Rule] = {
