@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import os
 import subprocess
 import warnings
@@ -107,19 +106,10 @@ def save_checkpoint(
 def _meta_json(meta: dict[str, Any], path: Path) -> str:
     """The metadata as strict JSON, after the checks a reader makes (a checkpoint we would refuse is never
     written). NaN / inf in metrics or extra (a score of an empty class) are stored as null."""
-    meta = {**meta, "metrics": _finite_or_null(meta["metrics"]), "extra": _finite_or_null(meta["extra"])}
+    meta = {**meta, "metrics": validation.finite_or_null(meta["metrics"])}
+    meta["extra"] = validation.finite_or_null(meta["extra"])
     _validate_meta(meta, path)
     return json.dumps(meta, allow_nan=False)
-
-
-def _finite_or_null(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite_or_null(v) for v in value]
-    return value
 
 
 def _validate_meta(meta: dict[str, Any], path: Path) -> None:

@@ -12,6 +12,7 @@ and the field as the user knows it (``model_config.d_model`` in a checkpoint, ``
     validate_checkpoint_meta(meta, source, max_version=..., model_fields=..., train_fields=...)
     flag_type("lr")                        an argparse ``type=`` that checks one flag against its field's rule
     flag_labels(given, preset)             field -> "--d-model" or "d_model (preset 'small')", for messages
+    finite_or_null(obj)                    NaN / inf -> None, before ``json.dumps(obj, allow_nan=False)``
 
 ModelConfig / TrainConfig / FeatureSpec call these on construction and in ``from_dict`` (mmcse.config),
 so a config with ``d_model`` 0, a NaN loss weight or a [10, 10^12] stream never reaches torch.
@@ -457,6 +458,18 @@ def _check_domain(domain: Any, source: str) -> None:
             raise _refuse(source, f"domain.threshold.{key}", value, problem, _THRESHOLD.describe())
 
 
+def finite_or_null(value: Any) -> Any:
+    """``value`` (nested dicts / lists) with NaN and inf as None, for ``json.dumps(..., allow_nan=False)``:
+    a score that is undefined (an empty class) is stored as JSON null, never as the non-JSON ``NaN``."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_null(v) for v in value]
+    return value
+
+
 # ------------------------------------------------------------------------------------------- flags
 
 
@@ -501,6 +514,7 @@ __all__ = [
     "TRAIN_RULES",
     "Rule",
     "check_fields",
+    "finite_or_null",
     "flag_labels",
     "flag_type",
     "shape_problem",
