@@ -138,7 +138,9 @@ def _stream(data: dict[str, Any], key: str, where) -> StreamSpec:
     _check_folder(folder, f"{key}.folder", where, allow_absolute=False)
     shape = s.get("shape")
     if validation.shape_problem(shape):  # also bounds the sizes: [10, 10**12] never reaches an allocation
-        raise ValueError(f"feature spec {where}: {key}.shape is {shape!r}; expected {validation.SHAPE_EXPECTED}")
+        raise ValueError(
+            f"feature spec {where}: {key}.shape is {shape!r}; expected {validation.SHAPE_EXPECTED}"
+        )
     description = s.get("description", "")
     if not isinstance(description, str):
         raise ValueError(f"feature spec {where}: {key}.description must be a string")

@@ -219,11 +219,15 @@ def test_import_refuses_pickled_objects_and_junk(tmp_path, capfd):
 
 def test_import_of_an_mmcse_checkpoint_or_state_dict_says_what_it_is(saved, tmp_path):
     path, model, _ = saved
-    with pytest.raises(ValueError, match=r"best\.safetensors is already an mmcse checkpoint .*no import needed"):
+    with pytest.raises(
+        ValueError, match=r"best\.safetensors is already an mmcse checkpoint .*no import needed"
+    ):
         import_official(path)
     ours = tmp_path / "ours.pth"
     torch.save(model.state_dict(), ours)
-    with pytest.raises(ValueError, match=r"ours\.pth: holds an mmcse model's state_dict .*not the authors' layout"):
+    with pytest.raises(
+        ValueError, match=r"ours\.pth: holds an mmcse model's state_dict .*not the authors' layout"
+    ):
         import_official(ours)
     rc = cli_main(["import-official", str(path), "--out", str(tmp_path / "again.safetensors")])
     assert rc == 2 and not (tmp_path / "again.safetensors").exists()

@@ -163,7 +163,9 @@ def test_reading_metadata_and_configs_never_imports_torch(good_checkpoint, tmp_p
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "model config: d_model = 1 is below 2; expected a whole number from 2 to 8192"
+    assert (
+        proc.stdout.strip() == "model config: d_model = 1 is below 2; expected a whole number from 2 to 8192"
+    )
 
 
 # ---------------------------------------------------------------------------------------------- writers
@@ -207,9 +209,14 @@ def test_every_way_of_making_a_config_is_checked():
         dataclasses.replace(ModelConfig(arch="han"), d_model=100, num_heads=3)
     with pytest.raises(ValueError, match="model config: audio_len = 20 is not a length the models take"):
         ModelConfig.for_features(DEMO_FEATURES, audio_len=20)
-    with pytest.raises(ValueError, match=r"train config: betas = \[0\.5, 1\.5\] is not below 1; expected two numbers, each >= 0 and < 1"):
+    with pytest.raises(
+        ValueError,
+        match=r"train config: betas = \[0\.5, 1\.5\] is not below 1; expected two numbers, each >= 0 and < 1",
+    ):
         TrainConfig(betas=(0.5, 1.5))
-    with pytest.raises(ValueError, match="train config: optimizer = 'sgd' is not a known value; expected one of adamw, adam"):
+    with pytest.raises(
+        ValueError, match="train config: optimizer = 'sgd' is not a known value; expected one of adamw, adam"
+    ):
         TrainConfig(optimizer="sgd")
     with pytest.raises(ValueError, match="use_intra and use_cross are both false with num_layers = 1"):
         ModelConfig(num_layers=1, use_intra=False, use_cross=False)
@@ -226,8 +233,11 @@ def test_from_dict_names_the_file_and_accepts_what_to_dict_wrote():
         TrainConfig.from_dict({"epochs": True}, source, "train.")
     train = TrainConfig(lr=3e-4, betas=(0.9, 0.999))
     assert TrainConfig.from_dict(json.loads(json.dumps(train.to_dict()))) == train  # betas list -> tuple
-    assert TrainConfig.from_dict({"lr": 1}).lr == 1.0 and isinstance(TrainConfig.from_dict({"lr": 1}).lr, float)
-    with pytest.raises(ValueError, match=r"^feature spec: audio\.shape = \[10, 0\] is a dim 0 that is below 1"):
+    lr = TrainConfig.from_dict({"lr": 1}).lr
+    assert lr == 1.0 and isinstance(lr, float)  # JSON's 1 is the float 1.0
+    with pytest.raises(
+        ValueError, match=r"^feature spec: audio\.shape = \[10, 0\] is a dim 0 that is below 1"
+    ):
         FeatureSpec.from_dict({**DEMO_FEATURES.to_dict(), "audio": {"name": "a", "shape": [10, 0]}})
 
 
@@ -254,7 +264,11 @@ def test_every_shipped_preset_and_example_spec_passes():
         ("d_class", "99999999999", "99999999999 is above 8192; expected a whole number from 2 to 8192"),
         ("d_model", "1", "1 is below 2; expected a whole number from 2 to 8192"),
         ("num_heads", "2.5", "'2.5' is not a whole number; expected a whole number from 1 to 64"),
-        ("clip_grad_norm", "-1", "-1 is below 0; expected a finite number >= 0 and <= 1000000 (0 disables clipping)"),
+        (
+            "clip_grad_norm",
+            "-1",
+            "-1 is below 0; expected a finite number >= 0 and <= 1000000 (0 disables clipping)",
+        ),
         ("seed", "-1", "-1 is below 0; expected a whole number from 0 to 4294967295"),
     ],
 )
