@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mmcse import validation
 from mmcse.classes import LLP_CLASSES
-from mmcse.config import FeatureSpec, ModelConfig, TrainConfig
+from mmcse.config import FeatureSpec, ModelConfig, TrainConfig, field_defaults
 from mmcse.domain import DomainStats
 from mmcse.utils.files import atomic_path
 
@@ -99,7 +100,25 @@ def save_checkpoint(
         "domain": domain.to_meta() if domain is not None else None,
     }
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={META_KEY: _meta_json(meta, path)})
+
+
+def _meta_json(meta: dict[str, Any], path: Path) -> str:
+    """The metadata as strict JSON, after the checks a reader makes (a checkpoint we would refuse is never
+    written). NaN / inf in metrics or extra (a score of an empty class) are stored as null."""
+    meta = {**meta, "metrics": validation.finite_or_null(meta["metrics"])}
+    meta["extra"] = validation.finite_or_null(meta["extra"])
+    _validate_meta(meta, path)
+    return json.dumps(meta, allow_nan=False)
+
+
+def _validate_meta(meta: dict[str, Any], path: Path) -> None:
+    validation.validate_checkpoint_meta(
+        meta, f"checkpoint {path}", format_name=FORMAT, max_version=FORMAT_VERSION,
+        model_fields=field_defaults(ModelConfig), train_fields=field_defaults(TrainConfig),
+    )  # fmt: skip
+    if list(meta.get("class_order", LLP_CLASSES)) != list(LLP_CLASSES):
+        raise _bad_file(path, "its class order differs from the 25 LLP classes of mmcse.classes")
 
 
 def _bad_file(path: Path, why: str) -> ValueError:
@@ -110,7 +129,8 @@ def _bad_file(path: Path, why: str) -> ValueError:
 
 
 def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
-    """The metadata dict of an mmcse checkpoint, read from the safetensors header alone (no torch, no model)."""
+    """The metadata dict of an mmcse checkpoint, read from the safetensors header alone (no torch, no model),
+    checked by mmcse.validation: every field's type and range, and that its copies agree."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder; give a checkpoint file such as {path / 'best.safetensors'}")
@@ -123,15 +143,10 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise _bad_file(path, f"metadata is not valid JSON: {exc}") from None
-    if meta.get("format") != FORMAT:
-        raise _bad_file(path, f"metadata format is {meta.get('format')!r}")
-    if int(meta.get("format_version", -1)) > FORMAT_VERSION:
-        raise _bad_file(
-            path, f"format version {meta.get('format_version')} is newer than this mmcse ({FORMAT_VERSION})"
-        )
-    for key in ("model_config", "feature_spec"):
-        if not isinstance(meta.get(key), dict):
-            raise _bad_file(path, f"metadata lacks {key!r}")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        found = meta.get("format") if isinstance(meta, dict) else meta
+        raise _bad_file(path, f"metadata format is {found!r}")
+    _validate_meta(meta, path)
     return meta
 
 
@@ -160,15 +175,12 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     from mmcse.models.weights import load_strict
 
     path = Path(path)
-    meta = read_checkpoint_meta(path)
-    try:
-        model_config = ModelConfig.from_dict(meta["model_config"])
-        feature_spec = FeatureSpec.from_dict(meta["feature_spec"])
-        train_config = TrainConfig.from_dict(meta["train_config"]) if meta.get("train_config") else None
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _bad_file(path, f"metadata does not describe a model this mmcse can build: {exc}") from None
-    if list(meta.get("class_order", LLP_CLASSES)) != list(LLP_CLASSES):
-        raise _bad_file(path, "its class order differs from the 25 LLP classes of mmcse.classes")
+    meta = read_checkpoint_meta(path)  # checked: the configs below are valid
+    source = f"checkpoint {path}"
+    model_config = ModelConfig.from_dict(meta["model_config"], source, "model_config.")
+    feature_spec = FeatureSpec.from_dict(meta["feature_spec"], source, "feature_spec.")
+    train = meta.get("train_config")
+    train_config = TrainConfig.from_dict(train, source, "train_config.") if train else None
     try:
         state = load_file(str(path), device="cpu")
     except Exception as exc:
@@ -209,8 +221,9 @@ def write_with_domain(path: str | os.PathLike, domain: DomainStats, out: str | o
 
     path = Path(path)
     meta = read_checkpoint_meta(path)
+    meta["domain"] = domain.to_meta()
+    text = _meta_json(meta, Path(out))  # checked first: a non-finite threshold is refused before any copy
     tensors = {k: v for k, v in load_file(str(path)).items() if not k.startswith("domain.")}
     tensors |= {k: torch.from_numpy(v.astype("float32")) for k, v in domain.to_arrays().items()}
-    meta["domain"] = domain.to_meta()
     with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp), metadata={META_KEY: json.dumps(meta)})
+        save_file(tensors, str(tmp), metadata={META_KEY: text})

@@ -10,6 +10,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmcse import validation
+
 
 @dataclass(frozen=True)
 class StreamSpec:
@@ -40,7 +42,10 @@ class FeatureSpec:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FeatureSpec:
+    def from_dict(cls, d: dict[str, Any], source: str = "feature spec", prefix: str = "") -> FeatureSpec:
+        """``to_dict``'s form, checked (mmcse.validation); ``source`` / ``prefix`` name it in errors."""
+        validation.validate_feature_spec(d, source, prefix=prefix)
+
         def stream(s: dict[str, Any]) -> StreamSpec:
             return StreamSpec(name=s["name"], shape=tuple(s["shape"]), description=s.get("description", ""))
 
@@ -151,12 +156,12 @@ class ModelConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], source: str = "model config", prefix: str = "") -> ModelConfig:
+        """``to_dict``'s form (missing fields: defaults), checked; ``source``, ``prefix`` name it in errors"""
+        return cls(**validation.validate_model_config(d, source, prefix=prefix, fields=field_defaults(cls)))
+
+    def __post_init__(self) -> None:  # every ModelConfig is valid, however it was made (flags, replace, ...)
+        validation.validate_model_config(self.to_dict(), "model config", fields=field_defaults(ModelConfig))
 
     @classmethod
     def for_features(cls, spec: FeatureSpec, **overrides: Any) -> ModelConfig:
@@ -195,11 +200,20 @@ class TrainConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(d)
-        if "betas" in d:
-            d["betas"] = tuple(d["betas"])
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], source: str = "train config", prefix: str = "") -> TrainConfig:
+        """``to_dict``'s form (missing fields: defaults), checked; ``source``, ``prefix`` name it in errors"""
+        return cls(**validation.validate_train_config(d, source, prefix=prefix, fields=field_defaults(cls)))
+
+    def __post_init__(self) -> None:  # every TrainConfig is valid, however it was made
+        validation.validate_train_config(self.to_dict(), "train config", fields=field_defaults(TrainConfig))
+
+
+def field_defaults(cls) -> dict[str, Any]:
+    """A config dataclass's fields and their defaults (what ``from_dict`` accepts; mmcse.validation)."""
+    return {
+        f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore
+        for f in dataclasses.fields(cls)
+    }
 
 
 @dataclass

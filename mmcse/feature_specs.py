@@ -23,7 +23,8 @@ and optionally the two pseudo-label folders (VALOR's recipe):
 JSON takes the same keys (a checkpoint's ``feature_spec`` dict also loads: ``name`` is accepted for
 ``folder``). The shapes are checked against what the models accept (mmcse.models.layers.InputProjection):
 audio length 10 (one step per segment) or 64 (a CLAP map), visual length a multiple of 10 (frames averaged
-in groups), visual_st length 10. Every problem is one ValueError naming the file and the field.
+in groups), visual_st length 10; every length 1 to 10000 and dim 1 to 65536 (mmcse.validation). Every
+problem is one ValueError naming the file and the field.
 TOML needs Python 3.11+ (``tomllib``); on Python 3.10 use a .json file.
 """
 
@@ -33,7 +34,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mmcse import config
+from mmcse import config, validation
 from mmcse.classes import NUM_SEGMENTS
 from mmcse.config import FeatureSpec, StreamSpec
 
@@ -136,13 +137,9 @@ def _stream(data: dict[str, Any], key: str, where) -> StreamSpec:
     folder = s.get("folder", s.get("name"))
     _check_folder(folder, f"{key}.folder", where, allow_absolute=False)
     shape = s.get("shape")
-    if (
-        not isinstance(shape, (list, tuple))
-        or len(shape) != 2
-        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
-    ):
+    if validation.shape_problem(shape):  # also bounds the sizes: [10, 10**12] never reaches an allocation
         raise ValueError(
-            f"feature spec {where}: {key}.shape is {shape!r}; expected [length, dim], two positive integers"
+            f"feature spec {where}: {key}.shape is {shape!r}; expected {validation.SHAPE_EXPECTED}"
         )
     description = s.get("description", "")
     if not isinstance(description, str):

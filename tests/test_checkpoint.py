@@ -112,7 +112,8 @@ def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     good = tmp_path / "good.safetensors"
     save_checkpoint(good, create_model(cfg), model_config=cfg, feature_spec=VALOR_FEATURES)
     meta = read_checkpoint_meta(good)
-    meta["model_config"]["audio_dim"] = 128  # claims VGGish input, weights are for CLAP
+    meta["model_config"]["audio_dim"] = 128  # claims VGGish-width input, weights are for CLAP
+    meta["feature_spec"]["audio"]["shape"] = [64, 128]  # (consistently: a contradiction is refused earlier)
     meta["model_config"]["num_layers"] = 2
     from safetensors.torch import load_file
 
@@ -214,6 +215,22 @@ def test_import_refuses_pickled_objects_and_junk(tmp_path, capfd):
     torch.save([torch.zeros(1)], not_state)
     with pytest.raises(ValueError, match="not a state_dict"):
         import_official(not_state)
+
+
+def test_import_of_an_mmcse_checkpoint_or_state_dict_says_what_it_is(saved, tmp_path):
+    path, model, _ = saved
+    with pytest.raises(
+        ValueError, match=r"best\.safetensors is already an mmcse checkpoint .*no import needed"
+    ):
+        import_official(path)
+    ours = tmp_path / "ours.pth"
+    torch.save(model.state_dict(), ours)
+    with pytest.raises(
+        ValueError, match=r"ours\.pth: holds an mmcse model's state_dict .*not the authors' layout"
+    ):
+        import_official(ours)
+    rc = cli_main(["import-official", str(path), "--out", str(tmp_path / "again.safetensors")])
+    assert rc == 2 and not (tmp_path / "again.safetensors").exists()
 
 
 def test_import_official_command_writes_a_loadable_checkpoint(tmp_path, reference_dir, capsys, kernel_path):

@@ -101,6 +101,13 @@ GOOD = {
         ({"audio": {"folder": "aud", "shape": [10, 0]}}, "audio.shape is"),
         ({"visual": {"folder": "vis", "shape": [10, True]}}, "visual.shape is"),
         ({"visual": {"folder": "vis", "shape": "10x24"}}, "visual.shape is"),
+        (  # bounded: a typo'd size is refused before any array is allocated
+            {"visual": {"folder": "vis", "shape": [10, 1000000000000]}},
+            r"visual.shape is \[10, 1000000000000\]; expected \[length, dim\], whole numbers, length 1 to 10000 "
+            "and dim 1 to 65536",
+        ),
+        ({"visual": {"folder": "vis", "shape": [100000, 24]}}, r"visual.shape is \[100000, 24\]; expected"),
+        ({"visual": {"folder": "vis", "shape": [10, 1e3]}}, r"visual.shape is \[10, 1000.0\]; expected"),
         ({"audio": {"folder": "aud", "shape": [20, 16]}}, "audio.shape length 20; the models take 10"),
         (
             {"visual": {"folder": "vis", "shape": [15, 24]}},

@@ -93,6 +93,12 @@ def official_config(
     """The ModelConfig (dims read from the weights) and feature preset name of an official state_dict."""
     need = ("fc_a.weight", "fc_v.weight", "fc_st.weight")
     missing = [k for k in need if k not in state]
+    if missing and all(f"proj.{k}" in state for k in need):  # MMCSE's own parameter names
+        raise ValueError(
+            f"{path}: holds an mmcse model's state_dict (proj.fc_a.weight, ...), not the authors' layout "
+            "(fc_a.weight, ...); import-official converts the authors' checkpoint_best.pth only: write an "
+            "mmcse model with mmcse.checkpoint.save_checkpoint, or use the .safetensors that train wrote"
+        )
     if missing:
         raise ValueError(f"{path}: not an MM-CSE state_dict, missing keys: {', '.join(missing)}")
     d, audio_dim = state["fc_a.weight"].shape
@@ -210,6 +216,11 @@ def import_official(path: str | os.PathLike) -> nn.Module:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file not found")
+    if _is_mmcse_checkpoint(path):
+        raise ValueError(
+            f"{path} is already an mmcse checkpoint (a .safetensors written by train or import-official); "
+            "no import needed: give it to evaluate, parse or the app as it is"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # not a torch file, truncated, or objects other than tensors (refused unread)
@@ -224,6 +235,17 @@ def import_official(path: str | os.PathLike) -> nn.Module:
     load_strict(model, convert_official_state_dict(state, cfg.num_classes), path, what="MM-CSE")
     model.official_feature_preset = preset
     return model.eval()
+
+
+def _is_mmcse_checkpoint(path: Path) -> bool:
+    """A safetensors file carrying mmcse's metadata (key "mmcse", mmcse.checkpoint.META_KEY); header only."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return "mmcse" in (f.metadata() or {})
+    except Exception:  # not a safetensors file: the authors' .pth, or junk that torch.load refuses below
+        return False
 
 
 def official_feature_spec(model: nn.Module, override: str | None = None) -> FeatureSpec:
