@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 from mmcse.commands._common import UserError, add_data_arguments, device_name
+from mmcse.validation import FLAG_FIELDS, flag_type
 
 # MM-CSE rows: the train flags that make each one, and what it means
 ROWS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -42,24 +43,24 @@ MMCSE_ONLY = ("--d-class", "--w-ec", "--w-rec", "--w-ort")  # not passed to the 
 # train options forwarded verbatim to every run (flag, argparse keyword arguments)
 FORWARDED = (
     ("--preset", {"help": "paper-mmcse | paper-han | paper-valor | small (default: paper-<model> per row)"}),
-    ("--epochs", {"type": int}),
-    ("--batch-size", {"type": int}),
-    ("--lr", {"type": float}),
-    ("--weight-decay", {"type": float}),
+    ("--epochs", {"type": flag_type(FLAG_FIELDS["--epochs"])}),
+    ("--batch-size", {"type": flag_type(FLAG_FIELDS["--batch-size"])}),
+    ("--lr", {"type": flag_type(FLAG_FIELDS["--lr"])}),
+    ("--weight-decay", {"type": flag_type(FLAG_FIELDS["--weight-decay"])}),
     ("--optimizer", {"choices": ("adamw", "adam")}),
     ("--schedule", {"choices": ("step", "cosine")}),
-    ("--warmup-epochs", {"type": int}),
-    ("--clip-grad-norm", {"type": float}),
+    ("--warmup-epochs", {"type": flag_type(FLAG_FIELDS["--warmup-epochs"])}),
+    ("--clip-grad-norm", {"type": flag_type(FLAG_FIELDS["--clip-grad-norm"])}),
     ("--gating", {"choices": ("mmcse", "fused", "modality"), "help": "gating (default: each model's own)"}),
-    ("--layers", {"type": int}),
-    ("--heads", {"type": int}),
-    ("--d-model", {"type": int}),
-    ("--d-class", {"type": int, "help": "class-wise feature width (MM-CSE rows only)"}),
-    ("--dropout", {"type": float}),
+    ("--layers", {"type": flag_type(FLAG_FIELDS["--layers"])}),
+    ("--heads", {"type": flag_type(FLAG_FIELDS["--heads"])}),
+    ("--d-model", {"type": flag_type(FLAG_FIELDS["--d-model"])}),
+    ("--d-class", {"type": flag_type(FLAG_FIELDS["--d-class"]), "help": "class-wise feature width (MM-CSE rows only)"}),
+    ("--dropout", {"type": flag_type(FLAG_FIELDS["--dropout"])}),
     # loss weights of every MM-CSE row; a row that sets one itself (no-ec is --w-ec 0) keeps its own
-    ("--w-ec", {"type": float, "help": "weight of L_ec (MM-CSE rows; the no-ec row keeps 0)"}),
-    ("--w-rec", {"type": float, "help": "weight of L_rec (MM-CSE rows; the no-rec row keeps 0)"}),
-    ("--w-ort", {"type": float, "help": "weight of L_ort (MM-CSE rows; the no-ort row keeps 0)"}),
+    ("--w-ec", {"type": flag_type(FLAG_FIELDS["--w-ec"]), "help": "weight of L_ec (MM-CSE rows; the no-ec row keeps 0)"}),
+    ("--w-rec", {"type": flag_type(FLAG_FIELDS["--w-rec"]), "help": "weight of L_rec (MM-CSE rows; the no-rec row keeps 0)"}),
+    ("--w-ort", {"type": flag_type(FLAG_FIELDS["--w-ort"]), "help": "weight of L_ort (MM-CSE rows; the no-ort row keeps 0)"}),
 )
 DATA_FLAGS = ("--data-root", "--feature-root", "--audio-csv", "--visual-csv", "--train-csv", "--val-csv",
               "--pseudo-audio", "--pseudo-visual", "--no-pseudo")  # fmt: skip

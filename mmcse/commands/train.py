@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from mmcse import validation
 from mmcse.commands._common import (
     UserError,
     add_data_arguments,
@@ -24,6 +25,7 @@ from mmcse.commands._common import (
     output_folder,
     positive_int,
 )
+from mmcse.validation import flag_type
 
 DIM_FIELDS = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
 
@@ -67,15 +69,15 @@ def add_parser(subparsers) -> None:
     )
 
     t = p.add_argument_group("optimisation (override the preset)")
-    t.add_argument("--epochs", type=positive_int)
-    t.add_argument("--batch-size", type=positive_int, help="global batch (split across DDP ranks)")
-    t.add_argument("--lr", type=float)
-    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--epochs", type=flag_type("epochs"))
+    t.add_argument("--batch-size", type=flag_type("batch_size"), help="global batch (split across DDP ranks)")
+    t.add_argument("--lr", type=flag_type("lr"))
+    t.add_argument("--weight-decay", type=flag_type("weight_decay"))
     t.add_argument("--optimizer", choices=("adamw", "adam"))
     t.add_argument("--schedule", choices=("step", "cosine"))
-    t.add_argument("--warmup-epochs", type=int)
-    t.add_argument("--clip-grad-norm", type=float, help="0 disables clipping")
-    t.add_argument("--seed", type=int)
+    t.add_argument("--warmup-epochs", type=flag_type("warmup_epochs"))
+    t.add_argument("--clip-grad-norm", type=flag_type("clip_grad_norm"), help="0 disables clipping")
+    t.add_argument("--seed", type=flag_type("seed"))
     t.add_argument("--gating", choices=("mmcse", "fused", "modality"), help="gating for validation")
 
     a = p.add_argument_group("architecture and ablations (MM-CSE paper rows)")
@@ -88,14 +90,14 @@ def add_parser(subparsers) -> None:
     a.add_argument("--no-lgsf", action="store_true", help="no local-global semantic fusion")
     a.add_argument("--intra-only", action="store_true", help="FGSE intra-modal branch only")
     a.add_argument("--cross-only", action="store_true", help="FGSE cross-modal branch only")
-    a.add_argument("--layers", type=positive_int, help="FGSE / hybrid-attention layers")
-    a.add_argument("--heads", type=positive_int, help="attention heads")
-    a.add_argument("--d-model", type=positive_int, help="projection width")
-    a.add_argument("--d-class", type=positive_int, help="class-wise feature width (MM-CSE)")
-    a.add_argument("--dropout", type=float)
-    a.add_argument("--w-rec", type=float, help="weight of L_rec (default 1.0)")
-    a.add_argument("--w-ort", type=float, help="weight of L_ort (default 0.1)")
-    a.add_argument("--w-ec", type=float, help="weight of L_ec (default 0.1)")
+    a.add_argument("--layers", type=flag_type("num_layers"), help="FGSE / hybrid-attention layers")
+    a.add_argument("--heads", type=flag_type("num_heads"), help="attention heads")
+    a.add_argument("--d-model", type=flag_type("d_model"), help="projection width")
+    a.add_argument("--d-class", type=flag_type("d_class"), help="class-wise feature width (MM-CSE)")
+    a.add_argument("--dropout", type=flag_type("dropout"))
+    a.add_argument("--w-rec", type=flag_type("w_rec"), help="weight of L_rec (default 1.0)")
+    a.add_argument("--w-ort", type=flag_type("w_ort"), help="weight of L_ort (default 0.1)")
+    a.add_argument("--w-ec", type=flag_type("w_ec"), help="weight of L_ec (default 0.1)")
     p.set_defaults(func=run)
     FLAG_DEFAULTS.update({a.dest: (a.option_strings[0], a.default) for a in p._actions if a.option_strings})
 
@@ -146,6 +148,11 @@ def build_configs(args, spec):
     if arch != "mmcse" and (ablations or args.intra_only or args.cross_only or args.d_class):
         raise UserError(f"the MM-CSE ablation flags do not apply to --model {arch}")
     model_fields.update({k: v for k, v in flag_fields.items() if v is not None})
+    preset_name = args.preset or f"paper-{args.model or 'mmcse'}"
+    given = [k for k, v in flag_fields.items() if v is not None] + (["arch"] if args.model else [])
+    labels = validation.flag_labels(given, preset_name)  # "--heads" or "d_class (preset 'small')"
+    validation.validate_model_config({**ModelConfig.for_features(spec).to_dict(), **model_fields}, "train",
+                                     labels=labels)  # fmt: skip
     model_cfg = ModelConfig.for_features(spec, **model_fields)
 
     train_cfg = preset.train
@@ -161,7 +168,10 @@ def build_configs(args, spec):
         "seed": args.seed,
         "gating": args.gating,
     }
-    train_cfg = dataclasses.replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
+    given_train = {k: v for k, v in overrides.items() if v is not None}
+    validation.validate_train_config({**train_cfg.to_dict(), **given_train}, "train",
+                                     labels=validation.flag_labels(given_train, preset_name))  # fmt: skip
+    train_cfg = dataclasses.replace(train_cfg, **given_train)
     if arch in ("han", "valor") and args.gating is None:
         train_cfg = dataclasses.replace(train_cfg, gating="fused")  # the baselines' own rule
     if train_cfg.epochs < 1 or train_cfg.batch_size < 1:
@@ -191,8 +201,8 @@ def run(args) -> int:
         if not config_path.is_file():
             raise FileNotFoundError(f"nothing to resume: {config_path} not found (train without --resume)")
         saved = runs.read_json(config_path)
-        model_cfg = ModelConfig.from_dict(saved["model"])
-        train_cfg = TrainConfig.from_dict(saved["train"])
+        model_cfg = ModelConfig.from_dict(saved["model"], str(config_path), "model.")
+        train_cfg = TrainConfig.from_dict(saved["train"], str(config_path), "train.")
         if args.epochs is not None:
             train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
         data = DataPaths.from_dict(saved["data"], base=out)

@@ -22,6 +22,7 @@ from typing import Any
 
 from mmcse.checkpoint import read_checkpoint_meta
 from mmcse.utils.files import atomic_write_bytes
+from mmcse.validation import finite_or_null
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.csv"
@@ -31,7 +32,9 @@ STATE_FILE = "train_state.safetensors"
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+    """Strict JSON (NaN / inf stored as null, never the non-JSON ``NaN``), written atomically."""
+    text = json.dumps(finite_or_null(obj), indent=2, sort_keys=False, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def read_json(path: str | Path) -> Any:

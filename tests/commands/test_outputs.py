@@ -316,3 +316,15 @@ def test_an_interrupt_during_a_save_waits_for_the_save():
             done.append("the rest of the save")
     assert done == ["the rest of the save"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize("flags,named", [
+    (["--lr", "nan"], "--lr"), (["--lr", "inf"], "--lr"), (["--w-ec", "nan"], "--w-ec"),
+    (["--clip-grad-norm", "-1"], "--clip-grad-norm"), (["--dropout", "1.0"], "--dropout"),
+    (["--d-model", "1"], "--d-model"), (["--layers", "100000"], "--layers"), (["--d-class", "99999999999"], "--d-class"),
+    (["--heads", "3"], "--heads = 3"), (["--preset", "small", "--heads", "5"], "d_class (preset 'small') = 32"),
+])  # fmt: skip
+def test_train_numbers_are_range_checked_before_anything_is_written(tmp_path, capsys, flags, named):
+    run = tmp_path / "run"
+    assert main(["train", "--out", str(run), "--data-root", str(tmp_path), "--features", "demo", *flags]) == 2
+    assert named in _one_error_line(capsys) and not run.exists()
