@@ -238,3 +238,16 @@ def test_parse_video_of_a_truncated_file_reports_what_decodes(demo_parser, tmp_p
     assert parse.pred_a[n_real:].sum() == 0
     assert parse.events and all(ev.offset <= parse.duration + 1e-6 for ev in parse.events)
     assert any("cut.mp4: the file says 10.00 s but only" in w for w in parse.warnings)
+
+
+@pytest.mark.parametrize("stream", ["audio", "visual", "visual_st"])
+def test_predict_arrays_refuses_nan_naming_the_input(parser, test_split, stream):
+    audio, visual, visual_st = next(test_split.feature_batches(4))
+    inputs = {"audio": audio.copy(), "visual": visual.copy(), "visual_st": visual_st.copy()}
+    assert np.isfinite(parser.predict_arrays(**inputs).segment_prob).all()
+    inputs[stream][2, 3, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"^the {stream} features contain NaN or inf \(first: clip 2, index \[3, 1\]\)"):
+        parser.predict_arrays(**inputs)
+    inputs[stream][2, 3, 1] = np.inf
+    with pytest.raises(ValueError, match=f"the {stream} features contain NaN or inf"):
+        parser.predict_arrays(**inputs)
