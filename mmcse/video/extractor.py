@@ -120,16 +120,14 @@ class WindowedExtractor:
         info = probe_video(path)
         audio_report, frame_report = DecodeReport(), DecodeReport()
         audio = read_audio(path, report=audio_report) if info.has_audio else None
-        n_windows, _ = plan_windows(info.duration, audio is None, str(path))
         windows = []
         for k, frames in enumerate(iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH,
                                                report=frame_report)):  # fmt: skip
-            if k < n_windows:  # later chunks (a tail under 0.5 s) are decoded only to count errors
-                a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
-                windows.append(self.extract(frames, a))
+            a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
+            windows.append(self.extract(frames, a))
         duration, warnings = decoded_duration(info.duration, frame_report, audio_report, str(path))
         n_windows, plan = plan_windows(duration, audio is None, str(path))
-        windows = windows[:n_windows]
+        windows = windows[:n_windows]  # a last chunk under 0.5 s is not worth a window
         return ExtractionResult(windows, warnings + plan, duration, _real_seconds(duration, len(windows)))
 
     def extract_arrays(
@@ -165,6 +163,11 @@ def decoded_duration(
             f"{name}: the file says {duration:.2f} s but only {decoded:.2f} s of frames decode (truncated or "
             f"damaged{why}); parsed as {decoded:.2f} s; re-encode or re-download it to parse it all"
         ]
+    if decoded > duration + 0.5:  # the container understates the video: every decoded frame is parsed
+        return decoded, [
+            f"{name}: the file says {duration:.2f} s but {decoded:.2f} s of frames decode; parsed as {decoded:.2f} s"
+        ] + ([f"{name}: ffmpeg reported {errors}; the file is damaged and the events where it is may be wrong"]
+             if reports else [])  # fmt: skip
     if reports:
         return duration, [
             f"{name}: ffmpeg reported {errors}; the file is damaged and the "

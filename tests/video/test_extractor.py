@@ -198,3 +198,22 @@ def test_damaged_video_warns_with_its_decode_error_count(damaged):
     assert len(result.warnings) == 1
     count = int(result.warnings[0].split("ffmpeg reported ")[1].split()[0])
     assert count >= 10 and "middle.mp4" in result.warnings[0] and "damaged" in result.warnings[0]
+
+
+def test_decoded_duration_trusts_the_frames_that_decode():
+    from mmcse.video.extractor import decoded_duration
+    from mmcse.video.io import DecodeReport
+
+    assert decoded_duration(10.0, DecodeReport(80), DecodeReport(160000), "a.mp4") == (10.0, [])
+    assert decoded_duration(10.02, DecodeReport(78), None, "a.mp4") == (10.02, [])  # within half a second
+    duration, (warning,) = decoded_duration(10.0, DecodeReport(33), DecodeReport(61440), "a.mp4")
+    assert duration == 33 / 8 and warning == (
+        "a.mp4: the file says 10.00 s but only 4.12 s of frames decode (truncated or damaged); parsed as 4.12 s; "
+        "re-encode or re-download it to parse it all"
+    )
+    duration, (warning,) = decoded_duration(4.0, DecodeReport(120), None, "b.mp4")  # the container understates
+    assert duration == 15.0 and warning == "b.mp4: the file says 4.00 s but 15.00 s of frames decode; parsed as 15.00 s"
+    errors = DecodeReport(80, 150, "Invalid NAL unit size (1859554534 > 106).")
+    _, (warning,) = decoded_duration(10.0, errors, DecodeReport(160000, 136, "x"), "c.mp4")
+    assert warning.startswith("c.mp4: ffmpeg reported 286 decode error(s) (150 in its video, 136 in its audio; "
+                              "first: Invalid NAL unit size (1859554534 > 106).); the file is damaged")  # fmt: skip
