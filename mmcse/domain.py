@@ -61,7 +61,7 @@ class DomainStats:
         cls, arrays: dict[str, np.ndarray], meta: dict | None, source: str | None = None
     ) -> DomainStats | None:
         """The statistics stored in a checkpoint (None when it has none). Bad stored values (a threshold
-        that is not a positive finite number, a std that is not positive, NaN in a mean) are refused with
+        that is negative, NaN or inf, a std that is not positive, NaN in a mean) are refused with
         one ValueError naming the field and ``source`` (the checkpoint file): with them the check would
         flag every clip, or none, without a word."""
         if not meta or not all(f"domain.{k}.mean" in arrays for k in STREAMS):
@@ -76,10 +76,10 @@ class DomainStats:
                 threshold[k] = float(value)
             except (TypeError, ValueError):
                 threshold[k] = float("nan")
-            if isinstance(value, bool) or not (np.isfinite(threshold[k]) and threshold[k] > 0):
+            if isinstance(value, bool) or not (np.isfinite(threshold[k]) and threshold[k] >= 0):
                 raise ValueError(
-                    f"{where}bad checkpoint metadata: domain.threshold.{k} is {value!r}, expected a positive "
-                    "finite distance; recalibrate it with `python -m mmcse calibrate` (or drop the domain check)"
+                    f"{where}bad checkpoint metadata: domain.threshold.{k} is {value!r}, expected a finite "
+                    "distance >= 0; recalibrate it with `python -m mmcse calibrate` (or drop the domain check)"
                 )
             if mean[k].ndim != 1 or std[k].shape != mean[k].shape:
                 raise ValueError(
@@ -144,7 +144,7 @@ def split_check(distances: dict[str, np.ndarray], threshold: dict[str, float]) -
     """Summary of a split's per-clip distances (per stream (N,)): {"clips", "over" (clips over a threshold
     in any stream), "far" (clips FAR_FACTOR times over one), "worst" (clip index, stream, distance,
     threshold) for the clip furthest over, "warn" (far clips, or more than SHIFTED_FRACTION over)}."""
-    ratio = np.stack([distances[k] / threshold[k] for k in STREAMS])  # (3, N)
+    ratio = np.stack([distances[k] / max(threshold[k], 1e-12) for k in STREAMS])  # (3, N)
     n = ratio.shape[1]
     worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
     stream, clip = STREAMS[int(worst[0])], int(worst[1])

@@ -9,6 +9,11 @@ filename, then for each row ``grid[class, int(onset):int(offset)] = 1`` (numpy s
 with onset >= offset, like the reversed "9 0", adds nothing), rows OR-ed. Rows whose filename is in no
 requested list (typos, truncated ids) are never looked at, as in the official code.
 
+What the official code does silently is kept (the numbers stay official) but warned (LLPDataWarning, one
+line each, naming the file and line): reversed or negative rows, rows past the 10 segments, a clip listed
+twice, a split clip with no dense row at all (a typo, a trailing space: scored as having no events), a
+dense CSV with a header and no rows.
+
 Errors name the file, the line as an editor shows it (1-based, the header is line 1) and what was expected.
 """
 
@@ -125,7 +130,8 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ValueError:
 
 class LLPDataWarning(UserWarning):
     """An annotation row kept or ignored exactly as the official evaluation does, but worth knowing about
-    (an onset after its offset, a negative onset, a clip listed twice in a split). One line each."""
+    (an onset after its offset, a negative onset, a row past the 10 segments, a clip listed twice in a
+    split, a clip with no dense row, a dense file without rows). One line each."""
 
 
 warnings.simplefilter("always", LLPDataWarning)  # every row is its own warning, not just the first
@@ -280,9 +286,10 @@ def _warn_unmatched(filenames, unmatched, audio_csv: Path, visual_csv: Path, spl
             )  # fmt: skip
         return
     first = ", ".join(f"{filenames[i]!r}{place(i)}{hint(i)}" for i in where[:3])
+    of = "" if source is None else f" of {source}"
     warnings.warn(
-        f"{len(where)} of the {len(filenames)} clips{'' if source is None else ' of ' + source} have no row in {files} (first: {first}): "
-        "scored as having no events; check that the dense CSVs belong to this split",
+        f"{len(where)} of the {len(filenames)} clips{of} have no row in {files} (first: {first}): scored as "
+        "having no events; check that the dense CSVs belong to this split",
         LLPDataWarning, stacklevel=3,
     )  # fmt: skip
 
