@@ -89,6 +89,13 @@ def load_npy(
 
 def _npy_problem(path: Path, exc: Exception) -> str:
     """What is wrong with a .npy file np.load could not read, in words."""
+    try:
+        return _npy_file_problem(path, exc)
+    except OSError as err:  # unreadable (permissions, a folder): say that
+        return f"cannot be read ({err.strerror or err})"
+
+
+def _npy_file_problem(path: Path, exc: Exception) -> str:
     size = path.stat().st_size
     if size == 0:
         return "an empty file (0 bytes), not a .npy array"
@@ -250,11 +257,15 @@ class PackedFeatureStore(FeatureStore):
             ) from None
         except json.JSONDecodeError as exc:
             raise ValueError(f"{index_path}: not valid JSON ({exc}); re-run `python -m mmcse pack`") from None
+        _check_index_fields(self.index, index_path)
         if self.index.get("version") not in READABLE_VERSIONS:
             raise ValueError(
                 f"{index_path}: pack version {self.index.get('version')}, expected {PACK_VERSION}; re-pack"
             )
-        packed_spec = FeatureSpec.from_dict(self.index["spec"])
+        try:
+            packed_spec = FeatureSpec.from_dict(self.index["spec"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{index_path}: 'spec' is not a feature spec ({exc}); re-pack") from None
         if not packed_spec.same_inputs(spec):
             raise ValueError(
                 f"{self.root} was packed for features {packed_spec.name!r} "
@@ -354,6 +365,23 @@ class PackedFeatureStore(FeatureStore):
             i = int(np.argwhere((batch < 0) | (batch > 1))[0][0])
             check_label_range(batch[i], f"{self.path(key, '')}: clip {video_ids[i]} (row {int(rows[i])})")
         return batch
+
+
+def _check_index_fields(index, index_path: Path) -> None:
+    """One ValueError naming index.json for a file that is JSON but not a packed store's index."""
+    streams = index.get("streams") if isinstance(index, dict) else None
+    problem = None
+    if not isinstance(index, dict):
+        problem = f"a JSON {type(index).__name__}, not an object"
+    elif not isinstance(index.get("ids"), list) or not all(isinstance(v, str) for v in index["ids"]):
+        problem = "'ids' is not a list of clip ids"
+    elif not isinstance(index.get("spec"), dict):
+        problem = "'spec' is missing"
+    elif not isinstance(streams, dict) or not all(isinstance(v, dict) and isinstance(v.get("file"), str)
+                                                   for v in streams.values()):  # fmt: skip
+        problem = "'streams' is not {key: {\"file\": ...}}"
+    if problem:
+        raise ValueError(f"{index_path}: {problem}; not the index of a packed store: re-pack with `python -m mmcse pack`")
 
 
 # ----------------------------------------------------------------------------------------------------------

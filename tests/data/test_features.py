@@ -449,3 +449,23 @@ def test_a_packed_index_that_does_not_match_its_rows_is_refused(tmp_path):
     (out / "index.json").write_text(json.dumps(index | {"streams": streams}))
     with pytest.raises(ValueError, match=r"index.json: says visual_st is \(5, 10, 4\), visual_st.npy holds \(4, 10, 4\)"):
         FeatureStore.open(out, TINY)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda index: [1, 2], "a JSON list, not an object"),
+        (lambda index: {k: v for k, v in index.items() if k != "ids"}, "'ids' is not a list of clip ids"),
+        (lambda index: index | {"ids": [1, 2, 3, 4]}, "'ids' is not a list of clip ids"),
+        (lambda index: index | {"streams": {"audio": "audio.npy"}}, "'streams' is not"),
+        (lambda index: index | {"spec": {"name": "x"}}, "'spec' is not a feature spec"),
+    ],
+    ids=["list", "no-ids", "int-ids", "streams", "spec"],
+)
+def test_an_index_that_is_not_a_packed_index_names_the_file(tmp_path, change, message):
+    _write_official(tmp_path / "official", pseudo=False)
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    index = json.loads((out / "index.json").read_text())
+    (out / "index.json").write_text(json.dumps(change(index)))
+    with pytest.raises(ValueError, match=f"^{out / 'index.json'}: {message}"):
+        FeatureStore.open(out, TINY)
