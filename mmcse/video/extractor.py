@@ -158,10 +158,10 @@ def decoded_duration(
               + ", ".join(f"{r.errors} in its {what}" for what, r in reports) + f"; first: {first})")  # fmt: skip
     decoded = frames.items / FPS
     if decoded < duration - 0.5:  # more than 4 frames at 8 fps missing: the file ends early
-        why = f"; ffmpeg reported {errors}" if reports else ""
+        why = f"truncated or damaged; ffmpeg reported {errors}" if reports else "truncated, or its video ends early"
         return decoded, [
-            f"{name}: the file says {duration:.2f} s but only {decoded:.2f} s of frames decode (truncated or "
-            f"damaged{why}); parsed as {decoded:.2f} s; re-encode or re-download it to parse it all"
+            f"{name}: the file says {duration:.2f} s but only {decoded:.2f} s of frames decode ({why}); parsed "
+            f"as {decoded:.2f} s; re-encode or re-download it to parse it all"
         ]
     if decoded > duration + 0.5:  # the container understates the video: every decoded frame is parsed
         return decoded, [

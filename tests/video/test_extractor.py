@@ -208,8 +208,8 @@ def test_decoded_duration_trusts_the_frames_that_decode():
     assert decoded_duration(10.02, DecodeReport(78), None, "a.mp4") == (10.02, [])  # within half a second
     duration, (warning,) = decoded_duration(10.0, DecodeReport(33), DecodeReport(61440), "a.mp4")
     assert duration == 33 / 8 and warning == (
-        "a.mp4: the file says 10.00 s but only 4.12 s of frames decode (truncated or damaged); parsed as 4.12 s; "
-        "re-encode or re-download it to parse it all"
+        "a.mp4: the file says 10.00 s but only 4.12 s of frames decode (truncated, or its video ends early); "
+        "parsed as 4.12 s; re-encode or re-download it to parse it all"
     )
     duration, (warning,) = decoded_duration(4.0, DecodeReport(120), None, "b.mp4")  # the container understates
     assert duration == 15.0 and warning == "b.mp4: the file says 4.00 s but 15.00 s of frames decode; parsed as 15.00 s"
