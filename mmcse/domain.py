@@ -57,13 +57,44 @@ class DomainStats:
         return {"threshold": dict(self.threshold), "measure": MEASURE, **self.info}
 
     @classmethod
-    def from_checkpoint(cls, arrays: dict[str, np.ndarray], meta: dict | None) -> DomainStats | None:
+    def from_checkpoint(
+        cls, arrays: dict[str, np.ndarray], meta: dict | None, source: str | None = None
+    ) -> DomainStats | None:
+        """The statistics stored in a checkpoint (None when it has none). Bad stored values (a threshold
+        that is negative, NaN or inf, a std that is not positive, NaN in a mean) are refused with
+        one ValueError naming the field and ``source`` (the checkpoint file): with them the check would
+        flag every clip, or none, without a word."""
         if not meta or not all(f"domain.{k}.mean" in arrays for k in STREAMS):
             return None
+        where = f"{source}: " if source else ""
+        mean = {k: np.asarray(arrays[f"domain.{k}.mean"], np.float64) for k in STREAMS}
+        std = {k: np.asarray(arrays.get(f"domain.{k}.std", np.zeros(0)), np.float64) for k in STREAMS}
+        threshold = {}
+        for k in STREAMS:
+            value = (meta.get("threshold") or {}).get(k) if isinstance(meta.get("threshold"), dict) else None
+            try:
+                threshold[k] = float(value)
+            except (TypeError, ValueError):
+                threshold[k] = float("nan")
+            if isinstance(value, bool) or not (np.isfinite(threshold[k]) and threshold[k] >= 0):
+                raise ValueError(
+                    f"{where}bad checkpoint metadata: domain.threshold.{k} is {value!r}, expected a finite "
+                    "distance >= 0; recalibrate it with `python -m mmcse calibrate` (or drop the domain check)"
+                )
+            if mean[k].ndim != 1 or std[k].shape != mean[k].shape:
+                raise ValueError(
+                    f"{where}bad checkpoint metadata: domain.{k}.mean {mean[k].shape} and domain.{k}.std "
+                    f"{std[k].shape} should be two (D,) vectors; recalibrate with `python -m mmcse calibrate`"
+                )
+            if not (np.isfinite(mean[k]).all() and np.isfinite(std[k]).all() and (std[k] > 0).all()):
+                raise ValueError(
+                    f"{where}bad checkpoint metadata: domain.{k}.mean / .std hold NaN, inf or a std <= 0; "
+                    "recalibrate with `python -m mmcse calibrate`"
+                )
         return cls(
-            mean={k: np.asarray(arrays[f"domain.{k}.mean"], np.float64) for k in STREAMS},
-            std={k: np.asarray(arrays[f"domain.{k}.std"], np.float64) for k in STREAMS},
-            threshold={k: float(meta["threshold"][k]) for k in STREAMS},
+            mean=mean,
+            std=std,
+            threshold=threshold,
             info={k: v for k, v in meta.items() if k not in ("threshold", "measure")},
         )
 
@@ -103,6 +134,29 @@ def fit_domain(train_split, val_split, batch_size: int = 256) -> DomainStats:
     stats.threshold = {k: float(np.percentile(np.concatenate(val[k]), PERCENTILE)) for k in STREAMS}
     stats.info = {"train_clips": n, "val_clips": int(sum(len(d) for d in val["audio"])), "percentile": PERCENTILE}
     return stats
+
+
+FAR_FACTOR = 10.0  # a clip this many times over a threshold is not one of the ~0.5% in-domain outliers
+SHIFTED_FRACTION = 0.05  # a split with more clips over a threshold than this is shifted as a whole
+
+
+def split_check(distances: dict[str, np.ndarray], threshold: dict[str, float]) -> dict:
+    """Summary of a split's per-clip distances (per stream (N,)): {"clips", "over" (clips over a threshold
+    in any stream), "far" (clips FAR_FACTOR times over one), "worst" (clip index, stream, distance,
+    threshold) for the clip furthest over, "warn" (far clips, or more than SHIFTED_FRACTION over)}."""
+    ratio = np.stack([distances[k] / max(threshold[k], 1e-12) for k in STREAMS])  # (3, N)
+    n = ratio.shape[1]
+    worst = np.unravel_index(int(np.argmax(ratio)), ratio.shape)
+    stream, clip = STREAMS[int(worst[0])], int(worst[1])
+    over, far = int((ratio > 1).any(0).sum()), int((ratio > FAR_FACTOR).any(0).sum())
+    return {
+        "clips": n,
+        "over": over,
+        "far": far,
+        "worst": {"clip": clip, "stream": stream, "distance": float(distances[stream][clip]),
+                  "threshold": float(threshold[stream])},  # fmt: skip
+        "warn": far > 0 or over > SHIFTED_FRACTION * n,
+    }
 
 
 def describe(check: dict[str, dict], name: str) -> list[str]:

@@ -87,6 +87,18 @@ class Predictions:
         )
 
 
+def _finite_input(x, name: str) -> np.ndarray:
+    """``x`` as a float32 array, refused with one ValueError naming the input when it holds NaN or inf."""
+    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    if not np.isfinite(x).all():
+        clip, *index = np.argwhere(~np.isfinite(x))[0].tolist()
+        raise ValueError(
+            f"the {name} features contain NaN or inf (first: clip {clip}, index {index}); the model needs finite "
+            "features: check the feature files or the extractor that made them"
+        )
+    return x
+
+
 def _numpy(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().cpu().numpy()
 
@@ -279,7 +291,11 @@ class Parser:
         keep_attn: bool = False,
         progress: Progress | None = None,
     ) -> Predictions:
-        """Run the model on stacked features: audio (N, La, Da), visual (N, Lv, Dv), visual_st (N, 10, Dst)."""
+        """Run the model on stacked features: audio (N, La, Da), visual (N, Lv, Dv), visual_st (N, 10, Dst).
+        NaN or inf in an input is refused (one ValueError naming it): the model would turn it into
+        confident-looking finite probabilities."""
+        audio, visual, visual_st = (_finite_input(x, name) for x, name in
+                                    ((audio, "audio"), (visual, "visual"), (visual_st, "visual_st")))  # fmt: skip
         n = len(audio)
         return self._predict_batches(
             ((audio[i : i + batch_size], visual[i : i + batch_size], visual_st[i : i + batch_size]) for i in range(0, n, batch_size)),

@@ -211,6 +211,17 @@ def per_class_f(pred_a, pred_v, gt_a, gt_v, level: str = "segment") -> dict[str,
 # ----------------------------------------------------------------------------- predictions
 
 
+def check_threshold(value, name: str) -> float:
+    """A probability threshold: a finite number in [0, 1] (one ValueError naming it otherwise)."""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if isinstance(value, bool) or not 0.0 <= t <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"{name} must be a probability in [0, 1]; got {value!r}")
+    return t
+
+
 def _prob(x, name: str, shape: tuple[int, ...], gating: str) -> np.ndarray:
     if x is None:
         raise ValueError(f"{name} is required for gating {gating!r}")
@@ -240,6 +251,8 @@ def predict(
     """
     if gating not in GATINGS:
         raise ValueError(f"gating must be one of {', '.join(GATINGS)}; got {gating!r}")
+    segment_threshold = check_threshold(segment_threshold, "segment_threshold")
+    video_threshold = check_threshold(video_threshold, "video_threshold")
     seg = _to_numpy(segment_prob)
     if seg.ndim != 4 or seg.shape[1:] != (NUM_SEGMENTS, 2, NUM_CLASSES):
         raise ValueError(

@@ -145,3 +145,57 @@ def test_calibrate_gives_an_older_checkpoint_the_statistics_and_keeps_its_weight
     assert main(["calibrate", str(old), "--data-root", root, "--out", str(tmp_path / "new.safetensors")]) == 2
     assert main(["calibrate", str(old), "--data-root", root, "--in-place"]) == 0
     assert load_checkpoint(old).domain is not None
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "high", None])
+def test_bad_stored_thresholds_are_refused_as_bad_checkpoint_metadata(data, bad):
+    stats = fit_domain(data["train"], data["val"])
+    meta = stats.to_meta()
+    assert DomainStats.from_checkpoint(stats.to_arrays(), meta).threshold == stats.threshold
+    meta["threshold"] = dict(meta["threshold"], visual=bad)
+    with pytest.raises(ValueError) as err:
+        DomainStats.from_checkpoint(stats.to_arrays(), meta, source="runs/x/best.safetensors")
+    assert str(err.value).startswith(
+        f"runs/x/best.safetensors: bad checkpoint metadata: domain.threshold.visual is {bad!r}, expected a finite "
+        "distance >= 0"
+    )
+    arrays = stats.to_arrays() | {"domain.audio.std": np.zeros(SPEC.audio.shape[1])}
+    with pytest.raises(ValueError, match=r"^bad checkpoint metadata: domain.audio.mean / .std hold NaN, inf or a std <= 0"):
+        DomainStats.from_checkpoint(arrays, stats.to_meta())
+
+
+def test_evaluate_warns_how_many_clips_are_out_of_domain(data, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from mmcse.checkpoint import save_checkpoint
+    from mmcse.models import create_model
+    from mmcse.training.evaluation import evaluate_report
+
+    torch.manual_seed(0)
+    cfg = ModelConfig.for_features(SPEC, arch="han", d_model=16, num_layers=1, num_heads=1)
+    checkpoint = tmp_path / "ck.safetensors"
+    save_checkpoint(checkpoint, create_model(cfg), model_config=cfg, feature_spec=SPEC,
+                    domain=fit_domain(data["train"], data["val"]))  # fmt: skip
+    root = tmp_path / "data"
+    shutil.copytree(data["test"].root, root)
+    paths = DataPaths.from_root(root, SPEC)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clean = evaluate_report(checkpoint, paths, "test", device="cpu")
+    assert not [w for w in caught if "trained on" in str(w.message)]
+    assert clean["out_of_domain"]["warned"] is False and clean["out_of_domain"]["far"] == 0
+    assert clean["out_of_domain"]["over"] < 0.03 * 400 and clean["out_of_domain"]["clips"] == 400
+
+    vid = data["test"].video_ids[7]
+    feature_file = Path(paths.feature_root) / SPEC.visual.name / f"{vid}.npy"
+    np.save(feature_file, np.load(feature_file) * np.float32(1e30))  # huge but finite: read as it is
+    with pytest.warns(UserWarning) as record:
+        scaled = evaluate_report(checkpoint, paths, "test", device="cpu")
+    (message,) = [str(w.message) for w in record if "trained on" in str(w.message)]
+    assert message.startswith(f"{root / 'AVVP_test_pd.csv'}: 1 of 400 clips have features far outside those "
+                              f"ck.safetensors was trained on (furthest: clip {vid}, its visual features at distance")  # fmt: skip
+    assert f"{feature_file}); they are scored as they are" in message
+    assert scaled["out_of_domain"]["far"] == 1 and scaled["out_of_domain"]["worst"]["clip"] == 7

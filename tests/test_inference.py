@@ -222,3 +222,32 @@ def test_map_agreement_correlates_off_diagonal_rows_of_active_classes():
     agreement = analysis.map_agreement(learned, annotation)
     assert agreement["aa"] == pytest.approx(1.0) and agreement["av"] == pytest.approx(1.0)
     assert agreement["va"] == pytest.approx(1.0) and abs(agreement["vv"]) < 0.2
+
+
+def test_parse_video_of_a_truncated_file_reports_what_decodes(demo_parser, tmp_path):
+    from mmcse.demo.procedural import render_audio, render_frames, sample_clip
+    from mmcse.video.io import write_video
+
+    spec, video = sample_clip("test", 0, seed=7), tmp_path / "cut.mp4"
+    write_video(video, render_frames(spec, 8), 8, render_audio(spec))  # moov first (faststart)
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) * 2 // 5])  # the container still says 10 s
+    parse = demo_parser.parse_video(video, gating="fused", segment_threshold=0.01, video_threshold=0.01)
+    n_real = int(parse.duration + 0.5)  # segments at least half inside the decoded seconds
+    assert parse.duration < 7.0 and parse.segment_real.sum() == n_real
+    assert parse.pred_a[n_real:].sum() == 0
+    assert parse.events and all(ev.offset <= parse.duration + 1e-6 for ev in parse.events)
+    assert any("cut.mp4: the file says 10.00 s but only" in w for w in parse.warnings)
+
+
+@pytest.mark.parametrize("stream", ["audio", "visual", "visual_st"])
+def test_predict_arrays_refuses_nan_naming_the_input(parser, test_split, stream):
+    audio, visual, visual_st = next(test_split.feature_batches(4))
+    inputs = {"audio": audio.copy(), "visual": visual.copy(), "visual_st": visual_st.copy()}
+    assert np.isfinite(parser.predict_arrays(**inputs).segment_prob).all()
+    inputs[stream][2, 3, 1] = np.nan
+    with pytest.raises(ValueError, match=rf"^the {stream} features contain NaN or inf \(first: clip 2, index \[3, 1\]\)"):
+        parser.predict_arrays(**inputs)
+    inputs[stream][2, 3, 1] = np.inf
+    with pytest.raises(ValueError, match=f"the {stream} features contain NaN or inf"):
+        parser.predict_arrays(**inputs)

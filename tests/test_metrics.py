@@ -471,3 +471,15 @@ def test_events_to_tsv_rows():
     ]
     assert events_to_tsv_rows(events, header=False) == rows[1:]
     assert LLP_CLASSES[DOG] == "Dog"
+
+
+@pytest.mark.parametrize("name", ["segment_threshold", "video_threshold"])
+@pytest.mark.parametrize("value", [5, -1, float("nan"), float("inf"), "0.5", None])
+def test_predict_refuses_a_threshold_that_is_not_a_probability(name, value):
+    if value == "0.5":
+        predict(*gating_example(), **{name: value})  # a number as text is still a number
+        return
+    with pytest.raises(ValueError, match=rf"^{name} must be a probability in \[0, 1\]; got "):
+        predict(*gating_example(), **{name: value})
+    for edge in (0, 1.0):  # the ends of the range are valid: all on / only p = 1
+        assert predict(*gating_example(), **{name: edge})[0].shape == (1, 10, 25)

@@ -55,10 +55,12 @@ class LLPSplit(Dataset):
         self.feature_spec: FeatureSpec = store.spec
         with warnings.catch_warnings(record=True) as caught:  # kept for the app, then passed on
             warnings.simplefilter("always", llp.LLPDataWarning)
-            self.filenames, labels = llp.read_weak_labels(self.split_csv)
+            self.filenames, labels, lines = llp.read_weak_rows(self.split_csv)
             self.gt_audio = self.gt_visual = None  # (N, 10, 25) uint8 when dense GT is given
             if audio_csv is not None and visual_csv is not None and self.filenames:
-                self.gt_audio, self.gt_visual = llp.read_dense_labels(audio_csv, visual_csv, self.filenames)
+                self.gt_audio, self.gt_visual = llp.read_dense_labels(
+                    audio_csv, visual_csv, self.filenames, self.split_csv, lines
+                )
         self.data_warnings = [str(w.message) for w in caught if issubclass(w.category, llp.LLPDataWarning)]
         for w in caught:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)

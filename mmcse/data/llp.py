@@ -9,6 +9,11 @@ filename, then for each row ``grid[class, int(onset):int(offset)] = 1`` (numpy s
 with onset >= offset, like the reversed "9 0", adds nothing), rows OR-ed. Rows whose filename is in no
 requested list (typos, truncated ids) are never looked at, as in the official code.
 
+What the official code does silently is kept (the numbers stay official) but warned (LLPDataWarning, one
+line each, naming the file and line): reversed or negative rows, rows past the 10 segments, a clip listed
+twice, a split clip with no dense row at all (a typo, a trailing space: scored as having no events), a
+dense CSV with a header and no rows.
+
 Errors name the file, the line as an editor shows it (1-based, the header is line 1) and what was expected.
 """
 
@@ -84,6 +89,8 @@ def _read_table(path: str | Path, columns: list[str]):
         ) from None
     except pd.errors.ParserError as exc:
         raise ValueError(f"{path}: not a TAB-separated LLP CSV ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     header = [str(c) for c in df.columns]
     if header != columns:
         hint = ""
@@ -107,9 +114,24 @@ def _read_table(path: str | Path, columns: list[str]):
     return df, line_numbers
 
 
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> ValueError:
+    """One line naming the file, the line and the byte that is not UTF-8, and what to do."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        line, byte = 1, exc.object[exc.start : exc.start + 1]
+    except UnicodeDecodeError as full:  # pandas decodes in chunks: find the byte in the whole file
+        line, byte = data.count(b"\n", 0, full.start) + 1, data[full.start : full.start + 1]
+    return ValueError(
+        f"{path}:{line}: not UTF-8 text (byte 0x{byte.hex()} cannot be decoded); LLP CSVs are UTF-8: "
+        "re-save the file as UTF-8 (e.g. 'iconv -f latin1 -t utf-8', or 'Save as... UTF-8' in a spreadsheet)"
+    )
+
+
 class LLPDataWarning(UserWarning):
     """An annotation row kept or ignored exactly as the official evaluation does, but worth knowing about
-    (an onset after its offset, a negative onset, a clip listed twice in a split). One line each."""
+    (an onset after its offset, a negative onset, a row past the 10 segments, a clip listed twice in a
+    split, a clip with no dense row, a dense file without rows). One line each."""
 
 
 warnings.simplefilter("always", LLPDataWarning)  # every row is its own warning, not just the first
@@ -129,6 +151,12 @@ def read_weak_labels(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
 
     Labels are comma-joined class names; a repeated label ("Clapping,Clapping") counts once.
     """
+    filenames, labels, _ = read_weak_rows(csv_path)
+    return filenames, labels
+
+
+def read_weak_rows(csv_path: str | Path) -> tuple[list[str], np.ndarray, list[int]]:
+    """``read_weak_labels`` plus the line of each row in the file (1-based, the header is line 1)."""
     path = Path(csv_path)
     df, lines = _read_table(path, WEAK_COLUMNS)
     filenames = [str(f) for f in df["filename"]]
@@ -138,14 +166,14 @@ def read_weak_labels(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
             warnings.warn(
                 f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it is scored "
                 "twice, as the official evaluation does; remove the duplicate row to score it once",
-                LLPDataWarning, stacklevel=3,
+                LLPDataWarning, stacklevel=4,
             )  # fmt: skip
         first_line.setdefault(f, int(line))
     labels = np.zeros((len(df), NUM_CLASSES), dtype=np.uint8)  # (N, 25)
     for i, (text, line) in enumerate(zip(df["event_labels"], lines)):
         for name in str(text).split(","):
             labels[i, _class_of(name, path, int(line))] = 1
-    return filenames, labels
+    return filenames, labels, [int(line) for line in lines]
 
 
 def _to_int(value, column: str, path: Path, line: int) -> int:
@@ -158,10 +186,17 @@ def _to_int(value, column: str, path: Path, line: int) -> int:
         ) from None
 
 
-def _rasterise(csv_path: str | Path, filenames: list[str]) -> np.ndarray:
-    """One dense CSV -> uint8 (N, 10, 25) for the given filenames (rows matched by exact filename)."""
+def _rasterise(csv_path: str | Path, filenames: list[str], modality: str) -> tuple[np.ndarray, np.ndarray]:
+    """One dense CSV -> (uint8 (N, 10, 25), bool (N,) whether the clip has a row) for the given filenames
+    (rows matched by exact filename)."""
     path = Path(csv_path)
     df, lines = _read_table(path, DENSE_COLUMNS)
+    if len(df) == 0:
+        warnings.warn(
+            f"{path}: the file has a header and no rows; every clip is scored as having no {modality} "
+            "events; check the file",
+            LLPDataWarning, stacklevel=4,
+        )  # fmt: skip
     rows_of: dict[str, list[int]] = {}
     for f in filenames:
         rows_of.setdefault(f, [])
@@ -178,18 +213,26 @@ def _rasterise(csv_path: str | Path, filenames: list[str]) -> np.ndarray:
             c = _class_of(str(events[r]), path, line)
             x1 = _to_int(onsets[r], "onset", path, line)
             x2 = _to_int(offsets[r], "offset", path, line)
-            if x1 > x2 or x1 < 0:
+            if x1 > x2 or x1 < 0 or (x2 > NUM_SEGMENTS and x2 > x1):
                 _warn_row(path, line, f, LLP_CLASSES[c], x1, x2)
             grid[i, c, x1:x2] = 1  # numpy slice, as the official code: onset >= offset adds nothing
-    return np.ascontiguousarray(grid.transpose(0, 2, 1))  # (N, 10, 25)
+    matched = np.array([bool(rows_of[f]) for f in filenames], dtype=bool)
+    return np.ascontiguousarray(grid.transpose(0, 2, 1)), matched  # (N, 10, 25), (N,)
 
 
 def _warn_row(path: Path, line: int, clip: str, label: str, onset: int, offset: int) -> None:
     segments = np.zeros(NUM_SEGMENTS, np.uint8)
-    segments[onset:offset] = 1  # what the official slicing marks
+    segments[onset:offset] = 1  # what the official slicing marks (numpy clips a slice past the end)
     marked = np.flatnonzero(segments).tolist()
     what = f"marks segments {marked[0]}-{marked[-1]}" if marked else "marks no segment"
-    problem = f"onset {onset} > offset {offset}" if onset > offset else f"negative onset {onset}"
+    if onset > offset:
+        problem = f"onset {onset} > offset {offset}"
+    elif onset < 0:
+        problem = f"negative onset {onset}"
+    elif onset >= NUM_SEGMENTS:
+        problem = f"onset {onset} is past the clip's {NUM_SEGMENTS} one-second segments (0-{NUM_SEGMENTS - 1})"
+    else:
+        problem = f"offset {offset} is past the clip's {NUM_SEGMENTS} one-second segments"
     warnings.warn(
         f"{path}:{line}: {label} in {clip}: {problem}; the row {what}, as in the official evaluation "
         "(the numbers stay official); fix the row to count it",
@@ -198,11 +241,57 @@ def _warn_row(path: Path, line: int, clip: str, label: str, onset: int, offset: 
 
 
 def read_dense_labels(
-    audio_csv: str | Path, visual_csv: str | Path, filenames: list[str]
+    audio_csv: str | Path,
+    visual_csv: str | Path,
+    filenames: list[str],
+    split_csv: str | Path | None = None,
+    split_lines: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dense GT for ``filenames`` -> (gt_audio, gt_visual), each uint8 (N, 10, 25) (clip, segment, class)."""
+    """Dense GT for ``filenames`` -> (gt_audio, gt_visual), each uint8 (N, 10, 25) (clip, segment, class).
+
+    A clip with no row in either file is scored as having no events, as the official code does, with a
+    warning naming it (``split_csv`` / ``split_lines``: where the clip is listed, for the message)."""
     filenames = [str(f) for f in filenames]
-    return _rasterise(audio_csv, filenames), _rasterise(visual_csv, filenames)
+    gt_a, has_a = _rasterise(audio_csv, filenames, "audio")
+    gt_v, has_v = _rasterise(visual_csv, filenames, "visual")
+    _warn_unmatched(filenames, ~(has_a | has_v), Path(audio_csv), Path(visual_csv), split_csv, split_lines)
+    return gt_a, gt_v
+
+
+MAX_CLIP_WARNINGS = 5  # more clips without dense rows than this: one warning with the count
+
+
+def _warn_unmatched(filenames, unmatched, audio_csv: Path, visual_csv: Path, split_csv, split_lines) -> None:
+    """Warn about the clips (bool (N,) ``unmatched``) that have no row in either dense CSV."""
+    where = np.flatnonzero(unmatched).tolist()
+    if not where:
+        return
+    source = Path(split_csv).name if split_csv is not None else None
+    files = f"{audio_csv.name} or {visual_csv.name}" if audio_csv != visual_csv else audio_csv.name
+
+    def place(i: int) -> str:
+        if source is None:
+            return ""
+        return f" in {source} line {split_lines[i]}" if split_lines is not None else f" in {source}"
+
+    def hint(i: int) -> str:
+        name = filenames[i]
+        return " (its name has leading/trailing spaces: remove them)" if name != name.strip() else ""
+
+    if len(where) <= MAX_CLIP_WARNINGS:
+        for i in where:
+            warnings.warn(
+                f"clip {filenames[i]!r}{place(i)} has no row in {files}{hint(i)}: scored as having no events",
+                LLPDataWarning, stacklevel=3,
+            )  # fmt: skip
+        return
+    first = ", ".join(f"{filenames[i]!r}{place(i)}{hint(i)}" for i in where[:3])
+    of = "" if source is None else f" of {source}"
+    warnings.warn(
+        f"{len(where)} of the {len(filenames)} clips{of} have no row in {files} (first: {first}): scored as "
+        "having no events; check that the dense CSVs belong to this split",
+        LLPDataWarning, stacklevel=3,
+    )  # fmt: skip
 
 
 def read_split(llp_dir: str | Path, split: str, audio_gt: str = "fixed") -> dict:
@@ -211,11 +300,12 @@ def read_split(llp_dir: str | Path, split: str, audio_gt: str = "fixed") -> dict
     Returns {"filenames": list[str], "video_ids": list[str], "label": uint8 (N, 25),
     "gt_audio"/"gt_visual": uint8 (N, 10, 25) or None for train (weak labels only), "audio_gt": str}.
     """
-    filenames, labels = read_weak_labels(split_csv(llp_dir, split))
+    csv = split_csv(llp_dir, split)
+    filenames, labels, lines = read_weak_rows(csv)
     gt_a = gt_v = None
     if split != "train":
         audio_csv, visual_csv = dense_csvs(llp_dir, audio_gt)
-        gt_a, gt_v = read_dense_labels(audio_csv, visual_csv, filenames)
+        gt_a, gt_v = read_dense_labels(audio_csv, visual_csv, filenames, csv, lines)
     return {
         "filenames": filenames,
         "video_ids": [video_id(f) for f in filenames],

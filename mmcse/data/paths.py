@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,23 @@ def _map_paths(d: dict[str, Any], fn, pseudo_keys: list[str] | None = None) -> d
     d["feature_spec"] = spec
     d["pseudo_paths_mapped"] = pseudo_keys
     return d
+
+
+def check_split_csvs(paths: DataPaths, splits: Iterable[str], audio_gt: str = "fixed") -> None:
+    """Read the annotation CSVs of ``splits`` (the split CSV; for val/test also the dense GT when both files
+    exist) and raise their first error (an unknown class, a bad header, a non-number, non-UTF-8 bytes) as
+    one ValueError naming the file and line, without importing torch: a command calls it before loading a
+    model, so a typo costs a fraction of a second. Missing files are left to ``open_split``; the data
+    warnings come when the split is opened (not twice)."""
+    import warnings
+
+    for split in splits:
+        csv = paths.split_csv(split)
+        if not csv.is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", llp.LLPDataWarning)
+            filenames, _, lines = llp.read_weak_rows(csv)
+            audio_csv, visual_csv = paths.dense_csvs(audio_gt)
+            if split != "train" and filenames and audio_csv.is_file() and visual_csv.is_file():
+                llp.read_dense_labels(audio_csv, visual_csv, filenames, csv, lines)

@@ -6,6 +6,7 @@ evaluate_report(...)                                                       -> + 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mmcse.config import check_same_inputs
 from mmcse.data.dataset import LLPSplit, to_device
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
+from mmcse.domain import STREAMS, DomainStats, split_check
 from mmcse.metrics import SCORE_KEYS, avvp_scores, predict
 from mmcse.models import apply_process_tuning
 from mmcse.training.runs import clip_set_id
@@ -25,16 +27,24 @@ from mmcse.utils.device import resolve_device
 
 @torch.inference_mode()
 def collect_probabilities(
-    model: nn.Module, split: LLPSplit, device: torch.device, batch_size: int = 64
+    model: nn.Module,
+    split: LLPSplit,
+    device: torch.device,
+    batch_size: int = 64,
+    domain: DomainStats | None = None,
 ) -> dict[str, torch.Tensor]:
     """Model probabilities for every clip of ``split`` in order (CPU float32):
-    segment_prob (N, 10, 2, 25), video_prob / audio_prob / visual_prob (N, 25)."""
+    segment_prob (N, 10, 2, 25), video_prob / audio_prob / visual_prob (N, 25). With ``domain`` (a
+    checkpoint's statistics) also "distance.<stream>" (N,) float64: each clip's out-of-domain distance."""
     was_training = model.training
     model.eval()
     keys = ("segment_prob", "video_prob", "audio_prob", "visual_prob")
     parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
     pin = device.type == "cuda"
     for batch in split.batches(range(len(split)), batch_size, pin_memory=pin):
+        if domain is not None:
+            for k, d in domain.distances({k: batch[k].numpy() for k in STREAMS}).items():
+                parts.setdefault(f"distance.{k}", []).append(torch.from_numpy(d))
         batch = to_device(batch, device)
         out = model(batch["audio"], batch["visual"], batch["visual_st"])
         for k in keys:
@@ -104,8 +114,9 @@ def evaluate_report(
     if gating is None:
         gating = loaded.train_config.gating if loaded.train_config is not None else "mmcse"
     split_data = open_split(data, split, audio_gt=audio_gt, dense=True)
-    probs = collect_probabilities(loaded.model, split_data, dev, batch_size)
+    probs = collect_probabilities(loaded.model, split_data, dev, batch_size, domain=loaded.domain)
     scores = score(probs, split_data, gating, segment_threshold, video_threshold)
+    out_of_domain = _out_of_domain(loaded.domain, probs, split_data, checkpoint)
 
     stored = _stored_comparison(loaded, split, split_data, gating, audio_gt, segment_threshold, video_threshold, scores)
     return {
@@ -118,8 +129,32 @@ def evaluate_report(
         "audio_gt_csv": split_data.audio_csv.name,
         "clips": clip_set_id(split_data.filenames),
         "thresholds": {"segment": segment_threshold, "video": video_threshold},
+        "out_of_domain": out_of_domain,
         **stored,
     }
+
+
+def _out_of_domain(domain: DomainStats | None, probs: dict, split: LLPSplit, checkpoint) -> dict | None:
+    """The split's out-of-domain summary (mmcse.domain.split_check; None when the checkpoint has no
+    statistics), with one warning when clips lie far outside the training features or many are over the
+    threshold. The scores are never changed."""
+    if domain is None:
+        return None
+    summary = split_check({k: probs[f"distance.{k}"].numpy() for k in STREAMS}, domain.threshold)
+    if summary["warn"]:
+        worst = summary["worst"]
+        vid = split.video_ids[worst["clip"]]
+        what = (f"{summary['far']} of {summary['clips']} clips have features far outside" if summary["far"]
+                else f"{summary['over']} of {summary['clips']} clips ({100 * summary['over'] / summary['clips']:.0f}%, "
+                     "where about 1% is expected) have features outside")  # fmt: skip
+        warnings.warn(
+            f"{split.split_csv}: {what} those {Path(checkpoint).name} was trained on (furthest: clip {vid}, its "
+            f"{worst['stream']} features at distance {worst['distance']:.3g}, {worst['distance'] / worst['threshold']:.3g} "
+            f"times the threshold {worst['threshold']:.3g}; {split.store.path(worst['stream'], vid)}); they are "
+            "scored as they are, but their predictions may mean little: check their feature files",
+            UserWarning, stacklevel=3,
+        )  # fmt: skip
+    return {k: v for k, v in summary.items() if k != "warn"} | {"warned": summary["warn"]}
 
 
 def _stored_comparison(loaded, split, split_data, gating, audio_gt, seg_t, vid_t, scores) -> dict[str, Any]:

@@ -19,3 +19,25 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
             raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU; use cpu or auto")
         return torch.device(device)
     raise ValueError(f"unknown device {device!r}; expected auto, cpu or cuda")
+
+
+# CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: x86 AVX512-BF16 and AMX-BF16, Arm BF16
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes bfloat16 natively (x86: avx512_bf16 or amx_bf16; Arm: bf16). Without it
+    (e.g. an AVX2-only CPU) torch emulates bf16 matmuls and bf16 autocast is many times slower than
+    float32. ``cpuinfo``: the text of /proc/cpuinfo (read when None); False when it cannot be read
+    (macOS, Windows): bf16 on the CPU is then not assumed to be fast."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):  # x86 "flags", Arm "Features"
+            return any(flag in value.split() for flag in NATIVE_BF16_FLAGS)
+    return False

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from mmcse.config import FeatureSpec
-from mmcse.video.io import iter_frames, probe_video, read_audio
+from mmcse.video.io import DecodeReport, iter_frames, probe_video, read_audio
 
 FPS = 8  # frames per second of the input frames (LLP convention: 80 frames per 10-s clip)
 SR = 16000
@@ -113,19 +113,22 @@ class WindowedExtractor:
         raise NotImplementedError
 
     def extract_file(self, path: str) -> ExtractionResult:
-        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory)."""
+        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory).
+
+        The decoded frames are trusted, not the container's duration: a truncated file is parsed for the
+        seconds that decode (with a warning), and decode errors of a damaged file are counted and warned."""
         info = probe_video(path)
-        audio = read_audio(path) if info.has_audio else None
-        n_windows, warnings = plan_windows(info.duration, audio is None, str(path))
+        audio_report, frame_report = DecodeReport(), DecodeReport()
+        audio = read_audio(path, report=audio_report) if info.has_audio else None
         windows = []
-        chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH)
-        for k, frames in enumerate(chunks):
-            if k >= n_windows:
-                break
+        for k, frames in enumerate(iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH,
+                                               report=frame_report)):  # fmt: skip
             a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
             windows.append(self.extract(frames, a))
-        chunks.close()
-        return ExtractionResult(windows, warnings, float(info.duration), _real_seconds(info.duration, len(windows)))
+        duration, warnings = decoded_duration(info.duration, frame_report, audio_report, str(path))
+        n_windows, plan = plan_windows(duration, audio is None, str(path))
+        windows = windows[:n_windows]  # a last chunk under 0.5 s is not worth a window
+        return ExtractionResult(windows, warnings + plan, duration, _real_seconds(duration, len(windows)))
 
     def extract_arrays(
         self, frames: np.ndarray, audio: np.ndarray | None, duration: float | None = None, name: str = "video"
@@ -142,6 +145,35 @@ class WindowedExtractor:
             a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
             windows.append(self.extract(f, a))
         return ExtractionResult(windows, warnings, float(duration), _real_seconds(duration, len(windows)))
+
+
+def decoded_duration(
+    duration: float, frames: DecodeReport, audio: DecodeReport | None, name: str
+) -> tuple[float, list[str]]:
+    """The seconds of video that decoded (the container's ``duration`` when every frame did) and one
+    warning for a truncated or damaged file (frames missing at the end, ffmpeg decode errors)."""
+    reports = [(what, r) for what, r in (("video", frames), ("audio", audio)) if r is not None and r.errors]
+    first = next((r.first_error for _, r in reports), "")
+    errors = (f"{sum(r.errors for _, r in reports)} decode error(s) ("
+              + ", ".join(f"{r.errors} in its {what}" for what, r in reports) + f"; first: {first})")  # fmt: skip
+    decoded = frames.items / FPS
+    if decoded < duration - 0.5:  # more than 4 frames at 8 fps missing: the file ends early
+        why = f"truncated or damaged; ffmpeg reported {errors}" if reports else "truncated, or its video ends early"
+        return decoded, [
+            f"{name}: the file says {duration:.2f} s but only {decoded:.2f} s of frames decode ({why}); parsed "
+            f"as {decoded:.2f} s; re-encode or re-download it to parse it all"
+        ]
+    if decoded > duration + 0.5:  # the container understates the video: every decoded frame is parsed
+        return decoded, [
+            f"{name}: the file says {duration:.2f} s but {decoded:.2f} s of frames decode; parsed as {decoded:.2f} s"
+        ] + ([f"{name}: ffmpeg reported {errors}; the file is damaged and the events where it is may be wrong"]
+             if reports else [])  # fmt: skip
+    if reports:
+        return duration, [
+            f"{name}: ffmpeg reported {errors}; the file is damaged and the "
+            "events where it is may be wrong; re-encode or re-download it"
+        ]
+    return duration, []
 
 
 def _real_seconds(duration: float, n_windows: int) -> list[float]:

@@ -3,6 +3,10 @@
 Decoding uses moviepy 2 to open and describe the file (a non-video file fails there, with one clear
 error naming it) and the ffmpeg binary shipped by imageio-ffmpeg to decode the frames and the audio as
 raw arrays (``clip.audio.to_soundarray`` can return zeros on some builds).
+
+The container's duration is only what the file claims: a truncated or damaged file decodes fewer frames,
+or frames with errors. ``iter_frames`` / ``read_audio`` fill a ``DecodeReport`` (frames or samples
+decoded, ffmpeg's error lines) so that callers trust the decoded data and say what was damaged.
 """
 
 from __future__ import annotations
@@ -29,6 +33,28 @@ class VideoInfo:
     fps: float  # source frame rate
     size: tuple[int, int]  # source (width, height)
     has_audio: bool
+
+
+@dataclass
+class DecodeReport:
+    """What one ffmpeg decode of a stream produced: items (frames or samples) and its error lines."""
+
+    items: int = 0
+    errors: int = 0  # lines ffmpeg printed at log level "error" (corrupt packets, a partial file ...)
+    first_error: str = ""
+
+    def add_errors(self, stderr: str) -> None:
+        lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+        self.errors += len(lines)
+        if lines and not self.first_error:
+            self.first_error = _strip_ffmpeg_prefix(lines[0])[:160]
+
+
+def _strip_ffmpeg_prefix(line: str) -> str:
+    """'[h264 @ 0x55..] Invalid NAL unit size' -> 'Invalid NAL unit size' (no component tags, no pointers)."""
+    while line.startswith("[") and "]" in line:
+        line = line.split("]", 1)[1].strip()
+    return line
 
 
 def ffmpeg_exe() -> str:
@@ -98,9 +124,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         clip.close()
 
 
-def _run(cmd: list[str], path: Path, what: str) -> bytes:
+def _run(cmd: list[str], path: Path, what: str, report: DecodeReport | None = None) -> bytes:
     proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0:
+    if report is not None:
+        report.add_errors(proc.stderr.decode(errors="replace"))
+    if proc.returncode != 0 and not (report is not None and proc.stdout):  # partial data: reported
         tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["ffmpeg failed"]
         raise _not_a_video(path, f"ffmpeg could not decode its {what}: {tail[0][:200]}")
     return proc.stdout
@@ -120,16 +148,19 @@ def iter_frames(
     fps: float = FEATURE_FPS,
     chunk: int = 80,
     max_width: int | None = None,
+    report: DecodeReport | None = None,
 ) -> Iterator[np.ndarray]:
     """Decode frames resampled to ``fps`` (frame i at t ~= i / fps) in chunks of up to ``chunk`` frames,
-    (n, H, W, 3) uint8 RGB each, so a long video never sits in memory at once."""
+    (n, H, W, 3) uint8 RGB each, so a long video never sits in memory at once. ``report`` (filled once
+    the frames are all read): frames decoded and ffmpeg's error lines (a truncated or damaged file)."""
     path = Path(path)
     w, h = output_size(info, max_width)
     vf = f"fps={fps}" + (f",scale={w}:{h}:flags=area" if (w, h) != tuple(info.size) else "")
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-an", "-vf", vf,
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]  # fmt: skip
     frame_bytes = w * h * 3
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: a damaged file's many error lines never block
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
     got = 0
     try:
         while True:
@@ -139,8 +170,13 @@ def iter_frames(
                 break
             got += n
             yield np.frombuffer(raw[: n * frame_bytes], np.uint8).reshape(n, h, w, 3)
-        err = proc.stderr.read().decode(errors="replace").strip()
-        if proc.wait() != 0 and got == 0:
+        rc = proc.wait()
+        errors.seek(0)
+        err = errors.read().decode(errors="replace").strip()
+        if report is not None:
+            report.items = got
+            report.add_errors(err)
+        if rc != 0 and got == 0:
             raise _not_a_video(
                 path, f"ffmpeg could not decode its frames: {(err.splitlines() or ['?'])[-1][:200]}"
             )
@@ -151,7 +187,7 @@ def iter_frames(
             proc.kill()
             proc.wait()
         proc.stdout.close()
-        proc.stderr.close()
+        errors.close()
 
 
 def read_frames(
@@ -161,12 +197,18 @@ def read_frames(
     return np.concatenate(list(iter_frames(path, info, fps, chunk=256, max_width=max_width)))
 
 
-def read_audio(path: str | os.PathLike, sr: int = AUDIO_SR) -> np.ndarray:
-    """(S,) float32 mono at ``sr`` (channels averaged by ffmpeg)."""
+def read_audio(
+    path: str | os.PathLike, sr: int = AUDIO_SR, report: DecodeReport | None = None
+) -> np.ndarray:
+    """(S,) float32 mono at ``sr`` (channels averaged by ffmpeg): the samples that decode. ``report``:
+    samples decoded and ffmpeg's error lines (a truncated or damaged file)."""
     path = Path(path)
     cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-ac", "1", "-ar", str(sr),
            "-f", "f32le", "-"]  # fmt: skip
-    return np.frombuffer(_run(cmd, path, "audio"), np.float32).copy()
+    audio = np.frombuffer(_run(cmd, path, "audio", report), np.float32).copy()
+    if report is not None:
+        report.items = len(audio)
+    return audio
 
 
 def read_video(

@@ -361,3 +361,111 @@ def test_han_checkpoint_runs_on_a_pooled_han_store(tmp_path, capsys):
     assert cli_main(argv + ["--overwrite", "--no-pool-frames"]) == 0
     assert "res152 80 -> 10" not in capsys.readouterr().out
     assert FeatureStore.open(out, HAN_FEATURES).load_batch(packed.ids[:2])["visual"].shape == (2, 80, 2048)
+
+
+def _truncated_npy(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])
+
+
+@pytest.mark.parametrize(
+    "damage,message",
+    [
+        (lambda p: p.write_bytes(b""), r"an empty file \(0 bytes\), not a .npy array; expected a .npy array of"),
+        (lambda p: np.savez(open(p, "wb"), x=np.zeros((10, 8), np.float32)), "an .npz archive named .npy"),
+        (_truncated_npy, r"a truncated .npy file \(408 bytes; its header promises float32 \(10, 8\), 448 bytes\)"),
+        (lambda p: p.write_text("0.1,0.2\n" * 10), "not a .npy file"),
+    ],
+    ids=["empty", "npz", "truncated", "text"],
+)
+def test_files_that_are_not_npy_arrays_name_the_file_and_what_they_are(tmp_path, damage, message):
+    _write_official(tmp_path / "official", pseudo=False)
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    damage(tmp_path / "official" / "aud" / f"{IDS[1]}.npy")
+    with pytest.raises(ValueError, match=message) as err:
+        FeatureStore(tmp_path / "official", TINY).load_batch(IDS)
+    assert str(err.value).startswith(f"{tmp_path / 'official' / 'aud' / IDS[1]}.npy (clip {IDS[1]}, stream aud): ")
+    damage(out / "audio.npy")  # the packed store's stream file: the same errors, when it is opened
+    packed_message = message.replace(r"\(10, 8\)", r"\(4, 10, 8\)").replace("408", "1368").replace("448", "1408")
+    with pytest.raises(ValueError, match=packed_message) as err:
+        FeatureStore.open(out, TINY)
+    assert str(err.value).startswith(f"{out / 'audio.npy'} (packed audio stream): ")
+
+
+def test_pseudo_labels_outside_0_1_are_refused_naming_the_file(tmp_path):
+    _write_official(tmp_path / "official")
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    bad = np.zeros((10, 25), np.float32)
+    bad[3, 4], bad[5, 6] = -3, 4
+    np.save(tmp_path / "official" / "aud_pseudo" / f"{IDS[2]}.npy", bad)
+    with pytest.raises(ValueError) as err:
+        FeatureStore(tmp_path / "official", TINY).load_batch(IDS)
+    assert str(err.value) == (
+        f"{tmp_path / 'official' / 'aud_pseudo' / IDS[2]}.npy (clip {IDS[2]}, stream aud_pseudo): pseudo label -3 "
+        "at index [3, 4] is outside [0, 1]; pseudo labels are probabilities (or 0/1): fix or regenerate them"
+    )
+    packed = np.load(out / "pseudo_visual.npy", mmap_mode="r+")
+    packed[1, 5, 6] = 4  # changed after packing
+    packed.flush()
+    del packed
+    store = FeatureStore.open(out, TINY)
+    assert store.load_batch([IDS[0], IDS[2]])["pseudo_visual"].shape == (2, 10, 25)  # other clips still read
+    with pytest.raises(ValueError, match=rf"pseudo_visual.npy: clip {IDS[1]} \(row 1\): pseudo label 4 at index \[5, 6\]"):
+        store.load_batch([IDS[0], IDS[1]])
+
+
+def test_nan_written_into_a_packed_store_is_refused_when_read(tmp_path):
+    _write_official(tmp_path / "official", pseudo=False)
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    packed = np.load(out / "visual_st.npy", mmap_mode="r+")
+    packed[2, 7, 1] = np.nan
+    packed.flush()
+    del packed
+    store = FeatureStore.open(out, TINY)
+    store.load_batch([IDS[0], IDS[1], IDS[3]])  # the clean rows
+    with pytest.raises(ValueError) as err:
+        store.load_batch([IDS[3], IDS[2]])
+    assert str(err.value).startswith(f"{out / 'visual_st.npy'}: clip {IDS[2]} (row 2) contains NaN or inf (first at "
+                                     "index [7, 1]); the packed store was changed after packing: re-pack it")  # fmt: skip
+    huge = FeatureStore.open(out, TINY)
+    huge.arrays = {k: v * np.float32(1e30) if k == "audio" else v for k, v in huge.arrays.items()}
+    assert np.isfinite(huge.load_batch(IDS[:2])["audio"]).all()  # huge but finite: read as it is
+
+
+def test_a_packed_index_that_does_not_match_its_rows_is_refused(tmp_path):
+    _write_official(tmp_path / "official", pseudo=False)
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    index = json.loads((out / "index.json").read_text())
+    for ids, message in (
+        (IDS[:3], r"audio.npy: float32 \(4, 10, 8\), expected float32 \(3, 10, 8\) \(3 clips in index.json\); the "
+                  "index does not match the rows"),
+        ([IDS[0], IDS[1], IDS[0], IDS[3]], f"index.json: clip {IDS[0]} is listed twice in 'ids' \\(rows 0 and 2\\)"),
+    ):  # fmt: skip
+        (out / "index.json").write_text(json.dumps(index | {"ids": ids}))
+        with pytest.raises(ValueError, match=message):
+            FeatureStore.open(out, TINY)
+    streams = json.loads(json.dumps(index["streams"]))
+    streams["visual_st"]["shape"] = [5, 10, 4]
+    (out / "index.json").write_text(json.dumps(index | {"streams": streams}))
+    with pytest.raises(ValueError, match=r"index.json: says visual_st is \(5, 10, 4\), visual_st.npy holds \(4, 10, 4\)"):
+        FeatureStore.open(out, TINY)
+
+
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda index: [1, 2], "a JSON list, not an object"),
+        (lambda index: {k: v for k, v in index.items() if k != "ids"}, "'ids' is not a list of clip ids"),
+        (lambda index: index | {"ids": [1, 2, 3, 4]}, "'ids' is not a list of clip ids"),
+        (lambda index: index | {"streams": {"audio": "audio.npy"}}, "'streams' is not"),
+        (lambda index: index | {"spec": {"name": "x"}}, "'spec' is not a feature spec"),
+    ],
+    ids=["list", "no-ids", "int-ids", "streams", "spec"],
+)
+def test_an_index_that_is_not_a_packed_index_names_the_file(tmp_path, change, message):
+    _write_official(tmp_path / "official", pseudo=False)
+    out = pack_features(tmp_path / "official", TINY, IDS, tmp_path / "packed", progress=False)
+    index = json.loads((out / "index.json").read_text())
+    (out / "index.json").write_text(json.dumps(change(index)))
+    with pytest.raises(ValueError, match=f"^{out / 'index.json'}: {message}"):
+        FeatureStore.open(out, TINY)

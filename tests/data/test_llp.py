@@ -257,7 +257,8 @@ def test_reversed_and_negative_rows_warn_with_file_and_line_and_keep_official_nu
     with pytest.warns(llp.LLPDataWarning) as record:
         gt_a, _ = llp.read_dense_labels(audio, visual, ["clipAAAAAAA_0_10"])
     messages = [str(w.message) for w in record]
-    assert len(messages) == 2
+    assert len(messages) == 3
+    assert messages[2] == f"{visual}: the file has a header and no rows; every clip is scored as having no visual events; check the file"
     assert messages[0].startswith(f"{audio}:2: Speech in clipAAAAAAA_0_10: onset 9 > offset 0; the row marks no segment")
     assert messages[1].startswith(f"{audio}:3: Dog in clipAAAAAAA_0_10: negative onset -1; the row marks no segment")
     # the numbers stay official: only Cat 2-4 is on
@@ -283,3 +284,78 @@ def test_the_real_llp_files_warn_only_about_their_reversed_row(llp_dir):
                 llp.read_dense_labels(*llp.dense_csvs(llp_dir), names)
     messages = [str(w.message) for w in caught if issubclass(w.category, llp.LLPDataWarning)]
     assert len(messages) == 1 and "Cheering in 8DF2PxdT5tE_390_400: onset 9 > offset 0" in messages[0]
+
+
+DENSE_HEADER = "filename\tonset\toffset\tevent_labels\n"
+
+
+def test_split_rows_without_dense_rows_warn_with_split_line_and_score_as_empty(tmp_path):
+    split = _write(tmp_path, "AVVP_test_pd.csv", "filename\tevent_labels\nclipAAAAAAA_0_10\tDog\n"
+                   "clipBBBBBBB_0_10 \tCat\nclipCCCCCCC_0_10\tCat\n")  # fmt: skip
+    audio = _write(tmp_path, "AVVP_eval_audio.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t0\t4\tDog\n"
+                   "clipBBBBBBB_0_10\t0\t4\tCat\n")  # fmt: skip
+    visual = _write(tmp_path, "AVVP_eval_visual.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t2\t3\tDog\n")
+    names, _, lines = llp.read_weak_rows(split)
+    with pytest.warns(llp.LLPDataWarning) as record:
+        gt_a, gt_v = llp.read_dense_labels(audio, visual, names, split, lines)
+    assert [str(w.message) for w in record] == [
+        "clip 'clipBBBBBBB_0_10 ' in AVVP_test_pd.csv line 3 has no row in AVVP_eval_audio.csv or "
+        "AVVP_eval_visual.csv (its name has leading/trailing spaces: remove them): scored as having no events",
+        "clip 'clipCCCCCCC_0_10' in AVVP_test_pd.csv line 4 has no row in AVVP_eval_audio.csv or "
+        "AVVP_eval_visual.csv: scored as having no events",
+    ]
+    assert gt_a[0].sum() == 4 and gt_v[0].sum() == 1 and gt_a[1:].sum() == 0 and gt_v[1:].sum() == 0
+
+
+def test_many_clips_without_dense_rows_give_one_warning_with_the_count(tmp_path):
+    names = [f"clip{i:07d}_0_10" for i in range(12)]
+    dense = _write(tmp_path, "d.csv", DENSE_HEADER + f"{names[0]}\t0\t4\tDog\n")
+    with pytest.warns(llp.LLPDataWarning) as record:
+        llp.read_dense_labels(dense, dense, names)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith("11 of the 12 clips have no row in d.csv (first: 'clip0000001_0_10', ")
+
+
+def test_rows_past_the_clip_warn_and_keep_official_numbers(tmp_path):
+    dense = _write(tmp_path, "d.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t12\t15\tDog\n"
+                   "clipAAAAAAA_0_10\t7\t14\tCat\nclipAAAAAAA_0_10\t10\t10\tCat\n")  # fmt: skip
+    visual = _write(tmp_path, "v.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t0\t1\tDog\n")
+    with pytest.warns(llp.LLPDataWarning) as record:
+        gt_a, _ = llp.read_dense_labels(dense, visual, ["clipAAAAAAA_0_10"])
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 2  # the zero-length "10 10" row (as in the real files) is not worth a warning
+    assert messages[0].startswith(f"{dense}:2: Dog in clipAAAAAAA_0_10: onset 12 is past the clip's 10 "
+                                  "one-second segments (0-9); the row marks no segment")  # fmt: skip
+    assert messages[1].startswith(f"{dense}:3: Cat in clipAAAAAAA_0_10: offset 14 is past the clip's 10 "
+                                  "one-second segments; the row marks segments 7-9")  # fmt: skip
+    assert gt_a.sum() == 3 and gt_a[0, 7:, class_index("Cat")].all()
+
+
+def test_a_csv_that_is_not_utf8_names_the_file_and_line(tmp_path):
+    path = tmp_path / "AVVP_val_pd.csv"
+    rows = "".join(f"clip{i:07d}_0_10\tDog\n" for i in range(3000))  # past pandas' first decode chunk
+    path.write_bytes(("filename\tevent_labels\n" + rows).encode() + "clipZZZZZZZ_0_10\tCaf\xe9\n".encode("latin1"))
+    with pytest.raises(ValueError) as info:
+        llp.read_weak_labels(path)
+    assert str(info.value).startswith(f"{path}:3002: not UTF-8 text (byte 0xe9 cannot be decoded); LLP CSVs are "
+                                      "UTF-8: re-save the file as UTF-8")  # fmt: skip
+
+
+def test_check_split_csvs_refuses_an_unknown_class_without_importing_torch(tmp_path):
+    import subprocess
+    import sys
+
+    _write(tmp_path, "AVVP_train.csv", "filename\tevent_labels\nclipAAAAAAA_0_10\tDog\n")
+    _write(tmp_path, "AVVP_val_pd.csv", "filename\tevent_labels\nclipAAAAAAA_0_10\tDog\n")
+    _write(tmp_path, "AVVP_eval_audio.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t0\t3\tDog\n")
+    _write(tmp_path, "AVVP_eval_visual.csv", DENSE_HEADER + "clipAAAAAAA_0_10\t0\t3\tDogg\n")
+    code = (
+        "import sys\nfrom mmcse.data.paths import DataPaths, check_split_csvs\n"
+        f"paths = DataPaths.from_root({str(tmp_path)!r}, 'demo')\n"
+        "check_split_csvs(paths, ['train'])\n"
+        "try:\n    check_split_csvs(paths, ['train', 'val'])\nexcept ValueError as exc:\n    print(exc)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith(f"{tmp_path / 'AVVP_eval_visual.csv'}:2: unknown LLP class 'Dogg'; expected one of:")
+    assert out[1] == "False"

@@ -22,6 +22,7 @@ from mmcse.training import runs, state
 from mmcse.training.evaluation import evaluate
 from mmcse.training.loop import train
 from mmcse.training.optim import learning_rate
+from mmcse.utils.device import cpu_has_native_bf16
 
 # tiny feature shapes keep the tests fast; pseudo-label streams as VALOR ships them
 TINY = FeatureSpec(
@@ -377,6 +378,8 @@ def test_missing_features_of_the_real_val_split_are_reported_up_front(llp_dir, t
 
 
 @pytest.mark.slow  # bf16 matmuls are slow on most CPUs
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 (avx512_bf16 / amx_bf16 / "
+                    "Arm bf16): torch emulates bf16 matmuls and the test would run for minutes")  # fmt: skip
 def test_bf16_autocast_trains_with_float32_weights(tiny_data, tmp_path):
     model_cfg, train_cfg = _cfgs("mmcse", epochs=4)
     train(tmp_path / "run", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, bf16=True)

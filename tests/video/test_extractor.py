@@ -160,3 +160,60 @@ def test_hd_video_is_scaled_down_while_decoding(tmp_path):
     assert abs(int(decoded[5, 175, 300, 0]) - 200) < 20  # the red box, at half the coordinates
     result = DemoExtractor().extract_file(str(path))
     assert len(result.windows) == 1 and {k: result.windows[0][k].shape for k in SHAPES} == SHAPES
+
+
+@pytest.fixture(scope="module")
+def damaged(tmp_path_factory, clip):
+    """A good 10-s mp4, the same cut to its first 40% of bytes, and the same with its middle third
+    overwritten by random bytes (the container still says 10 s for both)."""
+    _, frames, audio = clip
+    root = tmp_path_factory.mktemp("damaged")
+    good = root / "good.mp4"
+    write_video(good, frames, 8, audio)
+    data = good.read_bytes()
+    (root / "truncated.mp4").write_bytes(data[: int(len(data) * 0.4)])
+    middle = bytearray(data)
+    third = len(data) // 3
+    middle[third : 2 * third] = np.random.default_rng(0).integers(0, 256, third, dtype=np.uint8).tobytes()
+    (root / "middle.mp4").write_bytes(bytes(middle))
+    return {p.stem: p for p in root.iterdir()}
+
+
+def test_truncated_video_is_parsed_for_the_seconds_that_decode(damaged):
+    from mmcse.video.io import probe_video
+
+    assert probe_video(damaged["truncated"]).duration == pytest.approx(10.0)  # what the container claims
+    result = DemoExtractor().extract_file(str(damaged["truncated"]))
+    assert 2.0 < result.duration < 6.0  # the frames that decode, not the container's 10 s
+    real = result.segment_real()
+    assert real.sum() == int(result.duration + 0.5) and not real[-1]  # segments at least half inside
+    assert "truncated.mp4: the file says 10.00 s but only" in result.warnings[0]
+    assert f"parsed as {result.duration:.2f} s" in result.warnings[0]
+
+
+def test_damaged_video_warns_with_its_decode_error_count(damaged):
+    good = DemoExtractor().extract_file(str(damaged["good"]))
+    result = DemoExtractor().extract_file(str(damaged["middle"]))
+    assert good.warnings == [] and result.duration == pytest.approx(10.0, abs=0.1)
+    assert len(result.warnings) == 1
+    count = int(result.warnings[0].split("ffmpeg reported ")[1].split()[0])
+    assert count >= 10 and "middle.mp4" in result.warnings[0] and "damaged" in result.warnings[0]
+
+
+def test_decoded_duration_trusts_the_frames_that_decode():
+    from mmcse.video.extractor import decoded_duration
+    from mmcse.video.io import DecodeReport
+
+    assert decoded_duration(10.0, DecodeReport(80), DecodeReport(160000), "a.mp4") == (10.0, [])
+    assert decoded_duration(10.02, DecodeReport(78), None, "a.mp4") == (10.02, [])  # within half a second
+    duration, (warning,) = decoded_duration(10.0, DecodeReport(33), DecodeReport(61440), "a.mp4")
+    assert duration == 33 / 8 and warning == (
+        "a.mp4: the file says 10.00 s but only 4.12 s of frames decode (truncated, or its video ends early); "
+        "parsed as 4.12 s; re-encode or re-download it to parse it all"
+    )
+    duration, (warning,) = decoded_duration(4.0, DecodeReport(120), None, "b.mp4")  # the container understates
+    assert duration == 15.0 and warning == "b.mp4: the file says 4.00 s but 15.00 s of frames decode; parsed as 15.00 s"
+    errors = DecodeReport(80, 150, "Invalid NAL unit size (1859554534 > 106).")
+    _, (warning,) = decoded_duration(10.0, errors, DecodeReport(160000, 136, "x"), "c.mp4")
+    assert warning.startswith("c.mp4: ffmpeg reported 286 decode error(s) (150 in its video, 136 in its audio; "
+                              "first: Invalid NAL unit size (1859554534 > 106).); the file is damaged")  # fmt: skip
