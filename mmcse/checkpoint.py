@@ -186,7 +186,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     except Exception as exc:
         raise _bad_file(path, f"cannot read the weights (truncated or corrupted?): {exc}") from None
     arrays = {k: state.pop(k).float().numpy() for k in [k for k in state if k.startswith("domain.")]}
-    domain = DomainStats.from_checkpoint(arrays, meta.get("domain"))
+    domain = DomainStats.from_checkpoint(arrays, meta.get("domain"), source=str(path))
     model = create_model(model_config)
     load_strict(model, state, path)
     model.to(device).eval()

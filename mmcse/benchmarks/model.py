@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import resource
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -201,7 +202,12 @@ def run_benchmark(
         res.train_s = time_train(model, cfg, data, max(3, iters // 2), warmup)
         res.train_cpu_s = list(_timed.cpu)
     if bf16:
-        bf16_ok = dev.type == "cuda" or torch.backends.mkldnn.is_available()
+        from mmcse.utils.device import cpu_has_native_bf16
+
+        bf16_ok = dev.type == "cuda" or cpu_has_native_bf16()  # emulated bf16 would take minutes
+        if not bf16_ok:
+            print("warning: bf16 skipped: this CPU has no native bfloat16 (no avx512_bf16 / amx_bf16), so torch "
+                  "would emulate it many times slower than float32", file=sys.stderr)  # fmt: skip
         if bf16_ok:
             res.bf16_eval_s = time_eval(model, data, iters, warmup, dtype=torch.bfloat16)
             res.bf16_diff = bf16_difference(model, data)

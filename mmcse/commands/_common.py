@@ -158,7 +158,7 @@ def add_data_arguments(p, training: bool = True) -> None:
 def data_paths(args, spec, training: bool = True):
     from pathlib import Path
 
-    from mmcse.data.paths import DataPaths
+    from mmcse.data.paths import DataPaths, check_split_csvs
 
     if not args.data_root and not args.feature_root:
         raise UserError("give --data-root (the folder with the LLP CSVs and feats/) or --feature-root")
@@ -178,7 +178,7 @@ def data_paths(args, spec, training: bool = True):
         split_csvs = {k: v for k, v in (("train", args.train_csv), ("val", args.val_csv)) if v}
     elif args.split_csv:
         split_csvs = {args.split: args.split_csv}
-    return DataPaths.from_root(
+    paths = DataPaths.from_root(
         root,
         spec,
         feature_root=args.feature_root,
@@ -187,3 +187,6 @@ def data_paths(args, spec, training: bool = True):
         visual_csv=args.visual_csv,
         use_pseudo_labels=False if training and args.no_pseudo else None,
     )
+    # the annotation CSVs read now, without torch: an unknown class or a bad row costs a fraction of a second
+    check_split_csvs(paths, ("train", "val") if training else (args.split,), getattr(args, "audio_gt", "fixed"))
+    return paths

@@ -15,6 +15,7 @@ them (or --no-pseudo, or --model han) HAN's weak-label recipe.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from mmcse import validation
 from mmcse.commands._common import (
@@ -221,6 +222,12 @@ def run(args) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.bf16 and args.device != "cuda" and not args.device.startswith("cuda:"):
+        from mmcse.utils.device import cpu_has_native_bf16, resolve_device
+
+        if resolve_device(args.device).type == "cpu" and not cpu_has_native_bf16():
+            print("warning: --bf16 on a CPU without native bfloat16 (no avx512_bf16 / amx_bf16): torch emulates it, "
+                  "many times slower than float32; drop --bf16 here", file=sys.stderr)  # fmt: skip
 
     main = not distributed.launched_by_torchrun() or os.environ.get("RANK") == "0"
     if main:

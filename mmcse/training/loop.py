@@ -98,9 +98,9 @@ def train(
                         (run_dir / name).unlink(missing_ok=True)
                 raise
     finally:
-        if clean_up and created:
+        if created:  # a folder this call made and left empty (a refused or failed start) goes again
             with contextlib.suppress(OSError):
-                run_dir.rmdir()  # only when nothing else is in it
+                run_dir.rmdir()
         ctx.close()
 
 

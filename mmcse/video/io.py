@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcse.utils.files import set_default_mode
+from mmcse.utils.files import make_parents, remove_empty, set_default_mode
 
 FEATURE_FPS = 8  # frames per second the extractors read (LLP: 8 fps, 80 frames per clip)
 AUDIO_SR = 16000
@@ -232,7 +232,7 @@ class VideoWriter:
         sr: int = AUDIO_SR, crf: int = 23,
     ):  # fmt: skip
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.created = make_parents(self.path)  # removed again if the write fails
         self.size = tuple(size)
         fd, self.tmp = tempfile.mkstemp(suffix=".mp4", prefix=f".{self.path.stem}.", dir=self.path.parent)
         os.close(fd)
@@ -282,11 +282,13 @@ class VideoWriter:
             if ok:
                 set_default_mode(Path(self.tmp), folder=False)  # mkstemp made it 0600
                 os.replace(self.tmp, self.path)
+                self.created = []
         finally:
             self.stderr.close()
             for p in (self.tmp, self.audio_tmp):
                 if p and os.path.exists(p):
                     os.unlink(p)
+            remove_empty(self.created)  # a failed write leaves no empty folder behind
 
     def __enter__(self) -> VideoWriter:
         return self

@@ -58,10 +58,10 @@ def test_evaluate_json_must_be_a_json_file(tmp_path, checkpoint, capsys):
 
 def test_evaluate_json_onto_a_split_csv_is_refused(tmp_path, checkpoint, capsys):
     csv = tmp_path / "my_test.json"  # a CSV override that happens to carry the name asked for
-    csv.write_text("filename\te\n")
+    csv.write_text("filename\tevent_labels\n")
     assert main(["evaluate", "--checkpoint", str(checkpoint), "--data-root", str(tmp_path), "--split-csv", str(csv),
                  "--json", str(csv), "--overwrite"]) == 2  # fmt: skip
-    assert "is the test split CSV" in _one_error_line(capsys) and csv.read_text() == "filename\te\n"
+    assert "is the test split CSV" in _one_error_line(capsys) and csv.read_text() == "filename\tevent_labels\n"
 
 
 def test_evaluate_json_onto_an_existing_file_needs_overwrite(tmp_path, checkpoint, capsys):
@@ -328,3 +328,11 @@ def test_train_numbers_are_range_checked_before_anything_is_written(tmp_path, ca
     run = tmp_path / "run"
     assert main(["train", "--out", str(run), "--data-root", str(tmp_path), "--features", "demo", *flags]) == 2
     assert named in _one_error_line(capsys) and not run.exists()
+
+
+def test_a_refused_start_leaves_no_folder(tmp_path, tiny_data, capsys):
+    run = tmp_path / "new" / "run"
+    assert main(["train", "--data-root", str(tiny_data), "--out", str(run), "--features", "han", "--epochs", "1"]) == 2
+    line = _one_error_line(capsys)
+    assert "holds 'demo' features" in line and "--features demo" in line
+    assert not run.exists()
