@@ -49,6 +49,7 @@ FORWARDED = (
     ("--optimizer", {"choices": ("adamw", "adam")}),
     ("--schedule", {"choices": ("step", "cosine")}),
     ("--warmup-epochs", {"type": int}),
+    ("--lr-min", {"type": float}),
     ("--clip-grad-norm", {"type": float}),
     ("--gating", {"choices": ("mmcse", "fused", "modality"), "help": "gating (default: each model's own)"}),
     ("--layers", {"type": int}),

@@ -65,6 +65,7 @@ def add_parser(subparsers) -> None:
     t.add_argument("--optimizer", choices=("adamw", "adam"))
     t.add_argument("--schedule", choices=("step", "cosine"))
     t.add_argument("--warmup-epochs", type=int)
+    t.add_argument("--lr-min", type=float, help="cosine: the lr of the last epoch (default 1e-6; paper-valor 3e-6)")
     t.add_argument("--clip-grad-norm", type=float, help="0 disables clipping")
     t.add_argument("--seed", type=int)
     t.add_argument("--gating", choices=("mmcse", "fused", "modality"), help="gating for validation")
@@ -136,6 +137,7 @@ def build_configs(args, spec):
         "optimizer": args.optimizer,
         "schedule": args.schedule,
         "warmup_epochs": args.warmup_epochs,
+        "lr_min": args.lr_min,
         "clip_grad_norm": args.clip_grad_norm,
         "seed": args.seed,
         "gating": args.gating,
