@@ -65,7 +65,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--optimizer", choices=("adamw", "adam"))
     t.add_argument("--schedule", choices=("step", "cosine"))
     t.add_argument("--warmup-epochs", type=int)
-    t.add_argument("--lr-min", type=float, help="cosine: the lr of the last epoch (default 1e-6; paper-valor 3e-6)")
+    t.add_argument(
+        "--lr-min", type=float, help="cosine: the lr of the last epoch (default 1e-6; paper-valor 3e-6)"
+    )
     t.add_argument("--clip-grad-norm", type=float, help="0 disables clipping")
     t.add_argument("--seed", type=int)
     t.add_argument("--gating", choices=("mmcse", "fused", "modality"), help="gating for validation")

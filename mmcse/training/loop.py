@@ -306,7 +306,8 @@ def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: 
         if not (run_dir / runs.LAST_FILE).is_file():
             raise FileNotFoundError(f"nothing to resume in {run_dir}: no {runs.LAST_FILE} (train without --resume)")
         saved = runs.read_json(config_path)
-        if ModelConfig.from_dict(saved["model"]).to_dict() != model_cfg.to_dict():  # fields added since: defaults
+        # fields added since the run was written get their defaults
+        if ModelConfig.from_dict(saved["model"]).to_dict() != model_cfg.to_dict():
             raise ValueError(
                 f"{config_path} was written for another model config; resume with the same model flags or use a new --out"
             )

@@ -29,7 +29,9 @@ def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; expected adamw or adam")
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The schedule as a torch scheduler; ``scheduler.step()`` once after each epoch. Sets the optimizer's
     lr to that of the first epoch."""
     if cfg.schedule == "step":
@@ -53,7 +55,7 @@ def cosine_factor(cfg: TrainConfig):
 def cosine_lr(cur_epoch: int, warm_up_epoch: int, max_epoch: int, lr_min: float, lr_max: float) -> float:
     """The authors' ``lr_warm_up_cos_anneal`` (MM-CSE's and VALOR's main_avvp.py), epochs counted from 1:
     ``cur_epoch / warm_up_epoch * lr_max`` while cur_epoch < warm_up_epoch, then
-    ``lr_min + (lr_max - lr_min) / 2 * (1 + cos(pi (cur_epoch - warm_up_epoch) / (max_epoch - warm_up_epoch)))``:
+    ``lr_min + (lr_max - lr_min) / 2 * (1 + cos(pi (cur_epoch - W) / (max_epoch - W)))``, W = warm_up_epoch:
     lr_max at epoch warm_up_epoch, lr_min at the last epoch. (A run of no more epochs than the warm-up, a
     division by zero there, anneals over one epoch here.)"""
     if cur_epoch < warm_up_epoch:
@@ -64,7 +66,8 @@ def cosine_lr(cur_epoch: int, warm_up_epoch: int, max_epoch: int, lr_min: float,
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     """lr of a 0-based epoch, in closed form. ``step``: lr * gamma ** (epoch // step_size) (what StepLR
-    gives). ``cosine``: the authors' warm-up + cosine at their 1-based epoch ``epoch + 1`` (:func:`cosine_lr`)."""
+    gives). ``cosine``: the authors' warm-up + cosine at their 1-based epoch ``epoch + 1``
+    (:func:`cosine_lr`)."""
     if cfg.schedule == "step":
         return cfg.lr * cfg.gamma ** (epoch // cfg.step_size)
     if cfg.schedule == "cosine":

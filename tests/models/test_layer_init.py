@@ -35,7 +35,8 @@ def test_layers_are_equal_at_init_and_differ_after_one_step(arch):
     layers = _layers(model, arch)
     assert len(layers) == 3
     assert all(_equal(layers[0], layer) for layer in layers[1:])
-    assert all(p is not q for p, q in zip(layers[0].parameters(), layers[1].parameters()))  # copies, not shared
+    # copies, not shared parameters
+    assert all(p is not q for p, q in zip(layers[0].parameters(), layers[1].parameters()))
     if arch == "valor":
         assert layers[0].linear1.weight.shape == (64, 32) and layers[0].linear2.weight.shape == (32, 64)
 
