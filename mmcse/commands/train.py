@@ -86,6 +86,7 @@ def add_parser(subparsers) -> None:
     a.add_argument("--heads", type=positive_int, help="attention heads")
     a.add_argument("--d-model", type=positive_int, help="projection width")
     a.add_argument("--d-class", type=positive_int, help="class-wise feature width (MM-CSE)")
+    a.add_argument("--ff-dim", type=positive_int, help="HAN/VALOR feed-forward width (default: the preset's)")
     a.add_argument("--dropout", type=float)
     a.add_argument("--w-rec", type=float, help="weight of L_rec (default 1.0)")
     a.add_argument("--w-ort", type=float, help="weight of L_ort (default 0.1)")
@@ -115,6 +116,7 @@ def build_configs(args, spec):
         "num_heads": args.heads,
         "d_model": args.d_model,
         "d_class": args.d_class,
+        "ff_dim": args.ff_dim,
         "dropout": args.dropout,
         "w_rec": args.w_rec,
         "w_ort": args.w_ort,
@@ -127,6 +129,8 @@ def build_configs(args, spec):
     ]
     if arch != "mmcse" and (ablations or args.intra_only or args.cross_only or args.d_class):
         raise UserError(f"the MM-CSE ablation flags do not apply to --model {arch}")
+    if arch == "mmcse" and args.ff_dim:
+        raise UserError("--ff-dim sets the HAN/VALOR feed-forward width; MM-CSE's FGSE uses 4 x --d-class")
     model_fields.update({k: v for k, v in flag_fields.items() if v is not None})
     model_cfg = ModelConfig.for_features(spec, **model_fields)
 
