@@ -374,7 +374,8 @@ def test_bad_flags_give_one_clear_error(tiny_data, tmp_path, capsys):
         == 2
     )
     assert "do not apply to --model han" in capsys.readouterr().err
-    argv = ["train", "--out", str(tmp_path / "x"), "--model", "mmcse", "--ff-dim", "64", "--data-root", tiny_data.llp_dir]
+    argv = ["train", "--out", str(tmp_path / "x"), "--model", "mmcse", "--ff-dim", "64"]
+    argv += ["--data-root", tiny_data.llp_dir]
     assert cli_main(argv) == 2
     assert "--ff-dim sets the HAN/VALOR feed-forward width" in capsys.readouterr().err
     assert cli_main(["train", "--out", str(tmp_path / "x"), "--resume"]) == 2
