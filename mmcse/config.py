@@ -151,6 +151,9 @@ class ModelConfig:
     w_rec: float = 1.0
     w_ort: float = 0.1
     w_ec: float = 0.1
+    # HAN / VALOR hybrid-attention FFN width (Linear(d, ff_dim) -> ReLU -> Linear(ff_dim, d)); 0: d_model,
+    # as HAN's (512 -> 512 -> 512) and earlier mmcse checkpoints; VALOR++ uses 1024 (its --ff_dim)
+    ff_dim: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -185,14 +188,15 @@ class TrainConfig:
     weight_decay: float = 1e-3
     betas: tuple[float, float] = (0.5, 0.999)
     optimizer: str = "adamw"  # adamw | adam
-    schedule: str = "step"  # step (StepLR) | cosine (linear warm-up + cosine)
+    schedule: str = "step"  # step (StepLR) | cosine (the authors' lr_warm_up_cos_anneal, see optim.py)
     step_size: int = 10
     gamma: float = 0.1
-    warmup_epochs: int = 10
+    warmup_epochs: int = 5  # the authors' --warm_up_epoch default
     clip_grad_norm: float = 1.0
     seed: int = 87
     num_workers: int = 0
     gating: str = "mmcse"  # fused | mmcse | modality (avvp_protocol.md §3)
+    lr_min: float = 1e-6  # cosine: the lr of the last epoch (the authors' --lr_min default)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -229,8 +233,9 @@ PRESETS: dict[str, Preset] = {
     # the authors' release (mmcse_model.md): AdamW 1e-4, wd 1e-3, betas (0.5, 0.999), clip 1.0, batch 64,
     # 60 epochs, seed 87, StepLR(10, 0.1); gating mmcse
     "paper-mmcse": Preset(model=ModelConfig(arch="mmcse"), train=TrainConfig()),
-    # HAN (ECCV20): d=512, 1 layer, 1 head; Adam 3e-4, batch 16, 40 epochs, StepLR(10, 0.1); gating fused.
-    # assumed: no weight decay, betas (0.9, 0.999), no grad clipping, seed 1 (the HAN repo's default)
+    # HAN (ECCV20), as AVVP-ECCV20's main_avvp.py: d=512, 1 layer, 1 head, FFN 512; Adam 3e-4 (torch's
+    # defaults: no weight decay, betas (0.9, 0.999)), no grad clipping, batch 16, 40 epochs, StepLR(10, 0.1),
+    # seed 1; gating fused
     "paper-han": Preset(
         model=ModelConfig(arch="han", d_model=512, num_layers=1, num_heads=1),
         train=TrainConfig(
@@ -245,19 +250,18 @@ PRESETS: dict[str, Preset] = {
             gating="fused",
         ),
     ),
-    # VALOR++ (NeurIPS23, CLAP + CLIP): d=256, 4 layers, 8 heads; lr 3e-4, warm-up 10 + cosine, batch 64;
-    # gating fused. assumed: Adam, no weight decay, betas (0.9, 0.999), 60 epochs, grad clip 1.0
+    # VALOR++ (NeurIPS23, CLAP + CLIP), as VALOR's scripts/train_valor++.sh: d=256, 4 layers, 8 heads, FFN
+    # 1024; AdamW 3e-4, wd 1e-3, betas (0.5, 0.999), clip 1.0, batch 64, 60 epochs, seed 87, warm-up 10 +
+    # cosine down to 3e-6; gating fused (its eval filters both modalities by P)
     "paper-valor": Preset(
-        model=ModelConfig(arch="valor", d_model=256, num_layers=4, num_heads=8),
+        model=ModelConfig(arch="valor", d_model=256, num_layers=4, num_heads=8, ff_dim=1024),
         train=TrainConfig(
             epochs=60,
             batch_size=64,
             lr=3e-4,
-            weight_decay=0.0,
-            betas=(0.9, 0.999),
-            optimizer="adam",
             schedule="cosine",
             warmup_epochs=10,
+            lr_min=3e-6,
             gating="fused",
         ),
     ),

@@ -135,6 +135,7 @@ MODEL_RULES: dict[str, Rule] = {
     "num_layers": _whole(0, 64),
     "num_heads": _whole(1, 64),
     "dropout": _number(0.0, 1.0, high_open=True),
+    "ff_dim": _whole(0, 65_536, note="(0: d_model)"),
     **dict.fromkeys(("use_cafd", "use_background", "dynamic_fusion", "use_secm", "use_lgsf"), _SWITCH),
     **dict.fromkeys(("use_intra", "use_cross"), _SWITCH),
     **dict.fromkeys(("w_video", "w_segment", "w_rec", "w_ort", "w_ec"), _LOSS_WEIGHT),
@@ -151,6 +152,7 @@ TRAIN_RULES: dict[str, Rule] = {
     "step_size": _whole(1, 100_000),
     "gamma": _number(0.0, 1.0, low_open=True),
     "warmup_epochs": _whole(0, 100_000),
+    "lr_min": _number(0.0, 1.0),
     "clip_grad_norm": _number(0.0, 1e6, note="(0 disables clipping)"),
     "seed": _whole(0, 2**32 - 1),
     "num_workers": _whole(0, 256),
@@ -162,7 +164,7 @@ FLAG_FIELDS: dict[str, str] = {
     "--layers": "num_layers", "--heads": "num_heads", "--d-model": "d_model", "--d-class": "d_class",
     "--dropout": "dropout", "--w-rec": "w_rec", "--w-ort": "w_ort", "--w-ec": "w_ec", "--model": "arch",
     "--epochs": "epochs", "--batch-size": "batch_size", "--lr": "lr", "--weight-decay": "weight_decay",
-    "--optimizer": "optimizer", "--schedule": "schedule", "--warmup-epochs": "warmup_epochs",
+    "--optimizer": "optimizer", "--schedule": "schedule", "--warmup-epochs": "warmup_epochs", "--lr-min": "lr_min", "--ff-dim": "ff_dim",
     "--clip-grad-norm": "clip_grad_norm", "--seed": "seed", "--gating": "gating",
 }  # fmt: skip
 

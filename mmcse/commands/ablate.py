@@ -50,6 +50,7 @@ FORWARDED = (
     ("--optimizer", {"choices": ("adamw", "adam")}),
     ("--schedule", {"choices": ("step", "cosine")}),
     ("--warmup-epochs", {"type": flag_type(FLAG_FIELDS["--warmup-epochs"])}),
+    ("--lr-min", {"type": flag_type(FLAG_FIELDS["--lr-min"])}),
     ("--clip-grad-norm", {"type": flag_type(FLAG_FIELDS["--clip-grad-norm"])}),
     ("--gating", {"choices": ("mmcse", "fused", "modality"), "help": "gating (default: each model's own)"}),
     ("--layers", {"type": flag_type(FLAG_FIELDS["--layers"])}),

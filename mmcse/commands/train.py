@@ -77,6 +77,9 @@ def add_parser(subparsers) -> None:
     t.add_argument("--optimizer", choices=("adamw", "adam"))
     t.add_argument("--schedule", choices=("step", "cosine"))
     t.add_argument("--warmup-epochs", type=flag_type("warmup_epochs"))
+    t.add_argument(
+        "--lr-min", type=flag_type("lr_min"), help="cosine: the lr of the last epoch (default 1e-6; paper-valor 3e-6)"
+    )
     t.add_argument("--clip-grad-norm", type=flag_type("clip_grad_norm"), help="0 disables clipping")
     t.add_argument("--seed", type=flag_type("seed"))
     t.add_argument("--gating", choices=("mmcse", "fused", "modality"), help="gating for validation")
@@ -95,6 +98,7 @@ def add_parser(subparsers) -> None:
     a.add_argument("--heads", type=flag_type("num_heads"), help="attention heads")
     a.add_argument("--d-model", type=flag_type("d_model"), help="projection width")
     a.add_argument("--d-class", type=flag_type("d_class"), help="class-wise feature width (MM-CSE)")
+    a.add_argument("--ff-dim", type=flag_type("ff_dim"), help="HAN/VALOR feed-forward width (default: the preset's)")
     a.add_argument("--dropout", type=flag_type("dropout"))
     a.add_argument("--w-rec", type=flag_type("w_rec"), help="weight of L_rec (default 1.0)")
     a.add_argument("--w-ort", type=flag_type("w_ort"), help="weight of L_ort (default 0.1)")
@@ -136,6 +140,7 @@ def build_configs(args, spec):
         "num_heads": args.heads,
         "d_model": args.d_model,
         "d_class": args.d_class,
+        "ff_dim": args.ff_dim,
         "dropout": args.dropout,
         "w_rec": args.w_rec,
         "w_ort": args.w_ort,
@@ -148,6 +153,8 @@ def build_configs(args, spec):
     ]
     if arch != "mmcse" and (ablations or args.intra_only or args.cross_only or args.d_class):
         raise UserError(f"the MM-CSE ablation flags do not apply to --model {arch}")
+    if arch == "mmcse" and args.ff_dim:
+        raise UserError("--ff-dim sets the HAN/VALOR feed-forward width; MM-CSE's FGSE uses 4 x --d-class")
     model_fields.update({k: v for k, v in flag_fields.items() if v is not None})
     preset_name = args.preset or f"paper-{args.model or 'mmcse'}"
     given = [k for k, v in flag_fields.items() if v is not None] + (["arch"] if args.model else [])
@@ -165,6 +172,7 @@ def build_configs(args, spec):
         "optimizer": args.optimizer,
         "schedule": args.schedule,
         "warmup_epochs": args.warmup_epochs,
+        "lr_min": args.lr_min,
         "clip_grad_norm": args.clip_grad_norm,
         "seed": args.seed,
         "gating": args.gating,

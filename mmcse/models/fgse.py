@@ -20,6 +20,7 @@ from torch import nn
 from mmcse.config import ModelConfig
 from mmcse.models import _fast
 from mmcse.models._fast import fast_kernels_enabled
+from mmcse.models.layers import cloned_layers
 
 
 class ClassAttention(nn.Module):
@@ -150,13 +151,16 @@ class FGSELayer(nn.Module):
 
 class FGSE(nn.Module):
     """``num_layers`` FGSE layers (own weights each); returns the features and the LAST layer's maps
-    {"aa", "av", "vv", "va"} (B, T, C, C), rows = query classes (empty when an ablation removes one)."""
+    {"aa", "av", "vv", "va"} (B, T, C, C), rows = query classes (empty when an ablation removes one).
+
+    As released (``_get_clones`` in the authors' main_network.py): one layer is built and deep-copied
+    ``num_layers`` times, so all layers start with the same weights; training makes them differ."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         if cfg.num_layers > 0 and not (cfg.use_intra or cfg.use_cross):
             raise ValueError("FGSE needs use_intra or use_cross (or num_layers=0)")
-        self.layers = nn.ModuleList(FGSELayer(cfg) for _ in range(cfg.num_layers))
+        self.layers = cloned_layers(lambda: FGSELayer(cfg), cfg.num_layers)
 
     def forward(self, x: torch.Tensor, need_weights: bool = True):
         maps: dict[str, torch.Tensor] = {}
@@ -172,3 +176,4 @@ class FGSE(nn.Module):
                 "va": maps["cross"][1],
             }
         return x, attn
+

@@ -3,11 +3,12 @@
 Both are the same network: input projection to width d, ``num_layers`` hybrid-attention layers whose
 weights are shared by the audio and the visual stream, and HAN's attentive MMIL head (one Linear(d -> 25)
 each for the segment logits, the temporal attention and the modality attention). HAN: d = 512, 1 layer,
-1 head. VALOR++: d = 256, 4 layers, 8 heads. Only the training recipe differs (see mmcse.training.losses).
+1 head, FFN 512. VALOR++: d = 256, 4 layers, 8 heads, FFN 1024. Only the training recipe differs (see
+mmcse.training.losses). As in both originals (``_get_clones``), the layers start as copies of one layer.
 
 Hybrid-attention layer for a query stream q (B, T, d) and the other stream o:
     q'  = LN(q + Drop(CrossAttn(q, o, o)) + Drop(SelfAttn(q, q, q)))
-    q'' = LN(q' + Drop(FFN(q'))),  FFN = Linear(d, d) -> ReLU -> Drop -> Linear(d, d)
+    q'' = LN(q' + Drop(FFN(q'))),  FFN = Linear(d, f) -> ReLU -> Drop -> Linear(f, d), f = ff_dim or d
 Stream order within a layer follows each original code:
 - HAN: both streams are updated from the layer's inputs (in parallel): a' = L(a, v), v' = L(v, a), done
   as one batched call. (HAN's ``Encoder`` also fed the projection, not the previous layer's output, to
@@ -23,17 +24,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from mmcse.config import ModelConfig
-from mmcse.models.layers import InputProjection, MMILHead
+from mmcse.models.layers import InputProjection, MMILHead, cloned_layers
 from mmcse.models.outputs import ModelOutput
 
 
 class HybridAttentionLayer(nn.Module):
-    def __init__(self, d: int, num_heads: int, dropout: float = 0.1) -> None:
+    def __init__(self, d: int, num_heads: int, dropout: float = 0.1, ff_dim: int = 0) -> None:
         super().__init__()
+        ff_dim = ff_dim or d
         self.self_attn = nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True)
         self.cm_attn = nn.MultiheadAttention(d, num_heads, dropout=dropout, batch_first=True)
-        self.linear1 = nn.Linear(d, d)
-        self.linear2 = nn.Linear(d, d)
+        self.linear1 = nn.Linear(d, ff_dim)
+        self.linear2 = nn.Linear(ff_dim, d)
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
         self.dropout = nn.Dropout(dropout)  # inside the FFN
@@ -62,8 +64,8 @@ class HAN(nn.Module):
         d = cfg.d_model
         self.cfg = cfg
         self.projection = InputProjection(cfg, d)
-        self.layers = nn.ModuleList(
-            HybridAttentionLayer(d, cfg.num_heads, cfg.dropout) for _ in range(cfg.num_layers)
+        self.layers = cloned_layers(
+            lambda: HybridAttentionLayer(d, cfg.num_heads, cfg.dropout, cfg.ff_dim), cfg.num_layers
         )
         self.head = MMILHead(d, cfg.num_classes)
         self.sequential = cfg.arch == "valor"  # VALOR: v' attends to the updated a'

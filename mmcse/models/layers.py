@@ -10,6 +10,7 @@ checkpoint maps onto these modules key for key.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -185,3 +186,12 @@ class ClassWiseMMILHead(nn.Module):
         logits = z[0]
         pooled = attentive_mmil_pool(logits, z[1], z[2])
         return (*pooled, logits)
+
+
+def cloned_layers(make_layer, n: int) -> nn.ModuleList:
+    """``n`` deep copies of one freshly built layer (the originals' ``_get_clones``): equal weights at init.
+    Nothing is built (no random draws) for n = 0."""
+    if n <= 0:
+        return nn.ModuleList()
+    layer = make_layer()
+    return nn.ModuleList(copy.deepcopy(layer) for _ in range(n))

@@ -168,7 +168,9 @@ def run_status(run: SweepRun) -> tuple[str, int]:
             raise ValueError(f"{run.run_dir} holds run files but no {runs.CONFIG_FILE}; delete the folder")
         return "new", 0
     saved = runs.read_json(config_path)
-    if saved.get("model") != run.model_cfg.to_dict() or saved.get("train") != run.train_cfg.to_dict():
+    if _normalised(saved, "model", ModelConfig) != run.model_cfg.to_dict() or _normalised(
+        saved, "train", TrainConfig
+    ) != run.train_cfg.to_dict():
         raise ValueError(
             f"{run.run_dir} holds a run of another config than row {run.row!r} seed {run.seed} of this sweep; "
             "delete that folder or choose another --out"
@@ -179,6 +181,14 @@ def run_status(run: SweepRun) -> tuple[str, int]:
     if epoch >= run.train_cfg.epochs and (run.run_dir / runs.BEST_FILE).is_file():
         return "finished", epoch
     return "resume", epoch
+
+
+def _normalised(saved: dict, key: str, cls) -> dict | None:
+    """A saved config as its dataclass writes it now (fields added since then get their defaults)."""
+    try:
+        return cls.from_dict(saved[key]).to_dict()
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _saved_epoch(run_dir: Path) -> int | None:

@@ -3,9 +3,10 @@
     train("runs/x", DataPaths.from_root("data"), model_cfg, train_cfg)   -> run folder (see runs.py)
     train("runs/x", ..., resume=True)                                     continue from last.safetensors
 
-Recipe per epoch: lr from the schedule (optim.learning_rate), shuffled batches (seeded by seed + epoch,
-DistributedSampler under DDP), forward, loss, backward, grad-norm clip, step; then validation with the
-10 AVVP numbers on rank 0; the best checkpoint by val segment-level Type@AV. The loop knows models only
+Recipe per epoch: shuffled batches (seeded by seed + epoch, DistributedSampler under DDP), forward, loss,
+backward, grad-norm clip, step; the LR scheduler's step (optim.build_scheduler: StepLR or the authors'
+warm-up + cosine); then validation with the 10 AVVP numbers on rank 0; the best checkpoint by val
+segment-level Type@AV. The loop knows models only
 through ``create_model`` and the ModelOutput contract, and losses only through ``compute_loss_terms``.
 """
 
@@ -37,7 +38,7 @@ from mmcse.models import apply_process_tuning, create_model
 from mmcse.training import distributed, runs, state
 from mmcse.training.evaluation import collect_probabilities, score
 from mmcse.training.losses import compute_loss_terms, loss_recipe
-from mmcse.training.optim import build_optimizer, learning_rate
+from mmcse.training.optim import build_optimizer, build_scheduler, fast_forward
 
 BEST_KEY = "seg_type"  # model selection: val segment-level Type@AV (protocol §4)
 
@@ -134,6 +135,7 @@ class Trainer:
         self.domain = fit_domain(self.train_split, self.val_split) if ctx.is_main else None
         self.model = create_model(self.model_cfg).to(ctx.device)
         self.optimizer = build_optimizer(self.model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg)  # sets the first epoch's lr
         if resume:
             self.restore()
             self.say(f"resuming {self.run_dir} after epoch {self.start_epoch}")
@@ -180,24 +182,41 @@ class Trainer:
         return DistributedDataParallel(self.model, device_ids=ids, find_unused_parameters=unused)
 
     def restore(self) -> None:
-        """Weights, optimizer and RNG state, and the metrics rows of the finished epochs, from the run folder."""
+        """Weights, optimizer, scheduler and RNG state, and the metrics rows of the finished epochs, from the
+        run folder. A state without a scheduler (older mmcse) gets the schedule recomputed from the epoch."""
         run_dir = self.run_dir
-        last = load_checkpoint(run_dir / runs.LAST_FILE, device="cpu")
-        self.model.load_state_dict(last.model.state_dict())
         tensors, meta = state.load_train_state(run_dir / runs.STATE_FILE)
         progress = meta["progress"]
         epoch = int(progress["epoch"])
-        saved_epoch = (last.meta.get("extra") or {}).get("epoch", epoch)
-        if int(saved_epoch) != epoch:
-            raise ValueError(
-                f"{run_dir}: {runs.LAST_FILE} is from epoch {saved_epoch} but {runs.STATE_FILE} from epoch "
-                f"{epoch} (interrupted while saving?); resume is not possible, train anew"
-            )
+        weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+        if weights:  # the state's own weights: the same epoch as its optimizer state, whatever last holds
+            self.model.load_state_dict(weights)
+        else:  # a state written before it held the weights: last.safetensors must be of its epoch
+            last = load_checkpoint(run_dir / runs.LAST_FILE, device="cpu")
+            self.model.load_state_dict(last.model.state_dict())
+            saved_epoch = (last.meta.get("extra") or {}).get("epoch", epoch)
+            if int(saved_epoch) != epoch:
+                raise ValueError(
+                    f"{run_dir}: {runs.LAST_FILE} is from epoch {saved_epoch} but {runs.STATE_FILE} from epoch "
+                    f"{epoch} (killed while saving); pass --overwrite to train anew there"
+                )
         state.load_optimizer_state(self.optimizer, tensors, meta["optimizer"])
         for slot in self.optimizer.state.values():  # moved to the model's device
             for k, v in slot.items():
                 if isinstance(v, torch.Tensor) and k != "step":
                     slot[k] = v.to(self.ctx.device)
+        if "scheduler" in meta:
+            state.load_scheduler_state(self.scheduler, meta["scheduler"])
+        else:
+            self.say(
+                f"warning: {run_dir / runs.STATE_FILE} holds no scheduler state (an older mmcse wrote it); "
+                f"the learning rate is recomputed from the epoch ({epoch}) and the schedule in the config"
+            )
+            for group in self.optimizer.param_groups:  # a fresh schedule, stepped through the finished epochs
+                group["lr"] = self.train_cfg.lr
+                group.pop("initial_lr", None)
+            self.scheduler = build_scheduler(self.optimizer, self.train_cfg)
+            fast_forward(self.scheduler, epoch)
         state.set_rng_state(tensors, meta["rng"])
         self.rows = [r for r in runs.read_metrics(run_dir / runs.METRICS_FILE) if int(r["epoch"]) <= epoch]
         self.start_epoch, self.best_epoch, self.best = epoch, int(progress["best_epoch"]), progress["best"]
@@ -213,10 +232,9 @@ class Trainer:
         self.bar = progress_bar(progress and self.ctx.is_main, (last_epoch - self.start_epoch) * steps_per_epoch)
         for epoch in range(self.start_epoch, last_epoch):
             t0 = time.perf_counter()
-            lr = learning_rate(cfg, epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
+            lr = self.optimizer.param_groups[0]["lr"]  # set by the scheduler
             terms = self.run_epoch(epoch)
+            self.scheduler.step()  # after the epoch, as the authors' main_avvp.py
             row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr, **{f"train_{k}": v for k, v in terms.items()}}
             if self.ctx.is_main:
                 val = self.validate()
@@ -295,7 +313,8 @@ class Trainer:
                 train_config=self.train_cfg, metrics={"val": val}, extra=extra, domain=self.domain,
             )  # fmt: skip
         progress_info = {"epoch": epoch + 1, "best_epoch": self.best_epoch, "best": self.best}
-        state.save_train_state(self.run_dir / runs.STATE_FILE, self.optimizer, progress_info)
+        state.save_train_state(self.run_dir / runs.STATE_FILE, self.optimizer, progress_info, self.scheduler,
+                               model=self.model)  # fmt: skip
         line = (
             f"epoch {epoch + 1}/{self.train_cfg.epochs} lr {lr:.2e} loss {loss:.4f} "
             f"val seg Type@AV {val[BEST_KEY]:.2f} (best {self.best[BEST_KEY]:.2f} @ {self.best_epoch})"
@@ -328,7 +347,8 @@ def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: 
         if not present:
             raise FileNotFoundError(f"nothing to resume in {run_dir}: no run there (train without --resume)")
         saved = runs.read_json(config_path)
-        if saved["model"] != model_cfg.to_dict():
+        # fields added since the run was written get their defaults
+        if ModelConfig.from_dict(saved["model"]).to_dict() != model_cfg.to_dict():
             raise ValueError(
                 f"{config_path} was written for another model config; resume with the same model flags or use a new --out"
             )

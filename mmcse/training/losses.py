@@ -42,12 +42,16 @@ def segment_bce_with_logits(logits: torch.Tensor, pseudo: torch.Tensor) -> torch
 def cooccurrence_targets(pseudo_a: torch.Tensor, pseudo_v: torch.Tensor) -> dict[str, torch.Tensor]:
     """Targets of L_ec from segment pseudo labels (B, T, C): each (B, T, C, C), rows = query classes.
 
-    G_aa[i, j] = PL_a[i] PL_a[j], G_vv likewise, G_av[i, j] = PL_a[i] PL_v[j], G_va = G_av^T.
-    The diagonal is included; a segment with no event has an all-zero target.
+    G_aa[i, j] = 1 where PL_a[i] == 1 and PL_a[j] == 1, else 0; G_vv likewise, G_av[i, j] from PL_a[i] and
+    PL_v[j], G_va = G_av^T. The diagonal is included; a segment with no event has an all-zero target.
+    As the authors' dataloader builds them (``np.where(label == 1)``): only labels exactly 1 count, so a
+    soft pseudo label (say 0.8) marks no pair. For 0/1 labels (VALOR's) this equals PL[i] * PL[j].
     """
-    g_aa = pseudo_a.unsqueeze(-1) * pseudo_a.unsqueeze(-2)  # (B, T, C, C)
-    g_vv = pseudo_v.unsqueeze(-1) * pseudo_v.unsqueeze(-2)
-    g_av = pseudo_a.unsqueeze(-1) * pseudo_v.unsqueeze(-2)
+    on_a = (pseudo_a == 1).to(pseudo_a.dtype)  # (B, T, C)
+    on_v = (pseudo_v == 1).to(pseudo_v.dtype)
+    g_aa = on_a.unsqueeze(-1) * on_a.unsqueeze(-2)  # (B, T, C, C)
+    g_vv = on_v.unsqueeze(-1) * on_v.unsqueeze(-2)
+    g_av = on_a.unsqueeze(-1) * on_v.unsqueeze(-2)
     return {"aa": g_aa, "vv": g_vv, "av": g_av, "va": g_av.transpose(-1, -2)}
 
 

@@ -4,7 +4,8 @@
     <run>/metrics.csv              one row per epoch: lr, train loss terms, the 10 val numbers, seconds
     <run>/best.safetensors         best val Type@AV (segment level) so far   (mmcse.checkpoint format)
     <run>/last.safetensors         after the last finished epoch             (mmcse.checkpoint format)
-    <run>/train_state.safetensors  optimizer tensors + RNG states; JSON metadata for the rest (resume)
+    <run>/train_state.safetensors  optimizer tensors + RNG states; JSON metadata for the rest, the LR
+                                   scheduler's state included (resume)
 
 Every file is written to a temporary name and renamed, so a crash never leaves half a file.
 """

@@ -1,5 +1,5 @@
-"""The resume state of a run (train_state.safetensors): optimizer tensors and every RNG state, as
-safetensors tensors plus JSON metadata. No pickle anywhere."""
+"""The resume state of a run (train_state.safetensors): optimizer tensors, the LR scheduler's state and
+every RNG state, as safetensors tensors plus JSON metadata. No pickle anywhere."""
 
 from __future__ import annotations
 
@@ -74,14 +74,37 @@ def load_optimizer_state(
     optimizer.load_state_dict({"state": state, "param_groups": groups})
 
 
-def save_train_state(path: str | Path, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:
-    """One safetensors file: optimizer tensors + RNG tensors; JSON metadata with the rest and ``progress``
-    (epoch, best metric, ...). No pickle anywhere."""
+def scheduler_state(scheduler) -> dict[str, Any]:
+    """``scheduler.state_dict()`` as JSON (StepLR / LambdaLR hold numbers and lists only; a LambdaLR's
+    function is not stored, it is rebuilt from the config)."""
+    sd = scheduler.state_dict()
+    return {k: v for k, v in sd.items() if isinstance(v, (int, float, bool, str, list, type(None)))}
+
+
+def load_scheduler_state(scheduler, info: dict[str, Any]) -> None:
+    scheduler.load_state_dict(dict(info))
+
+
+def save_train_state(
+    path: str | Path,
+    optimizer: torch.optim.Optimizer,
+    progress: dict[str, Any],
+    scheduler=None,
+    model: torch.nn.Module | None = None,
+) -> None:
+    """One safetensors file: the model's weights (``model.<name>``), optimizer tensors and RNG tensors;
+    JSON metadata with the rest, the scheduler's state and ``progress`` (epoch, best metric, ...). Weights
+    and optimizer state of one epoch in one file written atomically: a run killed while it saved its
+    checkpoints resumes from this file whatever last.safetensors holds. No pickle anywhere."""
     from safetensors.torch import save
 
     opt_tensors, opt_info = optimizer_state(optimizer)
+    if model is not None:
+        opt_tensors.update({f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     rng_tensors, rng_info = rng_state()
     meta = {"version": STATE_VERSION, "optimizer": opt_info, "rng": rng_info, "progress": progress}
+    if scheduler is not None:
+        meta["scheduler"] = scheduler_state(scheduler)
     atomic_write_bytes(
         path, save({**opt_tensors, **rng_tensors}, metadata={STATE_META_KEY: json.dumps(meta)})
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from mmcse.metrics import SCORE_KEYS
 from mmcse.training import runs, state
 from mmcse.training.evaluation import evaluate
 from mmcse.training.loop import train
-from mmcse.training.optim import learning_rate
+from mmcse.training.optim import build_scheduler, learning_rate
 from mmcse.utils.device import cpu_has_native_bf16
 
 # tiny feature shapes keep the tests fast; pseudo-label streams as VALOR ships them
@@ -99,15 +100,23 @@ def test_same_seed_gives_identical_weights(tiny_data, tmp_path):
     )
 
 
-def test_resume_equals_uninterrupted_training(tiny_data, tmp_path):
-    # dropout on (MM-CSE has it everywhere), so the RNG state must be restored too
-    model_cfg, train_cfg = _cfgs("mmcse", epochs=2, schedule="step", step_size=1, gamma=0.5)
+@pytest.mark.parametrize(
+    "schedule, stop_after",
+    [({"schedule": "step", "step_size": 2, "gamma": 0.5}, 1), ({"schedule": "cosine", "warmup_epochs": 2}, 1)],
+)
+def test_resume_equals_uninterrupted_training(tiny_data, tmp_path, schedule, stop_after):
+    # dropout on (MM-CSE has it everywhere), so the RNG state must be restored too; the scheduler's state
+    # continues the schedule (float32, CPU: bit for bit)
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=4, **schedule)
     train(tmp_path / "full", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
     first = train(
-        tmp_path / "split", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, stop_after_epochs=1
-    )
-    assert first["epochs_done"] == 1
-    assert len(runs.read_metrics(tmp_path / "split" / "metrics.csv")) == 1
+        tmp_path / "split", tiny_data, model_cfg, train_cfg, device="cpu", progress=False,
+        stop_after_epochs=stop_after,
+    )  # fmt: skip
+    assert first["epochs_done"] == stop_after
+    assert len(runs.read_metrics(tmp_path / "split" / "metrics.csv")) == stop_after
+    _, meta = state.load_train_state(tmp_path / "split" / "train_state.safetensors")
+    assert meta["scheduler"]["last_epoch"] == stop_after
     train(tmp_path / "split", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, resume=True)
     assert _same_weights(
         _weights(tmp_path / "full" / "last.safetensors"), _weights(tmp_path / "split" / "last.safetensors")
@@ -116,11 +125,57 @@ def test_resume_equals_uninterrupted_training(tiny_data, tmp_path):
     split_rows = runs.read_metrics(tmp_path / "split" / "metrics.csv")
     drop = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     assert drop(full_rows) == drop(split_rows)
+    expected_lrs = [learning_rate(train_cfg, e) for e in range(4)]
+    assert expected_lrs[2] != expected_lrs[1]  # the schedule moves after the interruption
+    assert [float(r["lr"]) for r in split_rows] == pytest.approx(expected_lrs, rel=1e-12)
     # optimizer moments equal too
     full_state, split_state = (_weights(tmp_path / d / "train_state.safetensors") for d in ("full", "split"))
     assert _same_weights(
         {k: v for k, v in full_state.items() if k.startswith("optim.")},
         {k: v for k, v in split_state.items() if k.startswith("optim.")},
+    )
+
+
+def test_a_run_killed_between_its_checkpoint_and_its_state_resumes_as_the_same_run(tiny_data, tmp_path):
+    """Killed after last.safetensors of epoch 3 was renamed into place but before train_state.safetensors
+    (still epoch 2): the state holds its own weights, so --resume continues epoch 2's run exactly."""
+    import shutil
+
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=4)
+    train(tmp_path / "full", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    train(tmp_path / "ahead", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, stop_after_epochs=3)
+    train(tmp_path / "killed", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, stop_after_epochs=2)
+    shutil.copy(tmp_path / "ahead" / "last.safetensors", tmp_path / "killed" / "last.safetensors")
+    train(tmp_path / "killed", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, resume=True)
+    assert _same_weights(
+        _weights(tmp_path / "full" / "last.safetensors"), _weights(tmp_path / "killed" / "last.safetensors")
+    )
+
+
+def test_resume_of_a_state_without_scheduler_recomputes_the_lr(tiny_data, tmp_path):
+    # train_state.safetensors written before the scheduler was stored: one warning, the same run
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    model_cfg, train_cfg = _cfgs("mmcse", epochs=3, schedule="cosine", warmup_epochs=2)
+    train(tmp_path / "full", tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    train(tmp_path / "old", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, stop_after_epochs=2)
+    path = tmp_path / "old" / "train_state.safetensors"
+    with safe_open(str(path), framework="pt") as f:
+        meta = json.loads(f.metadata()[state.STATE_META_KEY])
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    del meta["scheduler"]
+    for group in meta["optimizer"]["param_groups"]:  # as the older loop left it: the last epoch's lr
+        group.pop("initial_lr", None)
+        group["lr"] = learning_rate(train_cfg, 1)
+    save_file(tensors, str(path), metadata={state.STATE_META_KEY: json.dumps(meta)})
+    lines = []
+    train(tmp_path / "old", tiny_data, model_cfg, train_cfg, device="cpu", progress=False, resume=True,
+          log=lines.append)  # fmt: skip
+    warnings = [line for line in lines if line.startswith("warning:")]
+    assert len(warnings) == 1 and "no scheduler state" in warnings[0] and "recomputed" in warnings[0]
+    assert _same_weights(
+        _weights(tmp_path / "full" / "last.safetensors"), _weights(tmp_path / "old" / "last.safetensors")
     )
 
 
@@ -144,21 +199,48 @@ def test_run_folder_guards(tiny_data, tmp_path):
         )
 
 
-def test_learning_rate_schedules():
-    step = TrainConfig(lr=1e-3, schedule="step", step_size=10, gamma=0.1, epochs=30)
-    model = torch.nn.Linear(2, 2)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.1)
-    for epoch in range(30):  # same as torch's StepLR stepped once per epoch
-        assert learning_rate(step, epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9)
+def _authors_lr(cur_epoch, warm_up_epoch, max_epoch, lr_min, lr_max):
+    """lr_warm_up_cos_anneal of the authors' main_avvp.py (MM-CSE and VALOR), written out independently:
+    epochs from 1; linear warm-up below warm_up_epoch, then a half cosine from lr_max to lr_min."""
+    if cur_epoch < warm_up_epoch:
+        return lr_max * cur_epoch / warm_up_epoch
+    progress = (cur_epoch - warm_up_epoch) / (max_epoch - warm_up_epoch)
+    return lr_min + (lr_max - lr_min) * (1.0 + math.cos(math.pi * progress)) / 2.0
+
+
+def _scheduled_lrs(train_cfg: TrainConfig) -> list[float]:
+    """The lr each epoch trains with: build_scheduler, stepped after each epoch as the loop does."""
+    opt = torch.optim.AdamW(torch.nn.Linear(2, 2).parameters(), lr=train_cfg.lr)
+    sched = build_scheduler(opt, train_cfg)
+    lrs = []
+    for _ in range(train_cfg.epochs):
+        lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         sched.step()
-    cos = TrainConfig(lr=3e-4, schedule="cosine", warmup_epochs=10, epochs=60)
-    assert learning_rate(cos, 0) == pytest.approx(3e-5)
-    assert learning_rate(cos, 9) == pytest.approx(3e-4)
-    assert learning_rate(cos, 10) == pytest.approx(3e-4)
-    assert learning_rate(cos, 35) == pytest.approx(1.5e-4)
-    assert learning_rate(cos, 59) < 1e-6
+    return lrs
+
+
+def test_learning_rate_schedules_follow_the_authors_at_every_epoch():
+    # StepLR(10, 0.1) on the MM-CSE preset: 1e-4 for epochs 1-10, 1e-5 for 11-20, ... 1e-9 for 51-60
+    step = get_preset("paper-mmcse").train
+    expected_step = [1e-4 * 0.1 ** ((k - 1) // 10) for k in range(1, 61)]
+    assert _scheduled_lrs(step) == pytest.approx(expected_step, rel=1e-12)
+    assert [learning_rate(step, e) for e in range(60)] == pytest.approx(expected_step, rel=1e-12)
+
+    # --schedule cosine on the MM-CSE preset: the authors' defaults, warm-up 5 epochs, down to lr_min 1e-6
+    cos = dataclasses.replace(step, schedule="cosine")
+    assert (cos.warmup_epochs, cos.lr_min) == (5, 1e-6)
+    expected_cos = [_authors_lr(k, 5, 60, 1e-6, 1e-4) for k in range(1, 61)]
+    assert _scheduled_lrs(cos) == pytest.approx(expected_cos, rel=1e-12)
+    assert [learning_rate(cos, e) for e in range(60)] == pytest.approx(expected_cos, rel=1e-12)
+    assert expected_cos[:5] == pytest.approx([2e-5, 4e-5, 6e-5, 8e-5, 1e-4])  # epoch 5: the peak
+    assert expected_cos[-1] == pytest.approx(1e-6)  # lr_min at the last epoch
+
+    # VALOR++ (its train script): warm-up 10, lr 3e-4 down to 3e-6
+    valor = get_preset("paper-valor").train
+    expected_valor = [_authors_lr(k, 10, 60, 3e-6, 3e-4) for k in range(1, 61)]
+    assert _scheduled_lrs(valor) == pytest.approx(expected_valor, rel=1e-12)
+    assert expected_valor[0] == pytest.approx(3e-5) and expected_valor[-1] == pytest.approx(3e-6)
     with pytest.raises(ValueError, match="schedule"):
         learning_rate(TrainConfig(schedule="linear"), 0)
 
@@ -309,6 +391,10 @@ def test_bad_flags_give_one_clear_error(tiny_data, tmp_path, capsys):
         == 2
     )
     assert "do not apply to --model han" in capsys.readouterr().err
+    argv = ["train", "--out", str(tmp_path / "x"), "--model", "mmcse", "--ff-dim", "64"]
+    argv += ["--data-root", tiny_data.llp_dir]
+    assert cli_main(argv) == 2
+    assert "--ff-dim sets the HAN/VALOR feed-forward width" in capsys.readouterr().err
     assert cli_main(["train", "--out", str(tmp_path / "x"), "--resume"]) == 2
     assert "nothing to resume" in capsys.readouterr().err
     assert (
@@ -340,14 +426,34 @@ def test_presets_match_the_papers():
         16,
         40,
     )
+    assert (han.train.weight_decay, han.train.betas, han.train.clip_grad_norm, han.train.seed) == (
+        0.0,
+        (0.9, 0.999),
+        0.0,
+        1,
+    )
+    assert han.model.ff_dim in (0, 512)  # HAN's FFN: 512 -> 512 -> 512
+    # VALOR++ as VALOR's scripts/train_valor++.sh
     valor = get_preset("paper-valor")
-    assert (valor.model.d_model, valor.model.num_layers, valor.model.num_heads) == (256, 4, 8)
+    assert (valor.model.d_model, valor.model.num_layers, valor.model.num_heads, valor.model.ff_dim) == (
+        256,
+        4,
+        8,
+        1024,
+    )
     assert (valor.train.lr, valor.train.schedule, valor.train.warmup_epochs, valor.train.batch_size) == (
         3e-4,
         "cosine",
         10,
         64,
     )
+    assert (valor.train.optimizer, valor.train.weight_decay, valor.train.betas, valor.train.lr_min) == (
+        "adamw",
+        1e-3,
+        (0.5, 0.999),
+        3e-6,
+    )
+    assert (valor.train.clip_grad_norm, valor.train.epochs, valor.train.seed) == (1.0, 60, 87)
     get_preset("small").train.epochs = 99  # a copy: the registry is unchanged
     assert get_preset("small").train.epochs != 99
     with pytest.raises(ValueError, match="unknown preset"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,6 +69,37 @@ def test_cooccurrence_targets_by_hand():
     assert torch.equal(g["va"][0, 0], av.T)
     for key in ("aa", "vv", "av", "va"):
         assert g[key][0, 1].sum() == 0  # an empty segment has an all-zero target
+
+
+def _authors_maps(pseudo_a: np.ndarray, pseudo_v: np.ndarray) -> dict[str, np.ndarray]:
+    """The authors' dataloader rule for one clip's (T, C) pseudo labels, written out independently: a
+    class pair (i, j) of segment r is 1 when label_i == 1 and label_j == 1 (their ``np.where(a == 1)``)."""
+    maps = {}
+    pairs = {"aa": (pseudo_a, pseudo_a), "vv": (pseudo_v, pseudo_v), "av": (pseudo_a, pseudo_v)}
+    for key, (x, y) in pairs.items():
+        m = np.zeros((x.shape[0], x.shape[1], x.shape[1]))
+        for r in range(x.shape[0]):
+            for i in np.where(x[r] == 1)[0]:
+                for j in np.where(y[r] == 1)[0]:
+                    m[r, i, j] = 1
+        maps[key] = m
+    maps["va"] = maps["av"].transpose(0, 2, 1)
+    return maps
+
+
+def test_cooccurrence_targets_of_soft_labels_follow_the_authors():
+    # soft pseudo labels: only labels exactly 1 mark a pair (a product of 0.8 * 1 would give 0.8)
+    gen = torch.Generator().manual_seed(2)
+    levels = torch.tensor([0.0, 0.3, 0.8, 1.0])
+    pa = levels[torch.randint(0, 4, (B, T, C), generator=gen)]
+    pv = levels[torch.randint(0, 4, (B, T, C), generator=gen)]
+    g = cooccurrence_targets(pa, pv)
+    for b in range(B):
+        expected = _authors_maps(pa[b].numpy(), pv[b].numpy())
+        for key in ("aa", "vv", "av", "va"):
+            assert np.array_equal(g[key][b].numpy(), expected[key]), key
+    assert not torch.equal(g["av"], pa.unsqueeze(-1) * pv.unsqueeze(-2))  # the product rule differs here
+    assert set(torch.unique(g["aa"]).tolist()) == {0.0, 1.0}
 
 
 def test_event_cooccurrence_loss_is_zero_at_the_target_and_sums_four_mses():
