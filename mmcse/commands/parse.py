@@ -1,6 +1,6 @@
 """`python -m mmcse parse`: parse video files with a checkpoint into audio / visual / audio-visual events.
 
-    python -m mmcse parse clip.mp4 --checkpoint demo_data/runs/mmcse/best.safetensors --out parsed/
+    python -m mmcse parse assets/demo/videos/<clip>.mp4 --checkpoint assets/demo/runs/mmcse --out parsed/
     python -m mmcse parse a.mp4 b.mkv --checkpoint CK --out parsed/ --annotated parsed/annotated/
     python -m mmcse parse clip.mp4 --checkpoint CK --annotated clip.annotated.mp4 --segment-threshold 0.4
 

@@ -1,7 +1,7 @@
 """`python -m mmcse train`: train MM-CSE, HAN or VALOR on LLP-layout data; one ablation row per command.
 
     python -m mmcse train --data-root data/llp --features valor --model mmcse --preset paper-mmcse --out runs/mmcse
-    python -m mmcse train --data-root demo_data --features demo --preset small --epochs 5 --out runs/demo
+    python -m mmcse train --data-root demo_data --features demo --preset small --epochs 5 --out runs/demo   (after `python -m mmcse demo`)
     python -m mmcse train --out runs/mmcse --resume                   (configs are read from the run folder)
     torchrun --nproc_per_node 2 -m mmcse train ...                    (DDP: gloo on CPU, NCCL on GPU)
 
