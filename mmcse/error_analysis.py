@@ -1,0 +1,179 @@
+"""What went wrong, event by event, in the vocabulary of sound event detection (sed_eval, PSDS).
+
+An event is a maximal run of active segments of one class in one modality (audio or visual), as the
+official AVVP event-level score cuts them. Every ground-truth event and every predicted event of a clip
+gets one kind:
+
+    correct        same class, same modality, same onset and offset
+    boundary       matched one to one (same class and modality, overlapping), onset and / or offset off by
+                   ``onset_error`` / ``offset_error`` seconds (prediction - GT: negative early, positive late)
+    split          a GT event covered by several predicted events of its class and modality (and each of
+                   those predictions); ``pieces``: how many
+    merged         a predicted event covering several GT events of its class and modality (and each of
+                   those GT events); ``pieces``: how many
+    wrong_modality no match in its modality, but the same class overlaps in the other one (heard predicted
+                   as seen, or seen as heard)
+    substitution   no match of its class in either modality, but another class overlaps in its modality
+                   where that class is itself an error (``other_class``: the class predicted instead, or the
+                   missed class a false positive stands in for; among several, the longest)
+    missed         a GT event nothing overlaps
+    inserted       a predicted event nothing overlaps
+
+    errors = classify_events(pred_a, pred_v, gt_a, gt_v)            # (10, 25) 0/1 grids of one clip
+    table = split_error_table(pred_a, pred_v, gt_a, gt_v, filenames)  # (N, 10, 25) grids -> DataFrame
+    modality_confusion(pred_a, pred_v, gt_a, gt_v)                  # GT modality x predicted modality
+    class_confusion(pred_a, pred_v, gt_a, gt_v)                     # GT class x predicted class
+
+Segments are one second each, so times are in seconds. Only numpy and pandas; no torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from mmcse.classes import LLP_CLASSES
+
+MODALITIES = ("audio", "visual")
+KINDS = ("correct", "boundary", "split", "merged", "wrong_modality", "substitution", "missed", "inserted")
+
+
+@dataclass(frozen=True)
+class EventError:
+    side: str  # "gt" (a ground-truth event) or "pred" (a predicted one)
+    modality: str  # "audio" | "visual"
+    label: str  # LLP class name
+    onset: float  # seconds
+    offset: float
+    kind: str  # one of KINDS
+    onset_error: float | None = None  # correct / boundary: predicted onset - GT onset (seconds; > 0: late)
+    offset_error: float | None = None
+    other_class: str | None = None  # substitution: the class predicted instead (or, for a prediction, there)
+    pieces: int | None = None  # split / merged: how many events on the other side
+
+
+def _runs(row: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) of each run of 1s in a (10,) row; end exclusive."""
+    padded = np.concatenate([[0], row.astype(np.int8), [0]])
+    step = np.diff(padded)
+    return list(zip(np.flatnonzero(step == 1).tolist(), np.flatnonzero(step == -1).tolist()))
+
+
+def _overlaps(run: tuple[int, int], row: np.ndarray) -> bool:
+    return bool(row[run[0] : run[1]].any())
+
+
+def _grid(x, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.shape != (10, len(LLP_CLASSES)):
+        raise ValueError(f"{name} has shape {x.shape}; expected (10, {len(LLP_CLASSES)}) (segment, class)")
+    return x.astype(bool)
+
+
+def classify_events(pred_a, pred_v, gt_a, gt_v) -> list[EventError]:
+    """Every GT and predicted event of one clip with its kind (see the module docstring). Inputs: (10, 25)
+    0/1 grids (segment, class) of predictions and ground truth per modality."""
+    pred = {"audio": _grid(pred_a, "pred_a"), "visual": _grid(pred_v, "pred_v")}
+    gt = {"audio": _grid(gt_a, "gt_a"), "visual": _grid(gt_v, "gt_v")}
+    out: list[EventError] = []
+    for side, mine, theirs in (("gt", gt, pred), ("pred", pred, gt)):
+        for m, modality in enumerate(MODALITIES):
+            other_modality = MODALITIES[1 - m]
+            for c, label in enumerate(LLP_CLASSES):
+                for run in _runs(mine[modality][:, c]):
+                    out.append(_classify(side, modality, other_modality, c, label, run, mine, theirs))
+    return out
+
+
+def _classify(side, modality, other_modality, c, label, run, mine, theirs) -> EventError:
+    onset, offset = float(run[0]), float(run[1])
+    base = {"side": side, "modality": modality, "label": label, "onset": onset, "offset": offset}
+    matches = [r for r in _runs(theirs[modality][:, c]) if r[0] < run[1] and run[0] < r[1]]
+    if len(matches) > 1:  # one GT event cut into pieces (split), or one prediction over several (merged)
+        return EventError(**base, kind="split" if side == "gt" else "merged", pieces=len(matches))
+    if len(matches) == 1:
+        other = matches[0]
+        siblings = [r for r in _runs(mine[modality][:, c]) if r[0] < other[1] and other[0] < r[1]]
+        if len(siblings) > 1:  # the matching event also covers others of this side
+            return EventError(**base, kind="merged" if side == "gt" else "split", pieces=len(siblings))
+        gt_run, pred_run = (run, other) if side == "gt" else (other, run)
+        errors = {"onset_error": float(pred_run[0] - gt_run[0]), "offset_error": float(pred_run[1] - gt_run[1])}
+        return EventError(**base, kind="correct" if other == run else "boundary", **errors)
+    if _overlaps(run, theirs[other_modality][:, c]):
+        return EventError(**base, kind="wrong_modality")
+    # the stand-in: another class that is itself an error where this event is (theirs active, mine not: a
+    # false positive standing in for a missed GT class, or the missed GT class a false positive replaced);
+    # among several, the one that is so for longest
+    seg = slice(run[0], run[1])
+    wrong = {k: int((theirs[modality][seg, k] & ~mine[modality][seg, k]).sum()) for k in range(len(LLP_CLASSES))}
+    others = [k for k, n in wrong.items() if k != c and n > 0]
+    if others:
+        best = max(others, key=lambda k: wrong[k])
+        return EventError(**base, kind="substitution", other_class=LLP_CLASSES[best])
+    return EventError(**base, kind="missed" if side == "gt" else "inserted")
+
+
+def split_error_table(pred_a, pred_v, gt_a, gt_v, filenames) -> pd.DataFrame:
+    """One row per GT and predicted event of every clip: filename, side, modality, label, onset, offset,
+    kind, onset_error, offset_error, other_class, pieces. Inputs (N, 10, 25) grids, N filenames."""
+    grids = [np.asarray(x) for x in (pred_a, pred_v, gt_a, gt_v)]
+    if len({g.shape for g in grids}) != 1 or grids[0].ndim != 3 or len(filenames) != grids[0].shape[0]:
+        raise ValueError(
+            f"grids of shapes {[g.shape for g in grids]} for {len(filenames)} filenames; expected four (N, 10, 25) "
+            "grids and N filenames"
+        )
+    rows = []
+    for i, name in enumerate(filenames):
+        for error in classify_events(*(g[i] for g in grids)):
+            rows.append({"filename": name, **asdict(error)})
+    columns = ["filename", *EventError.__dataclass_fields__]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def clip_error_kinds(table: pd.DataFrame) -> pd.DataFrame:
+    """Counts of each error kind per clip (rows: filename; columns: the kinds that are errors)."""
+    errors = table[table["kind"] != "correct"]
+    counts = errors.groupby(["filename", "kind"]).size().unstack(fill_value=0)
+    return counts.reindex(columns=[k for k in KINDS if k != "correct"], fill_value=0)
+
+
+MODALITY_ROWS = ("audio only", "visual only", "audio-visual")
+MODALITY_COLUMNS = (*MODALITY_ROWS, "none")
+
+
+def modality_confusion(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
+    """Segments counted by GT modality (rows: audio only, visual only, audio-visual) against the modality
+    predicted for the same class in the same segment (columns: audio only, visual only, audio-visual,
+    none). Inputs (N, 10, 25) or (10, 25) grids. The diagonal is right; "audio only" predicted for an
+    "audio-visual" event is a seen event heard only, and so on."""
+    pa, pv, ga, gv = (np.asarray(x, bool).reshape(-1, len(LLP_CLASSES)) for x in (pred_a, pred_v, gt_a, gt_v))
+
+    def code(a, v):  # 0 audio only, 1 visual only, 2 both, 3 none
+        return np.where(a & v, 2, np.where(a, 0, np.where(v, 1, 3)))
+
+    g, p = code(ga, gv), code(pa, pv)
+    matrix = np.zeros((3, 4), dtype=np.int64)
+    active = g < 3
+    np.add.at(matrix, (g[active], p[active]), 1)
+    return pd.DataFrame(matrix, index=list(MODALITY_ROWS), columns=list(MODALITY_COLUMNS))
+
+
+def class_confusion(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
+    """Per modality and segment, each GT-active class counted against what was predicted there: its own
+    class (the diagonal) when predicted, else every other class predicted in that segment and modality,
+    else "nothing". Rows: the 25 GT classes; columns: the 25 classes and "nothing". Inputs (N, 10, 25)
+    or (10, 25) grids."""
+    k = len(LLP_CLASSES)
+    matrix = np.zeros((k, k + 1), dtype=np.int64)
+    for pred, gt in ((pred_a, gt_a), (pred_v, gt_v)):
+        p, g = (np.asarray(x, bool).reshape(-1, k) for x in (pred, gt))
+        hit = g & p
+        matrix[np.arange(k), np.arange(k)] += hit.sum(axis=0)
+        missed = g & ~p  # (S, K): a GT class not predicted in that segment
+        others = p[:, None, :] & missed[:, :, None]  # (S, K_gt, K_pred): what stood there instead
+        others[:, np.arange(k), np.arange(k)] = False
+        matrix[:, :k] += others.sum(axis=0)
+        matrix[:, k] += (missed & ~others.any(axis=2)).sum(axis=0)
+    return pd.DataFrame(matrix, index=list(LLP_CLASSES), columns=[*LLP_CLASSES, "nothing"])

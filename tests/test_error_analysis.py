@@ -1,0 +1,104 @@
+"""mmcse.error_analysis on a hand-made clip holding one of each kind of error, and the split-level
+confusion counts checked against counts made by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmcse.classes import LLP_CLASSES
+from mmcse.error_analysis import (
+    class_confusion,
+    classify_events,
+    clip_error_kinds,
+    modality_confusion,
+    split_error_table,
+)
+
+C = {name: i for i, name in enumerate(LLP_CLASSES)}
+
+
+def _grid(*events):
+    """(10, 25) from (class, onset, offset) triples."""
+    g = np.zeros((10, 25), dtype=np.int8)
+    for name, on, off in events:
+        g[on:off, C[name]] = 1
+    return g
+
+
+@pytest.fixture
+def clip():
+    gt_a = _grid(("Speech", 0, 4),          # predicted 1-5: boundary, late by one second at both ends
+                 ("Dog", 0, 10),            # predicted as 0-3 and 5-10: split in two
+                 ("Cello", 6, 8),           # not predicted in audio, predicted in visual: wrong modality
+                 ("Banjo", 2, 5))           # nothing of Banjo predicted, Violin_fiddle there: substitution
+    gt_v = _grid(("Car", 0, 2), ("Car", 4, 6),  # one prediction 0-6 over both: merged
+                 ("Cat", 8, 10),            # correct
+                 ("Blender", 0, 2))         # only correct predictions there (Car): missed
+    pred_a = _grid(("Speech", 1, 5), ("Dog", 0, 3), ("Dog", 5, 10), ("Violin_fiddle", 2, 5),
+                   ("Chainsaw", 8, 10))     # where only Dog is, rightly predicted: inserted
+    pred_v = _grid(("Car", 0, 6), ("Cat", 8, 10), ("Cello", 6, 8))
+    return pred_a, pred_v, gt_a, gt_v
+
+
+def _find(errors, side, modality, label, onset):
+    [e] = [e for e in errors if (e.side, e.modality, e.label, e.onset) == (side, modality, label, onset)]
+    return e
+
+
+def test_each_kind_of_error_on_a_hand_made_clip(clip):
+    errors = classify_events(*clip)
+    e = _find(errors, "gt", "audio", "Speech", 0)
+    assert (e.kind, e.onset_error, e.offset_error) == ("boundary", 1.0, 1.0)
+    e = _find(errors, "pred", "audio", "Speech", 1)
+    assert (e.kind, e.onset_error, e.offset_error) == ("boundary", 1.0, 1.0)  # the same pair, same signs
+    assert (_find(errors, "gt", "audio", "Dog", 0).kind, _find(errors, "gt", "audio", "Dog", 0).pieces) == ("split", 2)
+    assert [_find(errors, "pred", "audio", "Dog", t).kind for t in (0, 5)] == ["split", "split"]
+    assert _find(errors, "gt", "audio", "Cello", 6).kind == "wrong_modality"
+    assert _find(errors, "pred", "visual", "Cello", 6).kind == "wrong_modality"
+    e = _find(errors, "gt", "audio", "Banjo", 2)
+    assert (e.kind, e.other_class) == ("substitution", "Violin_fiddle")
+    e = _find(errors, "pred", "audio", "Violin_fiddle", 2)
+    assert (e.kind, e.other_class) == ("substitution", "Banjo")
+    assert _find(errors, "pred", "audio", "Chainsaw", 8).kind == "inserted"
+    assert (_find(errors, "pred", "visual", "Car", 0).kind, _find(errors, "pred", "visual", "Car", 0).pieces) == ("merged", 2)
+    assert [_find(errors, "gt", "visual", "Car", t).kind for t in (0, 4)] == ["merged", "merged"]
+    assert _find(errors, "gt", "visual", "Cat", 8).kind == "correct"
+    assert _find(errors, "pred", "visual", "Cat", 8).kind == "correct"
+    assert _find(errors, "gt", "visual", "Blender", 0).kind == "missed"
+    # every event of both sides is classified once
+    assert len([e for e in errors if e.side == "gt"]) == 8 and len([e for e in errors if e.side == "pred"]) == 8
+
+
+def test_the_split_table_counts_kinds_per_clip(clip):
+    grids = [np.stack([g, np.zeros_like(g)]) for g in clip]  # a second clip with nothing at all
+    table = split_error_table(*grids, ["one", "two"])
+    assert set(table["filename"]) == {"one"} and len(table) == 16
+    counts = clip_error_kinds(table).loc["one"]
+    assert counts.to_dict() == {"boundary": 2, "split": 3, "merged": 3, "wrong_modality": 2, "substitution": 2,
+                                "missed": 1, "inserted": 1}  # fmt: skip
+    with pytest.raises(ValueError, match="expected four"):
+        split_error_table(*grids, ["one"])
+
+
+def test_modality_confusion_counts_segments_by_gt_and_predicted_modality():
+    gt_a, gt_v = _grid(("Speech", 0, 4)), _grid(("Speech", 2, 6))  # A 0-1, AV 2-3, V 4-5
+    pred_a, pred_v = _grid(("Speech", 0, 3)), _grid(("Speech", 3, 4))  # A 0-2, V 3, none 4-5
+    m = modality_confusion(pred_a, pred_v, gt_a, gt_v)
+    assert m.loc["audio only"].tolist() == [2, 0, 0, 0]
+    assert m.loc["audio-visual"].tolist() == [1, 1, 0, 0]  # seen and heard, predicted heard only / seen only
+    assert m.loc["visual only"].tolist() == [0, 0, 0, 2]
+    assert int(m.values.sum()) == 6  # every GT-active (segment, class) once
+
+
+def test_class_confusion_counts_hits_substitutes_and_nothing(clip):
+    pred_a, pred_v, gt_a, gt_v = clip
+    m = class_confusion(pred_a, pred_v, gt_a, gt_v)
+    assert m.loc["Cat", "Cat"] == 2  # visual 8-9
+    assert m.loc["Banjo", "Violin_fiddle"] == 3 and m.loc["Banjo", "nothing"] == 0
+    assert m.loc["Blender", "Car"] == 2  # visual 0-1: Car predicted there (rightly)
+    assert m.loc["Dog", "nothing"] == 0 and m.loc["Dog", "Dog"] == 8  # the gap 3-4 shows Speech / Violin
+    assert m.loc["Dog", "Speech"] == 2 and m.loc["Dog", "Violin_fiddle"] == 2
+    assert m.loc["Cello", "Dog"] == 2 and m.loc["Cello", "nothing"] == 0  # audio 6-7: Dog predicted there
+    silent = class_confusion(np.zeros((10, 25)), np.zeros((10, 25)), _grid(("Speech", 0, 2)), np.zeros((10, 25)))
+    assert silent.loc["Speech", "nothing"] == 2 and int(silent.values.sum()) == 2
