@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "pack",
     "bench",
     "bench_store",
+    "extract",
+    "weights",
 )
 
 

@@ -5,8 +5,8 @@
 
 An extractor has a FeatureSpec and ``extract(frames_8fps, audio_16k)`` for one 10-s window; subclassing
 ``WindowedExtractor`` gives it ``extract_file(path)`` (decoded one window at a time, bounded memory) and
-``extract_arrays``. Real backbones (VGGish, ResNet-152, R(2+1)D-18, CLIP, CLAP) would implement it with
-their own FeatureSpec; the one implemented here is the demo's (mmcse.demo.features.DemoExtractor).
+``extract_arrays``. Implementations: the demo's (mmcse.demo.features.DemoExtractor) and the real backbones
+(mmcse.backbones.registry.BackboneExtractor: VGGish, ResNet-152, R(2+1)D-18).
 """
 
 from __future__ import annotations
@@ -112,11 +112,16 @@ class WindowedExtractor:
     def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def extract_file(self, path: str) -> ExtractionResult:
-        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory)."""
+    def extract_file(self, path: str, max_windows: int | None = None) -> ExtractionResult:
+        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory); with
+        ``max_windows``, only the first ones (the official per-clip layout holds one 10-s window)."""
         info = probe_video(path)
         audio = read_audio(path) if info.has_audio else None
         n_windows, warnings = plan_windows(info.duration, audio is None, str(path))
+        if max_windows is not None and n_windows > max_windows:
+            warnings.append(f"{path}: {info.duration:.2f} s long; only its first {max_windows * WINDOW_S} s "
+                            "are extracted")  # fmt: skip
+            n_windows = max_windows
         windows = []
         chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH)
         for k, frames in enumerate(chunks):

@@ -1,0 +1,155 @@
+"""Which extractor makes a feature spec's features: a registry keyed by each stream's (folder, shape).
+
+    extractor = extractor_for_spec(HAN_FEATURES, weights_dir="~/weights")   # vggish + res152 + r2plus1d_18
+    result = extractor.extract_file("clip.mp4")          # ExtractionResult: one feature dict per 10-s window
+
+A spec whose three streams are all registered gets a ``BackboneExtractor`` (so a spec file mixing known
+streams works too); the demo spec gets the demo's extractor; anything else is one clear ValueError naming
+the stream that has no extractor. Weight files are found when the extractor is made (a missing one fails
+before any video is decoded) and loaded on first use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mmcse.backbones.weights import WEIGHT_FILES, find_weight, load_state_dict
+from mmcse.config import DEMO_FEATURES, FeatureSpec
+from mmcse.video.extractor import WINDOW_S, WindowedExtractor, fit_window
+
+
+@dataclass(frozen=True)
+class StreamBackbone:
+    """One registered stream: the weight files it needs and how to build it."""
+
+    folder: str
+    shape: tuple[int, int]
+    weights: tuple[str, ...]  # keys of WEIGHT_FILES
+    build: Callable[[dict, object], Callable[[np.ndarray, np.ndarray], np.ndarray]]
+    # build(paths by weight key, torch.device) -> fn(frames (80, H, W, 3) uint8, audio (160000,)) -> shape
+
+
+def _model(cls, key: str, paths: dict, device):
+    model = cls()
+    load_state_dict(paths[key], model, WEIGHT_FILES[key])
+    return model.eval().to(device)
+
+
+def _build_vggish(paths: dict, device):
+    import torch
+
+    from mmcse.backbones.preprocess import vggish_examples
+    from mmcse.backbones.vggish import VGGish
+
+    net = _model(VGGish, "vggish", paths, device)
+
+    def run(frames: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(vggish_examples(audio)[:WINDOW_S, None]).to(device)  # (10, 1, 96, 64)
+        with torch.inference_mode():
+            return net(x).float().cpu().numpy()  # (10, 128)
+
+    return run
+
+
+def _build_resnet(paths: dict, device):
+    import torch
+
+    from mmcse.backbones.preprocess import imagenet_images
+    from mmcse.backbones.resnet import ResNet152
+
+    net = _model(ResNet152, "resnet152", paths, device).to(memory_format=torch.channels_last)
+
+    def run(frames: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(frames), 16):  # 16 frames a batch: bounded memory at 224x224
+            x = imagenet_images(frames[start : start + 16]).to(device, memory_format=torch.channels_last)
+            with torch.inference_mode():
+                out.append(net.features(x).float().cpu().numpy())
+        return np.concatenate(out)  # (80, 2048)
+
+    return run
+
+
+def _build_r2plus1d(paths: dict, device):
+    import torch
+
+    from mmcse.backbones.preprocess import kinetics_clips
+    from mmcse.backbones.r2plus1d import R2Plus1D18
+
+    net = _model(R2Plus1D18, "r2plus1d_18", paths, device)
+
+    def run(frames: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        x = kinetics_clips(frames, WINDOW_S).to(device)  # (10, 3, 8, 112, 112)
+        with torch.inference_mode():
+            return net.features(x).float().cpu().numpy()  # (10, 512)
+
+    return run
+
+
+STREAMS = {
+    (s.folder, s.shape): s
+    for s in (
+        StreamBackbone("vggish", (10, 128), ("vggish",), _build_vggish),
+        StreamBackbone("res152", (80, 2048), ("resnet152",), _build_resnet),
+        StreamBackbone("r2plus1d_18", (10, 512), ("r2plus1d_18",), _build_r2plus1d),
+    )
+}
+
+
+class BackboneExtractor(WindowedExtractor):
+    """The real backbones of a spec's three streams, one 10-s window at a time (frames at 8 fps, 16 kHz).
+
+    A window shorter than 10 s is looped to 80 frames / 160000 samples (mmcse.video.extractor.fit_window),
+    a video without audio gets silence for its audio stream (a warning says so)."""
+
+    def __init__(self, spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto"):
+        self.spec = spec
+        self.streams = {key: STREAMS[(s.name, tuple(s.shape))] for key, s in spec.streams.items()}
+        self.paths = {w: find_weight(WEIGHT_FILES[w], weights_dir, features=spec.name)
+                      for b in self.streams.values() for w in b.weights}  # fmt: skip
+        self.device_name = device
+        self._runs: dict[str, Callable] | None = None
+
+    def _load(self) -> dict[str, Callable]:
+        if self._runs is None:
+            from mmcse.utils.device import resolve_device
+
+            device = resolve_device(self.device_name)
+            self._runs = {key: b.build(self.paths, device) for key, b in self.streams.items()}
+        return self._runs
+
+    def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
+        frames, audio = fit_window(frames, audio)  # (80, H, W, 3), (160000,)
+        runs = self._load()
+        out = {key: run(frames, audio).astype(np.float32) for key, run in runs.items()}
+        for key, stream in self.spec.streams.items():
+            assert out[key].shape == tuple(stream.shape), (key, out[key].shape)
+        return out
+
+
+def known_streams() -> str:
+    return ", ".join(f"{folder} {shape[0]}x{shape[1]}" for folder, shape in STREAMS)
+
+
+def extractor_for_spec(spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto"):
+    """The offline extractor that makes ``spec``'s features; one clear error when a stream has none or a
+    weight file is missing."""
+    if spec.same_inputs(DEMO_FEATURES):
+        from mmcse.demo.features import DemoExtractor
+
+        return DemoExtractor()
+    unknown = [(key, s) for key, s in spec.streams.items() if (s.name, tuple(s.shape)) not in STREAMS]
+    if unknown:
+        key, s = unknown[0]
+        raise ValueError(
+            f"no offline feature extractor for the {spec.name!r} features: its {key} stream {s.name} "
+            f"{s.shape[0]}x{s.shape[1]} has none (extractors here: {known_streams()}, and the demo features); "
+            "extract that stream with its official backbone and run the model on the feature files"
+        )
+    return BackboneExtractor(spec, weights_dir, device)
+
+
