@@ -86,9 +86,11 @@ def run(args) -> int:
         raise UserError(f"--weights {args.weights}: not a folder; give the folder that holds the weight files")
     spec = feature_spec_from_arg(args.features)
     jobs = _jobs(args)
-    for vid, path in jobs:
-        if path.resolve() == out.resolve() or out.resolve() in path.resolve().parents and path.suffix == ".npy":
-            raise UserError(f"--out {out} holds the input {path}; give another folder")
+    stream_dirs = {(out / s.name).resolve() for s in spec.streams.values()}
+    for _, path in jobs:  # an output never replaces an input: no video inside a folder the features go to
+        if path.resolve().parent in stream_dirs:
+            raise UserError(f"--out {out}: the input video {path} is in a folder the features are written to; "
+                            "give another --out")  # fmt: skip
 
     def targets(vid: str) -> dict[str, Path]:
         return {key: out / s.name / f"{vid}.npy" for key, s in spec.streams.items()}
@@ -111,11 +113,11 @@ def run(args) -> int:
         try:
             result = extractor.extract_file(str(path), max_windows=1)
         except ValueError as exc:  # not a video: report it, go on with the others
-            print(f"error: {exc}", file=sys.stderr)
+            tqdm.write(f"error: {exc}", file=sys.stderr)
             failed.append(path)
             continue
         for warning in result.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            tqdm.write(f"warning: {warning}", file=sys.stderr)
         for key, target in targets(vid).items():
             with atomic_path(target, suffix=".npy") as tmp:
                 with open(tmp, "wb") as fh:
