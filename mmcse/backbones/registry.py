@@ -6,7 +6,8 @@
 A spec whose three streams are all registered gets a ``BackboneExtractor`` (so a spec file mixing known
 streams works too); the demo spec gets the demo's extractor; anything else is one clear ValueError naming
 the stream that has no extractor. Weight files are found when the extractor is made (a missing one fails
-before any video is decoded) and loaded on first use.
+before any video is decoded) and loaded on first use. Extracted features are cached per (video content,
+spec, weight files) in mmcse.backbones.cache, so parsing a video again skips the backbones.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmcse.backbones.cache import FeatureCache
 from mmcse.backbones.weights import WEIGHT_FILES, find_weight, load_state_dict
 from mmcse.config import DEMO_FEATURES, FeatureSpec
-from mmcse.video.extractor import WINDOW_S, WindowedExtractor, fit_window
+from mmcse.video.extractor import WINDOW_S, ExtractionResult, WindowedExtractor, fit_window
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,10 @@ class BackboneExtractor(WindowedExtractor):
     A window shorter than 10 s is looped to 80 frames / 160000 samples (mmcse.video.extractor.fit_window),
     a video without audio gets silence for its audio stream (a warning says so)."""
 
-    def __init__(self, spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto"):
+    def __init__(self, spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto",
+                 cache: FeatureCache | None | bool = True):  # fmt: skip
         self.spec = spec
+        self.cache = FeatureCache() if cache is True else (cache or None)
         self.streams = {key: STREAMS[(s.name, tuple(s.shape))] for key, s in spec.streams.items()}
         self.paths = {w: find_weight(WEIGHT_FILES[w], weights_dir, features=spec.name)
                       for b in self.streams.values() for w in b.weights}  # fmt: skip
@@ -122,6 +126,20 @@ class BackboneExtractor(WindowedExtractor):
             self._runs = {key: b.build(self.paths, device) for key, b in self.streams.items()}
         return self._runs
 
+    def extract_file(self, path: str, max_windows: int | None = None) -> ExtractionResult:
+        """As WindowedExtractor.extract_file, through the feature cache (``cache=False`` to bypass it)."""
+        if not self.cache:
+            return super().extract_file(path, max_windows)
+        key = self.cache.key(path, self.spec, list(self.paths.values()), max_windows)
+        result = self.cache.load(key)
+        if result is None:
+            result = super().extract_file(path, max_windows)
+            try:
+                self.cache.save(key, result)
+            except OSError:  # a read-only or full cache never stops the extraction
+                pass
+        return result
+
     def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
         frames, audio = fit_window(frames, audio)  # (80, H, W, 3), (160000,)
         runs = self._load()
@@ -135,9 +153,11 @@ def known_streams() -> str:
     return ", ".join(f"{folder} {shape[0]}x{shape[1]}" for folder, shape in STREAMS)
 
 
-def extractor_for_spec(spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto"):
+def extractor_for_spec(spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto",
+                       cache: FeatureCache | None | bool = True):  # fmt: skip
     """The offline extractor that makes ``spec``'s features; one clear error when a stream has none or a
-    weight file is missing."""
+    weight file is missing. ``cache``: the feature cache of the real backbones (True: the default folder,
+    False: none, or a FeatureCache)."""
     if spec.same_inputs(DEMO_FEATURES):
         from mmcse.demo.features import DemoExtractor
 
@@ -150,6 +170,6 @@ def extractor_for_spec(spec: FeatureSpec, weights_dir: str | os.PathLike | None 
             f"{s.shape[0]}x{s.shape[1]} has none (extractors here: {known_streams()}, and the demo features); "
             "extract that stream with its official backbone and run the model on the feature files"
         )
-    return BackboneExtractor(spec, weights_dir, device)
+    return BackboneExtractor(spec, weights_dir, device, cache)
 
 

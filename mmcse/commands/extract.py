@@ -107,7 +107,7 @@ def run(args) -> int:
     from mmcse.backbones.registry import extractor_for_spec
     from mmcse.utils.files import atomic_path
 
-    extractor = extractor_for_spec(spec, args.weights, args.device)  # a missing weight file: one line, now
+    extractor = extractor_for_spec(spec, args.weights, args.device, cache=False)  # missing weights: one line, now
     failed = []
     for vid, path in tqdm(todo, unit="video", file=sys.stderr, dynamic_ncols=True):
         try:

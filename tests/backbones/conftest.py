@@ -57,8 +57,10 @@ def small_weights(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def no_user_weights(monkeypatch, tmp_path):
-    """Never find the user's own weights: $MMCSE_WEIGHTS unset, torch hub's cache an empty folder."""
+    """Never find the user's own weights: $MMCSE_WEIGHTS unset, torch hub's cache an empty folder; the
+    feature cache in the test's folder."""
     monkeypatch.delenv("MMCSE_WEIGHTS", raising=False)
+    monkeypatch.setenv("MMCSE_FEATURE_CACHE", str(tmp_path / "feature_cache"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
 
 
