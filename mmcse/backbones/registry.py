@@ -92,12 +92,27 @@ def _build_r2plus1d(paths: dict, device):
     return run
 
 
+def _build_clip(paths: dict, device):
+    import torch
+
+    from mmcse.backbones.clip import clip_images, image_embeddings, load_clip
+
+    model = load_clip(paths["clip"], device)
+
+    def run(frames: np.ndarray, audio: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return image_embeddings(model, clip_images(frames).to(device)).float().cpu().numpy()  # (10, 768)
+
+    return run
+
+
 STREAMS = {
     (s.folder, s.shape): s
     for s in (
         StreamBackbone("vggish", (10, 128), ("vggish",), _build_vggish),
         StreamBackbone("res152", (80, 2048), ("resnet152",), _build_resnet),
         StreamBackbone("r2plus1d_18", (10, 512), ("r2plus1d_18",), _build_r2plus1d),
+        StreamBackbone("CLIP/features", (10, 768), ("clip",), _build_clip),
     )
 }
 

@@ -29,6 +29,7 @@ class WeightFile:
     size: str = ""  # as published, where known
     sha256_prefix: str = ""  # torch hub's file-name hash: the first hex digits of the file's SHA-256
     cache: str = "torch"  # which library's cache holds it: "torch" (hub checkpoints) or "none"
+    hf_repo: str = ""  # a transformers model: a folder <filename>/ or the Hugging Face cache of this repo
 
 
 WEIGHT_FILES = {
@@ -51,7 +52,8 @@ WEIGHT_FILES = {
         WeightFile("clip", "clip-vit-large-patch14",
                    "https://huggingface.co/openai/clip-vit-large-patch14",
                    "OpenAI CLIP ViT-L/14 (Hugging Face transformers format: a folder with config.json, "
-                   "model.safetensors and the tokenizer files)", "about 1.7 GB", cache="none"),
+                   "model.safetensors and the tokenizer files)", "about 1.7 GB", cache="none",
+                   hf_repo="openai/clip-vit-large-patch14"),
     )
 }  # fmt: skip
 
@@ -83,13 +85,29 @@ def search_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
 
 
 def locate(file: WeightFile, weights_dir: str | os.PathLike | None = None) -> Path | None:
-    """The first existing copy of ``file`` (or of it saved as .safetensors) in ``search_dirs``."""
+    """The first existing copy of ``file`` (or of it saved as .safetensors) in ``search_dirs``; a
+    transformers model (``file.hf_repo``) is a folder holding config.json, here or in the Hugging Face cache."""
+    if file.hf_repo:
+        for d in search_dirs(weights_dir)[:-1]:
+            if (d / file.filename / "config.json").is_file():
+                return d / file.filename
+        return _hf_cached(file.hf_repo)
     names = [file.filename, Path(file.filename).stem + ".safetensors"]
     for d in search_dirs(weights_dir):
         for name in names:
             if (d / name).exists():
                 return d / name
     return None
+
+
+def _hf_cached(repo: str) -> Path | None:
+    """The snapshot folder of ``repo`` in the Hugging Face hub cache, when one is there (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    found = try_to_load_from_cache(repo, "config.json")
+    return Path(found).parent if isinstance(found, str) else None
 
 
 def find_weight(file: WeightFile, weights_dir: str | os.PathLike | None = None, features: str = "") -> Path:
