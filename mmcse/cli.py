@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "bench",
     "bench_store",
     "extract",
+    "pseudo_label",
     "weights",
 )
 

@@ -121,7 +121,10 @@ class BackboneExtractor(WindowedExtractor):
     """The real backbones of a spec's three streams, one 10-s window at a time (frames at 8 fps, 16 kHz).
 
     A window shorter than 10 s is looped to 80 frames / 160000 samples (mmcse.video.extractor.fit_window),
-    a video without audio gets silence for its audio stream (a warning says so)."""
+    a video without audio gets silence for its audio stream (a warning says so). Frames are decoded at the
+    source's size (the references read full-size frames), then resized as each backbone's reference does."""
+
+    max_decode_width = None
 
     def __init__(self, spec: FeatureSpec, weights_dir: str | os.PathLike | None = None, device: str = "auto",
                  cache: FeatureCache | None | bool = True):  # fmt: skip

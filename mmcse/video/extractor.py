@@ -108,6 +108,7 @@ class WindowedExtractor:
     """extract_file / extract_arrays for any extractor that implements ``extract`` for one 10-s window."""
 
     spec: FeatureSpec
+    max_decode_width: int | None = MAX_DECODE_WIDTH  # None: decode at the source's size
 
     def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -123,7 +124,7 @@ class WindowedExtractor:
                             "are extracted")  # fmt: skip
             n_windows = max_windows
         windows = []
-        chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH)
+        chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=self.max_decode_width)
         for k, frames in enumerate(chunks):
             if k >= n_windows:
                 break
