@@ -33,12 +33,17 @@ def fill_value(name: str, shape: tuple[int, ...]) -> np.ndarray:
     return (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(np.float32)
 
 
-def fill_state_dict(model) -> None:
-    """Overwrite every parameter and buffer of ``model`` (a torch.nn.Module) in place."""
+COMPUTED = ("relative_position_index", "attn_mask")  # buffers a model computes from its shape: kept
+
+
+def fill_state_dict(model, prefix: str = "") -> None:
+    """Overwrite every parameter and buffer of ``model`` (a torch.nn.Module) in place, each from its name
+    (``prefix`` + key: the name it has in the published checkpoint)."""
     import torch
 
     state = model.state_dict()
-    filled = {k: torch.from_numpy(fill_value(k, tuple(v.shape))) for k, v in state.items()}
+    filled = {k: v if k.endswith(COMPUTED) else torch.from_numpy(fill_value(prefix + k, tuple(v.shape)))
+              for k, v in state.items()}  # fmt: skip
     model.load_state_dict(filled)
 
 
