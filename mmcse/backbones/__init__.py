@@ -1,7 +1,11 @@
-"""Real feature backbones that make the published HAN features from a video, weights brought by the user.
+"""Real feature backbones that make the published HAN and VALOR features from a video, weights brought by
+the user.
 
     resnet.ResNet152, r2plus1d.R2Plus1D18   torchvision's exact state_dict layouts (its files load unchanged)
     vggish.VGGish                           harritaylor/torchvggish's layout
+    clip, clap                              CLIP ViT-L/14 and the LAION-CLAP HTSAT feature map through transformers
+    pseudo_labels                           VALOR's label elaboration (captions, thresholds, the rule)
+    cache                                   extracted features per (video, spec, weights) for parse / the app
     preprocess                              what each one is fed (resize / crop / normalise, log-mel examples)
     weights                                 which files each feature set needs, where they are, loading them
     registry                                extractor_for_spec(spec): the extractor that makes a spec's features

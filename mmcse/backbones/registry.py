@@ -1,6 +1,7 @@
 """Which extractor makes a feature spec's features: a registry keyed by each stream's (folder, shape).
 
     extractor = extractor_for_spec(HAN_FEATURES, weights_dir="~/weights")   # vggish + res152 + r2plus1d_18
+    extractor = extractor_for_spec(VALOR_FEATURES)      # CLAP map + CLIP + r2plus1d_18 ($MMCSE_WEIGHTS / caches)
     result = extractor.extract_file("clip.mp4")          # ExtractionResult: one feature dict per 10-s window
 
 A spec whose three streams are all registered gets a ``BackboneExtractor`` (so a spec file mixing known
@@ -23,6 +24,8 @@ from mmcse.backbones.weights import WEIGHT_FILES, find_weight, load_state_dict
 from mmcse.config import DEMO_FEATURES, FeatureSpec
 from mmcse.video.extractor import WINDOW_S, ExtractionResult, WindowedExtractor, fit_window
 
+CLAP_SR = 48000  # the CLAP stream's audio rate (VALOR: librosa.load(sr=48000))
+
 
 @dataclass(frozen=True)
 class StreamBackbone:
@@ -32,7 +35,8 @@ class StreamBackbone:
     shape: tuple[int, int]
     weights: tuple[str, ...]  # keys of WEIGHT_FILES
     build: Callable[[dict, object], Callable[[np.ndarray, np.ndarray], np.ndarray]]
-    # build(paths by weight key, torch.device) -> fn(frames (80, H, W, 3) uint8, audio (160000,)) -> shape
+    # build(paths by weight key, torch.device) -> fn(frames (80, H, W, 3) uint8, audio) -> shape
+    audio_sr: int = 16000  # the audio it reads: (160000,) at 16 kHz, or the window's samples at 48 kHz
 
 
 def _model(cls, key: str, paths: dict, device):
@@ -106,6 +110,32 @@ def _build_clip(paths: dict, device):
     return run
 
 
+def _build_clap(paths: dict, device):
+    import torch
+
+    from mmcse.backbones.clap import (
+        build_clap_audio,
+        clap_log_mel,
+        clap_waveform,
+        feature_map,
+        laion_to_transformers,
+    )
+    from mmcse.backbones.weights import read_state_dict
+
+    model = build_clap_audio()
+    state = laion_to_transformers(read_state_dict(paths["clap"], WEIGHT_FILES["clap"]))
+    state = {**{k: v for k, v in model.state_dict().items() if k.endswith("relative_position_index")}, **state}
+    load_state_dict(paths["clap"], model, WEIGHT_FILES["clap"], state=state)
+    model = model.to(device)
+
+    def run(frames: np.ndarray, audio48: np.ndarray) -> np.ndarray:
+        mel = clap_log_mel(clap_waveform(audio48))[None].to(device)  # (1, 1001, 64)
+        with torch.inference_mode():
+            return feature_map(model, mel)[0].float().cpu().numpy()  # (64, 768)
+
+    return run
+
+
 STREAMS = {
     (s.folder, s.shape): s
     for s in (
@@ -113,6 +143,7 @@ STREAMS = {
         StreamBackbone("res152", (80, 2048), ("resnet152",), _build_resnet),
         StreamBackbone("r2plus1d_18", (10, 512), ("r2plus1d_18",), _build_r2plus1d),
         StreamBackbone("CLIP/features", (10, 768), ("clip",), _build_clip),
+        StreamBackbone("CLAP/features", (64, 768), ("clap",), _build_clap, audio_sr=48000),
     )
 }
 
@@ -135,6 +166,8 @@ class BackboneExtractor(WindowedExtractor):
                       for b in self.streams.values() for w in b.weights}  # fmt: skip
         self.device_name = device
         self._runs: dict[str, Callable] | None = None
+        self._audio48: np.ndarray | None = None
+        self._window = 0
 
     def _load(self) -> dict[str, Callable]:
         if self._runs is None:
@@ -147,21 +180,48 @@ class BackboneExtractor(WindowedExtractor):
     def extract_file(self, path: str, max_windows: int | None = None) -> ExtractionResult:
         """As WindowedExtractor.extract_file, through the feature cache (``cache=False`` to bypass it)."""
         if not self.cache:
-            return super().extract_file(path, max_windows)
+            return self._extract_file(path, max_windows)
         key = self.cache.key(path, self.spec, list(self.paths.values()), max_windows)
         result = self.cache.load(key)
         if result is None:
-            result = super().extract_file(path, max_windows)
+            result = self._extract_file(path, max_windows)
             try:
                 self.cache.save(key, result)
             except OSError:  # a read-only or full cache never stops the extraction
                 pass
         return result
 
+    def _extract_file(self, path: str, max_windows: int | None) -> ExtractionResult:
+        """The windows of ``path``; a 48-kHz stream (CLAP) also gets the file's audio decoded at 48 kHz."""
+        self._audio48, self._window = None, 0
+        if any(b.audio_sr == CLAP_SR for b in self.streams.values()):
+            from mmcse.video.io import probe_video, read_audio
+
+            info = probe_video(path)
+            self._audio48 = read_audio(path, sr=CLAP_SR) if info.has_audio else np.zeros(0, np.float32)
+        try:
+            return super().extract_file(path, max_windows)
+        finally:
+            self._audio48 = None
+
+    def _window_audio48(self) -> np.ndarray:
+        """The current window's 48-kHz samples: up to 10 s; a short one looped to 10 s; silence without audio."""
+        if self._audio48 is None:
+            raise ValueError("the CLAP stream reads the video file's audio at 48 kHz: use extract_file(path)")
+        n = CLAP_SR * WINDOW_S
+        a = self._audio48[self._window * n : (self._window + 1) * n]
+        if len(a) == 0:
+            return np.zeros(n, np.float32)
+        return a if len(a) >= n - CLAP_SR // 10 else np.resize(a, n)  # within 0.1 s: VALOR's index resampling
+
     def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
         frames, audio = fit_window(frames, audio)  # (80, H, W, 3), (160000,)
         runs = self._load()
-        out = {key: run(frames, audio).astype(np.float32) for key, run in runs.items()}
+        out = {}
+        for key, run in runs.items():
+            stream_audio = self._window_audio48() if self.streams[key].audio_sr == CLAP_SR else audio
+            out[key] = run(frames, stream_audio).astype(np.float32)
+        self._window += 1
         for key, stream in self.spec.streams.items():
             assert out[key].shape == tuple(stream.shape), (key, out[key].shape)
         return out

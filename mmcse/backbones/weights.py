@@ -124,9 +124,9 @@ def find_weight(file: WeightFile, weights_dir: str | os.PathLike | None = None, 
     return path
 
 
-def load_state_dict(path: Path, model, file: WeightFile) -> None:
-    """Load ``path`` into ``model`` (torch.nn.Module) after checking its keys and shapes; one clear
-    ValueError for a file that is not a state_dict or holds another model's weights."""
+def read_state_dict(path: Path, file: WeightFile) -> dict:
+    """The tensors of a .pth (torch.load, weights_only) or .safetensors file; a training checkpoint's
+    ``state_dict`` entry; one clear ValueError for a file that is not one."""
     import torch
 
     try:
@@ -143,6 +143,14 @@ def load_state_dict(path: Path, model, file: WeightFile) -> None:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"weights {path}: not a state_dict of tensors; expected {file.filename} ({file.what})")
+    return state
+
+
+def load_state_dict(path: Path, model, file: WeightFile, state: dict | None = None) -> None:
+    """Load ``path`` (or ``state``, read from it and converted) into ``model`` (torch.nn.Module) after
+    checking its keys and shapes; one clear ValueError for a file that holds another model's weights."""
+    if state is None:
+        state = read_state_dict(path, file)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]

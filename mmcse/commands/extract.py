@@ -1,10 +1,10 @@
 """`python -m mmcse extract`: features of video files in the official per-clip layout, with the real backbones.
 
     python -m mmcse extract a.mp4 b.mp4 --features han --out feats/ --weights ~/weights
-    python -m mmcse extract --csv my_train.csv --video-dir videos/ --features han --out feats/
+    python -m mmcse extract --csv my_train.csv --video-dir videos/ --features valor --out feats/
 
 Writes <out>/<stream folder>/<id>.npy per video and stream (han: vggish/ (10, 128), res152/ (80, 2048),
-r2plus1d_18/ (10, 512)), where <id> is the first 11 characters of the video's file name (LLP's YouTube id;
+r2plus1d_18/ (10, 512); valor: CLAP/features/ (64, 768), CLIP/features/ (10, 768), r2plus1d_18/), where <id> is the first 11 characters of the video's file name (LLP's YouTube id;
 with --csv, of its `filename` column), as the training data loader reads them. Only the first 10 s of a
 longer video are extracted (one clip = one 10-s window); a shorter one is read looped (a warning says so);
 a video without audio gets the features of silence for its audio stream (a warning says so).
@@ -29,14 +29,14 @@ ID_LENGTH = 11
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "extract",
-        help="extract han features of video files into the official per-clip layout",
+        help="extract han / valor features of video files into the official per-clip layout",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("videos", nargs="*", metavar="VIDEO", help="video files (or give --csv and --video-dir)")
     p.add_argument("--csv", help="a split CSV (filename, event_labels): extract every clip it lists")
     p.add_argument("--video-dir", help="the folder of the --csv clips' videos (<filename>.mp4 or <id>.mp4)")
-    p.add_argument("--features", required=True, help="han (or a spec file whose streams have extractors)")
+    p.add_argument("--features", required=True, help="han | valor (or a spec file whose streams have extractors)")
     p.add_argument("--out", required=True, help="the feature root: <out>/<stream>/<id>.npy")
     p.add_argument("--weights", metavar="DIR", help="a folder of weight files (also: $MMCSE_WEIGHTS)")
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")

@@ -67,3 +67,26 @@ def test_clap_waveform_resamples_by_index_and_round_trips_int16():
     assert wave.shape == (480000,) and wave.dtype == np.float32
     assert wave[0] == -1.0 and wave[-1] == 1.0  # clipped to [-1, 1]
     assert np.all(np.abs(wave * 32767 - np.round(wave * 32767)) < 1e-3)  # on the int16 grid
+
+
+def test_extract_valor_features_from_a_laion_checkpoint(tmp_path, small_backbones, small_weights, videos, capsys):
+    """--features valor end to end: CLAP from a laion_clap-format checkpoint (state_dict under 'module.'),
+    CLIP from a transformers folder, R(2+1)D-18; a 3-s video's audio at 48 kHz is looped to 10 s."""
+    import shutil
+
+    from test_clip import tiny_clip
+
+    from mmcse.cli import main
+
+    weights = tmp_path / "w"
+    shutil.copytree(small_weights, weights)
+    tiny_clip().save_pretrained(weights / "clip-vit-large-patch14")
+    torch.save({"epoch": 45, "state_dict": {f"module.{k}": v for k, v in _laion_state().items()}},
+               weights / "630k-fusion-best.pt")  # fmt: skip
+    out = tmp_path / "feats"
+    assert main(["extract", str(videos["short"]), "--features", "valor", "--out", str(out), "--weights", str(weights),
+                 "--device", "cpu"]) == 0  # fmt: skip
+    maps = np.load(out / "CLAP" / "features" / "short3.npy")
+    assert maps.shape == (64, 768) and np.isfinite(maps).all() and maps.std() > 0
+    assert np.load(out / "CLIP" / "features" / "short3.npy").shape == (10, 768)
+    assert np.load(out / "r2plus1d_18" / "short3.npy").shape == (10, 512)

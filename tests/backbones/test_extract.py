@@ -85,8 +85,11 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, small_backbones, sm
     assert _extract(videos["full"], "--out", out, "--weights", tmp_path) == 2  # no weight files there
     err = capsys.readouterr().err
     assert "weights vggish-10086976.pth" in err and "python -m mmcse weights --features han" in err
-    assert main(["extract", str(videos["full"]), "--features", "valor", "--out", str(out)]) == 2
-    assert "its audio stream CLAP/features 64x768 has none" in capsys.readouterr().err
+    spec = tmp_path / "panns.json"
+    spec.write_text('{"audio": {"folder": "panns", "shape": [10, 2048]}, "visual": {"folder": "res152", "shape": [80, '
+                    '2048]}, "visual_st": {"folder": "r2plus1d_18", "shape": [10, 512]}}')  # fmt: skip
+    assert main(["extract", str(videos["full"]), "--features", str(spec), "--out", str(out)]) == 2
+    assert "its audio stream panns 10x2048 has none" in capsys.readouterr().err
     assert not out.exists()
     # a non-video among videos: reported, the others are extracted, exit 1
     assert _extract(videos["text"], videos["short"], "--out", out, "--weights", small_weights) == 1

@@ -28,8 +28,19 @@ def test_registry_picks_the_extractor_of_each_spec(small_weights):
 
 
 def test_a_stream_without_extractor_is_one_line_naming_it():
-    with pytest.raises(ValueError, match=r"the 'valor' features: its audio stream CLAP/features 64x768 has none"):
-        extractor_for_spec(VALOR_FEATURES)
+    from dataclasses import replace
+
+    from mmcse.config import StreamSpec
+
+    spec = replace(VALOR_FEATURES, name="panns_clip", audio=StreamSpec("panns", (10, 2048)))
+    with pytest.raises(ValueError, match=r"the 'panns_clip' features: its audio stream panns 10x2048 has none") as err:
+        extractor_for_spec(spec)
+    assert "\n" not in str(err.value)
+
+
+def test_valor_needs_clap_and_clip_weights(tmp_path, small_weights):
+    with pytest.raises(FileNotFoundError, match=r"weights 630k-fusion-best.pt .* `python -m mmcse weights --features valor`"):
+        extractor_for_spec(VALOR_FEATURES, small_weights)
 
 
 def test_missing_weights_name_the_file_the_folders_and_the_command(tmp_path):
