@@ -111,3 +111,17 @@ def test_full_size_han_backbones_on_a_short_video(tmp_path, videos):
     for stream, shape in SHAPES.items():
         x = np.load(out / stream / "short3.npy")
         assert x.shape == shape and np.isfinite(x).all()
+
+
+def test_a_video_shorter_than_a_second_is_looped_and_said_so(tmp_path, small_backbones, small_weights, capsys):
+    from mmcse.demo.procedural import render_audio, render_frames, sample_clip
+    from mmcse.video.io import write_video
+
+    spec = sample_clip("test", 1, seed=5)
+    video = tmp_path / "blink.mp4"
+    write_video(video, render_frames(spec, 8)[:4], 8, render_audio(spec)[:8000])  # 0.5 s
+    out = tmp_path / "feats"
+    assert _extract(video, "--out", out, "--weights", small_weights) == 0
+    assert "shorter than 10 s; the model reads it looped to 10 s" in capsys.readouterr().err
+    r2 = np.load(out / "r2plus1d_18" / "blink.npy")
+    assert r2.shape == (10, 512) and np.allclose(r2, r2[0], rtol=1e-5, atol=1e-6)  # 4 frames looped: 10 equal clips
