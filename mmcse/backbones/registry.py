@@ -67,12 +67,13 @@ def _build_resnet(paths: dict, device):
     from mmcse.backbones.preprocess import imagenet_images
     from mmcse.backbones.resnet import ResNet152
 
-    net = _model(ResNet152, "resnet152", paths, device).to(memory_format=torch.channels_last)
+    layout = torch.channels_last if device.type == "cuda" else torch.contiguous_format  # slower on this CPU
+    net = _model(ResNet152, "resnet152", paths, device).to(memory_format=layout)
 
     def run(frames: np.ndarray, audio: np.ndarray) -> np.ndarray:
         out = []
         for start in range(0, len(frames), 16):  # 16 frames a batch: bounded memory at 224x224
-            x = imagenet_images(frames[start : start + 16]).to(device, memory_format=torch.channels_last)
+            x = imagenet_images(frames[start : start + 16]).to(device, memory_format=layout)
             with torch.inference_mode():
                 out.append(net.features(x).float().cpu().numpy())
         return np.concatenate(out)  # (80, 2048)

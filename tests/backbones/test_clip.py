@@ -72,3 +72,24 @@ def test_extract_a_spec_with_the_clip_stream(tmp_path, small_backbones, small_we
     clip = np.load(out / "CLIP" / "features" / "AbCdEfGhIjK.npy")
     assert clip.shape == (10, 768) and np.allclose(np.linalg.norm(clip, axis=1), 1, atol=1e-5)
     assert clip.std(axis=0).max() > 0  # ten different frames
+
+
+@pytest.mark.slow
+def test_vit_l14_size_clip_gives_valors_embedding():
+    """ViT-L/14 at full size (random weights): (10, 768) unit rows equal to get_image_features normalised."""
+    from transformers import CLIPConfig, CLIPModel
+
+    torch.manual_seed(0)
+    cfg = CLIPConfig(vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                                        num_attention_heads=16, patch_size=14, image_size=224),
+                     text_config=dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=1, num_attention_heads=12),
+                     projection_dim=768)  # fmt: skip
+    model = CLIPModel(cfg).eval()
+    frames = np.random.default_rng(0).integers(0, 256, (80, 90, 160, 3), dtype=np.uint8)
+    with torch.no_grad():
+        pixels = clip_images(frames)
+        ours = image_embeddings(model, pixels)
+        ref = model.get_image_features(pixel_values=pixels)
+        ref = getattr(ref, "pooler_output", ref)
+    assert ours.shape == (10, 768)
+    torch.testing.assert_close(ours, ref / ref.norm(dim=-1, keepdim=True), rtol=1e-5, atol=1e-6)
