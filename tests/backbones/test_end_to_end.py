@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from mmcse.cli import main
 from mmcse.demo.procedural import render_audio, render_frames, sample_clip
@@ -46,3 +47,44 @@ def test_extract_train_parse_with_han_features(tmp_path, monkeypatch, small_back
     assert tsv[0].split("\t")[:4] == ["filename", "onset", "offset", "event_label"]
     for row in (line.split("\t") for line in tsv[1:]):
         assert row[0] == "BcDeFgHiJkL_0_10.mp4" and 0 <= float(row[1]) < float(row[2]) <= 10
+
+
+@pytest.mark.slow
+def test_extract_pseudo_label_train_parse_with_valor_features(tmp_path, monkeypatch, small_backbones, small_weights):
+    """valor: CLAP map + CLIP + R(2+1)D-18 features, CLIP pseudo labels, a 1-epoch MM-CSE (weak labels: no
+    CLAP pseudo labels yet), parse (the CLAP stream reads the file's audio at 48 kHz)."""
+    import shutil
+
+    import torch
+    from test_clap import _laion_state
+    from test_pseudo_label import tiny_clip_and_tokenizer
+
+    weights = tmp_path / "w"
+    shutil.copytree(small_weights, weights)
+    tiny_clip_and_tokenizer(weights / "clip-vit-large-patch14")
+    torch.save({"state_dict": _laion_state()}, weights / "630k-fusion-best.pt")
+    root, videos = tmp_path / "data", tmp_path / "videos"
+    for k, name in enumerate(CLIPS):
+        spec = sample_clip("test", k, seed=11)
+        write_video(videos / f"{name}.mp4", render_frames(spec, 8), 8, render_audio(spec))
+    root.mkdir()
+    rows = "".join(f"{n}\t{labels}\n" for n, labels in CLIPS.items())
+    for split in ("AVVP_train.csv", "AVVP_val_pd.csv", "AVVP_test_pd.csv"):
+        (root / split).write_text("filename\tevent_labels\n" + rows)
+    dense = "".join(f"{n}\t0\t5\t{labels.split(',')[0]}\n" for n, labels in CLIPS.items())
+    for split in ("AVVP_eval_audio.csv", "AVVP_eval_visual.csv"):
+        (root / split).write_text("filename\tonset\toffset\tevent_labels\n" + dense)
+    common = ["--video-dir", str(videos), "--out", str(root / "feats"), "--weights", str(weights), "--device", "cpu"]
+    assert main(["extract", "--csv", str(root / "AVVP_train.csv"), "--features", "valor", *common]) == 0
+    assert main(["pseudo-label", "--csv", str(root / "AVVP_train.csv"), *common]) == 0
+    pseudo = np.load(root / "feats" / "CLIP" / "segment_pseudo_labels" / "AbCdEfGhIjK.npy")
+    assert pseudo.shape == (10, 25) and set(np.unique(pseudo)) <= {0, 1}
+    assert main(["train", "--data-root", str(root), "--features", "valor", "--model", "mmcse", "--no-pseudo",
+                 "--epochs", "1", "--batch-size", "2", "--d-model", "16", "--d-class", "8", "--layers", "1",
+                 "--heads", "2", "--no-progress", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+    monkeypatch.setenv("MMCSE_WEIGHTS", str(weights))
+    out = tmp_path / "parsed"
+    assert main(["parse", str(videos / "CdEfGhIjKlM_0_10.mp4"), "--checkpoint", str(tmp_path / "run" / "best.safetensors"),
+                 "--out", str(out), "--device", "cpu"]) == 0  # fmt: skip
+    record = json.loads((out / "CdEfGhIjKlM_0_10.json").read_text())
+    assert np.isfinite(np.array(record["segment_prob_visual"], float)).all()
