@@ -28,7 +28,6 @@ class WeightFile:
     what: str
     size: str = ""  # as published, where known
     sha256_prefix: str = ""  # torch hub's file-name hash: the first hex digits of the file's SHA-256
-    cache: str = "torch"  # which library's cache holds it: "torch" (hub checkpoints) or "none"
     hf_repo: str = ""  # a transformers model: a folder <filename>/ or the Hugging Face cache of this repo
 
 
@@ -47,12 +46,11 @@ WEIGHT_FILES = {
                    "torchvision R(2+1)D-18, Kinetics-400 (KINETICS400_V1)", "120.3 MB", "91a641e6"),
         WeightFile("clap", "630k-fusion-best.pt",
                    "https://huggingface.co/lukewys/laion_clap/resolve/main/630k-fusion-best.pt",
-                   "LAION-CLAP HTSAT fusion, LAION-630k (laion_clap load_ckpt(model_id=2), as VALOR)",
-                   cache="none"),
+                   "LAION-CLAP HTSAT fusion, LAION-630k (laion_clap load_ckpt(model_id=2), as VALOR)"),
         WeightFile("clip", "clip-vit-large-patch14",
                    "https://huggingface.co/openai/clip-vit-large-patch14",
                    "OpenAI CLIP ViT-L/14 (Hugging Face transformers format: a folder with config.json, "
-                   "model.safetensors and the tokenizer files)", "about 1.7 GB", cache="none",
+                   "model.safetensors and the tokenizer files)", "about 1.7 GB",
                    hf_repo="openai/clip-vit-large-patch14"),
     )
 }  # fmt: skip
@@ -170,12 +168,19 @@ def load_state_dict(path: Path, model, file: WeightFile, state: dict | None = No
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})
 
 
+HF_FILES = ["config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json"]  # fmt: skip
+
+
 def download(file: WeightFile, folder: Path) -> Path:
-    """Fetch ``file`` into ``folder`` with torch.hub's own downloader (checks the SHA-256 prefix)."""
+    """Fetch ``file`` into ``folder`` with its library's own downloader: torch.hub's (checks the SHA-256
+    prefix where one is known), or huggingface_hub's snapshot_download for a transformers model folder."""
+    if file.hf_repo:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(file.hf_repo, local_dir=str(folder / file.filename), allow_patterns=HF_FILES))
     import torch.hub
 
-    if file.cache != "torch":
-        raise ValueError(f"{file.filename}: download it from {file.url} (not a single torch hub file)")
     folder.mkdir(parents=True, exist_ok=True)
     dst = folder / file.filename
     torch.hub.download_url_to_file(file.url, str(dst), hash_prefix=file.sha256_prefix or None, progress=True)

@@ -8,7 +8,7 @@ whether it is present here.
 Files are looked for in --weights DIR, $MMCSE_WEIGHTS, then torch hub's checkpoint folder
 ($TORCH_HOME/hub/checkpoints, default ~/.cache/torch/hub/checkpoints). --download saves the torch hub
 files there (or in --weights DIR) with torch.hub.download_url_to_file, which checks each file's SHA-256
-prefix; CLIP and CLAP are fetched by their own libraries (the URL is listed). Runs without the
+prefix where it is known, and CLIP's folder with huggingface_hub's snapshot_download. Runs without the
 backbones extra and without loading torch (except for --download).
 """
 
@@ -57,13 +57,14 @@ def run(args) -> int:
         target = Path(args.weights) if args.weights else search_dirs(None)[-1]
         failed = 0
         for f in missing:
-            if f.cache != "torch":
-                print(f"skipped {f.filename}: fetch it from {f.url}")
-                continue
             print(f"downloading {f.filename} to {target}")
             try:
                 download(f, target)
-            except (OSError, RuntimeError) as exc:  # no network, HTTP error, or a wrong SHA-256
+            except ImportError:
+                print(f"error: {f.filename}: downloading it needs huggingface_hub (pip install -e .[backbones])",
+                      file=sys.stderr)  # fmt: skip
+                failed += 1
+            except (OSError, RuntimeError, ValueError) as exc:  # no network, HTTP error, or a wrong SHA-256
                 print(f"error: {f.filename} from {f.url} could not be fetched: {exc}", file=sys.stderr)
                 failed += 1
         return 1 if failed else 0

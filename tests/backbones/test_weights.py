@@ -116,3 +116,16 @@ def test_download_uses_torch_hub_and_checks_the_hash(tmp_path, monkeypatch):
                                                                      file.what, sha256_prefix="00000000"))  # fmt: skip
     with pytest.raises(RuntimeError, match="invalid hash value"):
         W.download(W.WEIGHT_FILES["r2plus1d_18"], tmp_path / "x")
+
+
+def test_download_fetches_clip_with_huggingface_hub(tmp_path, monkeypatch):
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+    calls = []
+
+    def fake_snapshot_download(repo, local_dir, allow_patterns):
+        calls.append((repo, local_dir, allow_patterns))
+        return local_dir
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
+    W.download(W.WEIGHT_FILES["clip"], tmp_path)
+    assert calls == [("openai/clip-vit-large-patch14", str(tmp_path / "clip-vit-large-patch14"), W.HF_FILES)]
