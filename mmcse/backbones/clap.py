@@ -104,3 +104,77 @@ def laion_to_transformers(state: dict) -> dict:
             continue
         out["audio_encoder." + key] = value
     return out
+
+
+# ----------------------------------------------------------------------------- zero-shot logits (pseudo labels)
+
+MAX_TEXT_TOKENS = 77  # laion_clap's tokenizer: roberta-base, padded / truncated to 77 tokens
+
+
+def build_clap(text_config: dict | None = None):
+    """transformers' ClapModel: HTSAT-tiny fusion audio + roberta-base text (``text_config`` overrides)."""
+    try:
+        from transformers import ClapConfig, ClapModel
+    except ImportError:
+        raise ValueError("the CLAP backbone needs transformers: pip install -e .[backbones]") from None
+    cfg = ClapConfig(text_config=dict(text_config or {}), audio_config=dict(enable_fusion=True))
+    return ClapModel(cfg).eval()
+
+
+def laion_to_transformers_clap(state: dict) -> dict:
+    """A whole laion_clap checkpoint -> ClapModel keys: the audio branch (``laion_to_transformers``) under
+    audio_model., text_branch.X -> text_model.X, the projections' Sequential 0 / 2 -> linear1 / linear2,
+    logit_scale_a / _t; the unused text_transform / audio_transform MLPs are left out."""
+    state = {k.removeprefix("module."): v for k, v in state.items()}
+    out = {"audio_model." + k: v for k, v in laion_to_transformers(state).items()}
+    for key, value in state.items():
+        if key.startswith("text_branch."):
+            if not key.endswith(("position_ids", "token_type_ids")):
+                out["text_model." + key.removeprefix("text_branch.")] = value
+        elif key.startswith(("text_projection.", "audio_projection.")):
+            name, index, param = key.split(".")
+            out[f"{name}.{ {'0': 'linear1', '2': 'linear2'}[index] }.{param}"] = value
+        elif key in ("logit_scale_a", "logit_scale_t"):
+            out[key] = value
+    return out
+
+
+def segment_waveforms(audio: np.ndarray) -> list[np.ndarray]:
+    """VALOR's audio label elaboration split of a clip's 48-kHz audio into 10 segments: starts at
+    round(linspace(0, S, 11)), each S // 10 samples long."""
+    starts = np.round(np.linspace(0, len(audio), 11)).astype(np.int32)
+    step = len(audio) // 10
+    return [np.asarray(audio[s : s + step], np.float32) for s in starts[:-1]]
+
+
+def repeatpad(wave: np.ndarray) -> np.ndarray:
+    """laion_clap's 'repeatpad' of a short waveform to 480000 samples: whole repeats, then zeros."""
+    n_repeat = CLIP_SAMPLES // len(wave)
+    x = np.tile(wave, n_repeat)
+    return np.pad(x, (0, CLIP_SAMPLES - len(x)))
+
+
+def audio_embeddings(model, waves: list[np.ndarray]) -> torch.Tensor:
+    """laion_clap's get_audio_embedding_from_data: each waveform int16 round trip, repeatpad to 10 s, fusion
+    mel (not 'longer'), HTSAT latent (mean of the 64 tokens), audio_projection, L2 normalised -> (N, 512)."""
+    device = next(model.parameters()).device
+    mels = torch.stack([clap_log_mel(repeatpad(_int16_round_trip(w))) for w in waves]).to(device)  # (N, 1001, 64)
+    fusion = mels[:, None].expand(-1, 4, -1, -1)
+    is_longer = torch.zeros(len(waves), 1, dtype=torch.bool, device=device)
+    pooled = model.audio_model(input_features=fusion, is_longer=is_longer).pooler_output  # (N, 768)
+    return torch.nn.functional.normalize(model.audio_projection(pooled), dim=-1)
+
+
+def text_embeddings(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """laion_clap's roberta text path: pooler_output -> text_projection -> L2 normalised -> (N, 512)."""
+    pooled = model.text_model(input_ids=input_ids, attention_mask=attention_mask).pooler_output
+    return torch.nn.functional.normalize(model.text_projection(pooled), dim=-1)
+
+
+def zero_shot_logits(model, audio_embeds: torch.Tensor, text_embeds: torch.Tensor) -> torch.Tensor:
+    """VALOR's calculate_audio_logits: logit_scale_a.exp() x audio @ text.T."""
+    return model.logit_scale_a.exp() * audio_embeds @ text_embeds.T
+
+
+def _int16_round_trip(x: np.ndarray) -> np.ndarray:
+    return (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16).astype(np.float32) / 32767.0

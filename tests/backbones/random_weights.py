@@ -30,10 +30,10 @@ def fill_value(name: str, shape: tuple[int, ...]) -> np.ndarray:
     if len(shape) == 1:  # a norm layer's scale
         return (1.0 + 0.1 * rng.standard_normal(shape)).astype(np.float32)
     fan_in = int(np.prod(shape[1:]))
-    return (rng.standard_normal(shape) * np.sqrt(1.0 / fan_in)).astype(np.float32)
+    return np.asarray(rng.standard_normal(shape) * np.sqrt(1.0 / fan_in), dtype=np.float32)  # () too
 
 
-COMPUTED = ("relative_position_index", "attn_mask")  # buffers a model computes from its shape: kept
+COMPUTED = ("relative_position_index", "attn_mask", "position_ids", "token_type_ids")  # index buffers: kept
 
 
 def fill_state_dict(model, prefix: str = "") -> None:

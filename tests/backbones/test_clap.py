@@ -90,3 +90,64 @@ def test_extract_valor_features_from_a_laion_checkpoint(tmp_path, small_backbone
     assert maps.shape == (64, 768) and np.isfinite(maps).all() and maps.std() > 0
     assert np.load(out / "CLIP" / "features" / "short3.npy").shape == (10, 768)
     assert np.load(out / "r2plus1d_18" / "short3.npy").shape == (10, 512)
+
+
+TEXT = dict(hidden_size=768, num_hidden_layers=1, num_attention_heads=12, intermediate_size=64, vocab_size=100,
+            max_position_embeddings=80, type_vocab_size=1, pad_token_id=1)  # fixtures/make_clap_text_fixture.py
+
+
+def _laion_clap_state() -> dict:
+    """A whole laion_clap checkpoint's tensors, filled by name (audio branch, 1-layer roberta, projections)."""
+    model = clap.build_clap(TEXT)
+    hf_to_laion_text = {k: "text_branch." + k.removeprefix("text_model.") for k in model.state_dict()
+                        if k.startswith("text_model.") and not k.endswith(COMPUTED)}  # fmt: skip
+    state = _laion_state()
+    for name in hf_to_laion_text.values():
+        shape = tuple(model.state_dict()["text_model." + name.removeprefix("text_branch.")].shape)
+        state[name] = torch.from_numpy(fill_value(name, shape))
+    for proj in ("text_projection", "audio_projection"):
+        for index, shape in (("0", (512, 768)), ("2", (512, 512))):
+            state[f"{proj}.{index}.weight"] = torch.from_numpy(fill_value(f"{proj}.{index}.weight", shape))
+            state[f"{proj}.{index}.bias"] = torch.from_numpy(fill_value(f"{proj}.{index}.bias", shape[:1]))
+    for scale in ("logit_scale_a", "logit_scale_t"):
+        state[scale] = torch.from_numpy(fill_value(scale, ()))
+    state["text_transform.sequential.0.weight"] = torch.zeros(512, 512)  # unused by laion's inference: dropped
+    return state
+
+
+def test_clap_zero_shot_logits_equal_laion_clap_and_valor():
+    ref = np.load(FIXTURES / "clap_text_reference.npz")
+    model = clap.build_clap(TEXT)
+    missing, unexpected = model.load_state_dict(clap.laion_to_transformers_clap(_laion_clap_state()), strict=False)
+    assert not unexpected and all(k.endswith(COMPUTED) for k in missing), (missing[:3], unexpected[:3])
+    maps = torch.from_numpy(np.load(FIXTURES / "clap_reference.npz")["clap_feat_maps"])
+    with torch.no_grad():
+        text = clap.text_embeddings(model, torch.from_numpy(ref["input_ids"]), torch.from_numpy(ref["attention_mask"]))
+        audio = torch.nn.functional.normalize(model.audio_projection(maps.mean(dim=1)), dim=-1)
+        logits = clap.zero_shot_logits(model, audio, text)
+    np.testing.assert_allclose(text.numpy(), ref["text_embeds"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(audio.numpy(), ref["audio_embed"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(logits.numpy(), ref["logits"], rtol=1e-4, atol=1e-8)
+
+
+def test_clap_audio_embedding_is_the_mean_of_the_feature_map_tokens():
+    """transformers' pooler_output is HTSAT's 'embedding' (the latent laion projects): the feature map's mean."""
+    model = clap.build_clap(TEXT)
+    model.load_state_dict(clap.laion_to_transformers_clap(_laion_clap_state()), strict=False)
+    from random_weights import seeded_input
+
+    mel = torch.from_numpy(seeded_input((1, 4, 1001, 64), seed=99) * 10 - 40)[:, 0]
+    with torch.no_grad():
+        pooled = model.audio_model(input_features=mel[:, None].expand(-1, 4, -1, -1),
+                                   is_longer=torch.zeros(1, 1, dtype=torch.bool)).pooler_output  # fmt: skip
+    ref = np.load(FIXTURES / "clap_reference.npz")["clap_feat_maps"].mean(axis=1)
+    np.testing.assert_allclose(pooled.numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+def test_valor_audio_segments_and_repeatpad():
+    audio = np.arange(480_123, dtype=np.float32)
+    segments = clap.segment_waveforms(audio)
+    assert len(segments) == 10 and all(len(s) == 48_012 for s in segments)
+    assert segments[3][0] == np.round(3 * 480_123 / 10)
+    padded = clap.repeatpad(np.ones(48_012, np.float32))
+    assert padded.shape == (480_000,) and padded[: 9 * 48_012].all() and not padded[9 * 48_012 :].any()
