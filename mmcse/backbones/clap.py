@@ -109,6 +109,9 @@ def laion_to_transformers(state: dict) -> dict:
 # ----------------------------------------------------------------------------- zero-shot logits (pseudo labels)
 
 MAX_TEXT_TOKENS = 77  # laion_clap's tokenizer: roberta-base, padded / truncated to 77 tokens
+ROBERTA_BASE = dict(vocab_size=50265, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                    intermediate_size=3072, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+                    layer_norm_eps=1e-5, hidden_act="gelu")  # laion's text branch: roberta-base's config  # fmt: skip
 
 
 def build_clap(text_config: dict | None = None):
@@ -117,7 +120,7 @@ def build_clap(text_config: dict | None = None):
         from transformers import ClapConfig, ClapModel
     except ImportError:
         raise ValueError("the CLAP backbone needs transformers: pip install -e .[backbones]") from None
-    cfg = ClapConfig(text_config=dict(text_config or {}), audio_config=dict(enable_fusion=True))
+    cfg = ClapConfig(text_config={**ROBERTA_BASE, **(text_config or {})}, audio_config=dict(enable_fusion=True))
     return ClapModel(cfg).eval()
 
 

@@ -65,3 +65,88 @@ def clip_segment_logits(model, image_embeds, text_embeds) -> np.ndarray:
 
     with torch.inference_mode():
         return (model.logit_scale.exp() * image_embeds @ text_embeds.T).float().cpu().numpy()
+
+
+class ClipLabeller:
+    """Visual pseudo labels of one clip: CLIP logits of VALOR's 10 frames, thresholded (CLIP_THRESHOLDS)."""
+
+    folder = "CLIP/segment_pseudo_labels"
+
+    def __init__(self, weights_dir, device):
+        from transformers import CLIPTokenizer
+
+        from mmcse.backbones.clip import load_clip
+        from mmcse.backbones.weights import WEIGHT_FILES, find_weight
+
+        path = find_weight(WEIGHT_FILES["clip"], weights_dir, features="valor")
+        self.device = device
+        self.model = load_clip(path, device)
+        try:
+            tokenizer = CLIPTokenizer.from_pretrained(str(path), local_files_only=True)
+        except (OSError, ValueError, TypeError):
+            raise ValueError(f"weights {path}: no CLIP tokenizer files (vocab.json, merges.txt) there") from None
+        self.text = clip_text_embeddings(self.model, tokenizer)
+
+    def label(self, video, weak: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        import torch
+
+        from mmcse.backbones.clip import clip_images, image_embeddings
+        from mmcse.video.extractor import FPS, WINDOW_S, fit_window
+        from mmcse.video.io import iter_frames, probe_video
+
+        chunks = iter_frames(video, probe_video(video), FPS, chunk=FPS * WINDOW_S)
+        frames = next(iter(chunks), None)
+        chunks.close()
+        if frames is None or len(frames) == 0:
+            raise ValueError(f"{video}: no frames could be decoded")
+        frames, _ = fit_window(frames, None)  # the first 10 s (a shorter video looped)
+        with torch.inference_mode():
+            images = image_embeddings(self.model, clip_images(frames).to(self.device))
+        return segment_pseudo_labels(clip_segment_logits(self.model, images, self.text), weak, CLIP_THRESHOLDS), []
+
+
+class ClapLabeller:
+    """Audio pseudo labels of one clip: LAION-CLAP logits of 10 one-second segments, thresholded."""
+
+    folder = "CLAP/segment_pseudo_labels"
+
+    def __init__(self, weights_dir, device):
+        import torch
+        from transformers import RobertaTokenizer
+
+        from mmcse.backbones import clap
+        from mmcse.backbones.weights import WEIGHT_FILES, find_weight, load_state_dict, read_state_dict
+
+        path = find_weight(WEIGHT_FILES["clap"], weights_dir, features="valor")
+        tok_path = find_weight(WEIGHT_FILES["roberta"], weights_dir, features="valor")
+        model = clap.build_clap()
+        state = clap.laion_to_transformers_clap(read_state_dict(path, WEIGHT_FILES["clap"]))
+        buffers = {k: v for k, v in model.state_dict().items() if k not in state and k.endswith(_INDEX_BUFFERS)}
+        load_state_dict(path, model, WEIGHT_FILES["clap"], state={**buffers, **state})
+        self.model = model.to(device)
+        try:
+            tokenizer = RobertaTokenizer.from_pretrained(str(tok_path), local_files_only=True)
+        except (OSError, ValueError, TypeError):
+            raise ValueError(f"weights {tok_path}: not a roberta-base tokenizer folder (vocab.json, merges.txt)") from None
+        tokens = tokenizer(list(CLAP_CAPTIONS), padding="max_length", truncation=True, max_length=clap.MAX_TEXT_TOKENS,
+                           return_tensors="pt")  # fmt: skip
+        with torch.inference_mode():
+            self.text = clap.text_embeddings(self.model, tokens["input_ids"].to(device),
+                                             tokens["attention_mask"].to(device))  # fmt: skip
+
+    def label(self, video, weak: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        import torch
+
+        from mmcse.backbones import clap
+        from mmcse.video.io import probe_video, read_audio
+
+        if not probe_video(video).has_audio:
+            return np.zeros((10, NUM_CLASSES), np.int64), [f"{video}: no audio track; no audio pseudo labels (all 0)"]
+        audio = read_audio(video, sr=clap.CLAP_SR)[: clap.CLIP_SAMPLES]  # the first 10 s, as the clip VALOR read
+        with torch.inference_mode():
+            embeds = clap.audio_embeddings(self.model, clap.segment_waveforms(audio))
+            logits = clap.zero_shot_logits(self.model, embeds, self.text).float().cpu().numpy()
+        return segment_pseudo_labels(logits, weak, CLAP_THRESHOLDS), []
+
+
+_INDEX_BUFFERS = ("relative_position_index", "position_ids", "token_type_ids")

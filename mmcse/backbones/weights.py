@@ -29,6 +29,7 @@ class WeightFile:
     size: str = ""  # as published, where known
     sha256_prefix: str = ""  # torch hub's file-name hash: the first hex digits of the file's SHA-256
     hf_repo: str = ""  # a transformers model: a folder <filename>/ or the Hugging Face cache of this repo
+    marker: str = "config.json"  # the file that makes such a folder count as present
 
 
 WEIGHT_FILES = {
@@ -52,12 +53,15 @@ WEIGHT_FILES = {
                    "OpenAI CLIP ViT-L/14 (Hugging Face transformers format: a folder with config.json, "
                    "model.safetensors and the tokenizer files)", "about 1.7 GB",
                    hf_repo="openai/clip-vit-large-patch14"),
+        WeightFile("roberta", "roberta-base", "https://huggingface.co/roberta-base",
+                   "RoBERTa-base tokenizer (vocab.json, merges.txt), laion_clap's text tokenizer: only for "
+                   "CLAP pseudo labels", hf_repo="roberta-base", marker="vocab.json"),
     )
 }  # fmt: skip
 
 FEATURE_SET_WEIGHTS = {
     "han": ("vggish", "resnet152", "r2plus1d_18"),
-    "valor": ("clap", "clip", "r2plus1d_18"),
+    "valor": ("clap", "clip", "r2plus1d_18", "roberta"),
 }
 
 
@@ -84,12 +88,13 @@ def search_dirs(weights_dir: str | os.PathLike | None = None) -> list[Path]:
 
 def locate(file: WeightFile, weights_dir: str | os.PathLike | None = None) -> Path | None:
     """The first existing copy of ``file`` (or of it saved as .safetensors) in ``search_dirs``; a
-    transformers model (``file.hf_repo``) is a folder holding config.json, here or in the Hugging Face cache."""
+    transformers model (``file.hf_repo``) is a folder holding its marker file (config.json, or a tokenizer's
+    vocab.json), here or in the Hugging Face cache."""
     if file.hf_repo:
         for d in search_dirs(weights_dir)[:-1]:
-            if (d / file.filename / "config.json").is_file():
+            if (d / file.filename / file.marker).is_file():
                 return d / file.filename
-        return _hf_cached(file.hf_repo)
+        return _hf_cached(file.hf_repo, file.marker)
     names = [file.filename, Path(file.filename).stem + ".safetensors"]
     for d in search_dirs(weights_dir):
         for name in names:
@@ -98,13 +103,13 @@ def locate(file: WeightFile, weights_dir: str | os.PathLike | None = None) -> Pa
     return None
 
 
-def _hf_cached(repo: str) -> Path | None:
+def _hf_cached(repo: str, marker: str) -> Path | None:
     """The snapshot folder of ``repo`` in the Hugging Face hub cache, when one is there (no network)."""
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
-    found = try_to_load_from_cache(repo, "config.json")
+    found = try_to_load_from_cache(repo, marker)
     return Path(found).parent if isinstance(found, str) else None
 
 

@@ -93,7 +93,8 @@ def test_extract_valor_features_from_a_laion_checkpoint(tmp_path, small_backbone
 
 
 TEXT = dict(hidden_size=768, num_hidden_layers=1, num_attention_heads=12, intermediate_size=64, vocab_size=100,
-            max_position_embeddings=80, type_vocab_size=1, pad_token_id=1)  # fixtures/make_clap_text_fixture.py
+            max_position_embeddings=80, type_vocab_size=1, pad_token_id=1,
+            layer_norm_eps=1e-12)  # as fixtures/make_clap_text_fixture.py (RobertaConfig's default eps)
 
 
 def _laion_clap_state() -> dict:

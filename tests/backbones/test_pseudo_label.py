@@ -79,12 +79,66 @@ def test_pseudo_label_command(tmp_path, monkeypatch, videos, capsys):
     csv.write_text("filename\tevent_labels\nAbCdEfGhIjK_30_40\tDog,Speech\n")
     monkeypatch.setattr(P, "CLIP_THRESHOLDS", np.full(25, -1e9, np.float32))  # every segment above
     args = ["pseudo-label", "--csv", str(csv), "--video-dir", str(videos["full"].parent), "--out", str(tmp_path / "f"),
-            "--weights", str(tmp_path / "w"), "--device", "cpu"]  # fmt: skip
+            "--modality", "visual", "--weights", str(tmp_path / "w"), "--device", "cpu"]  # fmt: skip
     assert main(args) == 0
     labels = np.load(tmp_path / "f" / "CLIP" / "segment_pseudo_labels" / "AbCdEfGhIjK.npy")
     expected = np.zeros((10, 25), np.int64)
     expected[:, [LLP_CLASSES.index("Dog"), LLP_CLASSES.index("Speech")]] = 1
     np.testing.assert_array_equal(labels, expected)
     assert main(args) == 0 and "1 of 1 clip(s) already labelled" in capsys.readouterr().err
-    assert main([*args[:-2], "--modality", "audio"]) == 2
-    assert "CLAP pseudo labels need the CLAP backbone" in capsys.readouterr().err
+    assert not (tmp_path / "f" / "CLAP").exists()
+
+
+def tiny_roberta_tokenizer(folder):
+    from transformers import RobertaTokenizer
+
+    chars = sorted(set("".join(P.CLAP_CAPTIONS).replace(" ", "")) | {"Ġ"})
+    vocab = {t: i for i, t in enumerate(["<s>", "<pad>", "</s>", "<unk>", "<mask>", *chars])}
+    folder.mkdir(parents=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    RobertaTokenizer(str(folder / "vocab.json"), str(folder / "merges.txt")).save_pretrained(folder)
+
+
+def test_audio_pseudo_labels_from_a_laion_checkpoint(tmp_path, monkeypatch, videos, capsys):
+    """--modality audio: CLAP logits of 10 one-second segments (a tiny roberta text branch in the laion
+    checkpoint), every segment above a very low threshold -> exactly the weak labels; no audio -> zeros."""
+    from test_clap import TEXT, _laion_clap_state
+
+    from mmcse.backbones import clap
+
+    monkeypatch.setattr(clap, "ROBERTA_BASE", TEXT)
+    weights = tmp_path / "w"
+    weights.mkdir()
+    torch.save({"state_dict": {f"module.{k}": v for k, v in _laion_clap_state().items()}}, weights / "630k-fusion-best.pt")
+    tiny_roberta_tokenizer(weights / "roberta-base")
+    monkeypatch.setattr(P, "CLAP_THRESHOLDS", np.full(25, -1e9, np.float32))
+    csv = tmp_path / "split.csv"
+    csv.write_text("filename\tevent_labels\nAbCdEfGhIjK_30_40\tDog,Speech\nsilent_long\tCar\n")
+    args = ["pseudo-label", "--csv", str(csv), "--video-dir", str(videos["full"].parent), "--out", str(tmp_path / "f"),
+            "--modality", "audio", "--weights", str(weights), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 0
+    assert "silent_long.mp4: no audio track; no audio pseudo labels (all 0)" in capsys.readouterr().err
+    folder = tmp_path / "f" / "CLAP" / "segment_pseudo_labels"
+    expected = np.zeros((10, 25), np.int64)
+    expected[:, [LLP_CLASSES.index("Dog"), LLP_CLASSES.index("Speech")]] = 1
+    np.testing.assert_array_equal(np.load(folder / "AbCdEfGhIjK.npy"), expected)
+    assert not np.load(folder / "silent_long.npy").any()
+
+
+def test_clap_segment_logits_follow_laions_embedding_of_each_second(monkeypatch):
+    """The 10 rows are the 10 seconds: a clip whose 2nd and 7th seconds are equal gets equal rows."""
+    from test_clap import TEXT, _laion_clap_state
+
+    from mmcse.backbones import clap
+
+    model = clap.build_clap(TEXT)
+    model.load_state_dict(clap.laion_to_transformers_clap(_laion_clap_state()), strict=False)
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(480_000)).astype(np.float32)
+    audio[6 * 48_000 : 7 * 48_000] = audio[1 * 48_000 : 2 * 48_000]
+    with torch.no_grad():
+        embeds = clap.audio_embeddings(model, clap.segment_waveforms(audio))
+    assert embeds.shape == (10, 512)
+    torch.testing.assert_close(embeds[6], embeds[1])
+    assert (embeds[0] - embeds[1]).abs().max() > 1e-3
