@@ -51,18 +51,22 @@ def test_extract_train_parse_with_han_features(tmp_path, monkeypatch, small_back
 
 @pytest.mark.slow
 def test_extract_pseudo_label_train_parse_with_valor_features(tmp_path, monkeypatch, small_backbones, small_weights):
-    """valor: CLAP map + CLIP + R(2+1)D-18 features, CLIP pseudo labels, a 1-epoch MM-CSE (weak labels: no
-    CLAP pseudo labels yet), parse (the CLAP stream reads the file's audio at 48 kHz)."""
+    """valor: CLAP map + CLIP + R(2+1)D-18 features, CLIP and CLAP pseudo labels, a 1-epoch MM-CSE on the
+    paper's recipe (pseudo labels), parse (the CLAP stream reads the file's audio at 48 kHz)."""
     import shutil
 
     import torch
-    from test_clap import _laion_state
-    from test_pseudo_label import tiny_clip_and_tokenizer
+    from test_clap import TEXT, _laion_clap_state
+    from test_pseudo_label import tiny_clip_and_tokenizer, tiny_roberta_tokenizer
 
+    from mmcse.backbones import clap
+
+    monkeypatch.setattr(clap, "ROBERTA_BASE", TEXT)  # a 1-layer text branch in the random laion checkpoint
     weights = tmp_path / "w"
     shutil.copytree(small_weights, weights)
     tiny_clip_and_tokenizer(weights / "clip-vit-large-patch14")
-    torch.save({"state_dict": _laion_state()}, weights / "630k-fusion-best.pt")
+    tiny_roberta_tokenizer(weights / "roberta-base")
+    torch.save({"state_dict": _laion_clap_state()}, weights / "630k-fusion-best.pt")
     root, videos = tmp_path / "data", tmp_path / "videos"
     for k, name in enumerate(CLIPS):
         spec = sample_clip("test", k, seed=11)
@@ -77,11 +81,12 @@ def test_extract_pseudo_label_train_parse_with_valor_features(tmp_path, monkeypa
     common = ["--video-dir", str(videos), "--out", str(root / "feats"), "--weights", str(weights), "--device", "cpu"]
     assert main(["extract", "--csv", str(root / "AVVP_train.csv"), "--features", "valor", *common]) == 0
     assert main(["pseudo-label", "--csv", str(root / "AVVP_train.csv"), *common]) == 0
-    pseudo = np.load(root / "feats" / "CLIP" / "segment_pseudo_labels" / "AbCdEfGhIjK.npy")
-    assert pseudo.shape == (10, 25) and set(np.unique(pseudo)) <= {0, 1}
-    assert main(["train", "--data-root", str(root), "--features", "valor", "--model", "mmcse", "--no-pseudo",
-                 "--epochs", "1", "--batch-size", "2", "--d-model", "16", "--d-class", "8", "--layers", "1",
-                 "--heads", "2", "--no-progress", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+    for folder in ("CLIP", "CLAP"):
+        pseudo = np.load(root / "feats" / folder / "segment_pseudo_labels" / "AbCdEfGhIjK.npy")
+        assert pseudo.shape == (10, 25) and set(np.unique(pseudo)) <= {0, 1}
+    assert main(["train", "--data-root", str(root), "--features", "valor", "--model", "mmcse", "--epochs", "1",
+                 "--batch-size", "2", "--d-model", "16", "--d-class", "8", "--layers", "1", "--heads", "2",
+                 "--no-progress", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
     monkeypatch.setenv("MMCSE_WEIGHTS", str(weights))
     out = tmp_path / "parsed"
     assert main(["parse", str(videos / "CdEfGhIjKlM_0_10.mp4"), "--checkpoint", str(tmp_path / "run" / "best.safetensors"),
