@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "pack",
     "bench",
     "bench_store",
+    "extract",
+    "pseudo_label",
+    "weights",
 )
 
 

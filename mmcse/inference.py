@@ -415,12 +415,11 @@ class Parser:
 
 
 def extractor_for_spec(spec: FeatureSpec) -> Extractor:
-    """The offline extractor that makes ``spec``'s features; a clear error when there is none."""
+    """The offline extractor that makes ``spec``'s features (mmcse.backbones.registry: the demo's, or the
+    real backbones of han-style streams, weights from $MMCSE_WEIGHTS or torch hub's cache); one clear
+    error for a stream without an extractor or a missing weight file."""
     if spec.same_inputs(DEMO_FEATURES):
         return DemoExtractor()
-    streams = ", ".join(s.name for s in spec.streams.values())
-    raise ValueError(
-        f"no offline feature extractor for the {spec.name!r} features ({streams}); extract features with the "
-        "official backbones (VGGish / ResNet-152 / R(2+1)D-18, or CLAP / CLIP for VALOR) and run the model on "
-        "the feature files, or parse videos with a checkpoint trained on the demo features"
-    )
+    from mmcse.backbones.registry import extractor_for_spec as registered
+
+    return registered(spec)

@@ -5,8 +5,8 @@
 
 An extractor has a FeatureSpec and ``extract(frames_8fps, audio_16k)`` for one 10-s window; subclassing
 ``WindowedExtractor`` gives it ``extract_file(path)`` (decoded one window at a time, bounded memory) and
-``extract_arrays``. Real backbones (VGGish, ResNet-152, R(2+1)D-18, CLIP, CLAP) would implement it with
-their own FeatureSpec; the one implemented here is the demo's (mmcse.demo.features.DemoExtractor).
+``extract_arrays``. Implementations: the demo's (mmcse.demo.features.DemoExtractor) and the real backbones
+(mmcse.backbones.registry.BackboneExtractor: VGGish, ResNet-152, R(2+1)D-18).
 """
 
 from __future__ import annotations
@@ -108,12 +108,14 @@ class WindowedExtractor:
     """extract_file / extract_arrays for any extractor that implements ``extract`` for one 10-s window."""
 
     spec: FeatureSpec
+    max_decode_width: int | None = MAX_DECODE_WIDTH  # None: decode at the source's size
 
     def extract(self, frames: np.ndarray, audio: np.ndarray | None) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def extract_file(self, path: str) -> ExtractionResult:
-        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory).
+    def extract_file(self, path: str, max_windows: int | None = None) -> ExtractionResult:
+        """Consecutive 10-s windows of a video file, decoded one window at a time (bounded memory); with
+        ``max_windows``, only the first ones (the official per-clip layout holds one 10-s window).
 
         The decoded frames are trusted, not the container's duration: a truncated file is parsed for the
         seconds that decode (with a warning), and decode errors of a damaged file are counted and warned."""
@@ -121,12 +123,24 @@ class WindowedExtractor:
         audio_report, frame_report = DecodeReport(), DecodeReport()
         audio = read_audio(path, report=audio_report) if info.has_audio else None
         windows = []
-        for k, frames in enumerate(iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=MAX_DECODE_WIDTH,
-                                               report=frame_report)):  # fmt: skip
+        chunks = iter_frames(path, info, FPS, chunk=FPS * WINDOW_S, max_width=self.max_decode_width,
+                             report=frame_report)  # fmt: skip
+        stopped_early = False
+        for k, frames in enumerate(chunks):
+            if max_windows is not None and k >= max_windows:
+                stopped_early = True  # the rest is not decoded, so not checked
+                break
             a = None if audio is None else audio[k * SR * WINDOW_S : (k + 1) * SR * WINDOW_S]
             windows.append(self.extract(frames, a))
-        duration, warnings = decoded_duration(info.duration, frame_report, audio_report, str(path))
+        chunks.close()
+        if stopped_early:
+            duration, warnings = float(info.duration), []
+        else:
+            duration, warnings = decoded_duration(info.duration, frame_report, audio_report, str(path))
         n_windows, plan = plan_windows(duration, audio is None, str(path))
+        if max_windows is not None and n_windows > max_windows:
+            plan.append(f"{path}: {duration:.2f} s long; only its first {max_windows * WINDOW_S} s are extracted")
+            n_windows = max_windows
         windows = windows[:n_windows]  # a last chunk under 0.5 s is not worth a window
         return ExtractionResult(windows, warnings + plan, duration, _real_seconds(duration, len(windows)))
 

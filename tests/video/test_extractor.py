@@ -77,10 +77,15 @@ def test_visible_segments_draw_and_audible_segments_sound():
     assert rms[6:9].min() > 4 * rms[[0, 1, 2, 3, 4]].max()
 
 
-def test_extractor_for_spec():
+def test_extractor_for_spec(tmp_path, monkeypatch):
+    """The demo spec gets the demo extractor; han / valor get the real backbones, which need the user's
+    weights: without them, one line naming the command that lists them."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("MMCSE_WEIGHTS", raising=False)
     assert isinstance(extractor_for_spec(DEMO_FEATURES), DemoExtractor)
     for spec in (HAN_FEATURES, VALOR_FEATURES):
-        with pytest.raises(ValueError, match="official backbones"):
+        with pytest.raises(FileNotFoundError, match="python -m mmcse weights --features"):
             extractor_for_spec(spec)
 
 
