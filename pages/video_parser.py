@@ -210,7 +210,7 @@ def uploaded_video() -> None:
     except (ImportError, *widgets.USER_ERRORS) as exc:
         widgets.show_error(exc, f"Cannot parse {upload.name}")
         st.info("Check that the file is a video with a picture track, and that the checkpoint's features can be "
-                "extracted offline (the demo features can; HAN / VALOR features need the official backbones).")  # fmt: skip
+                "extracted here (HAN / VALOR features need the backbones' weights: `python -m mmcse weights`).")  # fmt: skip
         st.stop()
     parse = parse.rethreshold(ctx.gating, ctx.segment_threshold, ctx.video_threshold)
     name = Path(upload.name).name  # the user's name in the lanes, exports and messages, not the stored one

@@ -11,9 +11,10 @@ longer than 10 s are parsed in consecutive 10-s windows and events are merged ac
 window with less than 10 s of video (a short video, or the tail of a long one) is read looped and only its
 real seconds are reported. Inputs with the same name from different folders get distinct outputs
 (<folder>__<name>). A video that cannot be parsed is reported and the others are still parsed; the
-command then exits with 1. Features are extracted offline by the checkpoint's extractor
-(the demo features); checkpoints trained on official backbone features (han / valor) need those
-features extracted with the official backbones.
+command then exits with 1. Features are extracted by the extractor of the checkpoint's feature spec:
+the demo features, or the real backbones of han / valor (their weights are the user's: `python -m mmcse
+weights --features han|valor` lists them); extracted features are cached per video, so a second parse of
+the same video skips the backbones.
 """
 
 from __future__ import annotations
