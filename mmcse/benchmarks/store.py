@@ -27,6 +27,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from mmcse.benchmarks import STORE_SCRATCH_MARK as SCRATCH_MARK
 from mmcse.commands._common import UserError
 from mmcse.config import feature_preset
 from mmcse.data.features import FeatureStore, frame_pool_factor, mean_frame_groups, pack_features
@@ -136,6 +137,7 @@ def run(args) -> int:
     scratch = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="mmcse-bench-store-"))
     created = not scratch.exists() or not args.dir
     scratch.mkdir(parents=True, exist_ok=True)
+    (scratch / SCRATCH_MARK).write_text("written by python -m mmcse bench-store; its official/ and packed/ are scratch\n")
     packed_name = f"{PACKED} ({f'pooled: mean of {factor} frames' if factor > 1 else 'all frames'})"
     try:
         _check_space(args, spec, factor, scratch, video_ids, packed_name)
@@ -149,6 +151,7 @@ def run(args) -> int:
             # only what this command wrote: official/ and packed/, and the folder itself if it made it
             for sub in ("official", "packed"):
                 shutil.rmtree(scratch / sub, ignore_errors=True)
+            (scratch / SCRATCH_MARK).unlink(missing_ok=True)
             if created:
                 shutil.rmtree(scratch, ignore_errors=True)
     return 0

@@ -57,6 +57,22 @@ def device_name(text: str) -> str:
     return text
 
 
+def int_range(low: int, high: int):
+    """argparse type factory: a whole number from ``low`` to ``high`` (a cap where more only costs memory)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range; give {low:,} to {high:,}")
+        return value
+
+    parse.__name__ = f"whole number {low}-{high}"
+    return parse
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (row counts, minimum counts)."""
     try:
@@ -155,10 +171,10 @@ def add_data_arguments(p, training: bool = True) -> None:
         g.add_argument("--split-csv", help="weak-label CSV of the split (default the standard LLP name)")
 
 
-def data_paths(args, spec, training: bool = True):
+def data_paths(args, spec, training: bool = True, check: bool = True):
     from pathlib import Path
 
-    from mmcse.data.paths import DataPaths, check_split_csvs
+    from mmcse.data.paths import DataPaths
 
     if not args.data_root and not args.feature_root:
         raise UserError("give --data-root (the folder with the LLP CSVs and feats/) or --feature-root")
@@ -187,6 +203,36 @@ def data_paths(args, spec, training: bool = True):
         visual_csv=args.visual_csv,
         use_pseudo_labels=False if training and args.no_pseudo else None,
     )
-    # the annotation CSVs read now, without torch: an unknown class or a bad row costs a fraction of a second
-    check_split_csvs(paths, ("train", "val") if training else (args.split,), getattr(args, "audio_gt", "fixed"))
+    if check:
+        check_data(paths, args, training)
     return paths
+
+
+def check_data(paths, args, training: bool = True) -> None:
+    """The annotation CSVs read now, without torch: an unknown class, a bad row, an empty split or a missing
+    dense GT file costs a fraction of a second."""
+    from mmcse.data.paths import check_split_csvs
+
+    audio_gt = getattr(args, "audio_gt", "fixed")
+    check_split_csvs(paths, ("train", "val") if training else (args.split,), audio_gt)
+    check_split_has_clips(paths, "train" if training else args.split)
+    if not training and args.split in ("val", "test"):  # scoring needs the dense GT
+        for csv, flag in zip(paths.dense_csvs(audio_gt), ("--audio-csv", "--visual-csv")):
+            if not csv.is_file():
+                raise UserError(f"dense GT {csv} not found; put it in --data-root or give {flag}")
+
+
+def check_split_has_clips(paths, split: str) -> None:
+    """A split CSV that lists no clip is refused before torch loads (a missing one is left to open_split)."""
+    import warnings
+
+    from mmcse.data import llp
+
+    csv = paths.split_csv(split)
+    if not csv.is_file():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", llp.LLPDataWarning)
+        filenames, _ = llp.read_weak_labels(csv)
+    if not filenames:
+        raise UserError(f"{csv} lists no clips (only its header); the {split} split needs at least one clip")

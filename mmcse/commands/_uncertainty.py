@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from mmcse.commands._common import UserError
+from mmcse.commands._common import UserError, non_negative_int
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
 COLUMNS = (("A", "a"), ("V", "v"), ("AV", "av"), ("Type@AV", "type"), ("Event@AV", "event"))
@@ -26,7 +26,7 @@ def add_bootstrap_arguments(p, default: int | None) -> None:
     g.add_argument("--bootstrap", type=int, default=default, metavar="N",
                    help=f"resamples of the clips for 95%% intervals{default_text}")  # fmt: skip
     g.add_argument(
-        "--seed", type=int, default=0, help="seed of the resampling (default 0: same seed, same intervals)"
+        "--seed", type=non_negative_int, default=0, help="seed of the resampling (default 0: same seed, same intervals)"
     )
     if default is None:
         g.add_argument("--threshold-free", action="store_true",

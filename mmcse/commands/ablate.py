@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import UserError, add_data_arguments, device_name
+from mmcse.commands._common import UserError, add_data_arguments, device_name, output_folder, positive_int
 from mmcse.validation import FLAG_FIELDS, flag_type
 
 # MM-CSE rows: the train flags that make each one, and what it means
@@ -80,12 +80,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--rows", help=f"comma-separated MM-CSE rows (default full): {', '.join(ROWS)}")
     p.add_argument("--models", default="mmcse", help="comma-separated: mmcse (the --rows), han, valor")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per row (default 3)")
+    p.add_argument("--seeds", type=seed_count, default=3, help="seeds per row (default 3, at most 100)")
     p.add_argument(
-        "--seed", type=int, default=87, help="first seed; row runs use seed, seed+1, ... (default 87)"
+        "--seed", type=flag_type("seed"), default=87, help="first seed; row runs use seed, seed+1, ... (default 87)"
     )
     p.add_argument("--out", help="sweep folder (run folders, sweep.json, table.md, table.csv)")
-    p.add_argument("--nproc-per-node", type=int, help="train each run under torchrun with N processes")
+    p.add_argument("--nproc-per-node", type=positive_int, help="train each run under torchrun with N processes")
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda (training and evaluation)")
     p.add_argument("--verbose", action="store_true", help="show the per-epoch lines of every run")
     p.add_argument("--list-rows", action="store_true", help="print the rows and what they change, then exit")
@@ -113,6 +113,14 @@ def selected_rows(args) -> list[str]:
     if len(set(rows)) != len(rows):
         raise UserError(f"rows {rows} name a row twice; give each once")
     return rows
+
+
+def seed_count(text: str) -> int:
+    """argparse type: seeds per row, 1 to 100."""
+    value = positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"{value} is above 100; give 1 to 100 seeds per row")
+    return value
 
 
 def train_argv(args, row: str, seed: int, run_dir) -> list[str]:
@@ -163,7 +171,6 @@ def run(args) -> int:
 
     from mmcse.feature_specs import feature_spec_from_arg
     from mmcse.training import ablation
-    from mmcse.training.evaluation import evaluate_report
 
     if args.list_rows:
         for name, (flags, what) in ROWS.items():
@@ -172,6 +179,7 @@ def run(args) -> int:
         return 0
     if not args.out:
         raise UserError("give --out, the sweep folder")
+    output_folder(args.out, "--out")
     if args.nproc_per_node is not None and args.nproc_per_node < 1:
         raise UserError(f"--nproc-per-node {args.nproc_per_node}: give at least 1")
     spec = feature_spec_from_arg(args.features)
@@ -187,6 +195,8 @@ def run(args) -> int:
         launch = in_process_launcher(data, args.device, args.verbose)
 
     def evaluate_run(run):
+        from mmcse.training.evaluation import evaluate_report  # torch: only once there is a run to score
+
         return ablation.cached_test_scores(
             run, lambda ck: evaluate_report(ck, data, "test", device=args.device)
         )

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import positive_int
+from mmcse.benchmarks import STORE_SCRATCH_MARK
+from mmcse.commands._common import UserError, non_negative_int, output_folder, positive_int
+
+MAX_CLIPS = 1_000_000  # 100x LLP's train split; more would only fill the disk
+
+
+def clip_count(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_CLIPS:
+        raise argparse.ArgumentTypeError(f"{value} is above {MAX_CLIPS:,}; give fewer clips")
+    return value
 
 
 def add_parser(subparsers) -> None:
@@ -14,7 +24,7 @@ def add_parser(subparsers) -> None:
         help="time an epoch of feature loading: per-clip .npy files vs the packed store",
         description="Benchmark loading all clips from the official per-clip layout vs a packed store.",
     )
-    p.add_argument("--clips", type=positive_int, default=10_000, help="number of clips (default 10000, LLP train)")
+    p.add_argument("--clips", type=clip_count, default=10_000, help="number of clips (default 10000, LLP train)")
     p.add_argument("--features", default="han", help="feature preset whose shapes to use (default han)")
     p.add_argument(
         "--dir",
@@ -25,7 +35,7 @@ def add_parser(subparsers) -> None:
         "--keep", action="store_true", help="keep the written clips (a later run with --dir reuses them)"
     )
     p.add_argument("--batch-size", type=positive_int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0)
     p.add_argument("--cache", choices=("cold", "warm", "both"), default="both")
     p.add_argument(
         "--skip-authors-loader",
@@ -33,7 +43,7 @@ def add_parser(subparsers) -> None:
         help="do not time the authors' per-item DataLoader pattern",
     )
     p.add_argument(
-        "--torch-threads", type=int, default=0, help="torch.set_num_threads (default: torch's own)"
+        "--torch-threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's own)"
     )
     p.add_argument(
         "--pool-frames",
@@ -44,7 +54,28 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def check_scratch(text: str | None):
+    """--dir: a new or empty folder, or one this command used before (its mark file); never a folder of
+    other files, since official/ and packed/ in it are written and removed."""
+    if text is None:
+        return None
+    folder = output_folder(text, "--dir")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / STORE_SCRATCH_MARK).is_file():
+        raise UserError(
+            f"--dir {folder} holds files that bench-store did not write (its official/ and packed/ would be "
+            "replaced and removed); give a new or empty folder"
+        )
+    return folder
+
+
 def run(args) -> int:
+    from mmcse.config import feature_preset
+
+    if args.clips < args.batch_size:
+        raise UserError(f"--clips {args.clips} is smaller than --batch-size {args.batch_size}; give more clips")
+    feature_preset(args.features)  # an unknown preset is refused here, before torch loads
+    check_scratch(args.dir)
+
     from mmcse.benchmarks.store import run as run_benchmark
 
     return run_benchmark(args)

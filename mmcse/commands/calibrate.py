@@ -36,8 +36,6 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     from mmcse.checkpoint import read_checkpoint_meta, write_with_domain
     from mmcse.config import FeatureSpec
-    from mmcse.data.splits import open_split
-    from mmcse.domain import fit_domain
 
     checkpoint = checkpoint_file(args.checkpoint)
     out = checkpoint if args.in_place else output_file(args.out, "--out", (".safetensors",))
@@ -47,6 +45,10 @@ def run(args) -> int:
     meta = read_checkpoint_meta(checkpoint)
     data = data_paths(args, FeatureSpec.from_dict(meta["feature_spec"]), training=False)
     data.use_pseudo_labels = False
+
+    from mmcse.data.splits import open_split  # torch: once the arguments are known to be good
+    from mmcse.domain import fit_domain
+
     train = open_split(data, "train", dense=False)
     val = open_split(data, "val", dense=False)
     stats = fit_domain(train, val)

@@ -17,6 +17,7 @@ import argparse
 
 from mmcse.commands._common import (
     add_data_arguments,
+    check_data,
     checkpoint_file,
     data_paths,
     device_name,
@@ -24,7 +25,14 @@ from mmcse.commands._common import (
     output_file,
     positive_int,
 )
-from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs, data_inputs
+from mmcse.commands._outputs import (
+    Input,
+    Output,
+    add_overwrite_argument,
+    check_outputs,
+    data_inputs,
+    same_file,
+)
 from mmcse.commands._uncertainty import add_bootstrap_arguments, check_bootstrap
 
 
@@ -60,26 +68,34 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     import json
+    import sys
 
+    from mmcse.checkpoint import read_checkpoint_meta
     from mmcse.commands._uncertainty import (
         CAVEAT,
         format_class_rows,
         format_paired,
         format_threshold_free_pair,
     )
+    from mmcse.config import FeatureSpec
     from mmcse.utils.files import atomic_write_bytes
 
     check_bootstrap(args.bootstrap)
     checkpoint_a, checkpoint_b = checkpoint_file(args.checkpoint_a), checkpoint_file(args.checkpoint_b)
     json_out = output_file(args.json_out, "--json", (".json",)) if args.json_out else None
-    from mmcse.training.comparison import check_same_features, compare_checkpoints
-
-    spec = check_same_features(checkpoint_a, checkpoint_b)
-    data = data_paths(args, spec, training=False)
+    if same_file(checkpoint_a, checkpoint_b):
+        print(f"warning: A and B are the same file ({checkpoint_a}): every difference will be 0", file=sys.stderr)
+    meta_a = read_checkpoint_meta(checkpoint_a)  # torch-free: the data paths need A's feature spec
+    data = data_paths(args, FeatureSpec.from_dict(meta_a["feature_spec"]), training=False, check=False)
     if json_out:
         inputs = [Input(checkpoint_a, "checkpoint A"), Input(checkpoint_b, "checkpoint B"),
                   *data_inputs(data, args.split, args.audio_gt)]  # fmt: skip
         check_outputs([Output(json_out, "--json")], inputs, args.overwrite)
+    check_data(data, args, training=False)
+
+    from mmcse.training.comparison import check_same_features, compare_checkpoints  # torch
+
+    check_same_features(checkpoint_a, checkpoint_b)
     result = compare_checkpoints(
         checkpoint_a, checkpoint_b, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
         n_resamples=args.bootstrap, seed=args.seed, level=args.level, device=args.device,

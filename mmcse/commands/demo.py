@@ -2,18 +2,29 @@
 
     python -m mmcse demo                                    -> demo_data/ (1200 train, 150 val, 600 test)
     python -m mmcse demo --out demo_data --seed 0 --train 1200 --val 150 --test 600 [--force]
-    python -m mmcse demo --out assets/demo --compact        a few-MB copy (val/test features, 6 test mp4s,
-                                                            float16 checkpoints), built from --from
+    python -m mmcse demo --out assets/demo --compact --from demo_data --overwrite
+                                                            a few-MB copy (val/test features, 6 test mp4s,
+                                                            float16 checkpoints) of the full build --from
 The clips are generated, not real videos; their segment pseudo labels are SIMULATED from the true labels.
 Whatever exists and is valid is reused; --force rebuilds. See mmcse/demo/build.py for the folder layout.
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from mmcse.commands._common import UserError, output_folder, positive_int
+from mmcse.commands._common import UserError, non_negative_int, output_folder, positive_int
 from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
+
+MAX_CLIPS = 100_000  # per split (LLP has 10,000 train clips); each clip is rendered and stored
+
+
+def clip_count(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_CLIPS:
+        raise argparse.ArgumentTypeError(f"{value} is above {MAX_CLIPS:,} clips; give fewer")
+    return value
 
 
 def add_parser(subparsers) -> None:
@@ -26,10 +37,10 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", default="demo_data", help="demo folder to build or complete (default demo_data)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--train", type=positive_int, help="train clips (default 1200)")
-    p.add_argument("--val", type=positive_int, help="val clips (default 150)")
-    p.add_argument("--test", type=positive_int, help="test clips (default 600)")
+    p.add_argument("--seed", type=non_negative_int, default=0)
+    p.add_argument("--train", type=clip_count, help="train clips (default 1200)")
+    p.add_argument("--val", type=clip_count, help="val clips (default 150)")
+    p.add_argument("--test", type=clip_count, help="test clips (default 600)")
     p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
     p.add_argument("--videos", choices=("all", "eval", "none"), default="all",
                    help="which splits get mp4 files: all (default), eval = val and test only, none")  # fmt: skip
@@ -38,7 +49,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-train", action="store_true", help="only the clips, CSVs and features")
     p.add_argument("--compact", action="store_true", help="write a few-MB copy of a built demo (see --from)")
     p.add_argument("--from", dest="source", default="demo_data",
-                   help="with --compact: the full demo folder to copy from (built first if missing)")  # fmt: skip
+                   help="with --compact: the full demo build to copy from (read only; build it first)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_overwrite_argument(p)  # --compact: replace an existing copy
     p.set_defaults(func=run)
@@ -65,24 +76,44 @@ def check_demo_folder(text: str, flag: str) -> Path:
     return folder
 
 
-def run(args) -> int:
-    from mmcse.demo.build import build_demo, export_compact, format_scores
+def check_full_demo(folder: Path) -> None:
+    """--compact copies a full demo build; it never builds or completes --from (that would rewrite it)."""
+    import json
 
-    sizes = {
-        k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v is not None
-    }
-    for split, n in sizes.items():
-        if n < 1:
-            raise UserError(f"--{split} {n}: expected at least 1 clip")
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        raise UserError(
+            f"--from {folder} holds no demo build; build it first (`python -m mmcse demo --out {folder}`, about "
+            "10 minutes), then copy it with --compact"
+        )
+    if "compact" in json.loads(manifest.read_text()):
+        raise UserError(f"--from {folder} is a compact copy itself; give the full demo build it was made from")
+    if not (folder / "runs" / "mmcse" / "best.safetensors").is_file():
+        raise UserError(f"--from {folder} has no trained models (built with --no-train?); run `python -m mmcse demo "
+                        f"--out {folder}` to train them, then copy it with --compact")  # fmt: skip
+
+
+def run(args) -> int:
+    import json
+
     out = check_demo_folder(args.source if args.compact else args.out, "--from" if args.compact else "--out")
-    if args.compact:
+    if args.compact:  # a copy of a finished build: --from is read, never built or completed
+        check_full_demo(out)
         target = output_folder(args.out, "--out")
         check_outputs([Output(target, "--out", folder=True)], [Input(out, "the demo it copies (--from)")],
                       args.overwrite)  # fmt: skip
-    manifest = build_demo(
-        out, seed=args.seed, sizes=sizes, force=args.force, videos=args.videos, workers=args.workers,
-        train=not args.no_train or args.compact, epochs=args.epochs, progress=not args.no_progress,
-    )  # fmt: skip
+        manifest = json.loads((out / "manifest.json").read_text())
+    sizes = {
+        k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v is not None
+    }
+
+    from mmcse.demo.build import build_demo, export_compact, format_scores  # torch: after the checks
+
+    if not args.compact:
+        manifest = build_demo(
+            out, seed=args.seed, sizes=sizes, force=args.force, videos=args.videos, workers=args.workers,
+            train=not args.no_train, epochs=args.epochs, progress=not args.no_progress,
+        )  # fmt: skip
     rows = dict(manifest["test_reference_rows"])
     rows.update({f"demo {k}": v for k, v in manifest.get("test_models", {}).items()})
     print(f"\n{out}: demo test split ({manifest['sizes']['test']} clips)")
@@ -95,7 +126,8 @@ def run(args) -> int:
     if separation:
         print(f"MM-CSE class-wise features, 10-NN class agreement (test): {separation['knn_agreement_features']:.3f} "
               f"(t-SNE {separation['knn_agreement_tsne']:.3f}, chance {separation['chance']:.3f})")  # fmt: skip
-    print(f"seconds: {manifest['seconds']}")
+    if "seconds" in manifest and not args.compact:
+        print(f"seconds: {manifest['seconds']}")
     if args.compact:
         export_compact(out, args.out)
     return 0

@@ -14,6 +14,7 @@ import argparse
 
 from mmcse.commands._common import (
     add_data_arguments,
+    check_data,
     checkpoint_file,
     data_paths,
     device_name,
@@ -79,10 +80,11 @@ def run(args) -> int:
     json_out = output_file(args.json_out, "--json", (".json",)) if args.json_out else None
     meta = read_checkpoint_meta(checkpoint)
     spec = FeatureSpec.from_dict(meta["feature_spec"])
-    data = data_paths(args, spec, training=False)
+    data = data_paths(args, spec, training=False, check=False)
     if json_out:
         inputs = [Input(checkpoint, "the checkpoint being scored"), *data_inputs(data, args.split, args.audio_gt)]
         check_outputs([Output(json_out, "--json")], inputs, args.overwrite)
+    check_data(data, args, training=False)
 
     from mmcse.training.evaluation import evaluate_report  # torch: once the arguments are known to be good
 

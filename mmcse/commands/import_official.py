@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import input_file, output_file
+from mmcse.commands._common import UserError, input_file, output_file
 from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 
@@ -32,6 +32,16 @@ def run(args) -> int:
     output_file(args.out, "--out", (".safetensors",))
     input_file(args.checkpoint, "the authors' checkpoint")
     check_outputs([Output(args.out, "--out")], [Input(args.checkpoint, "the checkpoint being imported")], args.overwrite)
+
+    if args.checkpoint.suffix == ".safetensors":  # torch-free: an mmcse checkpoint needs no import
+        from mmcse.checkpoint import read_checkpoint_meta
+
+        try:
+            read_checkpoint_meta(args.checkpoint)
+        except (ValueError, OSError):
+            pass  # not one of ours: the importer says what it is
+        else:
+            raise UserError(f"{args.checkpoint} is already an mmcse checkpoint; no import needed (use it as it is)")
 
     from mmcse.checkpoint import save_checkpoint
     from mmcse.models.official import import_official, official_feature_spec

@@ -69,6 +69,11 @@ def run(args) -> int:
     inputs += [Input(root / folder, "a feature folder it reads") for folder in folders]
     inputs += [Input(Path(csv), "a split CSV it reads") for csv in args.split_csv or []]
     check_outputs([Output(out_dir, "--out", folder=True)], inputs, args.overwrite)
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "index.json").is_file():
+        raise UserError(
+            f"--out {out_dir} holds files but no packed store (no index.json); --overwrite replaces a packed "
+            "store, never other files: give a new or empty folder"
+        )
     if args.split_csv:
         ids = [video_id(f) for csv in args.split_csv for f in read_weak_labels(csv)[0]]
     else:

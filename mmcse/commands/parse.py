@@ -166,7 +166,7 @@ def parse_videos(args, checkpoint: Path, out: Path, jobs: list, failed: list[str
             failed.append(str(video))
             continue
         for w in parse.warnings:
-            print(f"warning: {w}")
+            print(f"warning: {w}", file=sys.stderr)
         tsv, record = out / f"{name}.tsv", out / f"{name}.json"
         written: list[Path] = []
         try:

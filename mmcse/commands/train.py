@@ -151,8 +151,15 @@ def build_configs(args, spec):
         for k in ("use_cafd", "use_background", "dynamic_fusion", "use_secm", "use_lgsf")
         if flag_fields[k] is False
     ]
-    if arch != "mmcse" and (ablations or args.intra_only or args.cross_only or args.d_class):
-        raise UserError(f"the MM-CSE ablation flags do not apply to --model {arch}")
+    mmcse_only = [flag for flag, on in (
+        *((f"--no-{k.removeprefix('use_').replace('_', '-')}", k in ablations) for k in
+          ("use_cafd", "use_background", "use_secm", "use_lgsf")),
+        ("--no-dynamic-fusion", "dynamic_fusion" in ablations), ("--intra-only", args.intra_only),
+        ("--cross-only", args.cross_only), ("--d-class", args.d_class is not None),
+        ("--w-ec", args.w_ec is not None), ("--w-rec", args.w_rec is not None), ("--w-ort", args.w_ort is not None),
+    ) if on]  # fmt: skip
+    if arch != "mmcse" and mmcse_only:
+        raise UserError(f"{', '.join(mmcse_only)}: MM-CSE settings that do not apply to --model {arch}; drop them")
     if arch == "mmcse" and args.ff_dim:
         raise UserError("--ff-dim sets the HAN/VALOR feed-forward width; MM-CSE's FGSE uses 4 x --d-class")
     model_fields.update({k: v for k, v in flag_fields.items() if v is not None})
@@ -181,11 +188,32 @@ def build_configs(args, spec):
     validation.validate_train_config({**train_cfg.to_dict(), **given_train}, "train",
                                      labels=validation.flag_labels(given_train, preset_name))  # fmt: skip
     train_cfg = dataclasses.replace(train_cfg, **given_train)
+    check_schedule(train_cfg, given_train, validation.flag_labels(given_train, preset_name))
     if arch in ("han", "valor") and args.gating is None:
         train_cfg = dataclasses.replace(train_cfg, gating="fused")  # the baselines' own rule
     if train_cfg.epochs < 1 or train_cfg.batch_size < 1:
         raise UserError("--epochs and --batch-size must be at least 1")
     return model_cfg, train_cfg
+
+
+def check_schedule(cfg, given: dict, labels: dict) -> None:
+    """Settings of the schedule that would be ignored or give a schedule nobody wants, refused."""
+    cosine_only = [labels[k] for k in ("warmup_epochs", "lr_min") if k in given]
+    if cfg.schedule != "cosine" and cosine_only:
+        raise UserError(
+            f"{', '.join(cosine_only)} set the cosine schedule, but the schedule is {cfg.schedule!r} "
+            f"({labels['schedule']}); add --schedule cosine or drop them"
+        )
+    if cfg.schedule == "cosine" and cfg.lr_min >= cfg.lr:
+        raise UserError(
+            f"{labels['lr_min']} = {cfg.lr_min:g} is not below {labels['lr']} = {cfg.lr:g}: the cosine schedule "
+            "anneals from lr down to lr_min; give a smaller --lr-min"
+        )
+    if cfg.schedule == "cosine" and cfg.warmup_epochs >= cfg.epochs:
+        raise UserError(
+            f"{labels['warmup_epochs']} = {cfg.warmup_epochs} with {labels['epochs']} = {cfg.epochs}: the warm-up "
+            "would never reach lr; give fewer warm-up epochs or more epochs"
+        )
 
 
 def run(args) -> int:
@@ -205,6 +233,8 @@ def run(args) -> int:
             "would be ignored: drop them (only --epochs, --device, --threads, --bf16, --stop-after-epochs and "
             "--no-progress apply), or train anew with another --out"
         )
+    if not args.overwrite:  # the run folder's files, before torch loads (the loop checks again under its lock)
+        runs.check_run_files(out, args.resume)
     if args.resume:
         config_path = out / runs.CONFIG_FILE
         if not config_path.is_file():
@@ -246,18 +276,18 @@ def run(args) -> int:
             f"{train_cfg.optimizer}, schedule {train_cfg.schedule}, seed {train_cfg.seed}, "
             f"torch threads {torch.get_num_threads()})"
         )
-    result = train(
-        out,
-        data,
-        model_cfg,
-        train_cfg,
-        device=args.device,
-        resume=args.resume,
-        stop_after_epochs=args.stop_after_epochs,
-        progress=not args.no_progress,
-        bf16=args.bf16,
-        overwrite=args.overwrite,
-    )
+    try:
+        result = train(
+            out, data, model_cfg, train_cfg, device=args.device, resume=args.resume,
+            stop_after_epochs=args.stop_after_epochs, progress=not args.no_progress, bf16=args.bf16,
+            overwrite=args.overwrite,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        if main:
+            kept = (out / runs.STATE_FILE).is_file()
+            print("interrupted: " + (f"continue with `python -m mmcse train --out {out} --resume`" if kept
+                                     else "no epoch was saved, nothing was kept"), file=sys.stderr)  # fmt: skip
+        return 130
     if main and result["best"] is not None:
         best = result["best"]
         print(

@@ -34,7 +34,6 @@ from mmcse.checkpoint import read_checkpoint_meta
 from mmcse.config import ModelConfig, TrainConfig
 from mmcse.metrics import SCORE_KEYS
 from mmcse.training import runs
-from mmcse.training.state import STATE_META_KEY
 from mmcse.utils.files import atomic_write_text
 
 SWEEP_FILE = "sweep.json"
@@ -200,7 +199,7 @@ def _saved_epoch(run_dir: Path) -> int | None:
     try:
         last_epoch = (read_checkpoint_meta(last).get("extra") or {}).get("epoch")
         with safe_open(str(state), framework="pt") as f:
-            progress = json.loads((f.metadata() or {})[STATE_META_KEY])["progress"]
+            progress = json.loads((f.metadata() or {})[runs.STATE_META_KEY])["progress"]
     except Exception:  # a truncated or foreign file: the run cannot be resumed
         return None
     return int(last_epoch) if last_epoch is not None and int(last_epoch) == int(progress["epoch"]) else None

@@ -330,22 +330,11 @@ class Trainer:
 
 
 def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: DataPaths) -> None:
-    """A new run needs a folder without a run; a resumed one a saved state, the same model and features.
-    A folder whose run stopped before its first epoch was saved gets the same advice either way."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(f"--out {run_dir} is a file; give a folder for the run")
-    config_path = run_dir / runs.CONFIG_FILE
-    present = runs.existing_run_files(run_dir)
-    resumable = runs.STATE_FILE in present and runs.LAST_FILE in present and runs.CONFIG_FILE in present
-    if present and not resumable:
-        missing = [n for n in (runs.CONFIG_FILE, runs.LAST_FILE, runs.STATE_FILE) if n not in present]
-        raise ValueError(
-            f"{run_dir} holds a run that cannot be resumed (it has {', '.join(present)} but no {' or '.join(missing)}: "
-            "it stopped before an epoch was saved whole); pass --overwrite to train anew there, or choose another --out"
-        )
+    """A new run needs a folder without a run; a resumed one a saved state (runs.check_run_files), the same
+    model and features."""
+    runs.check_run_files(run_dir, resume)
     if resume:
-        if not present:
-            raise FileNotFoundError(f"nothing to resume in {run_dir}: no run there (train without --resume)")
+        config_path = run_dir / runs.CONFIG_FILE
         saved = runs.read_json(config_path)
         # fields added since the run was written get their defaults
         if ModelConfig.from_dict(saved["model"]).to_dict() != model_cfg.to_dict():
@@ -354,12 +343,6 @@ def check_run_folder(run_dir: Path, resume: bool, model_cfg: ModelConfig, data: 
             )
         if DataPaths.from_dict(saved["data"], base=run_dir).feature_spec != data.feature_spec:
             raise ValueError(f"{config_path} was written for other features; resume with the same --features")
-        return
-    if present:
-        raise ValueError(
-            f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose "
-            "another --out"
-        )
 
 
 def has_unused_parameters(model, split, device, model_cfg) -> bool:

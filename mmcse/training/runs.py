@@ -30,6 +30,7 @@ METRICS_FILE = "metrics.csv"
 BEST_FILE = "best.safetensors"
 LAST_FILE = "last.safetensors"
 STATE_FILE = "train_state.safetensors"
+STATE_META_KEY = "mmcse_train_state"  # the metadata key of STATE_FILE (mmcse.training.state)
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -180,3 +181,27 @@ def interrupts_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
         if received:
             signal.raise_signal(received[0])  # now handled as it would have been (KeyboardInterrupt for Ctrl-C)
+
+
+def check_run_files(run_dir: str | Path, resume: bool) -> None:
+    """The run files a command may start from (no torch, so `train` refuses at once): a new run needs a
+    folder without a run, a resumed one a complete saved epoch. A folder whose run stopped before an epoch
+    was saved whole gets the same advice either way (--overwrite)."""
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(f"--out {run_dir} is a file; give a folder for the run")
+    present = existing_run_files(run_dir)
+    resumable = all(name in present for name in (STATE_FILE, LAST_FILE, CONFIG_FILE))
+    if present and not resumable:
+        missing = [n for n in (CONFIG_FILE, LAST_FILE, STATE_FILE) if n not in present]
+        raise ValueError(
+            f"{run_dir} holds a run that cannot be resumed (it has {', '.join(present)} but no {' or '.join(missing)}: "
+            "it stopped before an epoch was saved whole); pass --overwrite to train anew there, or choose another --out"
+        )
+    if resume and not present:
+        raise FileNotFoundError(f"nothing to resume in {run_dir}: no run there (train without --resume)")
+    if not resume and present:
+        raise ValueError(
+            f"{run_dir} already holds a run; pass --resume to continue it, --overwrite to replace it, or choose "
+            "another --out"
+        )

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from mmcse.training.runs import STATE_META_KEY  # noqa: E402  (the key, torch-free, lives with the run files)
 from mmcse.utils.files import atomic_write_bytes
 
-STATE_META_KEY = "mmcse_train_state"
 STATE_VERSION = 1
 
 

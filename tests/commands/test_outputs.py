@@ -176,6 +176,8 @@ def test_demo_compact_never_replaces_its_source(tmp_path, capsys):
     src = tmp_path / "demo"
     src.mkdir()
     (src / "manifest.json").write_text(json.dumps({"generator_version": 1}))
+    (src / "runs" / "mmcse").mkdir(parents=True)
+    (src / "runs" / "mmcse" / "best.safetensors").write_bytes(b"x")
     for out in (src, tmp_path):
         assert main(["demo", "--compact", "--from", str(src), "--out", str(out), "--overwrite"]) == 2
         assert "would replace an input" in _one_error_line(capsys)
@@ -336,3 +338,99 @@ def test_a_refused_start_leaves_no_folder(tmp_path, tiny_data, capsys):
     line = _one_error_line(capsys)
     assert "holds 'demo' features" in line and "--features demo" in line
     assert not run.exists()
+
+
+def test_demo_compact_reads_its_source_and_never_builds_it(tmp_path, capsys):
+    """--compact copies a finished build: a missing --from is not built, a compact copy is not completed
+    (that rewrote the shipped demo's CSVs)."""
+    assert main(["demo", "--compact", "--from", str(tmp_path / "missing"), "--out", str(tmp_path / "c")]) == 2
+    assert "build it first" in _one_error_line(capsys) and not (tmp_path / "missing").exists()
+    copy = tmp_path / "copy"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "assets" / "demo", copy,
+                    ignore=shutil.ignore_patterns("videos", "feats"))  # fmt: skip
+    before = {p.name: p.read_bytes() for p in copy.glob("*.csv")}
+    assert main(["demo", "--compact", "--from", str(copy), "--out", str(tmp_path / "c")]) == 2
+    assert "is a compact copy itself" in _one_error_line(capsys)
+    assert {p.name: p.read_bytes() for p in copy.glob("*.csv")} == before and not (tmp_path / "c").exists()
+
+
+def test_pack_overwrite_replaces_a_packed_store_never_other_files(tmp_path, capsys):
+    out = tmp_path / "runs"
+    (out / "r1").mkdir(parents=True)
+    (out / "r1" / "best.safetensors").write_bytes(b"weights")
+    (tmp_path / "feats" / "demo_audio").mkdir(parents=True)
+    assert main(["pack", "--feature-root", str(tmp_path / "feats"), "--features", "demo", "--out", str(out),
+                 "--overwrite"]) == 2  # fmt: skip
+    assert "no packed store" in _one_error_line(capsys) and (out / "r1" / "best.safetensors").read_bytes() == b"weights"
+
+
+def test_bench_store_never_removes_a_folder_it_did_not_write(tmp_path, capsys):
+    scratch = tmp_path / "scratch"
+    (scratch / "official").mkdir(parents=True)
+    (scratch / "official" / "mine.txt").write_text("mine")
+    assert main(["bench-store", "--clips", "8", "--batch-size", "4", "--features", "demo", "--dir", str(scratch)]) == 2
+    assert "did not write" in _one_error_line(capsys) and (scratch / "official" / "mine.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("argv,named", [
+    (["demo", "--seed", "-1"], "--seed"), (["demo", "--train", "99999999999"], "--train"),
+    (["bench-store", "--clips", "100000000000"], "--clips"), (["bench-store", "--torch-threads", "-1"], "--torch-threads"),
+    (["bench-store", "--seed", "-1"], "--seed"), (["bench", "--warmup", "-1"], "--warmup"),
+    (["bench", "--batch", "100000000"], "--batch"), (["evaluate", "--checkpoint", "x", "--seed", "-1"], "--seed"),
+    (["compare", "a", "b", "--seed", "-5"], "--seed"), (["ablate", "--seeds", "100000"], "--seeds"),
+    (["ablate", "--seed", "-3"], "--seed"),
+])  # fmt: skip
+def test_counts_and_seeds_are_range_checked_by_every_command(argv, named, capsys):
+    assert main(argv) == 2
+    line = _one_error_line(capsys)
+    assert named in line and "usage" not in line
+
+
+@pytest.mark.parametrize("flags,named", [
+    (["--schedule", "cosine", "--lr", "0.001", "--lr-min", "0.5"], "--lr-min = 0.5 is not below --lr"),
+    (["--schedule", "cosine", "--warmup-epochs", "10", "--epochs", "2"], "would never reach lr"),
+    (["--warmup-epochs", "5"], "set the cosine schedule, but the schedule is 'step'"),
+    (["--lr-min", "1e-5"], "set the cosine schedule"),
+    (["--model", "han", "--d-class", "8"], "--d-class: MM-CSE settings that do not apply to --model han"),
+])  # fmt: skip
+def test_schedule_settings_that_would_be_ignored_or_never_reached_are_refused(tmp_path, capsys, flags, named):
+    assert main(["train", "--out", str(tmp_path / "r"), "--data-root", str(tmp_path), "--features", "demo", *flags]) == 2
+    assert named in _one_error_line(capsys) and not (tmp_path / "r").exists()
+
+
+def test_compare_warns_when_a_and_b_are_the_same_file(tmp_path, run_dir, capsys):
+    ck = run_dir / "best.safetensors"
+    main(["compare", str(ck), str(ck), "--data-root", str(tmp_path)])
+    assert "A and B are the same file" in capsys.readouterr().err
+
+
+def test_more_refusals_need_no_torch(tmp_path, run_dir, tiny_data):
+    """The refusals the sweep found slow: each comes before torch is imported."""
+    ck = str(run_dir / "best.safetensors")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    (run / "last.safetensors").write_bytes(b"x")
+    (run / "train_state.safetensors").write_bytes(b"x")
+    empty = tmp_path / "empty_test.csv"
+    empty.write_text("filename\tevent_labels\n")
+    link = tmp_path / "b.json"
+    os.link(ck, link)
+    calls = [
+        ["train", "--out", str(run), "--data-root", str(tiny_data), "--features", "demo"],  # holds a run
+        ["calibrate", ck, "--data-root", str(tiny_data), "--out", ck],
+        ["compare", ck, str(link), "--data-root", str(tiny_data), "--json", str(link)],
+        ["import-official", ck, "--out", str(tmp_path / "x.safetensors")],
+        ["evaluate", "--checkpoint", ck, "--data-root", str(tiny_data), "--split-csv", str(empty)],
+        ["evaluate", "--checkpoint", ck, "--data-root", str(tiny_data), "--split", "val", "--audio-gt", "pre2024"],
+        ["ablate", "--data-root", str(tiny_data), "--features", "demo", "--seeds", "0", "--out", str(tmp_path / "a")],
+        ["bench-store", "--clips", "8", "--batch-size", "16"],
+    ]
+    code = "import sys; from mmcse.cli import main; " + "; ".join(f"print(main({c!r}))" for c in calls)
+    code += "; print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2"] * len(calls) + ["False"], proc.stderr
+    err = proc.stderr
+    for expected in ("already holds a run", "--in-place", "is checkpoint A", "already an mmcse checkpoint",
+                     "lists no clips", "AVVP_eval_audio_pre2024.csv not found", "--seeds", "smaller than --batch-size"):
+        assert expected in err, expected

@@ -141,7 +141,7 @@ def test_bad_row_and_model_lists_give_one_line(tiny_sweep_data, tmp_path, capsys
         (["--models", "mmcse,clip"], "--models 'mmcse,clip': expected"),
         (["--models", "han", "--rows", "full"], "add mmcse to --models"),
         (["--rows", "full,full"], "name a row twice"),
-        (["--seeds", "0"], "--seeds 0: give at least 1"),
+        (["--seeds", "0"], "argument --seeds: 0 is not allowed; give 1 or more"),
     ]
     for extra, message in cases:
         assert _ablate(data_root, spec_file, tmp_path / "x", *extra) == 2
