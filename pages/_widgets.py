@@ -15,9 +15,10 @@ import streamlit as st
 from mmcse import inference, metrics, viz
 from mmcse.data.dataset import LLPSplit
 from mmcse.demo.clips import demo_video
+from mmcse.prediction_cache import SplitResults
 from mmcse.video.io import find_video
-from pages._cache import get_parser, get_predictions_for, get_split, mtime
-from pages._context import ASSETS, Context, user_message
+from pages._cache import CheckpointLoadError, ModelInfo, data_key, get_split, model_info, mtime, results_job
+from pages._context import ASSETS, Context, display_name, user_message
 
 MAX_INLINE_VIDEO_MB = 40  # without the media server, larger videos play with st.video (no playhead)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError)
@@ -31,33 +32,104 @@ def show_error(exc: BaseException, what: str = "") -> None:
     st.error(user_message(f"{what + ': ' if what else ''}{message}"), icon="⚠️")
 
 
-def predictions_or_stop(ctx: Context) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
-    """Parser, split and whole-split predictions of the sidebar's checkpoint; on a problem, one message that
-    blames the right thing (the checkpoint, the dataset, or the pair) and says what to do, and the page stops."""
+def feature_fit_message(ctx: Context, info: ModelInfo, name: str) -> str | None:
+    """When the checkpoint's feature streams are not in the dataset's feature folder: one message naming both
+    sides and what to change (the checkpoint, or the dataset root / feature folder); None when they fit."""
+    from mmcse.data.features import INDEX_FILE
+    from mmcse.data.splits import available_specs
+
+    folder = Path(ctx.feature_root or Path(ctx.data_root) / "feats")
+    if not folder.is_dir() or (folder / INDEX_FILE).is_file():
+        return None  # open_split says what is missing; a packed store checks itself
+    spec = info.feature_spec
+    wanted = [s.name for s in spec.streams.values()]
+    if all((folder / name).is_dir() for name in wanted):
+        return None
+    found = available_specs(folder)
+    held = (f"'{found[0].name}' features ({', '.join(s.name for s in found[0].streams.values())})" if found
+            else "no known feature set (folders: " + ", ".join(sorted(p.name for p in folder.iterdir() if p.is_dir())[:8]) + ")")  # fmt: skip
+    fix_checkpoint = f"choose a checkpoint trained on '{found[0].name}' features" if found else "choose a checkpoint trained on the features it holds"
+    return (f"The checkpoint {name} needs '{spec.name}' features ({', '.join(wanted)}), but the feature "
+            f"folder {folder} holds {held}. Change one of the two: {fix_checkpoint} (sidebar, Checkpoint), or set the "
+            f"Dataset root / Feature folder to data with '{spec.name}' features.")  # fmt: skip
+
+
+def wait_for(job, what: str):
+    """The result of a background job (mmcse.prediction_cache.Job), with a progress bar of the clips done while
+    it runs; a job's error is raised here."""
+    import time
+
+    from mmcse.prediction_cache import cache_folder
+
+    if not job.finished:
+        bar = st.progress(0.0, text=f"{what}...")
+        while not job.wait(0.3):
+            done, total = job.done, max(job.total, 1)
+            elapsed = time.perf_counter() - job.started
+            left = f", about {elapsed / done * (total - done):.0f} s left" if done else ""
+            bar.progress(min(done / total, 1.0), text=f"{what}: {done:,} of {total:,} clips, {elapsed:.0f} s{left}. "
+                         f"Computed once for every page and session and kept in {cache_folder()}.")  # fmt: skip
+        bar.empty()
+    if job.error is not None:
+        raise job.error
+    return job.result
+
+
+class Problem(Exception):
+    """A message for the user (already naming the right thing and what to do); ``warning``: not an error."""
+
+    def __init__(self, message: str, warning: bool = False) -> None:
+        super().__init__(message)
+        self.warning = warning
+
+
+def load_results(ctx: Context, path: Path) -> tuple[ModelInfo, LLPSplit, SplitResults]:
+    """Metadata, split and whole-split results of the checkpoint ``path``: from memory or disk, else computed
+    in the background while a progress bar shows the clips done. A problem raises ``Problem`` with one message
+    that blames the right thing (the checkpoint, the dataset, or the pair) and says what to do."""
+    name = display_name(path)
     try:
-        parser = get_parser(ctx.checkpoint)
+        info = model_info(path)
     except USER_ERRORS as exc:
-        show_error(exc, f"Cannot load the checkpoint {ctx.checkpoint_name}")
-        st.stop()
+        raise Problem(f"Cannot load the checkpoint {name}: {exc}") from None
+    problem = feature_fit_message(ctx, info, name) if ctx.data_root is not None else None
+    if problem:
+        raise Problem(problem)
     try:
-        data = get_split(parser, ctx)
+        data = get_split(info, ctx)
     except USER_ERRORS as exc:
         if "lists no clips" in str(exc):
-            st.warning(f"The {ctx.split} split of {ctx.data_root} has no clips (the compact demo ships only val and "
-                       "test). Choose val or test in the sidebar.", icon="⚠️")  # fmt: skip
-        else:
-            show_error(exc, f"Cannot read the {ctx.split} split of {ctx.data_root}")
-        st.stop()
+            raise Problem(f"The {ctx.split} split of {ctx.data_root} has no clips (the compact demo ships only val "
+                          "and test). Choose val or test in the sidebar.", warning=True) from None  # fmt: skip
+        raise Problem(f"Cannot read the {ctx.split} split of {ctx.data_root}: {exc}") from None
     try:
-        preds = get_predictions_for(ctx.checkpoint, parser, data, ctx)
+        job = results_job(path, info, data, data_key(ctx))
+        results = wait_for(job, f"Predicting the {data.name} split with {name}")
+    except CheckpointLoadError as exc:
+        raise Problem(f"Cannot load the checkpoint {name}: {exc}") from None
     except USER_ERRORS as exc:
-        show_error(exc, f"Cannot run {ctx.checkpoint_name} on the {ctx.split} split of {ctx.data_root}")
+        raise Problem(f"Cannot run {name} on the {ctx.split} split of {ctx.data_root}: {exc}") from None
+    return info, data, results
+
+
+def results_or_stop(ctx: Context, path: Path | None = None) -> tuple[ModelInfo, LLPSplit, SplitResults]:
+    """``load_results`` of the sidebar's checkpoint (or ``path``); a problem is shown and the page stops."""
+    try:
+        info, data, results = load_results(ctx, path or ctx.checkpoint)
+    except Problem as problem:
+        (st.warning if problem.warning else st.error)(user_message(str(problem)), icon="⚠️")
         st.stop()
     if data.data_warnings:
         with st.expander(f"{len(data.data_warnings)} annotation row(s) kept as the official evaluation reads them"):
             for line in data.data_warnings:
                 st.caption(line)
-    return parser, data, preds
+    return info, data, results
+
+
+def predictions_or_stop(ctx: Context) -> tuple[ModelInfo, LLPSplit, inference.Predictions]:
+    """``results_or_stop`` of the sidebar's checkpoint, its predictions only."""
+    info, data, results = results_or_stop(ctx)
+    return info, data, results.predictions
 
 
 def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) -> bool:

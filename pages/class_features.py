@@ -19,9 +19,9 @@ st.title("Class-wise features (t-SNE)")
 ctx = context.context()
 if not widgets.require(ctx):
     st.stop()
-parser, data, preds = widgets.predictions_or_stop(ctx)
-if not parser.has_class_features:
-    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint.")
+model, data, preds = widgets.predictions_or_stop(ctx)
+if not model.has_class_features:
+    st.info(f"{ctx.checkpoint_name} is a {model.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint.")
     st.stop()
 
 

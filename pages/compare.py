@@ -51,13 +51,14 @@ def load(paths) -> dict:
     for path in paths:
         name = context.display_name(path)
         try:
-            parser, data, preds = cache.get_predictions(path, ctx)
-        except widgets.USER_ERRORS as exc:
-            widgets.show_error(exc, f"Skipping {name}")
+            model, data, found = widgets.load_results(ctx, path)
+        except widgets.Problem as problem:
+            st.error(context.user_message(f"Skipping {name}. {problem}"), icon="⚠️")
             continue
+        preds = found.predictions
         own = st.session_state.get("compare_gating", GATING_MODES[0]) == GATING_MODES[0]
-        gating = parser.gating if own else ctx.gating
-        results[name] = {"path": path, "parser": parser, "data": data, "preds": preds, "gating": gating,
+        gating = model.gating if own else ctx.gating
+        results[name] = {"path": path, "model": model, "data": data, "preds": preds, "gating": gating,
                          "binary": widgets.binary(preds, ctx, gating)}  # fmt: skip
     if len(results) < 2:
         st.stop()

@@ -19,13 +19,13 @@ st.title("Class co-occurrence")
 ctx = context.context()
 if not widgets.require(ctx):
     st.stop()
-parser, data, preds = widgets.predictions_or_stop(ctx)
-if parser.arch != "mmcse":
-    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
+model, data, preds = widgets.predictions_or_stop(ctx)
+if model.arch != "mmcse":
+    st.info(f"{ctx.checkpoint_name} is a {model.arch} model: only MM-CSE learns co-occurrence maps.")
     st.stop()
 VIEWS = ("lift over uniform", "learned beside annotations", "learned, raw", "learned − annotations")
 
-w_ec = (parser.meta.get("model_config") or {}).get("w_ec", 0.1)
+w_ec = (model.meta.get("model_config") or {}).get("w_ec", 0.1)
 with st.expander("What these maps are, and why they can look flat", expanded=False):
     st.markdown(
         "In the last FGSE layer, SECM lets the 25 class tokens of a segment attend to each other (aa, vv) and to "

@@ -40,15 +40,15 @@ def what_is_loaded(data_name: str, n_clips: int) -> None:
     st.page_link("pages/video_parser.py", label="Open the Video parser", icon=":material/movie:")
 
 
-def checkpoint_summary(parser) -> None:
-    meta = parser.meta
+def checkpoint_summary(model) -> None:
+    meta = model.meta
     train_config = meta.get("train_config") or {}
     st.subheader(f"Checkpoint: {ctx.checkpoint_name}")
     cols = st.columns(4)
-    cols[0].metric("Architecture", parser.arch)
-    cols[1].metric("Features", parser.feature_spec.name)
+    cols[0].metric("Architecture", model.arch)
+    cols[1].metric("Features", model.feature_spec.name)
     cols[2].metric("Parameters", f"{meta.get('num_parameters', 0) / 1e6:.2f} M" if meta.get("num_parameters") else "?")
-    cols[3].metric("Trained with gating", parser.gating)
+    cols[3].metric("Trained with gating", model.gating)
     with st.expander("All metadata"):
         st.write({"file": ctx.checkpoint_name, "created": meta.get("created"), "git revision": meta.get("git_revision"),
                   "seed": meta.get("seed", train_config.get("seed")), "stored metrics": meta.get("metrics")})  # fmt: skip
@@ -56,12 +56,12 @@ def checkpoint_summary(parser) -> None:
                  "feature_spec": meta.get("feature_spec")}, expanded=False)  # fmt: skip
 
 
-def ten_numbers(parser, data, scores: dict) -> None:
+def ten_numbers(model, data, scores: dict) -> None:
     st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
     st.caption(f"gating **{ctx.gating}**, segment threshold **{ctx.segment_threshold:.2f}**, video threshold "
                f"**{ctx.video_threshold:.2f}**; reference rows: protocol §5.")  # fmt: skip
     rows = {ctx.checkpoint_name: scores}
-    for split_name, stored in (parser.meta.get("metrics") or {}).items():  # what training recorded
+    for split_name, stored in (model.meta.get("metrics") or {}).items():  # what training recorded
         if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
             rows[f"stored ({split_name}, training thresholds)"] = stored
     rows.update(analysis.reference_rows(data))
@@ -133,12 +133,12 @@ def pr_section(data) -> None:
                "to the official protocol, not comparable to published numbers.")  # fmt: skip
 
 
-parser, data, preds = widgets.predictions_or_stop(ctx)
+model, data, preds = widgets.predictions_or_stop(ctx)
 what_is_loaded(data.name, len(data))
-checkpoint_summary(parser)
+checkpoint_summary(model)
 scores = widgets.split_scores(preds, data, ctx)
 if scores is None:
     st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
-ten_numbers(parser, data, scores)
+ten_numbers(model, data, scores)
 per_class_section(preds, data)

@@ -52,6 +52,7 @@ def run_app(fx, monkeypatch):
     sidebar's widget values when it switches pages after a run, so each configuration is a fresh app."""
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(fx.data))
     monkeypatch.setenv("MMCSE_RUNS", str(fx.runs))
+    monkeypatch.setenv("MMCSE_CACHE", str(fx.root / "cache"))
     monkeypatch.chdir(REPO)
 
     def run(page: str | None = None, query: dict | None = None, **state) -> AppTest:

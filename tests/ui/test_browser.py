@@ -67,7 +67,7 @@ def server(server_process):
 def server_process(tmp_path_factory):
     fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
     port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs))
+    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(fx.root / "cache"))
     log = open(tmp_path_factory.mktemp("server_log") / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
