@@ -138,10 +138,13 @@ def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) 
         first_run_message()
         return False
     if need_checkpoint and ctx.checkpoint is None:
+        where = (f"none was found in the runs folder {ctx.runs_dir}" if ctx.runs_dir is not None
+                 else "no runs folder is set")  # fmt: skip
         st.info(
-            "No checkpoint chosen. Pick one in the sidebar (runs are discovered under the runs folder), "
-            "enter a path, or upload a .safetensors / the authors' .pth. Train one with "
-            "`python -m mmcse train ...` or build the demo (it trains two) with `python -m mmcse demo`."
+            f"No checkpoint chosen: {where}. In the sidebar, type the **Runs folder** your runs are in (or start the "
+            "app with `MMCSE_RUNS=/path/to/runs`), or choose **Path** and give a checkpoint file or a run folder, "
+            "or upload a .safetensors / the authors' .pth. Train one with `python -m mmcse train ...` or build the "
+            "demo (it trains two) with `python -m mmcse demo`."
         )
         return False
     return True
@@ -172,9 +175,34 @@ def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> 
     return metrics.avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
 
 
-def plot(fig, key: str, ctx: Context, filename: str | None = None, **selection):
-    """st.plotly_chart at full width whose toolbar camera downloads the sidebar's format (PNG or SVG).
-    ``selection``: on_select / selection_mode, passed through (returns the selection event)."""
+def provenance(ctx: Context, gating: str | None = None, checkpoint: str | None = None) -> str:
+    """What made a figure or a table, in one line: checkpoint, split, gating, thresholds."""
+    return (f"{checkpoint or ctx.checkpoint_name} · {ctx.split} split of {Path(str(ctx.data_root)).name} · gating "
+            f"{gating or ctx.gating} · segment threshold {ctx.segment_threshold:.2f} · video threshold "
+            f"{ctx.video_threshold:.2f}")  # fmt: skip
+
+
+def csv_header(ctx: Context, checkpoints=None, gating: str | None = None) -> str:
+    """``#`` comment lines that open a downloaded CSV: checkpoint(s) with their sha256, dataset, split, gating
+    and thresholds (read it with ``pandas.read_csv(path, comment="#")``)."""
+    from pages._cache import checkpoint_identity
+
+    lines = []
+    for path in checkpoints or [ctx.checkpoint]:
+        identity = checkpoint_identity(str(path), mtime(path))
+        lines.append(f"# checkpoint: {display_name(path)} (sha256 {identity['sha256']})")
+    lines += [f"# dataset: {ctx.data_root}", f"# split: {ctx.split}", f"# gating: {gating or ctx.gating}",
+              f"# segment_threshold: {ctx.segment_threshold:.2f}", f"# video_threshold: {ctx.video_threshold:.2f}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plot(fig, key: str, ctx: Context, filename: str | None = None, provenance_text: str | bool = True, **selection):
+    """st.plotly_chart at full width whose toolbar camera downloads the sidebar's format (PNG or SVG), the
+    figure saying what made it (``provenance_text``: True for the sidebar's checkpoint, split, gating and
+    thresholds; a text; False for none). ``selection``: on_select / selection_mode, passed through (returns
+    the selection event)."""
+    if provenance_text:
+        viz.with_provenance(fig, provenance(ctx) if provenance_text is True else provenance_text)
     config = viz.figure_config(ctx.figure_format, filename or key)
     return st.plotly_chart(fig, width="stretch", key=key, config=config, **selection)
 
@@ -197,6 +225,9 @@ def clip_video(ctx: Context, filename: str) -> tuple[Path | None, str]:
         return rendered, "rendered"
     if ctx.video_dir is not None and ctx.video_dir.is_dir():
         return None, f"no video file for {filename} in {ctx.video_dir} (LLP videos are downloaded by users)"
+    if ctx.video_dir is not None:
+        return None, (f"the video folder {ctx.video_dir} does not exist: set the sidebar's Video folder to where the "
+                      "clips' video files are (LLP videos are downloaded by users)")  # fmt: skip
     return None, "no video folder set: set it in the sidebar (LLP videos are downloaded by users)"
 
 
@@ -255,17 +286,39 @@ def timeline_component():
 
 
 def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_id: str, video_note: str = "",
-                  on_step=None):  # fmt: skip
+                  on_steps=None, view: dict | None = None, table_row: int | None = None, on_view=None):  # fmt: skip
     """The synchronised timeline: video beside the lanes of each section ({"title", "timeline"}), playhead,
-    click-to-seek, zoom, keys. ``on_step``: called when j / k asks for the next / previous clip (the
-    offset is in st.session_state[key]["step"]). Returns the component result (``.time``: where the user
-    paused, in seconds)."""
+    click-to-seek, zoom, keys. ``on_steps``: called when j / k were pressed (the running total is in
+    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom"} to open with;
+    ``on_view``: called when the user changes them (st.session_state[key]["view"]); ``table_row``: the
+    open clip's row in the clip table, scrolled into view. Returns the component result (``.time``: where the
+    user paused, {"time", "clip"})."""
     url, note = video_url(video_path, key)
     if note:
         st.caption(note)
         st.video(str(video_path))
-    payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_step is not None,
-               "video_note": video_note, "mode": "rows"}  # fmt: skip
-    callbacks = {"on_time_change": lambda: None, "on_step_change": on_step or (lambda: None)}
+    payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_steps is not None,
+               "video_note": video_note, "mode": "rows", "view": view or {}, "table_row": table_row}  # fmt: skip
+    callbacks = {"on_time_change": lambda: None, "on_steps_change": on_steps or (lambda: None),
+                 "on_view_change": on_view or (lambda: None)}  # fmt: skip
     return timeline_component()(data=payload, key=key, **callbacks)
 
+
+def step_offset(key: str) -> int:
+    """The j / k presses (net, +1 a j, -1 a k) not yet applied: the component reports a running total per
+    mount ({"id", "net"}), so presses made while a rerun was under way are counted, never lost or doubled."""
+    value = (st.session_state.get(key) or {}).get("steps")
+    if not isinstance(value, dict):
+        return 0
+    seen = st.session_state.get(f"_{key}_steps_seen") or {}
+    base = int(seen.get("net", 0)) if seen.get("id") == value.get("id") else 0
+    st.session_state[f"_{key}_steps_seen"] = {"id": value.get("id"), "net": int(value.get("net", 0))}
+    return int(value.get("net", 0)) - base
+
+
+def paused_time(result, clip_id: str) -> float | None:
+    """Where the user paused or seeked in ``clip_id`` (None when the last report was of another clip)."""
+    value = getattr(result, "time", None)
+    if isinstance(value, dict):
+        return float(value["time"]) if value.get("clip") == clip_id and value.get("time") is not None else None
+    return None

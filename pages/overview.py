@@ -116,8 +116,9 @@ def per_class_table(report) -> None:
                  width="stretch", height=420, key="per_class_table")  # fmt: skip
     st.caption(f"Support: annotated {level}s. n/a: precision without predictions, recall without annotations, "
                "F for a class in neither. Sort by a column header.")  # fmt: skip
-    st.download_button("Per-class table (CSV)", report.to_csv(index=False, float_format="%.4f"), "per_class.csv",
-                       "text/csv", key="dl_per_class")  # fmt: skip
+    st.download_button("Per-class table (CSV)", widgets.csv_header(ctx) + report.to_csv(index=False, float_format="%.4f"),
+                       f"per_class_{ctx.split}.csv", "text/csv", key="dl_per_class",
+                       help="opens with # lines naming the checkpoint (sha256), dataset, split, gating and thresholds")  # fmt: skip
 
 
 def pr_section(data) -> None:
