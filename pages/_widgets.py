@@ -168,6 +168,24 @@ def binary(preds: inference.Predictions, ctx: Context, gating: str | None = None
     return preds.binary(gating or ctx.gating, ctx.segment_threshold, ctx.video_threshold)
 
 
+def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> bool:
+    """Say so when the checkpoint predicts no event at all on the split at the sidebar's gating and
+    thresholds (its scores are then the "predict nothing" row); True when it does."""
+    pred_a, pred_v = binary(preds, ctx)
+    if pred_a.any() or pred_v.any():
+        return False
+    st.warning(
+        f"**{ctx.checkpoint_name} predicts no event** on the {data.name} split at gating {ctx.gating}, segment "
+        f"threshold {ctx.segment_threshold:.2f} and video threshold {ctx.video_threshold:.2f}: its scores are those "
+        f"of the \"predict nothing\" row. Its highest segment probability is {float(preds.segment_prob.max()):.3f}; "
+        f"highest video-level P {float(preds.video_prob.max()):.3f}, P_a {float(preds.audio_prob.max()):.3f}, "
+        f"P_v {float(preds.visual_prob.max()):.3f}. Lower the thresholds in the sidebar, or check the checkpoint "
+        "(an untrained or collapsed model predicts nothing).",
+        icon="⚠️",
+    )
+    return True
+
+
 def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> dict[str, float] | None:
     if data.gt_audio is None:
         return None

@@ -141,5 +141,6 @@ scores = widgets.split_scores(preds, data, ctx)
 if scores is None:
     st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
+widgets.warn_if_predicts_nothing(preds, data, ctx)
 ten_numbers(model, data, scores)
 per_class_section(preds, data)

@@ -130,6 +130,7 @@ def dataset_clip() -> None:
     table = cache.clip_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
                              ctx.segment_threshold, ctx.video_threshold, has_video)  # fmt: skip
     pred_a, pred_v = widgets.binary(preds, ctx)
+    widgets.warn_if_predicts_nothing(preds, data, ctx)
     current = pick_clip(table, data)
     ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, **clip_filters(data.gt_audio is not None))
     ids = browse.sort_clips(table, ids, st.session_state["clip_sort"], bool(st.session_state.get("clip_desc")))
