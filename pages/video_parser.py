@@ -26,6 +26,7 @@ ctx = context.context()
 if not widgets.require(ctx, need_data=False):
     st.stop()
 
+TABLE_KEY = "_clip_table_key"  # the widget key of the clip table drawn last
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 TABLE_COLUMNS = {
     # pinned: in a narrow window the table scrolls sideways and the clip id stays in view
@@ -60,11 +61,16 @@ def clip_filters(has_gt: bool) -> dict:
     return {"query": query, "classes": [LLP_CLASSES.index(c) for c in classes], "modality": modality, "error": errors}
 
 
-def on_table_select(key: str, ids: list[str]):
+def on_table_select(key: str, ids: list[str], shown_clip: str | None):
+    """A row click on the current table opens its clip. A table that j / k (or a link) has since replaced,
+    or a selection of the clip the table was drawn to highlight, is not a click: a table that mounts with
+    its highlighted row may report it in a later rerun, which would undo the key presses made meanwhile."""
+
     def callback() -> None:
-        rows = st.session_state[key]["selection"]["rows"]
-        if rows:
-            nav.set_clip(ids[rows[0]], moved=False)
+        rows = (st.session_state.get(key) or {}).get("selection", {}).get("rows") or []
+        if not rows or key != st.session_state.get(TABLE_KEY) or ids[rows[0]] == shown_clip:
+            return
+        nav.set_clip(ids[rows[0]], moved=False)
 
     return callback
 
@@ -94,9 +100,10 @@ def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
     """The clip table (single-row selection; rows in the chosen sort order) and the previous / next buttons."""
     digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
     key = f"clip_table_{digest}_{st.session_state.get(nav.MOVES, 0)}"
+    st.session_state[TABLE_KEY] = key
     default = {"selection": {"rows": [ids.index(current)]}} if current in ids else None
     shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
-    st.dataframe(shown, key=key, on_select=on_table_select(key, ids), selection_mode="single-row",
+    st.dataframe(shown, key=key, on_select=on_table_select(key, ids, current), selection_mode="single-row",
                  selection_default=default, height=260, width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
     cols = st.columns([1, 1, 4])
     cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)

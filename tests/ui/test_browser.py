@@ -295,6 +295,49 @@ def test_clip_table_keys_and_threshold_keep_the_clip(server, browser, shots, tes
     page.context.close()
 
 
+def test_the_view_is_a_url_and_j_k_follow_the_shown_order_without_losing_presses(server, browser, shots, test_clips):
+    """Sort, TP / FP / FN mode and zoom survive a reload through the URL; j / k walk the table's shown order
+    (here clip ids descending); three presses in a row, made while the reruns they cause are under way, move
+    three clips (the component reports a running total, not one trigger per press); the open row is scrolled
+    into view."""
+    url, _ = server
+    order = sorted(test_clips, reverse=True)
+    page = new_page(browser, height=1300)
+    page.goto(f"{url}/video_parser?sort=clip&desc=1")
+    start = test_clips[0]  # the showcase (the only clip with a video), kept by id whatever the order
+    wait_timeline(page, start)
+    wait_idle(page)
+    position = order.index(start)
+    key, step = ("j", +1) if position + 3 < len(order) else ("k", -1)
+    page.locator("h1").first.click()
+    for _ in range(3):
+        page.keyboard.press(key)  # no wait between the presses
+    target = order[position + 3 * step]
+    wait_timeline(page, target)
+    wait_idle(page)
+    assert header_clip(page) == target and f"clip={target}" in page.url
+    table = page.locator('[data-testid="stDataFrame"]').first
+    page.wait_for_function("([t, r]) => t.dataset.scrolledRow === String(r)", arg=[table.element_handle(), order.index(target)],
+                           timeout=30_000)  # fmt: skip
+    timeline = page.locator(".mmcse-timeline").first
+    page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
+    timeline.locator(".zoom-in").click()
+    page.wait_for_function("() => location.search.includes('mode=errors') && location.search.includes('zoom=2')", timeout=120_000)
+    wait_idle(page)
+    assert "sort=clip" in page.url and "desc=1" in page.url
+    page.reload()
+    wait_timeline(page, target)
+    wait_idle(page)
+    timeline = page.locator(".mmcse-timeline").first
+    assert timeline.get_attribute("data-mode") == "errors"
+    assert timeline.locator(".inner").evaluate("e => e.style.width") == "200%"
+    page.locator("h1").first.click()
+    page.keyboard.press(key)
+    wait_timeline(page, order[position + 4 * step])  # the restored order, after the reload too
+    page.screenshot(path=str(shots / "view_from_url.png"), full_page=True)
+    page.context.close()
+
+
 def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_clips):
     url, _ = server
     page = new_page(browser)
