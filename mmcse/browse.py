@@ -198,6 +198,13 @@ def clip_parse(predictions, row: int, gating: str, segment_threshold: float, vid
     return replace(parse, events=[replace(ev, filename=name) for ev in parse.events])
 
 
+def shown_seconds(parse) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pred_a, pred_v, segment_prob) of a `inference.VideoParse` over the seconds the video has: the loop
+    that fills a short video's last 10-s window (``segment_real`` false) is never drawn or counted."""
+    real = len(parse.segment_prob) if parse.segment_real is None else int(np.asarray(parse.segment_real).sum())
+    return parse.pred_a[:real], parse.pred_v[:real], parse.segment_prob[:real]
+
+
 def clip_record(parse, checkpoint: dict, code_revision: str | None, weak=None, gt_a=None, gt_v=None) -> dict:
     """`export.parse_record` of a clip plus what a reviewer needs to reproduce it: the code revision that
     made it and, where known, the ground truth (weak label names, dense audio / visual (10, 25) 0/1)."""

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -180,39 +181,33 @@ def load(key: str, folder: Path | None = None) -> SplitResults | None:
 # ----------------------------------------------------------------------------- the one model pass
 
 
-def _prefetched(batches):
-    """The items of an iterator, the next one read on a thread while the caller works on the current."""
-    it = iter(batches)
-    box: dict[str, Any] = {}
+def _forward(parser: Parser, audio, visual, visual_st, keep_attn: bool, keep_slots: bool) -> SimpleNamespace:
+    """One batch through the model (on a worker thread: grad mode is per thread) -> numpy outputs."""
+    import torch
 
-    def read() -> None:
-        try:
-            box["item"] = next(it)
-        except StopIteration:
-            box["stop"] = True
-        except BaseException as exc:  # noqa: BLE001 re-raised in the caller's thread
-            box["error"] = exc
+    def numpy(x):
+        return None if x is None else x.detach().float().cpu().numpy()
 
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    while True:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        if box.pop("stop", False):
-            return
-        item = box.pop("item")
-        thread = threading.Thread(target=read, daemon=True)
-        thread.start()
-        yield item
+    with torch.no_grad():
+        out = parser.forward(audio, visual, visual_st)
+    return SimpleNamespace(
+        **{f: numpy(getattr(out, f)) for f in PROB_FIELDS},
+        attn={k: numpy(v) for k, v in out.attn.items()} if keep_attn and out.attn else {},
+        class_features=numpy(out.class_features) if keep_slots else None,  # (B, 10, 2, 26, d_c)
+        enhanced_features=numpy(out.enhanced_features) if keep_slots else None,  # (B, 10, 2, 25, d_c)
+    )
 
 
 def compute(parser: Parser, split: LLPSplit, progress: Progress | None = None, batch_size: int = 64,
-            feature_limit: int = FEATURE_CLIPS) -> tuple[Predictions, dict | None, dict[str, FeaturePool]]:  # fmt: skip
+            feature_limit: int = FEATURE_CLIPS, workers: int = 1) -> tuple[Predictions, dict | None, dict[str, FeaturePool]]:  # fmt: skip
     """One pass of the model over the split -> (predictions, maps {"active", "all"} or None, feature pools
     {"cafd", "fgse"} (empty without class-wise features)). The same numbers as ``parser.predict_split``,
-    ``analysis.cooccurrence_maps`` and ``analysis.class_feature_samples`` (up to ``feature_limit`` clips)."""
-    import torch
+    ``analysis.cooccurrence_maps`` and ``analysis.class_feature_samples`` (up to ``feature_limit`` clips).
+    ``workers`` threads run the model on consecutive batches (each op single-threaded, so two workers use two
+    cores without OpenMP threads spinning at barriers); this thread reads the next features meanwhile and
+    gathers the results in split order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
     from mmcse.analysis import FeaturePoolBuilder, MapAccumulator, active_segments
     from mmcse.inference import Predictions
@@ -223,28 +218,36 @@ def compute(parser: Parser, split: LLPSplit, progress: Progress | None = None, b
     keep = feature_rows(n, feature_limit)
     builders = {s: FeaturePoolBuilder(s, keep) for s in STAGES} if parser.has_class_features else {}
     parts: dict[str, list[np.ndarray]] = {f: [] for f in PROB_FIELDS}
-    start, d_class = 0, 1
-    with torch.no_grad():
-        for audio, visual, visual_st in _prefetched(split.feature_batches(batch_size)):
-            out = parser.forward(audio, visual, visual_st)
-            b = len(audio)
-            rows = slice(start, start + b)
-            for f in PROB_FIELDS:
-                parts[f].append(getattr(out, f).detach().float().cpu().numpy())
-            if maps is not None and out.attn:
-                attn = {k: v.detach().float().cpu().numpy() for k, v in out.attn.items()}  # (B, 10, 25, 25)
-                maps.add(attn, active_segments(parser, split, rows, out))
-            gt = (None, None) if split.gt_audio is None else (split.gt_audio[rows], split.gt_visual[rows])
-            for stage, builder in builders.items():
-                slots = out.class_features if stage == "cafd" else out.enhanced_features  # (B, 10, 2, S, d_c)
-                if slots is not None:
-                    builder.add(slots.detach().float().cpu().numpy(), start, split.label[rows], *gt)
-                    d_class = slots.shape[-1]
-            start += b
-            if progress is not None:
-                progress(start, n)
+    state = {"start": 0, "d_class": 1}
+
+    def gather(out: SimpleNamespace) -> None:
+        start = state["start"]
+        b = len(out.video_prob)
+        rows = slice(start, start + b)
+        for f in PROB_FIELDS:
+            parts[f].append(getattr(out, f))
+        if maps is not None and out.attn:
+            maps.add(out.attn, active_segments(parser, split, rows, out))  # attn (B, 10, 25, 25)
+        gt = (None, None) if split.gt_audio is None else (split.gt_audio[rows], split.gt_visual[rows])
+        for stage, builder in builders.items():
+            slots = out.class_features if stage == "cafd" else out.enhanced_features  # (B, 10, 2, S, d_c)
+            if slots is not None:
+                builder.add(slots, start, split.label[rows], *gt)
+                state["d_class"] = slots.shape[-1]
+        state["start"] = start + b
+        if progress is not None:
+            progress(start + b, n)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque = deque()
+        for audio, visual, visual_st in split.feature_batches(batch_size):
+            pending.append(pool.submit(_forward, parser, audio, visual, visual_st, maps is not None, bool(builders)))
+            while len(pending) > max(1, workers):
+                gather(pending.popleft().result())
+        while pending:
+            gather(pending.popleft().result())
     preds = Predictions(**{f: np.concatenate(v) for f, v in parts.items()}, filenames=list(split.filenames))
-    pools = {s: b.build(d_class) for s, b in builders.items()}
+    pools = {s: b.build(state["d_class"]) for s, b in builders.items()}
     return preds, None if maps is None else {v: maps.maps(v == "active") for v in ("active", "all")}, pools
 
 
@@ -275,10 +278,10 @@ def store(key: str, preds: Predictions, maps: dict | None, pools: dict[str, Feat
 
 
 def compute_and_store(parser: Parser, split: LLPSplit, key: str, progress: Progress | None = None,
-                      folder: Path | None = None, info: dict[str, Any] | None = None) -> SplitResults:  # fmt: skip
+                      folder: Path | None = None, info: dict[str, Any] | None = None, workers: int = 1) -> SplitResults:  # fmt: skip
     """``compute`` then ``store``: what a background job runs."""
     started = time.perf_counter()
-    preds, maps, pools = compute(parser, split, progress)
+    preds, maps, pools = compute(parser, split, progress, workers=workers)
     return store(key, preds, maps, pools, time.perf_counter() - started, info or {"split": split.name}, folder)
 
 

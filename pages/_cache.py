@@ -135,6 +135,15 @@ def results_key(path: Path, info: ModelInfo, key: tuple) -> str:
                         _stream_mtimes(key, spec))  # fmt: skip
 
 
+def predict_workers() -> int:
+    """Threads that run the model over a split ($MMCSE_PREDICT_WORKERS, default 2 on a machine with two or
+    more cores): each runs its ops on one core, so two use both cores (the split's first pass takes about
+    half as long on two free cores) without OpenMP threads spinning at barriers on busy ones."""
+    import os
+
+    return max(1, int(os.environ.get("MMCSE_PREDICT_WORKERS") or min(2, os.cpu_count() or 1)))
+
+
 def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> prediction_cache.Job:
     """The checkpoint's results on the split: in memory, else on disk (prediction_cache), else computed on a
     background thread (one job per results key, shared by every page and session)."""
@@ -152,7 +161,7 @@ def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> pred
             parser = inference.Parser.from_checkpoint(path, device="auto")
         except (ValueError, OSError, KeyError) as exc:
             raise CheckpointLoadError(str(exc)) from None
-        return prediction_cache.compute_and_store(parser, data, rkey, progress,
+        return prediction_cache.compute_and_store(parser, data, rkey, progress, workers=predict_workers(),
                                                   info={"checkpoint_sha256": sha, "split": data.name})  # fmt: skip
 
     return prediction_cache.background(rkey, len(data), work)
@@ -215,6 +224,12 @@ def video_flags(ctx: Context, filenames: list[str]) -> tuple[bool, ...]:
     if ctx.data_root is not None:
         renderable = _demo_renderable(str(ctx.data_root), mtime(Path(ctx.data_root) / "manifest.json"), tuple(filenames))
     return tuple(name in stems or name[:11] in ids or r for name, r in zip(filenames, renderable))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def reference_rows(key: tuple, spec_json: str, csv_modified: float) -> dict:
+    """analysis.reference_rows of a split (they depend on its annotations only), computed once."""
+    return analysis.reference_rows(_cached_split_spec(spec_json, key))
 
 
 @st.cache_data(show_spinner="Sweeping the thresholds...", max_entries=16)

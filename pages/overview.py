@@ -4,6 +4,8 @@ recall, support), a threshold sweep and per-class precision-recall curves."""
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from mmcse import analysis, viz
@@ -64,7 +66,9 @@ def ten_numbers(model, data, scores: dict) -> None:
     for split_name, stored in (model.meta.get("metrics") or {}).items():  # what training recorded
         if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
             rows[f"stored ({split_name}, training thresholds)"] = stored
-    rows.update(analysis.reference_rows(data))
+    key = cache.data_key(ctx)
+    rows.update(cache.reference_rows(key, json.dumps(model.feature_spec.to_dict(), sort_keys=True),
+                                     cache.mtime(data.split_csv)))  # fmt: skip
     table = viz.metrics_table(rows)
     for level, prefix in (("segment", "Seg "), ("event", "Evt ")):
         part = table[[c for c in table.columns if c.startswith(prefix)]]

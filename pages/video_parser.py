@@ -161,8 +161,7 @@ def header(clip: str, row: pd.Series, checkpoint: str) -> None:
 def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=None, table_row=None,
                uploaded: bool = False) -> None:  # fmt: skip
     # only the seconds the video has: the loop that fills an upload's last 10-s window is never drawn
-    real = int(parse.segment_real.sum()) if parse.segment_real is not None else len(parse.segment_prob)
-    pred_a, pred_v, prob = parse.pred_a[:real], parse.pred_v[:real], parse.segment_prob[:real]
+    pred_a, pred_v, prob = browse.shown_seconds(parse)
     classes = viz.lane_classes(pred_a, pred_v, gt_a, gt_v, weak)
     timeline = viz.timeline_data(pred_a, pred_v, prob, gt_a, gt_v, classes=classes,
                                  segment_threshold=ctx.segment_threshold)  # fmt: skip

@@ -202,3 +202,16 @@ def test_export_names_the_checkpoint_by_its_full_sha256_and_explains_video_prob(
     identity = export.checkpoint_identity(path)
     assert identity["sha256"] == hashlib.sha256(b"weights").hexdigest() and len(identity["sha256"]) == 64
     assert "exceed 1" in export.FIELD_NOTES["video_prob"]
+
+
+def test_an_uploads_looped_filler_is_never_shown():
+    from mmcse.inference import VideoParse
+
+    prob = np.full((10, 2, 25), 0.9)  # a 7-s video: seconds 7-9 repeat it to fill the window
+    real = np.arange(10) < 7
+    parse = VideoParse(path="short.mp4", duration=7.0, segment_prob=prob, video_prob=np.full((1, 25), 0.9),
+                       audio_prob=np.full((1, 25), 0.9), visual_prob=np.full((1, 25), 0.9), pred_a=None, pred_v=None,
+                       events=[], segment_real=real).rethreshold("mmcse", 0.5, 0.5)  # fmt: skip
+    pred_a, pred_v, shown = browse.shown_seconds(parse)
+    assert pred_a.shape == pred_v.shape == (7, 25) and shown.shape == (7, 2, 25)
+    assert max(ev.offset for ev in parse.events) == 7.0

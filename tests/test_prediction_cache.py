@@ -37,6 +37,17 @@ def computed(parser, split):
     return prediction_cache.compute(parser, split, batch_size=64)
 
 
+def test_two_workers_give_the_same_results_in_split_order(parser, split):
+    one = prediction_cache.compute(parser, split, batch_size=3, workers=1)
+    preds, maps, pools = prediction_cache.compute(parser, split, batch_size=3, workers=2)  # 6 batches, 2 threads
+    for field in prediction_cache.PROB_FIELDS:
+        np.testing.assert_array_equal(getattr(preds, field), getattr(one[0], field))
+    np.testing.assert_array_equal(maps["active"]["av"], one[1]["active"]["av"])
+    for stage in STAGES:
+        np.testing.assert_array_equal(pools[stage].features, one[2][stage].features)
+        np.testing.assert_array_equal(pools[stage].clip, one[2][stage].clip)
+
+
 def test_one_pass_equals_the_separate_functions(parser, split, computed):
     preds, maps, pools = computed
     direct = parser.predict_split(split)

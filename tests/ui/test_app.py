@@ -482,7 +482,7 @@ def test_a_split_change_opens_that_splits_showcase_without_a_warning(run_app, fx
 # ----------------------------------------------------------------------------- issue 19: real data
 
 
-def test_results_are_computed_once_for_every_page_and_after_a_restart(run_app, fx, monkeypatch):
+def test_results_are_computed_once_for_every_page_and_after_a_restart(run_app, fx, monkeypatch, tmp_path):
     """One model pass per checkpoint and split, shared by the pages, kept on disk: after a "server restart"
     (the process's jobs forgotten) the pages read the files and the model never runs again."""
     from mmcse import prediction_cache
@@ -491,11 +491,12 @@ def test_results_are_computed_once_for_every_page_and_after_a_restart(run_app, f
     compute = prediction_cache.compute
     monkeypatch.setattr(prediction_cache, "compute", lambda *a, **k: calls.append(1) or compute(*a, **k))
     monkeypatch.setattr(prediction_cache, "_JOBS", {})
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))  # empty: the first page computes
     for page in ("overview", "video_parser", "cooccurrence", "class_features"):
         run_app(page, split="val", ckpt_pick=MMCSE)
     assert len(calls) == 1
-    files = sorted(p.name for p in (fx.root / "cache").iterdir() if not p.name.startswith("."))
-    assert any(f.endswith(".features.safetensors") for f in files) and any(f.endswith("0.safetensors") or f for f in files)
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(files) == 2 and files[0].endswith(".features.safetensors") and files[1] == files[0].split(".")[0] + ".safetensors"
     monkeypatch.setattr(prediction_cache, "_JOBS", {})  # a new server process
     at = run_app("overview", split="val", ckpt_pick=MMCSE)
     assert len(calls) == 1
@@ -561,3 +562,39 @@ def test_the_video_parser_view_is_a_url_and_j_k_follow_the_shown_order(run_app, 
     assert at.query_params["q"] in ("Dog", ["Dog"])
     overview = run_app(query={**query, "clip": first})  # another page: no stale clip or view parameters
     assert "clip" not in overview.query_params and "sort" not in overview.query_params
+
+
+def test_figures_and_csvs_say_which_checkpoint_split_gating_and_thresholds_made_them(run_app, fx):
+    import io
+
+    import pandas as pd
+
+    from mmcse.prediction_cache import file_sha256
+    from pages import _context as context
+    from pages import _widgets as widgets
+
+    at = run_app(ckpt_pick=MMCSE, gating="fused", segment_threshold=0.4)
+    title = chart(at, "ten_numbers")["layout"]["title"]["text"]
+    for part in (MMCSE, "test split", "gating fused", "segment threshold 0.40", "video threshold 0.50"):
+        assert part in title
+    ctx = context.Context(checkpoint=fx.mmcse_checkpoint, data_root=fx.data, split="val", gating="modality",
+                          segment_threshold=0.3, video_threshold=0.6)  # fmt: skip
+    header = widgets.csv_header(ctx)
+    assert f"sha256 {file_sha256(fx.mmcse_checkpoint)}" in header
+    for line in ("# split: val", "# gating: modality", "# segment_threshold: 0.30", "# video_threshold: 0.60"):
+        assert line in header
+    table = pd.read_csv(io.StringIO(header + "class,F\nDog,1.0\n"), comment="#")
+    assert list(table.columns) == ["class", "F"]  # the header lines do not get in the way of a reader
+
+
+def test_a_video_folder_that_does_not_exist_is_said_and_a_stale_pause_is_not_shown(run_app, fx, tmp_path):
+    from pages import _widgets as widgets
+
+    at = run_app("video_parser", ckpt_pick=MMCSE, video_dir=str(tmp_path / "no_videos"))
+    assert any("no_videos does not exist" in c.value for c in at.sidebar.caption)
+
+    class Result:
+        time = {"time": 3.0, "clip": "a_0_10"}
+
+    assert widgets.paused_time(Result(), "a_0_10") == 3.0
+    assert widgets.paused_time(Result(), "b_0_10") is None  # after j: the pause was in another clip

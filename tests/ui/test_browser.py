@@ -325,6 +325,8 @@ def test_the_view_is_a_url_and_j_k_follow_the_shown_order_without_losing_presses
     page.wait_for_function("() => location.search.includes('mode=errors') && location.search.includes('zoom=2')", timeout=120_000)
     wait_idle(page)
     assert "sort=clip" in page.url and "desc=1" in page.url
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(href.startswith(url) for href in icons), icons  # served by the app: works offline
     page.reload()
     wait_timeline(page, target)
     wait_idle(page)
