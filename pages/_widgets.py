@@ -168,10 +168,11 @@ def binary(preds: inference.Predictions, ctx: Context, gating: str | None = None
     return preds.binary(gating or ctx.gating, ctx.segment_threshold, ctx.video_threshold)
 
 
-def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> bool:
+def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: Context, binary_preds=None) -> bool:
     """Say so when the checkpoint predicts no event at all on the split at the sidebar's gating and
-    thresholds (its scores are then the "predict nothing" row); True when it does."""
-    pred_a, pred_v = binary(preds, ctx)
+    thresholds (its scores are then the "predict nothing" row); True when it does. ``binary_preds``: the
+    thresholded (pred_a, pred_v) when the page has them."""
+    pred_a, pred_v = binary_preds if binary_preds is not None else binary(preds, ctx)
     if pred_a.any() or pred_v.any():
         return False
     st.warning(

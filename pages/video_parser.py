@@ -101,9 +101,16 @@ def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
     digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
     key = f"clip_table_{digest}_{st.session_state.get(nav.MOVES, 0)}"
     st.session_state[TABLE_KEY] = key
-    default = {"selection": {"rows": [ids.index(current)]}} if current in ids else None
+    # the highlighted row is the clip open when this table (this key) was first drawn: an unchanged table
+    # is then an unchanged message, which Streamlit does not send again (a 10,000-row table is megabytes)
+    drawn_for = st.session_state.setdefault("_clip_table_drawn_for", {})
+    if key not in drawn_for:
+        drawn_for.clear()
+        drawn_for[key] = current
+    highlighted = drawn_for[key]
+    default = {"selection": {"rows": [ids.index(highlighted)]}} if highlighted in ids else None
     shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
-    st.dataframe(shown, key=key, on_select=on_table_select(key, ids, current), selection_mode="single-row",
+    st.dataframe(shown, key=key, on_select=on_table_select(key, ids, highlighted), selection_mode="single-row",
                  selection_default=default, height=260, width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
     cols = st.columns([1, 1, 4])
     cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)
@@ -137,7 +144,7 @@ def dataset_clip() -> None:
     table = cache.clip_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
                              ctx.segment_threshold, ctx.video_threshold, has_video)  # fmt: skip
     pred_a, pred_v = widgets.binary(preds, ctx)
-    widgets.warn_if_predicts_nothing(preds, data, ctx)
+    widgets.warn_if_predicts_nothing(preds, data, ctx, (pred_a, pred_v))
     current = pick_clip(table, data)
     ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, **clip_filters(data.gt_audio is not None))
     ids = browse.sort_clips(table, ids, st.session_state["clip_sort"], bool(st.session_state.get("clip_desc")))
