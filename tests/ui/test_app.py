@@ -341,6 +341,7 @@ def test_upload_messages_name_the_users_file_not_the_stored_one(tmp_path, monkey
 def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(tmp_path / "nothing"))
     monkeypatch.setenv("MMCSE_RUNS", str(tmp_path / "nothing"))
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.session_state["data_root"] = ""
@@ -350,13 +351,14 @@ def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_first_use_on_the_shipped_demo(monkeypatch):
+def test_first_use_on_the_shipped_demo(monkeypatch, tmp_path):
     """The compact demo: the Overview says it is a procedural demo with simulated pseudo labels, and the
     Video parser opens on the best test clip with events in both modalities, its video rendered on demand
     when it was not shipped."""
     demo = REPO / "assets" / "demo"
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(demo))
     monkeypatch.setenv("MMCSE_RUNS", str(demo / "runs"))
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(REPO)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception

@@ -467,7 +467,7 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     # a checkpoint of the demo features (the tiny fixture spec has no offline extractor)
     page.locator("label").filter(has_text="Path").first.click(timeout=60_000)
     wait_idle(page)
-    box = page.get_by_label("Checkpoint path (.safetensors or the authors' .pth)")
+    box = page.get_by_label("Checkpoint or run folder (.safetensors, the authors' .pth, or a folder)")
     box.fill(str(fx.demo_checkpoint))
     box.press("Enter")
     wait_idle(page)
@@ -489,6 +489,19 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     assert page.get_by_role("heading", name="Segment probabilities").count() == 1
     assert timeline_clip(page) == fx.video.name
     page.screenshot(path=str(shots / "upload_video.png"), full_page=True)
+    # a 7-s video: lanes, curves and heatmaps over its 7 seconds, not the loop that fills its 10-s window
+    from helpers.app_fixture import write_test_video
+
+    short = write_test_video(tmp_path / "short7.mp4", seconds=7.0)
+    uploader.set_input_files(str(short))
+    page.wait_for_function("() => { const t = document.querySelector('.mmcse-timeline'); return t && t.dataset.clip === 'short7.mp4'; }",
+                           timeout=120_000)  # fmt: skip
+    wait_idle(page)
+    ticks = page.locator(".mmcse-timeline .tick").all_inner_texts()
+    assert ticks[-1] == "7s", ticks
+    curve = page.locator(".mmcse-timeline .curve").first.get_attribute("viewBox")
+    assert curve == "0 0 7 1"  # the probability curve: 7 segments
+    assert page.locator(".js-plotly-plot").filter(has_text="ground truth").count() == 0  # an upload has none
     page.context.close()
 
 
