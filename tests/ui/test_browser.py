@@ -352,6 +352,14 @@ def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_cli
     page.goto(f"{url}/compare")
     page.get_by_role("heading", name="Where they disagree most").wait_for(timeout=120_000)
     wait_idle(page)
+    assert "clip=" not in page.url  # the Video parser's clip does not ride along
+    # the stacked timeline: no j / k there (its legend does not offer them), the events under the playhead
+    # listed for every checkpoint, not only the first
+    stacked = page.locator(".mmcse-timeline").first
+    stacked.locator(".legend").wait_for(state="attached", timeout=120_000)
+    assert "j / k" not in stacked.locator(".legend").inner_text()
+    now = stacked.locator(".now").inner_text()
+    assert "tiny_mmcse/best.safetensors" in now and "tiny_han/best.safetensors" in now, now
     table = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("canvas")).last
     tables = page.locator('[data-testid="stDataFrame"]')
     for i in range(tables.count()):  # the disagreement table is the one after its heading
@@ -467,7 +475,7 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     # a checkpoint of the demo features (the tiny fixture spec has no offline extractor)
     page.locator("label").filter(has_text="Path").first.click(timeout=60_000)
     wait_idle(page)
-    box = page.get_by_label("Checkpoint or run folder (.safetensors, the authors' .pth, or a folder)")
+    box = page.get_by_role("textbox", name="Checkpoint or run folder (.safetensors, the authors' .pth, or a folder)")
     box.fill(str(fx.demo_checkpoint))
     box.press("Enter")
     wait_idle(page)
@@ -494,8 +502,10 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
 
     short = write_test_video(tmp_path / "short7.mp4", seconds=7.0)
     uploader.set_input_files(str(short))
-    page.wait_for_function("() => { const t = document.querySelector('.mmcse-timeline'); return t && t.dataset.clip === 'short7.mp4'; }",
-                           timeout=120_000)  # fmt: skip
+    try:
+        wait_timeline(page, "short7.mp4")
+    finally:
+        page.screenshot(path=str(shots / "upload_short_video.png"), full_page=True)
     wait_idle(page)
     ticks = page.locator(".mmcse-timeline .tick").all_inner_texts()
     assert ticks[-1] == "7s", ticks
