@@ -329,24 +329,27 @@ export default function (component) {
   state.cleanup = attach(v);
   if (data.table_row != null && (state.scrolledFor !== `${data.clip}:${data.table_row}`)) {
     state.scrolledFor = `${data.clip}:${data.table_row}`;
+    scrollTargets.current = data.table_row;
     scrollTableRow(data.table_row);
   }
   return state.cleanup;
 }
 
-// the clip table (the page's first st.dataframe) scrolled so that row `row` is in view; the grid may mount
-// after this component, so a few tries
-function scrollTableRow(row, tries = 12) {
+// the clip table (the page's first st.dataframe) scrolled so that row `row` is in view. The grid may mount
+// after this component, or be replaced by a new one (a new key after j / k) that starts at the top: for the
+// next 10 s every grid that appears is positioned once; a grid already positioned is left to the user
+function scrollTableRow(row, until = Date.now() + 10000, done = new WeakSet()) {
   const table = document.querySelector('[data-testid="stDataFrame"]');
-  const scroller = table && [...table.querySelectorAll("div")].find((e) => e.scrollHeight > e.clientHeight + 4
-    && getComputedStyle(e).overflowY !== "visible");
-  if (!scroller) {
-    if (tries > 0) setTimeout(() => scrollTableRow(row, tries - 1), 150);
-    return;
+  const scroller = table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
+    e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
+  if (scroller && !done.has(scroller)) {
+    done.add(scroller);
+    const rowHeight = 35;
+    const top = (row + 1) * rowHeight;  // under the header row, which stays at the top of the scroller
+    const visible = top >= scroller.scrollTop + rowHeight && top + rowHeight <= scroller.scrollTop + scroller.clientHeight;
+    if (!visible) scroller.scrollTop = Math.max(0, top - scroller.clientHeight / 2);
+    table.dataset.scrolledRow = String(row);
   }
-  const rowHeight = 35;
-  const top = row * rowHeight;
-  const view = scroller.clientHeight - 2 * rowHeight;  // the header row and a margin
-  if (top < scroller.scrollTop || top > scroller.scrollTop + view) scroller.scrollTop = Math.max(0, top - view / 2);
-  if (table) table.dataset.scrolledRow = String(row);
+  if (Date.now() < until && scrollTargets.current === row) setTimeout(() => scrollTableRow(row, until, done), 200);
 }
+const scrollTargets = { current: null };  // the row the latest render asked for: older loops stop

@@ -316,9 +316,11 @@ def test_the_view_is_a_url_and_j_k_follow_the_shown_order_without_losing_presses
     wait_timeline(page, target)
     wait_idle(page)
     assert header_clip(page) == target and f"clip={target}" in page.url
-    table = page.locator('[data-testid="stDataFrame"]').first
-    page.wait_for_function("([t, r]) => t.dataset.scrolledRow === String(r)", arg=[table.element_handle(), order.index(target)],
-                           timeout=30_000)  # fmt: skip
+    row = order.index(target)  # the clip table (the page's first grid; j / k replace it, so it is looked up anew)
+    page.wait_for_function("""r => { const t = document.querySelector('[data-testid="stDataFrame"]');
+        const s = t && t.querySelector('.dvn-scroller'); const top = (r + 1) * 35;  // rows under the 35-px header
+        return !!s && top >= s.scrollTop + 35 && top + 35 <= s.scrollTop + s.clientHeight; }""",
+                           arg=row, timeout=30_000)  # fmt: skip  # the open row in view
     timeline = page.locator(".mmcse-timeline").first
     page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
     timeline.locator(".zoom-in").click()
