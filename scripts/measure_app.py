@@ -119,8 +119,12 @@ def test_clip_names() -> list[str]:
 
 
 def click_row(page, row: int) -> None:
+    """Click row ``row`` of the clip table counted from its top: the grid, which keeps the open clip's row in
+    view, is scrolled to the top first."""
     table = page.locator('[data-testid="stDataFrame"]').first
     table.wait_for(timeout=180_000)
+    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
 

@@ -154,8 +154,11 @@ def header_clip(page) -> str:
 
 
 def click_row(page, table, row: int) -> None:
-    """Select row ``row`` of an st.dataframe (a canvas grid): click its selection checkbox cell."""
+    """Select row ``row`` of an st.dataframe (a canvas grid), counted from its top: click its selection
+    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first)."""
     table.scroll_into_view_if_needed()
+    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
 
