@@ -337,8 +337,8 @@ export default function (component) {
 
 // the clip table (the page's first st.dataframe) scrolled so that row `row` is in view. The grid may mount
 // after this component, or be replaced by a new one (a new key after j / k) that starts at the top: for the
-// next 10 s every grid that appears is positioned once; a grid already positioned is left to the user
-function scrollTableRow(row, until = Date.now() + 10000, done = new WeakSet()) {
+// next 30 s every grid that appears is positioned once; a grid already positioned is left to the user
+function scrollTableRow(row, until = Date.now() + 30000, done = new WeakSet()) {
   const table = document.querySelector('[data-testid="stDataFrame"]');
   const scroller = table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
     e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
