@@ -11,7 +11,7 @@ PARSER_PAGE = "pages/video_parser.py"
 CLIP = "clip"  # session key: id (file name) of the open clip
 MOVES = "_clip_moves"  # bumped when the clip changes other than by a table click (j / k, buttons, links)
 SHARED = "_url_shared"  # the sidebar's part of the permalink, for cross-links
-URL_CLIP = "_url_clip_written"  # the clip id this app last wrote to the URL
+URL_CLIP = "_url_clip_written"  # the clip ids this app has written to the URL in this session (newest last)
 RESTORED = "_url_restored"
 FROM_LINK = "_clip_from_link"  # the open clip was named by a link (not chosen in the app)
 VIEW = "_parser_view"  # the Video parser's view (URL parameter -> value), kept across page switches
@@ -52,7 +52,7 @@ def restore_from_url(choices: dict[str, tuple]) -> None:
             view[name] = params.get(name)
     if params.get("clip"):
         set_clip(params.get("clip"), from_link=True)
-        st.session_state[URL_CLIP] = params.get("clip")
+        _remember_written(params.get("clip"))
 
 
 def write_url(values: dict[str, str | None]) -> None:
@@ -83,24 +83,31 @@ def clip_from_link() -> bool:
     return bool(st.session_state.get(FROM_LINK))
 
 
+def _remember_written(clip_id: str | None) -> None:
+    written = [c for c in st.session_state.get(URL_CLIP) or [] if c != clip_id]
+    st.session_state[URL_CLIP] = ([*written, clip_id] if clip_id else written)[-256:]
+
+
 def adopt_url_clip() -> None:
-    """A clip named in the address bar by a link within the session (st.page_link / a pasted URL) wins
-    over the remembered one; the app's own writes are told apart by URL_CLIP."""
+    """A clip named in the address bar by a link within the session (st.page_link / st.switch_page) wins over
+    the remembered one. A clip this app has itself written to the URL in this session is never adopted: a
+    rerun asked for before the browser applied the app's latest write (j, j, j pressed quickly) carries an
+    older clip of the app's own, which must not undo the presses."""
     clip = st.query_params.get("clip")
-    if clip and clip != st.session_state.get(URL_CLIP) and clip != current_clip():
+    if clip and clip not in (st.session_state.get(URL_CLIP) or []) and clip != current_clip():
         set_clip(clip, from_link=True)
-    st.session_state[URL_CLIP] = clip
+    _remember_written(clip)
 
 
 def write_clip(clip_id: str | None) -> None:
     write_url({"clip": clip_id})
-    st.session_state[URL_CLIP] = clip_id
+    _remember_written(clip_id)
 
 
 def open_clip(clip_id: str) -> None:
     """Cross-link: open ``clip_id`` on the Video parser (the permalink keeps the sidebar's choices)."""
     set_clip(clip_id)
-    st.session_state[URL_CLIP] = clip_id
+    _remember_written(clip_id)
     st.switch_page(PARSER_PAGE, query_params={**st.session_state.get(SHARED, {}), "clip": clip_id})
 
 
