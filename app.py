@@ -18,7 +18,7 @@ from pages import _widgets as widgets
 
 st.set_page_config(
     page_title="MM-CSE audio-visual video parsing",
-    page_icon=":material/movie:",
+    page_icon=str(context.ASSETS / "icon.png"),  # a file: a :material: icon is fetched from a font server
     layout="wide",
     initial_sidebar_state="auto",  # and collapsed below 1,000 px by assets/narrow.js
 )
@@ -57,7 +57,9 @@ def data_section(ctx: context.Context) -> None:
     video_text = sb.text_input("Video folder", key="video_dir",
                                help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them "
                                "themselves. Demo clips without a file are rendered on demand.")  # fmt: skip
-    ctx.video_dir = Path(video_text).expanduser() if video_text.strip() else None
+    ctx.video_dir = Path(video_text.strip()).expanduser() if video_text.strip() else None
+    if ctx.video_dir is not None and not ctx.video_dir.is_dir():
+        sb.caption(f"{ctx.video_dir} does not exist: the lanes work without videos; set the folder your clips are in.")
 
 
 def checkpoint_section(ctx: context.Context) -> None:
@@ -65,32 +67,41 @@ def checkpoint_section(ctx: context.Context) -> None:
     sb.header("Checkpoint")
     default_runs = context.default_runs_dir(ctx.data_root)
     follow_default("runs_dir", str(default_runs) if default_runs else "")
-    runs_text = sb.text_input("Runs folder", key="runs_dir")
-    ctx.runs_dir = Path(runs_text).expanduser() if runs_text.strip() else None
+    runs_text = sb.text_input("Runs folder", key="runs_dir",
+                              help="Searched for checkpoints (every .safetensors but training states, and .pth), in "
+                              "sub-folders too. Default: $MMCSE_RUNS, else <dataset root>/runs, else ./runs.")  # fmt: skip
+    ctx.runs_dir = Path(runs_text.strip()).expanduser() if runs_text.strip() else None
+    if ctx.runs_dir is not None and not ctx.runs_dir.is_dir():
+        sb.error(f"Runs folder {ctx.runs_dir} does not exist; type the folder your runs are in (or set $MMCSE_RUNS)")
     ctx.checkpoints = context.discover_checkpoints(ctx.runs_dir)
     labels = {context.checkpoint_label(p, ctx.runs_dir): p for p in ctx.checkpoints}
-    wanted = st.session_state.pop("_url_ckpt", None)  # from a permalink
+    wanted = st.session_state.pop("_url_ckpt", None)  # from a permalink: relative to the runs folder, or a path
     if wanted in labels:
         st.session_state["ckpt_pick"], st.session_state["ckpt_source"] = wanted, "Discovered runs"
+    elif wanted:
+        st.session_state["ckpt_path"], st.session_state["ckpt_source"] = wanted, "Path"
     source = sb.radio("Source", ["Discovered runs", "Path", "Upload"], horizontal=True, key="ckpt_source")
     if source == "Discovered runs":
         if labels:
             ctx.checkpoint = labels[sb.selectbox("Checkpoint", list(labels), key="ckpt_pick")]
         else:
-            sb.caption("No checkpoints found in the runs folder.")
+            where = f"in {ctx.runs_dir}" if ctx.runs_dir else "(no runs folder set)"
+            sb.caption(f"No checkpoints found {where}. Type the Runs folder, set $MMCSE_RUNS, or use Path / Upload.")
     elif source == "Path":
-        path_text = sb.text_input("Checkpoint path (.safetensors or the authors' .pth)", key="ckpt_path")
+        path_text = sb.text_input("Checkpoint or run folder (.safetensors, the authors' .pth, or a folder)", key="ckpt_path",
+                                  help="Absolute, or relative to the Runs folder; a run folder opens its best.safetensors")  # fmt: skip
         if path_text.strip():
-            path = Path(path_text.strip()).expanduser()
-            if path.is_file():
-                ctx.checkpoint = path
-            else:
-                sb.error(f"{path} does not exist; check the path")
+            try:
+                ctx.checkpoint = context.resolve_checkpoint(path_text.strip(), ctx.runs_dir)
+            except (FileNotFoundError, ValueError) as exc:
+                sb.error(str(exc))
     else:
         upload = sb.file_uploader("Upload a checkpoint", type=["safetensors", "pth"], key="ckpt_upload")
         if upload is not None:
             ctx.checkpoint = context.save_upload(upload)
             ctx.checkpoints = [*ctx.checkpoints, ctx.checkpoint]
+    if ctx.checkpoint is not None and ctx.checkpoint not in ctx.checkpoints and source == "Path":
+        ctx.checkpoints = [*ctx.checkpoints, ctx.checkpoint]  # Compare can use it too
 
 
 def threshold_section(ctx: context.Context) -> None:
@@ -130,13 +141,19 @@ def inference_device() -> str:
 
 
 def permalink(ctx: context.Context) -> dict[str, str | None]:
-    """The sidebar's part of every view's URL."""
+    """The sidebar's part of every view's URL: the checkpoint relative to the runs folder where it lies in it,
+    else its path (an upload has none); the runs folder and dataset root when they are not the defaults."""
     default_root = context.default_data_root()
-    label = context.checkpoint_label(ctx.checkpoint, ctx.runs_dir) if ctx.checkpoint in ctx.checkpoints else None
+    default_runs = context.default_runs_dir(ctx.data_root)
+    source = st.session_state.get("ckpt_source")
+    ckpt = None
+    if ctx.checkpoint is not None and source in ("Discovered runs", "Path"):
+        ckpt = context.checkpoint_label(ctx.checkpoint, ctx.runs_dir)
     return {
         "data": str(ctx.data_root) if ctx.data_root and ctx.data_root != default_root else None,
+        "runs": str(ctx.runs_dir) if ctx.runs_dir and ctx.runs_dir != default_runs else None,
         "split": ctx.split,
-        "ckpt": label if st.session_state.get("ckpt_source") == "Discovered runs" else None,
+        "ckpt": ckpt,
         "gating": ctx.gating,
         "seg": f"{ctx.segment_threshold:.2f}",
         "vid": f"{ctx.video_threshold:.2f}",
@@ -145,7 +162,8 @@ def permalink(ctx: context.Context) -> dict[str, str | None]:
 
 def sidebar() -> context.Context:
     nav.restore_from_url({
-        "data": ("data_root", None), "split": ("split", tuple(SPLITS)), "gating": ("gating", tuple(GATINGS)),
+        "data": ("data_root", None), "runs": ("runs_dir", None), "split": ("split", tuple(SPLITS)),
+        "gating": ("gating", tuple(GATINGS)),
         "seg": ("segment_threshold", THRESHOLD_RANGE), "vid": ("video_threshold", THRESHOLD_RANGE),
     })  # fmt: skip
     ctx = context.Context()
@@ -167,4 +185,6 @@ pages = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
 ]
 st.session_state["mmcse_context"] = sidebar()
-st.navigation(pages).run()
+page = st.navigation(pages)
+nav.keep_page_params(page.url_path)
+page.run()

@@ -4,7 +4,10 @@
 // lane seeks; zoom; keys j / k (next / previous clip, sent to Python), space (play / pause), left / right
 // (one segment). Several sections (checkpoints) can share one video (Compare).
 // All clip data arrives in `data` and is written with textContent / style / SVG attributes only, never as
-// HTML. Reports the time back to Python on pause ("time") and j / k as a trigger ("step").
+// HTML. Reports back to Python (state values): the time on pause with its clip ("time": {time, clip}), the
+// view ("view": {mode, zoom}, for the URL) and the j / k presses as a running total ("steps": {id, net,
+// count}): a total, not a trigger, so that presses made while a rerun is under way are never lost (Python
+// applies the difference to what it has seen). Scrolls the clip table's open row into view (data.table_row).
 const ZOOMS = [1, 2, 4, 8];
 const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN" };
 const SVG = "http://www.w3.org/2000/svg";
@@ -109,8 +112,8 @@ function drawLanes(state, sections, mode, duration) {
   state.playhead = el("div", "playhead", state.inner);
 }
 
-function legendText(mode, hasGt) {
-  const keys = "keys: j / k next / previous clip, space play / pause, left / right one segment";
+function legendText(mode, hasGt, nav) {
+  const keys = `keys: ${nav ? "j / k next / previous clip, " : ""}space play / pause, left / right one segment`;
   if (mode === "errors" && hasGt) {
     return `solid: true positive; orange stripes: false positive; dashed outline: false negative (missed); ` +
       `curve: segment probability (dashed: threshold); click a lane to seek; ${keys}`;
@@ -175,7 +178,7 @@ function render(v) {
   state.inner.style.width = `${state.zoom * 100}%`;
   state.zoomLabel.textContent = `${state.zoom}×`;
   drawLanes(state, v.sections, state.mode, v.duration);
-  state.legend.textContent = legendText(state.mode, v.hasGt);
+  state.legend.textContent = legendText(state.mode, v.hasGt, !!v.data.nav);
   move(v, state.time || 0, false);
   // what a test or a timing script waits for: this clip, these thresholds, drawn
   root.dataset.threshold = v.first.threshold == null ? "" : String(v.first.threshold);
@@ -195,19 +198,26 @@ function move(v, t, follow = true) {
     if (x < view.scrollLeft || x > view.scrollLeft + view.clientWidth - 20) view.scrollLeft = Math.max(0, x - view.clientWidth / 3);
   }
   const active = [];
-  for (const lane of v.first.lanes) {
-    if (lane.pred.some(([a, b]) => t >= a && t < b)) active.push(`${lane.label} (${lane.modality})`);
-  }
+  const titled = v.sections.length > 1;
+  v.sections.forEach((section, i) => {
+    const names = [];
+    for (const lane of section.timeline.lanes) {
+      if (lane.pred.some(([a, b]) => t >= a && t < b)) names.push(`${lane.label} (${lane.modality})`);
+    }
+    if (!titled) active.push(...names);
+    else active.push(`${section.title || `#${i + 1}`}: ${names.length ? names.join(", ") : "none"}`);
+  });
   state.now.textContent = "";
   el("b", null, state.now).textContent = `${t.toFixed(1)} s`;
-  const shown = active.length > 6 ? `${active.slice(0, 6).join(", ")} and ${active.length - 6} more` : active.join(", ");
+  const limit = titled ? active.length : 6;
+  const shown = active.length > limit ? `${active.slice(0, limit).join(", ")} and ${active.length - limit} more` : active.join(titled ? "; " : ", ");
   el("span", null, state.now).textContent = active.length ? shown : "no predicted event";
 }
 
 function seek(v, t) {
   t = Math.max(0, Math.min(v.duration, t));
   if (v.video) v.video.currentTime = Math.min(t, (v.video.duration || v.duration) - 0.01);
-  else { move(v, t); v.setStateValue("time", t); }
+  else { move(v, t); v.setStateValue("time", { time: t, clip: v.data.clip }); }
 }
 
 function onToolbarClick(v, event) {
@@ -218,6 +228,7 @@ function onToolbarClick(v, event) {
   else if (button === state.zoomButtons.zoomIn) state.zoom = ZOOMS[Math.min(ZOOMS.indexOf(state.zoom) + 1, ZOOMS.length - 1)];
   else if (button === state.zoomButtons.zoomOut) state.zoom = ZOOMS[Math.max(ZOOMS.indexOf(state.zoom) - 1, 0)];
   render(v);
+  v.setStateValue("view", { mode: state.mode, zoom: state.zoom });
 }
 
 // j / k: next / previous clip (a trigger for Python); space: play / pause; left / right: one segment.
@@ -233,7 +244,10 @@ function onKey(v, event) {
   const key = event.key;
   if ((key === "j" || key === "k") && v.data.nav) {
     event.preventDefault();
-    v.setTriggerValue("step", { offset: key === "j" ? 1 : -1, at: Date.now() });
+    const steps = v.state.steps;
+    steps.net += key === "j" ? 1 : -1;
+    steps.count += 1;
+    v.setStateValue("steps", { id: steps.id, net: steps.net, count: steps.count });
   } else if (key === " " && video && !inGrid && tag !== "VIDEO") {
     event.preventDefault();
     if (video.paused) video.play(); else video.pause();
@@ -261,7 +275,7 @@ function attach(v) {
     key: (event) => onKey(v, event),
     play: () => { if (!frame) frame = requestAnimationFrame(tick); },
     time: () => move(v, video.currentTime),
-    pause: () => v.setStateValue("time", video.currentTime),
+    pause: () => v.setStateValue("time", { time: video.currentTime, clip: v.data.clip }),
   };
   const scroll = state.scroll;
   const toolbar = v.root.querySelector(".toolbar");
@@ -292,7 +306,12 @@ export default function (component) {
   const sections = sectionsOf(data);
   const hasGt = sections.some((s) => s.timeline.has_gt);
   const state = root.__mmcse || (root.__mmcse = { zoom: 1, mode: null });
-  if (!state.mode) state.mode = hasGt ? data.mode || "rows" : "rows";
+  if (!state.steps) state.steps = { id: `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, net: 0, count: 0 };
+  if (!state.mode) {  // first mount: the view the URL asked for
+    const view = data.view || {};
+    state.mode = hasGt && view.mode === "errors" ? "errors" : hasGt ? data.mode || "rows" : "rows";
+    if (ZOOMS.includes(Number(view.zoom))) state.zoom = Number(view.zoom);
+  }
   // the video element survives re-renders of the same clip (threshold changes only redraw the lanes)
   if (state.clip !== data.clip || state.src !== data.video || !state.inner) {
     buildFrame(root, state, data);
@@ -308,5 +327,29 @@ export default function (component) {
   if (state.cleanup) state.cleanup();
   render(v);
   state.cleanup = attach(v);
+  if (data.table_row != null && (state.scrolledFor !== `${data.clip}:${data.table_row}`)) {
+    state.scrolledFor = `${data.clip}:${data.table_row}`;
+    scrollTargets.current = data.table_row;
+    scrollTableRow(data.table_row);
+  }
   return state.cleanup;
 }
+
+// the clip table (the page's first st.dataframe) scrolled so that row `row` is in view. The grid may mount
+// after this component, or be replaced by a new one (a new key after j / k) that starts at the top: for the
+// next 30 s every grid that appears is positioned once; a grid already positioned is left to the user
+function scrollTableRow(row, until = Date.now() + 30000, done = new WeakSet()) {
+  const table = document.querySelector('[data-testid="stDataFrame"]');
+  const scroller = table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
+    e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
+  if (scroller && !done.has(scroller)) {
+    done.add(scroller);
+    const rowHeight = 35;
+    const top = (row + 1) * rowHeight;  // under the header row, which stays at the top of the scroller
+    const visible = top >= scroller.scrollTop + rowHeight && top + rowHeight <= scroller.scrollTop + scroller.clientHeight;
+    if (!visible) scroller.scrollTop = Math.max(0, top - scroller.clientHeight / 2);
+    table.dataset.scrolledRow = String(row);
+  }
+  if (Date.now() < until && scrollTargets.current === row) setTimeout(() => scrollTableRow(row, until, done), 200);
+}
+const scrollTargets = { current: null };  // the row the latest render asked for: older loops stop

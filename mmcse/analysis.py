@@ -11,6 +11,8 @@ the annotations' co-occurrence, class-wise feature samples and their t-SNE, and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import torch
@@ -31,6 +33,36 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
 # ----------------------------------------------------------------------------- learned co-occurrence
 
 
+class MapAccumulator:
+    """Running sums of the last FGSE layer's co-occurrence maps over batches, in both averages the app shows:
+    over every segment ("all") and, per row class, over the segments where that class is active in the row's
+    modality ("active"). ``add`` a batch, then ``maps(only_active)``."""
+
+    def __init__(self) -> None:
+        self.sums = {v: {k: np.zeros((NUM_CLASSES, NUM_CLASSES)) for k in MAP_NAMES} for v in ("all", "active")}
+        self.counts = {v: {k: np.zeros((NUM_CLASSES, 1)) for k in MAP_NAMES} for v in ("all", "active")}
+
+    def add(self, attn: dict[str, np.ndarray], active: dict[str, np.ndarray]) -> None:
+        """attn {"aa","av","vv","va"}: (B, 10, 25, 25); active {"a","v"}: (B, 10, 25) bool."""
+        for name in MAP_NAMES:
+            a = np.asarray(attn[name], np.float64)  # (B, 10, 25, 25)
+            self.sums["all"][name] += a.sum(axis=(0, 1))
+            self.counts["all"][name] += a.shape[0] * a.shape[1]
+            weight = active[name[0]].astype(np.float64)  # (B, 10, 25) row class active
+            self.sums["active"][name] += np.einsum("btr,btrc->rc", weight, a)
+            self.counts["active"][name] += weight.sum(axis=(0, 1))[:, None]
+
+    def maps(self, only_active: bool) -> dict[str, np.ndarray]:
+        """{"aa","av","vv","va"}: (25, 25) row averages; a row with nothing to average (its class never
+        active) is NaN, not 0: a 0 would read as "attends to nothing" on the heatmaps and enter the correlations."""
+        which = "active" if only_active else "all"
+        sums, counts = self.sums[which], self.counts[which]
+        return {
+            k: np.divide(sums[k], counts[k], out=np.full_like(sums[k], np.nan), where=counts[k] > 0)
+            for k in MAP_NAMES
+        }
+
+
 @torch.no_grad()
 def cooccurrence_maps(
     parser: Parser,
@@ -45,36 +77,23 @@ def cooccurrence_maps(
     split has it, else in the thresholded prediction (gating of the checkpoint); the row of a class that is
     never active is NaN."""
     parser.check_split(split)
-    sums = {k: np.zeros((NUM_CLASSES, NUM_CLASSES)) for k in MAP_NAMES}
-    counts = {k: np.zeros((NUM_CLASSES, 1)) for k in MAP_NAMES}
+    maps = MapAccumulator()
     start = 0
     for audio, visual, visual_st in split.feature_batches(batch_size):
         out = parser.forward(audio, visual, visual_st)
         if not out.attn:
             raise ValueError(f"the {parser.arch} model has no co-occurrence maps (only MM-CSE does)")
         b = len(audio)
-        if only_active:
-            active = _active(parser, split, slice(start, start + b), out)  # {"a","v"}: (B, 10, 25) bool
-        for name in MAP_NAMES:
-            attn = _numpy(out.attn[name]).astype(np.float64)  # (B, 10, 25, 25)
-            if only_active:
-                weight = active[name[0]].astype(np.float64)  # (B, 10, 25) row class active
-                sums[name] += np.einsum("btr,btrc->rc", weight, attn)
-                counts[name] += weight.sum(axis=(0, 1))[:, None]
-            else:
-                sums[name] += attn.sum(axis=(0, 1))
-                counts[name] += attn.shape[0] * attn.shape[1]
+        maps.add({k: _numpy(v) for k, v in out.attn.items()}, active_segments(parser, split, slice(start, start + b), out))
         start += b
         if progress is not None:
             progress(start, len(split))
-    # a row with nothing to average (its class never active) is NaN, not 0: a 0 would read as "attends to
-    # nothing" on the heatmaps and enter the correlations
-    return {
-        k: np.divide(sums[k], counts[k], out=np.full_like(sums[k], np.nan), where=counts[k] > 0) for k in MAP_NAMES
-    }
+    return maps.maps(only_active)
 
 
-def _active(parser: Parser, split: LLPSplit, rows: slice, out) -> dict[str, np.ndarray]:
+def active_segments(parser: Parser, split: LLPSplit, rows: slice, out) -> dict[str, np.ndarray]:
+    """{"a", "v"}: (B, 10, 25) bool, the segments of clips ``rows`` where a class is active: the dense GT when
+    the split has it, else the checkpoint's own prediction (its gating, thresholds 0.5) from ``out``."""
     if split.gt_audio is not None:
         return {"a": split.gt_audio[rows] > 0, "v": split.gt_visual[rows] > 0}
     pred_a, pred_v = metrics.predict(
@@ -139,6 +158,104 @@ def reference_rows(split: LLPSplit) -> dict[str, dict[str, float]]:
 # ----------------------------------------------------------------------------- class-wise features
 
 
+MODALITY_NAMES = ("audio", "visual")  # index 0 / 1 of the segment and slot axes
+STAGES = ("cafd", "fgse")  # class-wise features before fusion (CAFD slots) / after FGSE
+
+
+@dataclass
+class FeaturePool:
+    """Every class-wise feature point a t-SNE view can ask for, of one stage, in the order
+    ``class_feature_samples`` takes them: per batch of clips, per modality (audio, then visual), per segment
+    the slots of each clip's weak-label classes, then (CAFD) the background slot of every clip.
+    ``select`` keeps the points of some modalities / classes; M points, columns (M,) each."""
+
+    stage: str
+    features: np.ndarray  # (M, d_c) float32
+    clip: np.ndarray  # (M,) int32, the clip's row in the split
+    segment: np.ndarray  # (M,) int8
+    cls: np.ndarray  # (M,) int8, 0-24 a class, 25 the background slot
+    modality: np.ndarray  # (M,) int8, 0 audio, 1 visual
+    active: np.ndarray  # (M,) int8, the class in the dense GT of that modality at that segment: 1 / 0, -1 unknown
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def select(self, modalities=MODALITY_NAMES, classes=None, include_events: bool = True,
+               include_background: bool = True) -> np.ndarray:  # fmt: skip
+        """(M,) bool: the points of ``modalities`` that are event slots of ``classes`` (all when None) and/or
+        background slots."""
+        chosen = np.zeros(NUM_CLASSES + 1, bool)
+        if include_events:
+            chosen[list(range(NUM_CLASSES)) if classes is None else list(classes)] = True
+        chosen[NUM_CLASSES] = include_background and self.stage == "cafd"
+        wanted = np.isin(self.modality, [MODALITY_NAMES.index(m) for m in modalities])
+        return wanted & chosen[self.cls]
+
+    def table(self, rows: np.ndarray, filenames) -> dict[str, list]:
+        """Per-point columns of points ``rows``: clip (file name), segment, class (name or "background"),
+        modality, active (None without dense GT or for background)."""
+        names = [*LLP_CLASSES, BACKGROUND]
+        return {
+            "clip": [filenames[i] for i in self.clip[rows].tolist()],
+            "segment": self.segment[rows].astype(int).tolist(),
+            "class": [names[c] for c in self.cls[rows].tolist()],
+            "modality": [MODALITY_NAMES[m] for m in self.modality[rows].tolist()],
+            "active": [None if a < 0 else bool(a) for a in self.active[rows].tolist()],
+        }
+
+
+class FeaturePoolBuilder:
+    """Collects a ``FeaturePool`` batch by batch (``add``), optionally from some clips only."""
+
+    def __init__(self, stage: str, keep_rows: np.ndarray | None = None) -> None:
+        if stage not in STAGES:
+            raise ValueError(f"stage must be 'cafd' (before fusion) or 'fgse' (after), not {stage!r}")
+        self.stage = stage
+        self.keep_rows = keep_rows  # (N,) bool: the clips whose points are kept; None: all
+        self.parts: dict[str, list[np.ndarray]] = {k: [] for k in ("features", "clip", "segment", "cls", "modality", "active")}
+
+    def add(self, slots: np.ndarray, start: int, weak: np.ndarray, gt_a=None, gt_v=None) -> None:
+        """One batch: slots (B, 10, 2, S, d_c) of clips ``start`` .. ``start + B - 1``; weak (B, 25) of
+        those clips, gt_* (B, 10, 25) or None."""
+        b = len(slots)
+        keep = np.ones(b, bool) if self.keep_rows is None else self.keep_rows[start : start + b]
+        weak = (np.asarray(weak) > 0) & keep[:, None]  # (B, 25)
+        for mi, gt in ((0, gt_a), (1, gt_v)):
+            clip, cls = np.nonzero(weak)  # (K,) pairs present in the clip
+            for t in range(NUM_SEGMENTS):
+                active = np.full(len(clip), -1, np.int8) if gt is None else (np.asarray(gt)[clip, t, cls] > 0).astype(np.int8)
+                self._append(slots[clip, t, mi, cls], start + clip, t, cls, mi, active)
+            if self.stage == "cafd" and slots.shape[3] > NUM_CLASSES:
+                rows = np.flatnonzero(keep)
+                for t in range(NUM_SEGMENTS):
+                    self._append(slots[rows, t, mi, NUM_CLASSES], start + rows, t, np.full(len(rows), NUM_CLASSES),
+                                 mi, np.full(len(rows), -1, np.int8))  # fmt: skip
+
+    def _append(self, features, clip, segment, cls, modality, active) -> None:
+        n = len(features)
+        self.parts["features"].append(np.asarray(features, np.float32))
+        self.parts["clip"].append(np.asarray(clip, np.int32))
+        self.parts["segment"].append(np.full(n, segment, np.int8))
+        self.parts["cls"].append(np.asarray(cls, np.int8))
+        self.parts["modality"].append(np.full(n, modality, np.int8))
+        self.parts["active"].append(np.asarray(active, np.int8))
+
+    def build(self, d_class: int) -> FeaturePool:
+        cols = {k: np.concatenate(v) if v else np.zeros((0,), np.int8) for k, v in self.parts.items()}
+        if not self.parts["features"]:
+            cols["features"] = np.zeros((0, d_class), np.float32)
+        return FeaturePool(self.stage, **cols)
+
+
+def subsample(pool: FeaturePool, rows: np.ndarray, filenames, max_points: int, seed: int):
+    """(features (M, d_c) float32, table columns) of the pool's points ``rows`` (bool (M,) or indices),
+    subsampled to ``max_points`` with ``seed`` (the points keep their order)."""
+    index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+    if len(index) > max_points:
+        index = index[np.sort(np.random.default_rng(seed).choice(len(index), max_points, replace=False))]
+    return pool.features[index].astype(np.float32), pool.table(index, filenames)
+
+
 @torch.no_grad()
 def class_feature_samples(
     parser: Parser,
@@ -159,61 +276,32 @@ def class_feature_samples(
     weak labels ("events"), and the background slot 25 (``stage="cafd"`` only: slots before fusion;
     ``stage="fgse"``: the 25 class slots after FGSE). ``table`` holds per point: clip, segment, class,
     modality, active (the class is in the dense GT of that modality at that segment; None without GT
-    or for background). Subsampled to ``max_points`` with ``seed``.
+    or for background). Subsampled to ``max_points`` with ``seed``. The app takes the same points from a
+    ``FeaturePool`` kept on disk (mmcse.prediction_cache), without a model pass.
     """
-    if stage not in ("cafd", "fgse"):
+    if stage not in STAGES:
         raise ValueError(f"stage must be 'cafd' (before fusion) or 'fgse' (after), not {stage!r}")
     if not parser.has_class_features:
         raise ValueError(f"the {parser.arch} model has no class-wise features (only MM-CSE does)")
     parser.check_split(split)
-    chosen = np.zeros(NUM_CLASSES, bool)
-    chosen[list(range(NUM_CLASSES)) if classes is None else list(classes)] = True
-    feats, table = [], {"clip": [], "segment": [], "class": [], "modality": [], "active": []}
-    start = 0
+    builder = FeaturePoolBuilder(stage)
+    start, d_class = 0, 1
     for audio, visual, visual_st in split.feature_batches(batch_size):
         out = parser.forward(audio, visual, visual_st)
         slots = out.class_features if stage == "cafd" else out.enhanced_features  # (B, 10, 2, S, d_c)
         if slots is None:
             raise ValueError(f"the model returned no {stage} class-wise features")
-        slots = _numpy(slots)
         b = len(audio)
-        for m in modalities:
-            _append_points(feats, table, slots, split, start, b, m, chosen, include_events,
-                           include_background and stage == "cafd")  # fmt: skip
+        rows = slice(start, start + b)
+        gt = (None, None) if split.gt_audio is None else (split.gt_audio[rows], split.gt_visual[rows])
+        builder.add(_numpy(slots), start, split.label[rows], *gt)
+        d_class = slots.shape[-1]
         start += b
         if progress is not None:
             progress(start, len(split))
-    features = np.concatenate(feats) if feats else np.zeros((0, 1), np.float32)
-    if len(features) > max_points:
-        keep = np.sort(np.random.default_rng(seed).choice(len(features), max_points, replace=False))
-        features = features[keep]
-        table = {k: [v[i] for i in keep] for k, v in table.items()}
-    return features.astype(np.float32), table
-
-
-def _append_points(feats, table, slots, split, start, b, m, chosen, include_events, include_background) -> None:
-    """Add one batch's points of modality ``m``: the slots (B, 10, 2, S, d_c) of the clips' weak-label
-    classes among ``chosen`` at every segment, and the background slot when asked."""
-    mi = {"audio": 0, "visual": 1}[m]
-    weak = split.label[start : start + b] > 0  # (B, 25)
-    gt = None if split.gt_audio is None else (split.gt_audio, split.gt_visual)[mi][start : start + b]
-    if include_events:
-        clip, cls = np.nonzero(weak & chosen)  # (K,) pairs present in the clip
-        for t in range(NUM_SEGMENTS):
-            feats.append(slots[clip, t, mi, cls])  # (K, d_c)
-            table["clip"] += [split.filenames[start + i] for i in clip]
-            table["segment"] += [t] * len(clip)
-            table["class"] += [LLP_CLASSES[c] for c in cls]
-            table["modality"] += [m] * len(clip)
-            table["active"] += [None] * len(clip) if gt is None else [bool(x) for x in gt[clip, t, cls]]
-    if include_background and slots.shape[3] > NUM_CLASSES:
-        for t in range(NUM_SEGMENTS):
-            feats.append(slots[:, t, mi, NUM_CLASSES])  # (B, d_c)
-            table["clip"] += split.filenames[start : start + b]
-            table["segment"] += [t] * b
-            table["class"] += [BACKGROUND] * b
-            table["modality"] += [m] * b
-            table["active"] += [None] * b
+    pool = builder.build(d_class)
+    chosen = pool.select(modalities, classes, include_events, include_background)
+    return subsample(pool, chosen, split.filenames, max_points, seed)
 
 
 # 250 early-exaggeration + 250 refinement steps; 350 steps ran ~40% faster but lost trustworthiness on
@@ -357,6 +445,11 @@ def pr_curves(predictions, gt_a, gt_v, gating: str, modality: str, classes, curr
 __all__ = [
     "BACKGROUND",
     "MAP_NAMES",
+    "FeaturePool",
+    "FeaturePoolBuilder",
+    "MapAccumulator",
+    "active_segments",
+    "subsample",
     "annotation_cooccurrence",
     "map_agreement",
     "class_feature_samples",

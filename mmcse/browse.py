@@ -25,6 +25,7 @@ from mmcse.metrics import per_video_scores
 MODALITY_FILTERS = ("any", "audio", "visual", "audio-visual")
 ERROR_FILTERS = ("any", "false positives", "false negatives", "any error", "no error")
 ERROR_COLUMNS = ("FP audio", "FN audio", "FP visual", "FN visual")
+SORTS = ("file order", "clip", "seg Type@AV", "evt Type@AV", *ERROR_COLUMNS, "labels", "predicted")
 
 
 def class_names(row: np.ndarray) -> str:
@@ -128,13 +129,16 @@ def filter_clips(
 
 
 def showcase_clip(table: pd.DataFrame, gt_a: np.ndarray | None = None, gt_v: np.ndarray | None = None) -> str | None:
-    """The clip to open on first: among clips with annotated events in both modalities (and a video when
-    any clip has one), the best per-clip seg Type@AV, then the most annotated classes; without GT the
-    first clip with a video, else the first clip. None for an empty table."""
+    """The clip to open on first: among clips with a predicted event (when any clip has one), annotated
+    events in both modalities and a video (when any clip has one), the best per-clip seg Type@AV, then the
+    most annotated classes; without GT the first such clip. None for an empty table."""
     if len(table) == 0:
         return None
     candidates = np.ones(len(table), bool)
-    if table["video"].any():
+    predicted = (table["predicted"] != "").to_numpy(bool) if "predicted" in table else candidates
+    if predicted.any():
+        candidates &= predicted
+    if (candidates & table["video"].to_numpy(bool)).any():
         candidates &= table["video"].to_numpy(bool)
     if gt_a is None or gt_v is None or "seg Type@AV" not in table:
         return str(table.index[int(np.flatnonzero(candidates)[0])])
@@ -147,6 +151,21 @@ def showcase_clip(table: pd.DataFrame, gt_a: np.ndarray | None = None, gt_v: np.
     order = np.lexsort((-n_classes, -score))  # best score first, then more classes
     best = next(i for i in order if candidates[i])
     return str(table.index[int(best)])
+
+
+def sort_clips(table: pd.DataFrame, ids: Sequence[str], by: str = "file order", descending: bool = False) -> list[str]:
+    """``ids`` (rows of ``table``) in the order ``by`` (one of SORTS: "file order" keeps the given order, "clip"
+    the id, else a column) gives, ascending or descending; ties keep the given order, missing values go last."""
+    if by not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {by!r}")
+    ids = list(ids)
+    if by == "file order":
+        return ids[::-1] if descending else ids
+    if by != "clip" and by not in table:
+        return ids
+    values = pd.Series(ids, index=ids) if by == "clip" else table.loc[ids, by]
+    order = values.reset_index(drop=True).sort_values(ascending=not descending, kind="stable", na_position="last")
+    return [ids[i] for i in order.index]
 
 
 def step_clip(ids: Sequence[str], current: str | None, offset: int) -> str | None:
@@ -177,6 +196,13 @@ def clip_parse(predictions, row: int, gating: str, segment_threshold: float, vid
                        gating=gating)  # fmt: skip
     parse = parse.rethreshold(gating, segment_threshold, video_threshold)
     return replace(parse, events=[replace(ev, filename=name) for ev in parse.events])
+
+
+def shown_seconds(parse) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pred_a, pred_v, segment_prob) of a `inference.VideoParse` over the seconds the video has: the loop
+    that fills a short video's last 10-s window (``segment_real`` false) is never drawn or counted."""
+    real = len(parse.segment_prob) if parse.segment_real is None else int(np.asarray(parse.segment_real).sum())
+    return parse.pred_a[:real], parse.pred_v[:real], parse.segment_prob[:real]
 
 
 def clip_record(parse, checkpoint: dict, code_revision: str | None, weak=None, gt_a=None, gt_v=None) -> dict:

@@ -19,6 +19,16 @@ import numpy as np
 from mmcse.classes import LLP_CLASSES
 from mmcse.metrics import Event, events_to_tsv_rows
 
+FIELD_NOTES = {
+    "video_prob": "P, the fused video-level score of HAN's attentive MMIL pooling (sum over segments and modalities "
+    "of time weight x modality weight x segment probability); the time weights are normalised per modality, so P "
+    "can exceed 1 (at most 2): a score, not a probability. Gating 'fused' compares it with video_threshold for "
+    "both modalities, 'mmcse' for audio.",
+    "audio_prob": "P_a, the audio video-level probability (in [0, 1])",
+    "visual_prob": "P_v, the visual video-level probability (in [0, 1])",
+    "segment_prob_audio": "per-second audio segment probabilities (T, 25); null for seconds that only repeat the video",
+}
+
 
 def events_tsv(events: list[Event], warnings: list[str] | tuple[str, ...] = ()) -> str:
     """The events as TSV text with a header; warnings first, as ``#`` comment lines (one line each)."""
@@ -62,32 +72,34 @@ def parse_record(parse, checkpoint: dict[str, Any]) -> dict[str, Any]:
         "segment_real": [bool(x) for x in real],
         "segment_prob_audio": _grid(parse.segment_prob[:, 0], real),  # (T, 25)
         "segment_prob_visual": _grid(parse.segment_prob[:, 1], real),
-        "video_prob": _grid(parse.video_prob),  # (W, 25) per 10-s window
+        # (W, 25) per 10-s window; P of attentive MMIL pooling: time and modality weights are normalised
+        # separately, so P can exceed 1 (up to 2); it is gated against the video threshold as it is
+        "video_prob": _grid(parse.video_prob),
         "audio_prob": _grid(parse.audio_prob),
         "visual_prob": _grid(parse.visual_prob),
         "events": event_dicts(parse.events),
         "out_of_domain": parse.out_of_domain,
         "warnings": list(parse.warnings),
+        "field_notes": FIELD_NOTES,
     }
 
 
-def checkpoint_identity(path: str | Path, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What names a checkpoint in an export: its file name, sha256 (first 16 hex digits), arch and the
-    code revision it was trained with (when recorded)."""
+def checkpoint_identity(path: str | Path, meta: dict[str, Any] | None = None, sha256: str | None = None) -> dict[str, Any]:
+    """What names a checkpoint in an export: its file name, full sha256 (64 hex digits; ``sha256`` when the
+    caller has it already), arch and the code revision it was trained with (when recorded)."""
     import hashlib
 
     path = Path(path)
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    if sha256 is None:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        sha256 = digest.hexdigest()
     meta = meta or {}
     return {
         "file": path.name,
-        "sha256": digest.hexdigest()[:16],
+        "sha256": sha256,
         "arch": (meta.get("model_config") or {}).get("arch", meta.get("arch")),
         "git_revision": meta.get("git_revision"),
     }
-
-
-

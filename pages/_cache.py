@@ -1,16 +1,20 @@
-"""Cached loaders: the model of a checkpoint (cache_resource), a split, whole-split predictions, the clip
-table, the interpretability views and parsed uploads, each keyed by the files and their modification
-times (and, for threshold-dependent results, the gating and thresholds)."""
+"""Cached loaders: a checkpoint's metadata and (only to compute) its model, a split, the checkpoint's
+whole-split results (probabilities, co-occurrence maps, class-wise feature points: mmcse.prediction_cache,
+computed once per checkpoint sha256, split and feature files on a background thread, kept on disk and shared
+by every page and session), the clip table and the views derived from them, and parsed uploads; keyed by the
+files and their modification times (and, for threshold-dependent results, the gating and thresholds)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
-from mmcse import analysis, browse, export, inference
+from mmcse import analysis, browse, export, inference, prediction_cache
+from mmcse.checkpoint import read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
 from mmcse.data.llp import SPLIT_FILES
@@ -25,13 +29,14 @@ def mtime(path: Path | str | None) -> float:
     return Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
 
 
-@st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=6)
+@st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=4)
 def _parser(path: str, modified: float, device: str) -> inference.Parser:
     return inference.Parser.from_checkpoint(path, device=device)
 
 
 def get_parser(path: Path) -> inference.Parser:
-    """The model of a checkpoint, loaded once per file version (on the GPU when there is one)."""
+    """The model of a checkpoint, loaded once per file version (on the GPU when there is one): for parsing an
+    uploaded video; the pages' split views come from ``results``."""
     return _parser(str(path), mtime(path), "auto")
 
 
@@ -47,44 +52,141 @@ def data_key(ctx: Context) -> tuple[str, str, str]:
     return str(ctx.data_root), ctx.split, str(ctx.feature_root or "")
 
 
-def _cached_split(parser: inference.Parser, key: tuple[str, str, str]) -> LLPSplit:
-    root, split, feature_root = key
-    spec_json = json.dumps(parser.feature_spec.to_dict(), sort_keys=True)
-    return _split(root, split, feature_root, spec_json, mtime(Path(root) / SPLIT_FILES[split]))
+def _cached_split(info, key: tuple[str, str, str]) -> LLPSplit:
+    """The split ``key`` read with the features of ``info`` (a ModelInfo or a Parser)."""
+    return _cached_split_spec(json.dumps(info.feature_spec.to_dict(), sort_keys=True), key)
 
 
-def get_split(parser: inference.Parser, ctx: Context) -> LLPSplit:
+def get_split(info, ctx: Context) -> LLPSplit:
     """Annotations of the chosen split and a reader of the checkpoint's features under the dataset root."""
     if ctx.data_root is None:
         raise FileNotFoundError("no dataset root set; build the demo with `python -m mmcse demo` or set one")
-    return _cached_split(parser, data_key(ctx))
+    return _cached_split(info, data_key(ctx))
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _predictions(path: str, modified: float, key: tuple, n_clips: int) -> inference.Predictions:
-    """Whole-split predictions of a checkpoint version (cache_resource: hits return the arrays, no copy)."""
-    parser = _parser(path, modified, "auto")
-    data = _cached_split(parser, key)
-    with st.spinner(f"Predicting the {data.name} split ({n_clips} clips) with {Path(path).name}..."):
-        return parser.predict_split(data)
+class CheckpointLoadError(ValueError):
+    """The checkpoint's weights could not be loaded (raised from the background job, told apart from data errors)."""
 
 
-def get_predictions(path: Path, ctx: Context) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
-    """Parser, split and the whole split's predictions (computed once per checkpoint version and split)."""
-    parser = get_parser(path)
-    data = get_split(parser, ctx)
-    return parser, data, get_predictions_for(path, parser, data, ctx)
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the pages need to know of a checkpoint without building its model: the metadata (the safetensors
+    header; an authors' .pth is loaded once for it)."""
+
+    meta: dict
+
+    @property
+    def arch(self) -> str:
+        return (self.meta.get("model_config") or {}).get("arch", "mmcse")
+
+    @property
+    def gating(self) -> str:
+        """The gating the checkpoint was trained / selected with (default "mmcse")."""
+        return (self.meta.get("train_config") or {}).get("gating") or self.meta.get("gating") or "mmcse"
+
+    @property
+    def has_class_features(self) -> bool:
+        return self.arch == "mmcse"
+
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        return FeatureSpec.from_dict(self.meta["feature_spec"])
 
 
-def get_predictions_for(path: Path, parser: inference.Parser, data: LLPSplit, ctx: Context) -> inference.Predictions:
-    """The whole split's predictions of an already loaded checkpoint and split."""
-    return _predictions(str(path), mtime(path), data_key(ctx), len(data))
+@st.cache_data(show_spinner=False, max_entries=32)
+def _meta(path: str, modified: float) -> dict:
+    if Path(path).suffix == ".pth":
+        return _parser(path, modified, "auto").meta
+    meta = read_checkpoint_meta(path)
+    try:
+        FeatureSpec.from_dict(meta["feature_spec"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a usable mmcse checkpoint (its feature spec does not read: {exc})") from None
+    return meta
+
+
+def model_info(path: Path) -> ModelInfo:
+    """The checkpoint's metadata (header only: no model is built unless its results must be computed)."""
+    return ModelInfo(_meta(str(path), mtime(path)))
+
+
+def _stream_mtimes(ctx_key: tuple[str, str, str], spec: FeatureSpec) -> tuple[float, ...]:
+    root, _, feature_root = ctx_key
+    folder = Path(feature_root or Path(root) / "feats")
+    return tuple(mtime(folder / s.name) for s in spec.streams.values()) + (mtime(folder),)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _results_key(path: str, modified: float, key: tuple, spec_json: str, csv_modified: float, streams: tuple) -> str:
+    """prediction_cache.cache_key of a checkpoint version on a split, computed once per file versions (the
+    checkpoint's sha256 and a stat of every feature file)."""
+    return prediction_cache.cache_key(prediction_cache.file_sha256(path), _cached_split_spec(spec_json, key))
+
+
+def _cached_split_spec(spec_json: str, key: tuple) -> LLPSplit:
+    root, split, _ = key
+    return _split(root, split, key[2], spec_json, mtime(Path(root) / SPLIT_FILES[split]))
+
+
+def results_key(path: Path, info: ModelInfo, key: tuple) -> str:
+    spec = info.feature_spec
+    spec_json = json.dumps(spec.to_dict(), sort_keys=True)
+    return _results_key(str(path), mtime(path), key, spec_json, mtime(Path(key[0]) / SPLIT_FILES[key[1]]),
+                        _stream_mtimes(key, spec))  # fmt: skip
+
+
+def predict_workers() -> int:
+    """Threads that run the model over a split ($MMCSE_PREDICT_WORKERS, default 2 on a machine with two or
+    more cores): each runs its ops on one core, so two use both cores (the split's first pass takes about
+    half as long on two free cores) without OpenMP threads spinning at barriers on busy ones."""
+    import os
+
+    return max(1, int(os.environ.get("MMCSE_PREDICT_WORKERS") or min(2, os.cpu_count() or 1)))
+
+
+def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> prediction_cache.Job:
+    """The checkpoint's results on the split: in memory, else on disk (prediction_cache), else computed on a
+    background thread (one job per results key, shared by every page and session)."""
+    rkey = results_key(path, info, key)
+    job = prediction_cache.find_job(rkey)
+    if job is not None:
+        return job
+    loaded = prediction_cache.load(rkey)
+    if loaded is not None:
+        return prediction_cache.finished_job(rkey, loaded)
+    sha = prediction_cache.file_sha256(path)
+
+    def work(progress):
+        try:
+            parser = inference.Parser.from_checkpoint(path, device="auto")
+        except (ValueError, OSError, KeyError) as exc:
+            raise CheckpointLoadError(str(exc)) from None
+        return prediction_cache.compute_and_store(parser, data, rkey, progress, workers=predict_workers(),
+                                                  info={"checkpoint_sha256": sha, "split": data.name})  # fmt: skip
+
+    return prediction_cache.background(rkey, len(data), work)
+
+
+def results(path: str, modified: float, key: tuple) -> prediction_cache.SplitResults:
+    """The finished results of a checkpoint on a split (computed here, without a progress bar, when no page
+    has asked for them yet: pages wait on ``results_job`` first)."""
+    info = ModelInfo(_meta(path, modified))
+    data = _cached_split_spec(json.dumps(info.feature_spec.to_dict(), sort_keys=True), key)
+    job = results_job(Path(path), info, data, key)
+    job.wait()
+    if job.error is not None:
+        raise job.error
+    return job.result
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def checkpoint_identity(path: str, modified: float) -> dict:
-    """export.checkpoint_identity (file, sha256, arch, training code revision), hashed once per version."""
-    return export.checkpoint_identity(path, _parser(path, modified, "auto").meta)
+    """export.checkpoint_identity (file, full sha256, arch, training code revision), hashed once per version."""
+    return export.checkpoint_identity(path, _meta(path, modified), sha256=prediction_cache.file_sha256(path))
+
+
+def _split_of(path: str, modified: float, key: tuple) -> LLPSplit:
+    return _cached_split(ModelInfo(_meta(path, modified)), key)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -92,9 +194,8 @@ def clip_table(path: str, modified: float, key: tuple, gating: str, seg_t: float
                has_video: tuple[bool, ...]):  # fmt: skip
     """browse.clip_table of a checkpoint on a split at these thresholds (cached: the browser's table is
     redrawn on every clip switch)."""
-    parser = _parser(path, modified, "auto")
-    data = _cached_split(parser, key)
-    pred_a, pred_v = _predictions(path, modified, key, len(data)).binary(gating, seg_t, vid_t)
+    data = _split_of(path, modified, key)
+    pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
     return browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, has_video)
 
 
@@ -125,27 +226,31 @@ def video_flags(ctx: Context, filenames: list[str]) -> tuple[bool, ...]:
     return tuple(name in stems or name[:11] in ids or r for name, r in zip(filenames, renderable))
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def reference_rows(key: tuple, spec_json: str, csv_modified: float) -> dict:
+    """analysis.reference_rows of a split (they depend on its annotations only), computed once."""
+    return analysis.reference_rows(_cached_split_spec(spec_json, key))
+
+
 @st.cache_data(show_spinner="Sweeping the thresholds...", max_entries=16)
 def threshold_sweep(path: str, modified: float, key: tuple, gating: str):
-    parser = _parser(path, modified, "auto")
-    data = _cached_split(parser, key)
-    preds = _predictions(path, modified, key, len(data))
-    return analysis.threshold_sweep(preds, data.gt_audio, data.gt_visual, gating)
+    data = _split_of(path, modified, key)
+    return analysis.threshold_sweep(results(path, modified, key).predictions, data.gt_audio, data.gt_visual, gating)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def pr_curves(path: str, modified: float, key: tuple, gating: str, modality: str, classes: tuple, current: tuple):
-    parser = _parser(path, modified, "auto")
-    data = _cached_split(parser, key)
-    preds = _predictions(path, modified, key, len(data))
+    data = _split_of(path, modified, key)
+    preds = results(path, modified, key).predictions
     return analysis.pr_curves(preds, data.gt_audio, data.gt_visual, gating, modality, classes, current)
 
 
-@st.cache_data(show_spinner="Computing co-occurrence maps...", max_entries=16)
 def cooccurrence(path: str, modified: float, key: tuple, only_active: bool) -> dict[str, np.ndarray]:
-    """The learned maps of a checkpoint on a split (``key`` from ``data_key``), cached."""
-    parser = _parser(path, modified, "auto")
-    return analysis.cooccurrence_maps(parser, _cached_split(parser, key), only_active=only_active)
+    """The learned maps of a checkpoint on a split (``key`` from ``data_key``), from its stored results."""
+    maps = results(path, modified, key).maps
+    if maps is None:
+        raise ValueError("this checkpoint has no co-occurrence maps (only MM-CSE learns them)")
+    return maps["active" if only_active else "all"]
 
 
 @st.cache_resource(show_spinner=False)
@@ -171,28 +276,29 @@ def _embed_with_progress(features: np.ndarray, seed: int, on_progress=None) -> n
         start = time.perf_counter()
         while on_progress and not future.done():
             elapsed = time.perf_counter() - start
-            on_progress(0.7 + 0.29 * min(elapsed / expected, 1.0),
+            on_progress(0.1 + 0.89 * min(elapsed / expected, 1.0),
                         f"t-SNE of {len(features)} points: {elapsed:.0f} s (about {expected:.0f} s on 2 cores)...")  # fmt: skip
             wait([future], timeout=0.5)
         return future.result()
 
 
+def feature_clips(path: str, modified: float, key: tuple) -> int:
+    """How many clips of the split the stored class-wise feature points come from."""
+    return results(path, modified, key).feature_clips
+
+
 def tsne_run(params: tuple, on_progress=None) -> tuple[np.ndarray, dict]:
-    """Class-wise feature samples of a checkpoint on a split and their 2-D t-SNE. ``params``: (checkpoint
-    path, mtime, data key, stage, modalities, classes, events, background, max points, seed).
-    ``on_progress(fraction, text)`` hears the feature pass; the result is kept for ``tsne_cached``."""
+    """Class-wise feature samples of a checkpoint on a split (taken from its stored feature points, no model
+    pass) and their 2-D t-SNE. ``params``: (checkpoint path, mtime, data key, stage, modalities, classes,
+    events, background, max points, seed). The result is kept for ``tsne_cached``."""
     path, modified, key, stage, modalities, classes, events, background, max_points, seed = params
-    parser = _parser(path, modified, "auto")
-    split = _cached_split(parser, key)
-
-    def report(done: int, total: int) -> None:
-        if on_progress:
-            on_progress(0.7 * done / max(total, 1), f"Class-wise features: {done}/{total} clips")
-
-    features, table = analysis.class_feature_samples(
-        parser, split, stage=stage, modalities=modalities, classes=list(classes), include_events=events,
-        include_background=background, max_points=max_points, seed=seed, progress=report,
-    )  # fmt: skip
+    if on_progress:
+        on_progress(0.0, "Reading the stored class-wise features...")
+    pool = results(path, modified, key).pool(stage)
+    if pool is None:
+        raise ValueError("this checkpoint has no class-wise features (only MM-CSE has them)")
+    chosen = pool.select(modalities, list(classes), events, background)
+    features, table = analysis.subsample(pool, chosen, _split_of(path, modified, key).filenames, max_points, seed)
     result = (_embed_with_progress(features, seed, on_progress), table)
     store = _tsne_results()
     store[params] = result

@@ -97,10 +97,34 @@ def discover_checkpoints(runs_dir: Path | None) -> list[Path]:
 
 
 def checkpoint_label(path: Path, runs_dir: Path | None) -> str:
+    """A checkpoint as the URL and the picker name it: relative to the runs folder when it lies in it, else
+    its full path."""
     try:
         return str(path.relative_to(runs_dir)) if runs_dir else str(path)
     except ValueError:
         return str(path)
+
+
+def resolve_checkpoint(text: str, runs_dir: Path | None) -> Path:
+    """The checkpoint a typed path (or a link's ``ckpt=``) names: a file, or a run folder's best.safetensors
+    (else last.safetensors, else its first checkpoint); a relative path is tried against the runs folder
+    too. FileNotFoundError / ValueError with one line saying what was looked for."""
+    typed = Path(text).expanduser()
+    candidates = [typed] + ([runs_dir / typed] if runs_dir is not None and not typed.is_absolute() else [])
+    for path in candidates:
+        if path.is_file():
+            return path
+        if path.is_dir():
+            for name in ("best.safetensors", "last.safetensors"):
+                if (path / name).is_file():
+                    return path / name
+            found = find_checkpoints(path)
+            if found:
+                return found[0]
+            raise ValueError(f"{path} is a folder without a checkpoint (.safetensors or .pth); give a run folder "
+                             "or a checkpoint file")  # fmt: skip
+    where = " or ".join(str(p) for p in candidates)
+    raise FileNotFoundError(f"{where} does not exist; check the path (a checkpoint file or a run folder)")
 
 
 def _upload_names() -> dict[str, str]:

@@ -15,9 +15,10 @@ import streamlit as st
 from mmcse import inference, metrics, viz
 from mmcse.data.dataset import LLPSplit
 from mmcse.demo.clips import demo_video
+from mmcse.prediction_cache import SplitResults
 from mmcse.video.io import find_video
-from pages._cache import get_parser, get_predictions_for, get_split, mtime
-from pages._context import ASSETS, Context, user_message
+from pages._cache import CheckpointLoadError, ModelInfo, data_key, get_split, model_info, mtime, results_job
+from pages._context import ASSETS, Context, display_name, user_message
 
 MAX_INLINE_VIDEO_MB = 40  # without the media server, larger videos play with st.video (no playhead)
 USER_ERRORS = (ValueError, FileNotFoundError, OSError, KeyError)
@@ -31,33 +32,104 @@ def show_error(exc: BaseException, what: str = "") -> None:
     st.error(user_message(f"{what + ': ' if what else ''}{message}"), icon="⚠️")
 
 
-def predictions_or_stop(ctx: Context) -> tuple[inference.Parser, LLPSplit, inference.Predictions]:
-    """Parser, split and whole-split predictions of the sidebar's checkpoint; on a problem, one message that
-    blames the right thing (the checkpoint, the dataset, or the pair) and says what to do, and the page stops."""
+def feature_fit_message(ctx: Context, info: ModelInfo, name: str) -> str | None:
+    """When the checkpoint's feature streams are not in the dataset's feature folder: one message naming both
+    sides and what to change (the checkpoint, or the dataset root / feature folder); None when they fit."""
+    from mmcse.data.features import INDEX_FILE
+    from mmcse.data.splits import available_specs
+
+    folder = Path(ctx.feature_root or Path(ctx.data_root) / "feats")
+    if not folder.is_dir() or (folder / INDEX_FILE).is_file():
+        return None  # open_split says what is missing; a packed store checks itself
+    spec = info.feature_spec
+    wanted = [s.name for s in spec.streams.values()]
+    if all((folder / name).is_dir() for name in wanted):
+        return None
+    found = available_specs(folder)
+    held = (f"'{found[0].name}' features ({', '.join(s.name for s in found[0].streams.values())})" if found
+            else "no known feature set (folders: " + ", ".join(sorted(p.name for p in folder.iterdir() if p.is_dir())[:8]) + ")")  # fmt: skip
+    fix_checkpoint = f"choose a checkpoint trained on '{found[0].name}' features" if found else "choose a checkpoint trained on the features it holds"
+    return (f"The checkpoint {name} needs '{spec.name}' features ({', '.join(wanted)}), but the feature "
+            f"folder {folder} holds {held}. Change one of the two: {fix_checkpoint} (sidebar, Checkpoint), or set the "
+            f"Dataset root / Feature folder to data with '{spec.name}' features.")  # fmt: skip
+
+
+def wait_for(job, what: str):
+    """The result of a background job (mmcse.prediction_cache.Job), with a progress bar of the clips done while
+    it runs; a job's error is raised here."""
+    import time
+
+    from mmcse.prediction_cache import cache_folder
+
+    if not job.finished:
+        bar = st.progress(0.0, text=f"{what}...")
+        while not job.wait(0.3):
+            done, total = job.done, max(job.total, 1)
+            elapsed = time.perf_counter() - job.started
+            left = f", about {elapsed / done * (total - done):.0f} s left" if done else ""
+            bar.progress(min(done / total, 1.0), text=f"{what}: {done:,} of {total:,} clips, {elapsed:.0f} s{left}. "
+                         f"Computed once for every page and session and kept in {cache_folder()}.")  # fmt: skip
+        bar.empty()
+    if job.error is not None:
+        raise job.error
+    return job.result
+
+
+class Problem(Exception):
+    """A message for the user (already naming the right thing and what to do); ``warning``: not an error."""
+
+    def __init__(self, message: str, warning: bool = False) -> None:
+        super().__init__(message)
+        self.warning = warning
+
+
+def load_results(ctx: Context, path: Path) -> tuple[ModelInfo, LLPSplit, SplitResults]:
+    """Metadata, split and whole-split results of the checkpoint ``path``: from memory or disk, else computed
+    in the background while a progress bar shows the clips done. A problem raises ``Problem`` with one message
+    that blames the right thing (the checkpoint, the dataset, or the pair) and says what to do."""
+    name = display_name(path)
     try:
-        parser = get_parser(ctx.checkpoint)
+        info = model_info(path)
     except USER_ERRORS as exc:
-        show_error(exc, f"Cannot load the checkpoint {ctx.checkpoint_name}")
-        st.stop()
+        raise Problem(f"Cannot load the checkpoint {name}: {exc}") from None
+    problem = feature_fit_message(ctx, info, name) if ctx.data_root is not None else None
+    if problem:
+        raise Problem(problem)
     try:
-        data = get_split(parser, ctx)
+        data = get_split(info, ctx)
     except USER_ERRORS as exc:
         if "lists no clips" in str(exc):
-            st.warning(f"The {ctx.split} split of {ctx.data_root} has no clips (the compact demo ships only val and "
-                       "test). Choose val or test in the sidebar.", icon="⚠️")  # fmt: skip
-        else:
-            show_error(exc, f"Cannot read the {ctx.split} split of {ctx.data_root}")
-        st.stop()
+            raise Problem(f"The {ctx.split} split of {ctx.data_root} has no clips (the compact demo ships only val "
+                          "and test). Choose val or test in the sidebar.", warning=True) from None  # fmt: skip
+        raise Problem(f"Cannot read the {ctx.split} split of {ctx.data_root}: {exc}") from None
     try:
-        preds = get_predictions_for(ctx.checkpoint, parser, data, ctx)
+        job = results_job(path, info, data, data_key(ctx))
+        results = wait_for(job, f"Predicting the {data.name} split with {name}")
+    except CheckpointLoadError as exc:
+        raise Problem(f"Cannot load the checkpoint {name}: {exc}") from None
     except USER_ERRORS as exc:
-        show_error(exc, f"Cannot run {ctx.checkpoint_name} on the {ctx.split} split of {ctx.data_root}")
+        raise Problem(f"Cannot run {name} on the {ctx.split} split of {ctx.data_root}: {exc}") from None
+    return info, data, results
+
+
+def results_or_stop(ctx: Context, path: Path | None = None) -> tuple[ModelInfo, LLPSplit, SplitResults]:
+    """``load_results`` of the sidebar's checkpoint (or ``path``); a problem is shown and the page stops."""
+    try:
+        info, data, results = load_results(ctx, path or ctx.checkpoint)
+    except Problem as problem:
+        (st.warning if problem.warning else st.error)(user_message(str(problem)), icon="⚠️")
         st.stop()
     if data.data_warnings:
         with st.expander(f"{len(data.data_warnings)} annotation row(s) kept as the official evaluation reads them"):
             for line in data.data_warnings:
                 st.caption(line)
-    return parser, data, preds
+    return info, data, results
+
+
+def predictions_or_stop(ctx: Context) -> tuple[ModelInfo, LLPSplit, inference.Predictions]:
+    """``results_or_stop`` of the sidebar's checkpoint, its predictions only."""
+    info, data, results = results_or_stop(ctx)
+    return info, data, results.predictions
 
 
 def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) -> bool:
@@ -66,10 +138,13 @@ def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) 
         first_run_message()
         return False
     if need_checkpoint and ctx.checkpoint is None:
+        where = (f"none was found in the runs folder {ctx.runs_dir}" if ctx.runs_dir is not None
+                 else "no runs folder is set")  # fmt: skip
         st.info(
-            "No checkpoint chosen. Pick one in the sidebar (runs are discovered under the runs folder), "
-            "enter a path, or upload a .safetensors / the authors' .pth. Train one with "
-            "`python -m mmcse train ...` or build the demo (it trains two) with `python -m mmcse demo`."
+            f"No checkpoint chosen: {where}. In the sidebar, type the **Runs folder** your runs are in (or start the "
+            "app with `MMCSE_RUNS=/path/to/runs`), or choose **Path** and give a checkpoint file or a run folder, "
+            "or upload a .safetensors / the authors' .pth. Train one with `python -m mmcse train ...` or build the "
+            "demo (it trains two) with `python -m mmcse demo`."
         )
         return False
     return True
@@ -93,6 +168,25 @@ def binary(preds: inference.Predictions, ctx: Context, gating: str | None = None
     return preds.binary(gating or ctx.gating, ctx.segment_threshold, ctx.video_threshold)
 
 
+def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: Context, binary_preds=None) -> bool:
+    """Say so when the checkpoint predicts no event at all on the split at the sidebar's gating and
+    thresholds (its scores are then the "predict nothing" row); True when it does. ``binary_preds``: the
+    thresholded (pred_a, pred_v) when the page has them."""
+    pred_a, pred_v = binary_preds if binary_preds is not None else binary(preds, ctx)
+    if pred_a.any() or pred_v.any():
+        return False
+    st.warning(
+        f"**{ctx.checkpoint_name} predicts no event** on the {data.name} split at gating {ctx.gating}, segment "
+        f"threshold {ctx.segment_threshold:.2f} and video threshold {ctx.video_threshold:.2f}: its scores are those "
+        f"of the \"predict nothing\" row. Its highest segment probability is {float(preds.segment_prob.max()):.3f}; "
+        f"highest video-level P {float(preds.video_prob.max()):.3f}, P_a {float(preds.audio_prob.max()):.3f}, "
+        f"P_v {float(preds.visual_prob.max()):.3f}. Lower the thresholds in the sidebar, or check the checkpoint "
+        "(an untrained or collapsed model predicts nothing).",
+        icon="⚠️",
+    )
+    return True
+
+
 def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> dict[str, float] | None:
     if data.gt_audio is None:
         return None
@@ -100,9 +194,34 @@ def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> 
     return metrics.avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
 
 
-def plot(fig, key: str, ctx: Context, filename: str | None = None, **selection):
-    """st.plotly_chart at full width whose toolbar camera downloads the sidebar's format (PNG or SVG).
-    ``selection``: on_select / selection_mode, passed through (returns the selection event)."""
+def provenance(ctx: Context, gating: str | None = None, checkpoint: str | None = None) -> str:
+    """What made a figure or a table, in one line: checkpoint, split, gating, thresholds."""
+    return (f"{checkpoint or ctx.checkpoint_name} · {ctx.split} split of {Path(str(ctx.data_root)).name} · gating "
+            f"{gating or ctx.gating} · segment threshold {ctx.segment_threshold:.2f} · video threshold "
+            f"{ctx.video_threshold:.2f}")  # fmt: skip
+
+
+def csv_header(ctx: Context, checkpoints=None, gating: str | None = None) -> str:
+    """``#`` comment lines that open a downloaded CSV: checkpoint(s) with their sha256, dataset, split, gating
+    and thresholds (read it with ``pandas.read_csv(path, comment="#")``)."""
+    from pages._cache import checkpoint_identity
+
+    lines = []
+    for path in checkpoints or [ctx.checkpoint]:
+        identity = checkpoint_identity(str(path), mtime(path))
+        lines.append(f"# checkpoint: {display_name(path)} (sha256 {identity['sha256']})")
+    lines += [f"# dataset: {ctx.data_root}", f"# split: {ctx.split}", f"# gating: {gating or ctx.gating}",
+              f"# segment_threshold: {ctx.segment_threshold:.2f}", f"# video_threshold: {ctx.video_threshold:.2f}"]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def plot(fig, key: str, ctx: Context, filename: str | None = None, provenance_text: str | bool = True, **selection):
+    """st.plotly_chart at full width whose toolbar camera downloads the sidebar's format (PNG or SVG), the
+    figure saying what made it (``provenance_text``: True for the sidebar's checkpoint, split, gating and
+    thresholds; a text; False for none). ``selection``: on_select / selection_mode, passed through (returns
+    the selection event)."""
+    if provenance_text:
+        viz.with_provenance(fig, provenance(ctx) if provenance_text is True else provenance_text)
     config = viz.figure_config(ctx.figure_format, filename or key)
     return st.plotly_chart(fig, width="stretch", key=key, config=config, **selection)
 
@@ -125,6 +244,9 @@ def clip_video(ctx: Context, filename: str) -> tuple[Path | None, str]:
         return rendered, "rendered"
     if ctx.video_dir is not None and ctx.video_dir.is_dir():
         return None, f"no video file for {filename} in {ctx.video_dir} (LLP videos are downloaded by users)"
+    if ctx.video_dir is not None:
+        return None, (f"the video folder {ctx.video_dir} does not exist: set the sidebar's Video folder to where the "
+                      "clips' video files are (LLP videos are downloaded by users)")  # fmt: skip
     return None, "no video folder set: set it in the sidebar (LLP videos are downloaded by users)"
 
 
@@ -183,17 +305,39 @@ def timeline_component():
 
 
 def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_id: str, video_note: str = "",
-                  on_step=None):  # fmt: skip
+                  on_steps=None, view: dict | None = None, table_row: int | None = None, on_view=None):  # fmt: skip
     """The synchronised timeline: video beside the lanes of each section ({"title", "timeline"}), playhead,
-    click-to-seek, zoom, keys. ``on_step``: called when j / k asks for the next / previous clip (the
-    offset is in st.session_state[key]["step"]). Returns the component result (``.time``: where the user
-    paused, in seconds)."""
+    click-to-seek, zoom, keys. ``on_steps``: called when j / k were pressed (the running total is in
+    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom"} to open with;
+    ``on_view``: called when the user changes them (st.session_state[key]["view"]); ``table_row``: the
+    open clip's row in the clip table, scrolled into view. Returns the component result (``.time``: where the
+    user paused, {"time", "clip"})."""
     url, note = video_url(video_path, key)
     if note:
         st.caption(note)
         st.video(str(video_path))
-    payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_step is not None,
-               "video_note": video_note, "mode": "rows"}  # fmt: skip
-    callbacks = {"on_time_change": lambda: None, "on_step_change": on_step or (lambda: None)}
+    payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_steps is not None,
+               "video_note": video_note, "mode": "rows", "view": view or {}, "table_row": table_row}  # fmt: skip
+    callbacks = {"on_time_change": lambda: None, "on_steps_change": on_steps or (lambda: None),
+                 "on_view_change": on_view or (lambda: None)}  # fmt: skip
     return timeline_component()(data=payload, key=key, **callbacks)
 
+
+def step_offset(key: str) -> int:
+    """The j / k presses (net, +1 a j, -1 a k) not yet applied: the component reports a running total per
+    mount ({"id", "net"}), so presses made while a rerun was under way are counted, never lost or doubled."""
+    value = (st.session_state.get(key) or {}).get("steps")
+    if not isinstance(value, dict):
+        return 0
+    seen = st.session_state.get(f"_{key}_steps_seen") or {}
+    base = int(seen.get("net", 0)) if seen.get("id") == value.get("id") else 0
+    st.session_state[f"_{key}_steps_seen"] = {"id": value.get("id"), "net": int(value.get("net", 0))}
+    return int(value.get("net", 0)) - base
+
+
+def paused_time(result, clip_id: str) -> float | None:
+    """Where the user paused or seeked in ``clip_id`` (None when the last report was of another clip)."""
+    value = getattr(result, "time", None)
+    if isinstance(value, dict):
+        return float(value["time"]) if value.get("clip") == clip_id and value.get("time") is not None else None
+    return None

@@ -19,9 +19,9 @@ st.title("Class-wise features (t-SNE)")
 ctx = context.context()
 if not widgets.require(ctx):
     st.stop()
-parser, data, preds = widgets.predictions_or_stop(ctx)
-if not parser.has_class_features:
-    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint.")
+model, data, preds = widgets.predictions_or_stop(ctx)
+if not model.has_class_features:
+    st.info(f"{ctx.checkpoint_name} is a {model.arch} model: only MM-CSE has class-wise features. Pick an MM-CSE checkpoint.")
     st.stop()
 
 
@@ -110,6 +110,10 @@ event = widgets.plot(viz.tsne_figure(xy, table, color_by=color_by), "tsne_plot",
 agreement = analysis.knn_agreement(xy, table["class"].to_numpy()) if len(table) > 11 else float("nan")
 st.caption(f"{len(table)} points from the {data.name} split; marker shape: circle audio, diamond visual; "
            f"10-NN class agreement in the map: {agreement:.2f}. Lasso or box-select points to list their clips.")  # fmt: skip
+kept = cache.feature_clips(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx))
+if kept < len(data):
+    st.caption(f"The class-wise features are kept for {kept:,} of the split's {len(data):,} clips (evenly spaced, "
+               "stored with the checkpoint's results); the points are sampled from those.")  # fmt: skip
 shipped = (read_demo_manifest(ctx.data_root) or {}).get("test_class_separation")
 if isinstance(shipped, dict) and {"knn_agreement_features", "knn_agreement_tsne", "chance"} <= set(shipped):
     sampled = f"{shipped.get('points')} of the {shipped['events']}" if "events" in shipped else f"{shipped.get('points')}"

@@ -5,6 +5,8 @@ timelines stacked under one video."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -51,13 +53,14 @@ def load(paths) -> dict:
     for path in paths:
         name = context.display_name(path)
         try:
-            parser, data, preds = cache.get_predictions(path, ctx)
-        except widgets.USER_ERRORS as exc:
-            widgets.show_error(exc, f"Skipping {name}")
+            model, data, found = widgets.load_results(ctx, path)
+        except widgets.Problem as problem:
+            st.error(context.user_message(f"Skipping {name}. {problem}"), icon="⚠️")
             continue
+        preds = found.predictions
         own = st.session_state.get("compare_gating", GATING_MODES[0]) == GATING_MODES[0]
-        gating = parser.gating if own else ctx.gating
-        results[name] = {"path": path, "parser": parser, "data": data, "preds": preds, "gating": gating,
+        gating = model.gating if own else ctx.gating
+        results[name] = {"path": path, "model": model, "data": data, "preds": preds, "gating": gating,
                          "binary": widgets.binary(preds, ctx, gating)}  # fmt: skip
     if len(results) < 2:
         st.stop()
@@ -85,21 +88,22 @@ def comparison(results: dict, data) -> None:
         part.columns = [c.removeprefix(prefix) for c in part.columns]
         part.index.name = f"{level} level"
         st.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"compare_{level}")
-    widgets.plot(viz.metrics_bar(rows), "compare_bar", ctx, "compare_ten_numbers")
+    widgets.plot(viz.metrics_bar(rows), "compare_bar", ctx, "compare_ten_numbers", compare_provenance(results))
     a = names[0]
     for b in names[1:]:
         key = (str(results[a]["path"]), str(results[b]["path"]), results[a]["gating"], results[b]["gating"],
                cache.data_key(ctx), ctx.segment_threshold, ctx.video_threshold, cache.mtime(results[a]["path"]), cache.mtime(results[b]["path"]))  # fmt: skip
         scores, classes = paired(results[a]["binary"], results[b]["binary"], data.gt_audio, data.gt_visual, key)
-        delta_section(a, b, scores, classes)
+        delta_section(a, b, scores, classes, compare_provenance({n: results[n] for n in (a, b)}))
 
 
-def delta_section(a: str, b: str, scores: dict, classes: dict) -> None:
+def delta_section(a: str, b: str, scores: dict, classes: dict, provenance: str) -> None:
     st.subheader(f"B − A: {b} minus {a}")
     st.dataframe(viz.paired_table(scores, a, b).style.format({f"A: {a}": "{:.2f}", f"B: {b}": "{:.2f}", "B − A": "{:+.2f}",
-                 "p": "{:.3f}"}), width="stretch", key=f"paired_{b}")  # fmt: skip
+                 "p": lambda p: viz.format_p(p, 1000)}), width="stretch", key=f"paired_{b}")  # fmt: skip
     st.caption("95% CI: paired bootstrap over clips (1,000 resamples, the same clips for A and B); p: paired sign-flip "
-               "test. Within noise: the interval holds 0.")  # fmt: skip
+               "test (1,000 sign flips: its smallest value is 1/1,001, shown as \"< 0.001\"). Within noise: the "
+               "interval holds 0.")  # fmt: skip
     modality = st.radio("Per-class F delta, modality", ["a", "v", "av"], format_func=viz.MODALITY_NAMES.get,
                         horizontal=True, key=f"delta_mod_{b}")  # fmt: skip
     c = classes[modality]
@@ -107,12 +111,28 @@ def delta_section(a: str, b: str, scores: dict, classes: dict) -> None:
     fig = viz.per_class_delta_bar({name: 100 * viz.per_class_delta(c["a"], c["b"])},
                                   title=f"Per-class segment F, {viz.MODALITY_NAMES[modality]}: {b} minus {a} (points)",
                                   intervals={name: (100 * c["ci_low"], 100 * c["ci_high"])})  # fmt: skip
-    widgets.plot(fig, f"delta_bar_{b}", ctx, "per_class_delta")
+    widgets.plot(fig, f"delta_bar_{b}", ctx, "per_class_delta", provenance)
+
+
+def compare_provenance(results: dict) -> str:
+    """What made a Compare figure: the checkpoints with their gating, the split, the thresholds."""
+    models = "; ".join(f"{n} ({r['gating']} gating)" for n, r in results.items())
+    return (f"{models} · {ctx.split} split of {ctx.data_root.name} · segment threshold {ctx.segment_threshold:.2f} · "
+            f"video threshold {ctx.video_threshold:.2f}")  # fmt: skip
+
+
+def run_folders(results: dict) -> dict[str, Path]:
+    """One entry per run folder (best and last of one run share its metrics.csv: one curve, not two), named
+    by the folder."""
+    folders: dict[str, Path] = {}
+    for r in results.values():
+        folders.setdefault(r["path"].parent.name, r["path"].parent)
+    return folders
 
 
 def training_curves(results: dict) -> None:
     st.subheader("Training curves")
-    runs = {n: read_metrics(r["path"].parent / METRICS_FILE) for n, r in results.items()}
+    runs = {n: read_metrics(folder / METRICS_FILE) for n, folder in run_folders(results).items()}
     missing = [n for n, rows in runs.items() if not rows]
     runs = {n: rows for n, rows in runs.items() if rows}
     if missing:
@@ -121,7 +141,8 @@ def training_curves(results: dict) -> None:
         return
     columns = viz.metric_columns(next(iter(runs.values())))
     column = st.selectbox("Column of metrics.csv", columns, key="curve_column")
-    widgets.plot(viz.training_curves_figure(runs, column), "training_curves", ctx, f"training_{column}")
+    widgets.plot(viz.training_curves_figure(runs, column), "training_curves", ctx, f"training_{column}",
+                 f"runs: {', '.join(runs)} (one curve per run folder: best and last share its {METRICS_FILE})")  # fmt: skip
 
 
 def disagreements(results: dict, data) -> np.ndarray:

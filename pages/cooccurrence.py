@@ -19,13 +19,13 @@ st.title("Class co-occurrence")
 ctx = context.context()
 if not widgets.require(ctx):
     st.stop()
-parser, data, preds = widgets.predictions_or_stop(ctx)
-if parser.arch != "mmcse":
-    st.info(f"{ctx.checkpoint_name} is a {parser.arch} model: only MM-CSE learns co-occurrence maps.")
+model, data, preds = widgets.predictions_or_stop(ctx)
+if model.arch != "mmcse":
+    st.info(f"{ctx.checkpoint_name} is a {model.arch} model: only MM-CSE learns co-occurrence maps.")
     st.stop()
 VIEWS = ("lift over uniform", "learned beside annotations", "learned, raw", "learned − annotations")
 
-w_ec = (parser.meta.get("model_config") or {}).get("w_ec", 0.1)
+w_ec = (model.meta.get("model_config") or {}).get("w_ec", 0.1)
 with st.expander("What these maps are, and why they can look flat", expanded=False):
     st.markdown(
         "In the last FGSE layer, SECM lets the 25 class tokens of a segment attend to each other (aa, vv) and to "
@@ -87,13 +87,14 @@ def clips_of_cell(cell: tuple[int, int] | None) -> None:
 
 
 annotated = viz.normalize_rows(counts[name])
+map_provenance = f"{ctx.checkpoint_name} · {data.name} split · rows averaged over: {segments} (no thresholds involved)"
 if view == "learned beside annotations":
     left, right = st.columns(2)
     with left:
         event = widgets.plot(viz.cooccurrence_heatmap(learned, f"learned {name}", stretch=True, clickable=True),
-                             "map_learned", ctx, f"learned_{name}", on_select="rerun", selection_mode="points")  # fmt: skip
+                             "map_learned", ctx, f"learned_{name}", map_provenance, on_select="rerun", selection_mode="points")  # fmt: skip
     with right:
-        widgets.plot(viz.cooccurrence_heatmap(annotated, f"annotations ({what})"), "map_annotated", ctx, f"annotations_{name}")
+        widgets.plot(viz.cooccurrence_heatmap(annotated, f"annotations ({what})"), "map_annotated", ctx, f"annotations_{name}", f"{what} on the {data.name} split")
     shown, shown_title, diverging = learned, f"learned_{name}", False
 else:
     shown, shown_title, diverging = {
@@ -103,7 +104,7 @@ else:
     }[view]
     fig = viz.cooccurrence_heatmap(shown, f"{view}: {name} ({viz.MAP_TITLES[name]})", diverging=diverging,
                                    stretch=not diverging, clickable=True, value_name=view)  # fmt: skip
-    event = widgets.plot(fig, "map_main", ctx, shown_title, on_select="rerun", selection_mode="points")
+    event = widgets.plot(fig, "map_main", ctx, shown_title, map_provenance, on_select="rerun", selection_mode="points")
 clips_of_cell(viz.clicked_cell(event.selection if event is not None else None))
 
 cols = st.columns(2)
@@ -113,8 +114,10 @@ cols[1].markdown("**Top annotated pairs**")
 cols[1].dataframe(viz.top_pairs(annotated, k=10).style.format({"value": "{:.3f}"}), hide_index=True, width="stretch", key="top_annotated")
 
 cols = st.columns(3)
-cols[0].download_button("PNG of the map shown", cache.matrix_image(shown, shown_title, diverging, "png"),
+image_title = f"{shown_title}: {ctx.checkpoint_name}, {data.name} split, rows {segments}"
+cols[0].download_button("PNG of the map shown", cache.matrix_image(shown, image_title, diverging, "png"),
                         f"{shown_title}.png", "image/png", key="dl_png")  # fmt: skip
-cols[1].download_button("SVG of the map shown", cache.matrix_image(shown, shown_title, diverging, "svg"),
+cols[1].download_button("SVG of the map shown", cache.matrix_image(shown, image_title, diverging, "svg"),
                         f"{shown_title}.svg", "image/svg+xml", key="dl_svg")  # fmt: skip
-cols[2].download_button("CSV of the map shown", viz.matrix_csv(shown), f"{shown_title}.csv", "text/csv", key="dl_csv")
+cols[2].download_button("CSV of the map shown", widgets.csv_header(ctx) + f"# map: {shown_title}, rows averaged over: {segments}\n"
+                        + viz.matrix_csv(shown), f"{shown_title}.csv", "text/csv", key="dl_csv")  # fmt: skip

@@ -4,6 +4,8 @@ recall, support), a threshold sweep and per-class precision-recall curves."""
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from mmcse import analysis, viz
@@ -40,15 +42,15 @@ def what_is_loaded(data_name: str, n_clips: int) -> None:
     st.page_link("pages/video_parser.py", label="Open the Video parser", icon=":material/movie:")
 
 
-def checkpoint_summary(parser) -> None:
-    meta = parser.meta
+def checkpoint_summary(model) -> None:
+    meta = model.meta
     train_config = meta.get("train_config") or {}
     st.subheader(f"Checkpoint: {ctx.checkpoint_name}")
     cols = st.columns(4)
-    cols[0].metric("Architecture", parser.arch)
-    cols[1].metric("Features", parser.feature_spec.name)
+    cols[0].metric("Architecture", model.arch)
+    cols[1].metric("Features", model.feature_spec.name)
     cols[2].metric("Parameters", f"{meta.get('num_parameters', 0) / 1e6:.2f} M" if meta.get("num_parameters") else "?")
-    cols[3].metric("Trained with gating", parser.gating)
+    cols[3].metric("Trained with gating", model.gating)
     with st.expander("All metadata"):
         st.write({"file": ctx.checkpoint_name, "created": meta.get("created"), "git revision": meta.get("git_revision"),
                   "seed": meta.get("seed", train_config.get("seed")), "stored metrics": meta.get("metrics")})  # fmt: skip
@@ -56,15 +58,17 @@ def checkpoint_summary(parser) -> None:
                  "feature_spec": meta.get("feature_spec")}, expanded=False)  # fmt: skip
 
 
-def ten_numbers(parser, data, scores: dict) -> None:
+def ten_numbers(model, data, scores: dict) -> None:
     st.subheader(f"The 10 numbers on {data.name} ({len(data)} clips)")
     st.caption(f"gating **{ctx.gating}**, segment threshold **{ctx.segment_threshold:.2f}**, video threshold "
                f"**{ctx.video_threshold:.2f}**; reference rows: protocol §5.")  # fmt: skip
     rows = {ctx.checkpoint_name: scores}
-    for split_name, stored in (parser.meta.get("metrics") or {}).items():  # what training recorded
+    for split_name, stored in (model.meta.get("metrics") or {}).items():  # what training recorded
         if isinstance(stored, dict) and set(viz.METRIC_KEYS) <= set(stored):
             rows[f"stored ({split_name}, training thresholds)"] = stored
-    rows.update(analysis.reference_rows(data))
+    key = cache.data_key(ctx)
+    rows.update(cache.reference_rows(key, json.dumps(model.feature_spec.to_dict(), sort_keys=True),
+                                     cache.mtime(data.split_csv)))  # fmt: skip
     table = viz.metrics_table(rows)
     for level, prefix in (("segment", "Seg "), ("event", "Evt ")):
         part = table[[c for c in table.columns if c.startswith(prefix)]]
@@ -116,8 +120,9 @@ def per_class_table(report) -> None:
                  width="stretch", height=420, key="per_class_table")  # fmt: skip
     st.caption(f"Support: annotated {level}s. n/a: precision without predictions, recall without annotations, "
                "F for a class in neither. Sort by a column header.")  # fmt: skip
-    st.download_button("Per-class table (CSV)", report.to_csv(index=False, float_format="%.4f"), "per_class.csv",
-                       "text/csv", key="dl_per_class")  # fmt: skip
+    st.download_button("Per-class table (CSV)", widgets.csv_header(ctx) + report.to_csv(index=False, float_format="%.4f"),
+                       f"per_class_{ctx.split}.csv", "text/csv", key="dl_per_class",
+                       help="opens with # lines naming the checkpoint (sha256), dataset, split, gating and thresholds")  # fmt: skip
 
 
 def pr_section(data) -> None:
@@ -133,12 +138,13 @@ def pr_section(data) -> None:
                "to the official protocol, not comparable to published numbers.")  # fmt: skip
 
 
-parser, data, preds = widgets.predictions_or_stop(ctx)
+model, data, preds = widgets.predictions_or_stop(ctx)
 what_is_loaded(data.name, len(data))
-checkpoint_summary(parser)
+checkpoint_summary(model)
 scores = widgets.split_scores(preds, data, ctx)
 if scores is None:
     st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
-ten_numbers(parser, data, scores)
+widgets.warn_if_predicts_nothing(preds, data, ctx)
+ten_numbers(model, data, scores)
 per_class_section(preds, data)

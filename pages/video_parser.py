@@ -1,6 +1,7 @@
-"""Video parser: a clip table of the split (filters, search, per-clip scores and errors; selection kept by
-clip id; permalink ?clip=<id>; keys j / k), the video beside its timeline lanes, probability heatmaps, the
-events and downloads; or an uploaded video."""
+"""Video parser: a clip table of the split (search, filters, sort, per-clip scores and errors; selection kept by
+clip id; keys j / k in the shown order), the video beside its timeline lanes, probability heatmaps, the
+events and downloads; or an uploaded video. Every view is a URL: clip, search, filters, sort, the timeline's
+TP / FP / FN mode and zoom (nav.VIEW_PARAMS), restored from it and kept across page switches."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ ctx = context.context()
 if not widgets.require(ctx, need_data=False):
     st.stop()
 
+TABLE_KEY = "_clip_table_key"  # the widget key of the clip table drawn last
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 TABLE_COLUMNS = {
     # pinned: in a narrow window the table scrolls sideways and the clip id stays in view
@@ -41,49 +43,74 @@ TABLE_COLUMNS = {
 
 
 def clip_filters(has_gt: bool) -> dict:
-    """The filter row: search, classes, modality, error type."""
-    cols = st.columns([3, 3, 2, 2])
+    """The filter row: search, classes, modality, error type; the sort."""
+    cols = st.columns([3, 3, 2, 2, 2, 1])
     query = cols[0].text_input("Search", key="clip_search", placeholder="clip id or class name")
     classes = cols[1].multiselect("Classes", list(LLP_CLASSES), key="clip_classes", placeholder="any class")
     modality = cols[2].selectbox("Modality", browse.MODALITY_FILTERS, key="clip_modality",
                                  help="clips with an event in this modality (of the chosen classes)")  # fmt: skip
     errors = cols[3].selectbox("Errors", browse.ERROR_FILTERS if has_gt else ("any",), key="clip_errors",
                                help="segment errors against the dense ground truth")  # fmt: skip
+    sorts = browse.SORTS if has_gt else tuple(s for s in browse.SORTS if "Type@AV" not in s and s not in browse.ERROR_COLUMNS)
+    if st.session_state.get("clip_sort") not in sorts:
+        st.session_state["clip_sort"] = "file order"
+    cols[4].selectbox("Sort by", sorts, key="clip_sort",
+                      help="the table's order, which j / k and the previous / next buttons follow (a click on a "
+                      "column header sorts the grid for a look only)")  # fmt: skip
+    cols[5].toggle("desc.", key="clip_desc", help="descending")
     return {"query": query, "classes": [LLP_CLASSES.index(c) for c in classes], "modality": modality, "error": errors}
 
 
-def on_table_select(key: str, ids: list[str]):
+def on_table_select(key: str, ids: list[str], shown_clip: str | None):
+    """A row click on the current table opens its clip. A table that j / k (or a link) has since replaced,
+    or a selection of the clip the table was drawn to highlight, is not a click: a table that mounts with
+    its highlighted row may report it in a later rerun, which would undo the key presses made meanwhile."""
+
     def callback() -> None:
-        rows = st.session_state[key]["selection"]["rows"]
-        if rows:
-            nav.set_clip(ids[rows[0]], moved=False)
+        rows = (st.session_state.get(key) or {}).get("selection", {}).get("rows") or []
+        if not rows or key != st.session_state.get(TABLE_KEY) or ids[rows[0]] == shown_clip:
+            return
+        nav.set_clip(ids[rows[0]], moved=False)
 
     return callback
 
 
 def on_step(ids: list[str], offset: int | None = None):
-    """j / k from the timeline (offset in its trigger value) or the buttons (``offset``)."""
+    """j / k from the timeline (the presses not yet applied, widgets.step_offset) or the buttons
+    (``offset``), through ``ids``: the clips in the order the table shows them."""
 
     def callback() -> None:
-        step = offset
-        if step is None:
-            value = (st.session_state.get("timeline") or {}).get("step")
-            step = int(value.get("offset", 0)) if isinstance(value, dict) else 0
+        step = widgets.step_offset("timeline") if offset is None else offset
         target = browse.step_clip(ids, nav.current_clip(), step) if step else None
-        if target is not None:  # with no clip shown, the open one stays
+        if target is not None and target != nav.current_clip():  # with no clip shown, the open one stays
             nav.set_clip(target)
 
     return callback
 
 
+def on_view() -> None:
+    """The timeline's mode / zoom changed: kept for the URL and the next visit."""
+    value = (st.session_state.get("timeline") or {}).get("view")
+    if isinstance(value, dict):
+        nav.view_state()["mode"] = value.get("mode")
+        nav.view_state()["zoom"] = value.get("zoom")
+
+
 def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
-    """The clip table (single-row selection; rows in file order, sortable by a header click) and the
-    previous / next buttons."""
+    """The clip table (single-row selection; rows in the chosen sort order) and the previous / next buttons."""
     digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
     key = f"clip_table_{digest}_{st.session_state.get(nav.MOVES, 0)}"
-    default = {"selection": {"rows": [ids.index(current)]}} if current in ids else None
+    st.session_state[TABLE_KEY] = key
+    # the highlighted row is the clip open when this table (this key) was first drawn: an unchanged table
+    # is then an unchanged message, which Streamlit does not send again (a 10,000-row table is megabytes)
+    drawn_for = st.session_state.setdefault("_clip_table_drawn_for", {})
+    if key not in drawn_for:
+        drawn_for.clear()
+        drawn_for[key] = current
+    highlighted = drawn_for[key]
+    default = {"selection": {"rows": [ids.index(highlighted)]}} if highlighted in ids else None
     shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
-    st.dataframe(shown, key=key, on_select=on_table_select(key, ids), selection_mode="single-row",
+    st.dataframe(shown, key=key, on_select=on_table_select(key, ids, highlighted), selection_mode="single-row",
                  selection_default=default, height=260, width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
     cols = st.columns([1, 1, 4])
     cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)
@@ -109,7 +136,7 @@ def pick_clip(table: pd.DataFrame, data) -> str:
 
 
 def dataset_clip() -> None:
-    parser, data, preds = widgets.predictions_or_stop(ctx)
+    info, data, preds = widgets.predictions_or_stop(ctx)
     if len(data) == 0:
         st.info(f"The {data.name} split has no clips.")
         st.stop()
@@ -117,8 +144,11 @@ def dataset_clip() -> None:
     table = cache.clip_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
                              ctx.segment_threshold, ctx.video_threshold, has_video)  # fmt: skip
     pred_a, pred_v = widgets.binary(preds, ctx)
+    widgets.warn_if_predicts_nothing(preds, data, ctx, (pred_a, pred_v))
     current = pick_clip(table, data)
     ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, **clip_filters(data.gt_audio is not None))
+    ids = browse.sort_clips(table, ids, st.session_state["clip_sort"], bool(st.session_state.get("clip_desc")))
+    nav.write_view_params()
     clip_browser(table, ids, current)
     row = data.filenames.index(current)
     gt_a = None if data.gt_audio is None else data.gt_audio[row]
@@ -126,7 +156,8 @@ def dataset_clip() -> None:
     header(current, table.loc[current], ctx.checkpoint_name)
     parse = browse.clip_parse(preds, row, ctx.gating, ctx.segment_threshold, ctx.video_threshold)
     video_path, how = widgets.clip_video(ctx, current)
-    show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids)
+    show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids,
+               table_row=ids.index(current) if current in ids else None)  # fmt: skip
 
 
 def header(clip: str, row: pd.Series, checkpoint: str) -> None:
@@ -134,29 +165,39 @@ def header(clip: str, row: pd.Series, checkpoint: str) -> None:
     st.markdown(f"#### {clip}\nweak labels: **{row['labels'] or '-'}**{scores} · {checkpoint}")
 
 
-def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=None) -> None:
-    classes = viz.lane_classes(parse.pred_a, parse.pred_v, gt_a, gt_v, weak)
-    timeline = viz.timeline_data(parse.pred_a, parse.pred_v, parse.segment_prob, gt_a, gt_v, classes=classes,
+def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=None, table_row=None,
+               uploaded: bool = False) -> None:  # fmt: skip
+    # only the seconds the video has: the loop that fills an upload's last 10-s window is never drawn
+    pred_a, pred_v, prob = browse.shown_seconds(parse)
+    classes = viz.lane_classes(pred_a, pred_v, gt_a, gt_v, weak)
+    timeline = viz.timeline_data(pred_a, pred_v, prob, gt_a, gt_v, classes=classes,
                                  segment_threshold=ctx.segment_threshold)  # fmt: skip
-    timeline["duration"] = max(timeline["duration"], parse.duration or 0)
     note = "" if video_path is not None else f"No video: {how}. The lanes and heatmaps work without it."
     if how == "rendered":
         st.caption("This demo clip's video was rendered on demand from the demo's seed (cached for the session).")
-    step = on_step(on_step_ids) if on_step_ids else None
-    result = widgets.show_timeline([{"title": "", "timeline": timeline}], video_path, "timeline", name, note, step)
-    paused = getattr(result, "time", None)
+    step = on_step(on_step_ids) if on_step_ids is not None else None
+    result = widgets.show_timeline([{"title": "", "timeline": timeline}], video_path, "timeline", name, note, step,
+                                   view=dict(nav.view_state()), table_row=table_row, on_view=on_view)  # fmt: skip
+    paused = widgets.paused_time(result, name)
     if paused is not None:
-        st.caption(f"Paused / seeked at {float(paused):.1f} s")
+        st.caption(f"Paused / seeked at {paused:.1f} s")
     if gt_a is not None:
         scores = metrics.avvp_scores(parse.pred_a[None], parse.pred_v[None], gt_a[None], gt_v[None])
         st.dataframe(viz.metrics_table({"this clip": scores}).style.format("{:.1f}"), width="stretch", key="clip_scores")
     st.subheader("Segment probabilities")
-    show = classes or list(np.argsort(-parse.segment_prob.max(axis=0).max(axis=0))[:8])
+    show = classes or list(np.argsort(-prob.max(axis=0).max(axis=0))[:8])
     if st.checkbox("Show all 25 classes", key="heatmap_all"):
         show = list(range(len(LLP_CLASSES)))
-    widgets.plot(viz.probability_heatmaps(parse.segment_prob, gt_a, gt_v, parse.pred_a, parse.pred_v, show),
-                 "heatmaps", ctx, f"{Path(name).stem}_probabilities")  # fmt: skip
+    widgets.plot(viz.probability_heatmaps(prob, gt_a, gt_v, pred_a, pred_v, show),
+                 "heatmaps", ctx, f"{Path(name).stem}_probabilities", clip_provenance(name, uploaded))  # fmt: skip
     events_and_downloads(name, parse, weak, gt_a, gt_v, video_path)
+
+
+def clip_provenance(name: str, uploaded: bool) -> str:
+    if not uploaded:
+        return f"clip {name} · {widgets.provenance(ctx)}"
+    return (f"uploaded {name} · {ctx.checkpoint_name} · gating {ctx.gating} · segment threshold "
+            f"{ctx.segment_threshold:.2f} · video threshold {ctx.video_threshold:.2f}")  # fmt: skip
 
 
 def events_and_downloads(name, parse, weak, gt_a, gt_v, video_path) -> None:
@@ -218,9 +259,10 @@ def uploaded_video() -> None:
                                 warnings=[context.user_message(w) for w in parse.warnings])  # fmt: skip
     for warning in parse.warnings:
         st.warning(warning)
-    show_parse(name, parse, None, None, path, "file")
+    show_parse(name, parse, None, None, path, "file", uploaded=True)
 
 
+nav.restore_view()
 if source == "A clip of the dataset":
     if ctx.data_root is None:
         widgets.first_run_message()

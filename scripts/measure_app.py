@@ -10,6 +10,14 @@ compact demo (or $MMCSE_DATA_ROOT):
 - threshold change: one step of the segment-threshold slider -> the timeline redrawn with it;
 - t-SNE of 5,000 points: the Run button -> the scatter drawn; then a colour change (no recomputation).
 
+    python scripts/measure_app.py --llp-size /tmp/llp_size   # LLP-size data, made there on first use
+
+- LLP size (``--llp-size DIR``): a paper-size MM-CSE (preset paper-mmcse, random weights, VALOR features) on a
+  1,200-clip test split and a 10,000-clip train split written by mmcse.data.synthetic into DIR (never the
+  repo): the Overview's first open with an empty results cache (the progress bar's first appearance and the
+  page fully drawn), a page switch to the Video parser, the Overview's second open after a server restart,
+  and the train split: its first open on the Video parser and clip switches in its 10,000-row table.
+
 Every figure is printed with the 1-minute load average before and after it and the CPU count: timings on a
 shared machine are noisy, so report the load with them. Nothing here asserts a time.
 """
@@ -44,10 +52,23 @@ def load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
-def report(name: str, seconds: list[float], load_before: str) -> None:
+SERVER: dict[str, int] = {}  # "pid" of the streamlit server being timed
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system, all threads) the streamlit server has used so far; 0 when unknown."""
+    try:
+        fields = Path(f"/proc/{SERVER['pid']}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (KeyError, OSError, IndexError, ValueError):
+        return 0.0
+
+
+def report(name: str, seconds: list[float], load_before: str, cpu: float | None = None) -> None:
     text = f"{seconds[0]:.2f} s" if len(seconds) == 1 else (
         f"median {statistics.median(seconds):.2f} s, range {min(seconds):.2f}-{max(seconds):.2f} s (n={len(seconds)})")
-    print(f"{name:34s} {text:48s} load {load_before} -> {load()} on {os.cpu_count()} CPUs", flush=True)
+    used = "" if cpu is None else f", server CPU {cpu:.1f} s"
+    print(f"{name:34s} {text:48s} load {load_before} -> {load()} on {os.cpu_count()} CPUs{used}", flush=True)
 
 
 def free_port() -> int:
@@ -56,14 +77,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int) -> tuple[subprocess.Popen, float]:
+def start_server(port: int, extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
     import tempfile
 
-    env = dict(os.environ, MMCSE_CLIP_CACHE=tempfile.mkdtemp(prefix="mmcse_clips_"))  # first visits render
+    env = dict(os.environ, MMCSE_CLIP_CACHE=tempfile.mkdtemp(prefix="mmcse_clips_"), **(extra_env or {}))  # first visits render
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
+    SERVER["pid"] = proc.pid
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
@@ -97,8 +119,12 @@ def test_clip_names() -> list[str]:
 
 
 def click_row(page, row: int) -> None:
+    """Click row ``row`` of the clip table counted from its top: the grid, which keeps the open clip's row in
+    view, is scrolled to the top first."""
     table = page.locator('[data-testid="stDataFrame"]').first
     table.wait_for(timeout=180_000)
+    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
 
@@ -191,13 +217,150 @@ def tsne(browser, url: str) -> None:
     page.close()
 
 
+# ----------------------------------------------------------------------------- LLP size
+
+
+def make_llp_size(folder: Path, n_train: int = 10_000, n_test: int = 1_200) -> Path:
+    """DIR/data: a paper-size MM-CSE (random weights) in runs/paper_mmcse and a VALOR-feature dataset with
+    ``n_train`` / 60 / ``n_test`` clips (mmcse.data.synthetic, no pseudo labels), unless already there."""
+    import dataclasses
+
+    data = folder / "data"
+    checkpoint = data / "runs" / "paper_mmcse" / "best.safetensors"
+    if checkpoint.is_file() and (data / "AVVP_train.csv").is_file():
+        return data
+    import torch
+
+    from mmcse.checkpoint import save_checkpoint
+    from mmcse.config import VALOR_FEATURES, ModelConfig, get_preset
+    from mmcse.data.synthetic import write_synthetic_dataset
+    from mmcse.models import create_model
+
+    preset = get_preset("paper-mmcse")
+    inputs = ("audio_dim", "audio_len", "visual_dim", "visual_len", "visual_st_dim")
+    cfg = dataclasses.replace(ModelConfig.for_features(VALOR_FEATURES),
+                              **{k: v for k, v in preset.model.to_dict().items() if k not in inputs})  # fmt: skip
+    torch.manual_seed(0)
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(checkpoint, create_model(cfg).eval(), model_config=cfg, feature_spec=VALOR_FEATURES, train_config=preset.train)
+    write_synthetic_dataset(data, VALOR_FEATURES, n_train, 60, n_test, seed=0, pseudo_labels=False)
+    return data
+
+
+PROGRESS = "() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].length > 0"
+
+
+def overview_drawn(page) -> None:
+    page.get_by_role("heading", name="Per class").wait_for(timeout=600_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2", timeout=600_000)
+    page.wait_for_function(IDLE, timeout=600_000)
+
+
+def open_overview(browser, url: str, label: str, progress: bool) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    load_before, cpu = load(), server_cpu()
+    t0 = time.perf_counter()
+    page.goto(url)
+    if progress:
+        page.wait_for_function(PROGRESS, timeout=600_000)
+        report(f"{label}: progress bar shown", [time.perf_counter() - t0], load_before)
+    overview_drawn(page)
+    report(f"{label}: Overview drawn", [time.perf_counter() - t0], load_before, server_cpu() - cpu)
+    load_before, cpu = load(), server_cpu()
+    t0 = time.perf_counter()
+    page.get_by_role("link", name="Video parser").first.click()
+    page.wait_for_function(TIMELINE, arg=[None, None], timeout=600_000)
+    wait_idle(page)
+    report(f"{label}: page switch -> Video parser", [time.perf_counter() - t0], load_before, server_cpu() - cpu)
+    page.close()
+
+
+def train_table(browser, url: str, repeat: int) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    load_before = load()
+    t0 = time.perf_counter()
+    page.goto(f"{url}/video_parser?split=train")
+    page.wait_for_function(TIMELINE, arg=[None, None], timeout=900_000)
+    wait_idle(page)
+    shown = page.get_by_text("clips match").first.inner_text()
+    report(f"train split open ({shown.split(' of ')[1].split()[0]} clips)", [time.perf_counter() - t0], load_before)
+    opened = page.evaluate(TIMELINE_CLIP)
+    names = [line.split("\t")[0] for line in (Path(os.environ["MMCSE_DATA_ROOT"]) / "AVVP_train.csv").read_text().splitlines()[1:]]
+    rows = [r for r in range(1, 6) if names[r] != opened][: max(repeat, 1)]  # rows the 260-px table shows
+    load_before, cpu = load(), server_cpu()
+    times = [timed_click(page, row, names[row]) for row in rows]
+    report("clip switch, 10,000-row table", times, load_before, (server_cpu() - cpu) / len(rows))
+    page.close()
+
+
+def forget_results(data: Path, cache: Path, split: str) -> None:
+    """Remove the stored results of the paper-size checkpoint on ``split``, so that its next open computes."""
+    from mmcse import prediction_cache
+    from mmcse.checkpoint import read_checkpoint_meta
+    from mmcse.config import FeatureSpec
+    from mmcse.data.paths import DataPaths
+    from mmcse.data.splits import open_split
+
+    checkpoint = data / "runs" / "paper_mmcse" / "best.safetensors"
+    spec = FeatureSpec.from_dict(read_checkpoint_meta(checkpoint)["feature_spec"])
+    key = prediction_cache.cache_key(prediction_cache.file_sha256(checkpoint),
+                                     open_split(DataPaths.from_root(data, spec, use_pseudo_labels=False), split))  # fmt: skip
+    for path in (prediction_cache.results_path(key, cache), prediction_cache.features_path(key, cache)):
+        path.unlink(missing_ok=True)
+
+
+def llp_size(browser_type, folder: Path, repeat: int, train_first: bool, table_only: bool = False) -> None:
+    data = make_llp_size(folder)
+    cache = folder / "cache"
+    if table_only:  # the 10,000-row table alone, on the stored results
+        os.environ.update(MMCSE_DATA_ROOT=str(data), MMCSE_RUNS=str(data / "runs"), MMCSE_CACHE=str(cache))
+        port = free_port()
+        proc, _ = start_server(port, {"MMCSE_DATA_ROOT": str(data), "MMCSE_RUNS": str(data / "runs"), "MMCSE_CACHE": str(cache)})
+        browser = browser_type.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            train_table(browser, f"http://localhost:{port}", repeat)
+        finally:
+            browser.close()
+            proc.terminate()
+            proc.wait(timeout=30)
+        return
+    forget_results(data, cache, "test")  # a first open computes
+    if train_first:  # 10,000 clips: about 10 min on 2 busy cores; else the stored results are reused
+        forget_results(data, cache, "train")
+    os.environ.update(MMCSE_DATA_ROOT=str(data), MMCSE_RUNS=str(data / "runs"), MMCSE_CACHE=str(cache))
+    extra = {"MMCSE_DATA_ROOT": str(data), "MMCSE_RUNS": str(data / "runs"), "MMCSE_CACHE": str(cache)}
+    browser = browser_type.launch(executable_path=CHROMIUM, args=ARGS)
+    for label, fresh in (("first open (empty cache)", True), ("second open (server restarted)", False)):
+        port = free_port()
+        proc, _ = start_server(port, extra)
+        try:
+            open_overview(browser, f"http://localhost:{port}", label, progress=fresh)
+            if fresh:
+                train_table(browser, f"http://localhost:{port}", repeat)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    browser.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=6, help="clicks / slider steps per timed series")
     parser.add_argument("--only", nargs="*", default=["cold", "switch", "threshold", "tsne"],
                         choices=["cold", "switch", "threshold", "tsne"])  # fmt: skip
+    parser.add_argument("--llp-size", type=Path, metavar="DIR",
+                        help="time LLP-size first / second opens and the 10,000-clip table instead (data made in DIR)")  # fmt: skip
+    parser.add_argument("--train-first", action="store_true",
+                        help="with --llp-size: also time the 10,000-clip train split's first open (not only its table)")  # fmt: skip
+    parser.add_argument("--table-only", action="store_true", help="with --llp-size: only the 10,000-row table")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
+
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {os.cpu_count()} CPUs", flush=True)
+    if args.llp_size:
+        with sync_playwright() as p:
+            llp_size(p.chromium, args.llp_size, args.repeat, args.train_first, args.table_only)
+        return
 
     port = free_port()
     load_before = load()

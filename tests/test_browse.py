@@ -166,3 +166,52 @@ def test_per_class_report_sweep_and_pr_curves_agree_with_the_metrics():
         if curve["point"] is not None:  # the current thresholds (tied at 0.5) lie on the curve
             r, p = curve["point"]
             assert any(abs(r - rr) < 1e-9 and abs(p - pp) < 1e-9 for rr, pp in zip(curve["recall"], curve["precision"]))
+
+
+def test_showcase_never_opens_on_a_clip_without_a_prediction():
+    names, weak, pred_a, pred_v, gt_a, gt_v = three_clips()
+    with_video = browse.clip_table(names, weak, pred_a, pred_v, gt_a, gt_v, [False, False, True])
+    assert with_video.loc["c_0_10", "predicted"] == ""  # the only clip with a video predicts nothing
+    assert browse.showcase_clip(with_video, gt_a, gt_v) == "a_0_10"
+    silent = browse.clip_table(names, weak, np.zeros_like(pred_a), np.zeros_like(pred_v), gt_a, gt_v)
+    assert browse.showcase_clip(silent, gt_a, gt_v) == "a_0_10"  # a model predicting nothing: still a clip
+
+
+def test_sort_clips_orders_the_shown_ids_and_keeps_ties():
+    names, weak, pred_a, pred_v, gt_a, gt_v = three_clips()
+    table = browse.clip_table(names, weak, pred_a, pred_v, gt_a, gt_v)
+    assert browse.sort_clips(table, names) == names
+    assert browse.sort_clips(table, names, "file order", descending=True) == names[::-1]
+    assert browse.sort_clips(table, names, "FN audio", descending=True) == ["b_0_10", "c_0_10", "a_0_10"]
+    assert browse.sort_clips(table, names, "FP audio") == names  # all 0: ties keep the given order
+    assert browse.sort_clips(table, ["c_0_10", "a_0_10"], "clip") == ["a_0_10", "c_0_10"]
+    assert browse.sort_clips(table, names, "seg Type@AV", descending=True)[0] == "a_0_10"
+    j = browse.step_clip(browse.sort_clips(table, names, "FN audio", descending=True), "b_0_10", +1)
+    assert j == "c_0_10"  # j / k walk the shown order
+    with pytest.raises(ValueError):
+        browse.sort_clips(table, names, "nonsense")
+
+
+def test_export_names_the_checkpoint_by_its_full_sha256_and_explains_video_prob(tmp_path):
+    import hashlib
+
+    from mmcse import export
+
+    path = tmp_path / "ck.safetensors"
+    path.write_bytes(b"weights")
+    identity = export.checkpoint_identity(path)
+    assert identity["sha256"] == hashlib.sha256(b"weights").hexdigest() and len(identity["sha256"]) == 64
+    assert "exceed 1" in export.FIELD_NOTES["video_prob"]
+
+
+def test_an_uploads_looped_filler_is_never_shown():
+    from mmcse.inference import VideoParse
+
+    prob = np.full((10, 2, 25), 0.9)  # a 7-s video: seconds 7-9 repeat it to fill the window
+    real = np.arange(10) < 7
+    parse = VideoParse(path="short.mp4", duration=7.0, segment_prob=prob, video_prob=np.full((1, 25), 0.9),
+                       audio_prob=np.full((1, 25), 0.9), visual_prob=np.full((1, 25), 0.9), pred_a=None, pred_v=None,
+                       events=[], segment_real=real).rethreshold("mmcse", 0.5, 0.5)  # fmt: skip
+    pred_a, pred_v, shown = browse.shown_seconds(parse)
+    assert pred_a.shape == pred_v.shape == (7, 25) and shown.shape == (7, 2, 25)
+    assert max(ev.offset for ev in parse.events) == 7.0

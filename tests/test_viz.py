@@ -246,3 +246,31 @@ def test_curves_figures():
     train = viz.training_curves_figure({"run": rows}, "val_seg_type")
     assert list(train.data[0].x) == [1] and list(train.data[0].y) == [50.0]  # the empty value is skipped
     assert viz.metric_columns(rows)[0] == "val_seg_type"
+
+
+def test_heatmap_titles_name_only_the_markers_drawn():
+    prob = np.full((7, 2, 25), 0.3)
+    pred = np.zeros((7, 25), np.uint8)
+    pred[2:4, DOG] = 1
+    upload = viz.probability_heatmaps(prob, None, None, pred, pred, [DOG])
+    titles = [a.text for a in upload.layout.annotations]
+    assert titles == ["audio (x predicted)", "visual (x predicted)"]  # no ground truth to mention
+    assert "ground truth" in viz.probability_heatmap(prob, "audio", gt=pred, pred=pred).layout.title.text
+    assert list(upload.data[0].x) == list(range(7))  # only the seconds given
+
+
+def test_figures_carry_their_provenance_and_keep_their_legend():
+    rows = {name: {k: 10.0 for k in viz.METRIC_KEYS} for name in ("ckpt", "predict nothing", "weak labels, no visual Speech")}
+    fig = viz.metrics_bar(rows)
+    assert fig.layout.legend.yref == "container" and fig.layout.margin.b >= 40 + 22 * 2  # room for two legend rows
+    before = fig.layout.margin.t
+    viz.with_provenance(fig, "run/best.safetensors · test split · gating mmcse")
+    assert "run/best.safetensors · test split" in fig.layout.title.text and fig.layout.margin.t > before
+    assert viz.format_p(1 / 1001, 1000) == "< 0.001" and viz.format_p(0.0123, 1000) == "0.012"
+    assert viz.format_p(float("nan")) == "n/a"
+
+
+def test_class_names_are_written_one_way():
+    from mmcse.viz.cooccurrence import SHORT_NAMES
+
+    assert "Frying_(food)" in SHORT_NAMES and tuple(SHORT_NAMES) == tuple(LLP_CLASSES)

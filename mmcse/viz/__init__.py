@@ -32,6 +32,7 @@ from mmcse.viz.cooccurrence import (
 from mmcse.viz.curves import metric_columns, pr_curves_figure, threshold_sweep_figure, training_curves_figure
 from mmcse.viz.features import selected_rows, tsne_figure
 from mmcse.viz.scores import (
+    format_p,
     metrics_bar,
     metrics_table,
     paired_table,
@@ -49,13 +50,14 @@ from mmcse.viz.theme import (
     MODALITY_NAMES,
     MODALITY_SYMBOLS,
     figure_config,
+    with_provenance,
 )
 
 __all__ = [
     "CLASS_COLORS", "MAP_NAMES", "MAP_TITLES", "METRIC_KEYS", "METRIC_LABELS", "MODALITY_COLORS", "MODALITY_NAMES",
-    "MODALITY_SYMBOLS", "clicked_cell", "cooccurrence_heatmap", "figure_config", "lane_classes", "lift_over_uniform",
+    "MODALITY_SYMBOLS", "clicked_cell", "cooccurrence_heatmap", "figure_config", "format_p", "lane_classes", "lift_over_uniform",
     "matrix_csv", "matrix_image", "matrix_png", "metric_columns", "metrics_bar", "metrics_table", "normalize_rows",
     "paired_table", "per_class_delta", "per_class_delta_bar", "per_class_f_bar", "pr_curves_figure",
     "probability_heatmap", "probability_heatmaps", "runs_of", "selected_rows", "threshold_sweep_figure",
-    "timeline_data", "timeline_figure", "top_pairs", "training_curves_figure", "tsne_figure",
+    "timeline_data", "timeline_figure", "top_pairs", "training_curves_figure", "tsne_figure", "with_provenance",
 ]  # fmt: skip

@@ -17,6 +17,12 @@ MARK_COLOR = "#e6007e"  # heatmap markers: magenta reads on every viridis cell a
 MARK_KEY = " (o ground truth, x predicted)"  # said in the title: no legend for the toolbar to cover
 
 
+def mark_key(has_gt: bool, has_pred: bool) -> str:
+    """The title's marker key, naming only the markers drawn."""
+    parts = (["o ground truth"] if has_gt else []) + (["x predicted"] if has_pred else [])
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def runs_of(row: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of ones in a 0/1 vector as half-open [start, end) segment pairs."""
     row = np.asarray(row).astype(bool).astype(np.int8)
@@ -159,7 +165,7 @@ def probability_heatmap(segment_prob, modality: str = "audio", gt=None, pred=Non
     classes = list(range(len(LLP_CLASSES))) if classes is None else list(classes)
     fig = go.Figure(_heatmap_traces(prob, classes, gt, pred, show_legend=False))
     fig.update_layout(
-        title=title or f"{modality} segment probabilities{MARK_KEY if gt is not None or pred is not None else ''}",
+        title=title or f"{modality} segment probabilities{mark_key(gt is not None, pred is not None)}",
         xaxis=dict(title="segment (s)", dtick=1),
         yaxis=dict(autorange="reversed"),
         height=max(240, 110 + 18 * len(classes)),
@@ -173,7 +179,7 @@ def probability_heatmaps(segment_prob, gt_a=None, gt_v=None, pred_a=None, pred_v
     narrow width both keep a readable size."""
     prob = np.asarray(segment_prob, dtype=float)
     classes = list(range(len(LLP_CLASSES))) if classes is None else list(classes)
-    key = MARK_KEY if any(g is not None for g in (gt_a, gt_v, pred_a, pred_v)) else ""
+    key = mark_key(gt_a is not None or gt_v is not None, pred_a is not None or pred_v is not None)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=(f"audio{key}", f"visual{key}"))  # fmt: skip
     for col, (index, gt, pred) in enumerate(((0, gt_a, pred_a), (1, gt_v, pred_v)), start=1):

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES
 
-SHORT_NAMES = tuple(name.replace("_", " ") for name in LLP_CLASSES)
+SHORT_NAMES = tuple(LLP_CLASSES)  # the official names, written as everywhere else in the app and the exports
 
 
 def lift_over_uniform(matrix: np.ndarray) -> np.ndarray:

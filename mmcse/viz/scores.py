@@ -41,13 +41,17 @@ def metrics_bar(rows: Mapping[str, Mapping[str, float]], title: str = "") -> go.
     for name, scores in rows.items():
         values = [float(scores.get(k, np.nan)) for k in METRIC_KEYS]
         fig.add_bar(x=labels, y=values, name=name, hovertemplate=f"{name}<br>%{{x}}: %{{y:.2f}}<extra></extra>")
+    # the legend sits in a bottom margin sized for its rows (in the figure's own coordinates), so that
+    # neither the page nor a downloaded PNG / SVG cuts it, however many rows and long names there are
+    legend_rows = len(rows)
     fig.update_layout(
         barmode="group",
         title=title,
         yaxis=dict(title="score (%)", range=[0, 100]),
-        legend=legend_below(-0.25),
-        margin=dict(l=40, r=10, t=40 if title else 20, b=10),
-        height=400,
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left", x=0, entrywidth=0.5,
+                    entrywidthmode="fraction"),
+        margin=dict(l=40, r=10, t=40 if title else 20, b=40 + 22 * ((legend_rows + 1) // 2)),
+        height=380 + 22 * ((legend_rows + 1) // 2),
     )
     return fig
 
@@ -122,6 +126,19 @@ def per_class_delta_bar(
         height=420,
     )
     return fig
+
+
+def format_p(p: float, n_resamples: int = 1000) -> str:
+    """A permutation p-value as text: at the test's floor 1 / (R + 1) it says "< 0.001" (for R = 1,000), not a
+    number that reads as exact."""
+    import math
+
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    floor = 1.0 / (n_resamples + 1)
+    if p <= floor * (1 + 1e-9):
+        return f"< {10.0 ** math.ceil(math.log10(floor)):g}"
+    return f"{p:.3f}"
 
 
 def paired_table(paired: Mapping[str, Mapping[str, float]], name_a: str, name_b: str) -> pd.DataFrame:

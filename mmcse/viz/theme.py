@@ -65,3 +65,14 @@ def figure_config(image_format: str = "png", filename: str = "mmcse_figure") -> 
 def legend_below(y: float = -0.18) -> dict:
     """A horizontal legend under the plot, where the toolbar (top right) cannot cover it."""
     return dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0)
+
+
+def with_provenance(fig, text: str):
+    """``fig`` with ``text`` (what made it: checkpoint, split, gating, thresholds) as a small second title
+    line, so that a downloaded PNG / SVG says where it came from; the top margin grows to hold it."""
+    title = fig.layout.title.text or ""
+    line = f"<span style='font-size:11px'>{text}</span>"
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 40
+    fig.update_layout(title=dict(text=f"{title}<br>{line}" if title else line, x=0, xanchor="left", xref="container"),
+                      margin=dict(t=top + (22 if title else 30)))  # fmt: skip
+    return fig

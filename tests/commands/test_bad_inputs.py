@@ -98,7 +98,7 @@ def test_parse_argument_errors_are_one_line_and_write_nothing(tmp_path, run_dir,
 def test_a_run_folder_is_accepted_as_checkpoint(tmp_path, run_dir, clips):
     assert _parse(clips["a"], "--checkpoint", run_dir, "--out", tmp_path) == 0
     record = json.loads((tmp_path / "clip.json").read_text())
-    assert record["checkpoint"]["file"] == "best.safetensors" and len(record["checkpoint"]["sha256"]) == 16
+    assert record["checkpoint"]["file"] == "best.safetensors" and len(record["checkpoint"]["sha256"]) == 64
 
 
 @pytest.mark.parametrize("flag,value", [("--segment-threshold", "1.5"), ("--segment-threshold", "-1"),

@@ -52,6 +52,7 @@ def run_app(fx, monkeypatch):
     sidebar's widget values when it switches pages after a run, so each configuration is a fresh app."""
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(fx.data))
     monkeypatch.setenv("MMCSE_RUNS", str(fx.runs))
+    monkeypatch.setenv("MMCSE_CACHE", str(fx.root / "cache"))
     monkeypatch.chdir(REPO)
 
     def run(page: str | None = None, query: dict | None = None, **state) -> AppTest:
@@ -340,6 +341,7 @@ def test_upload_messages_name_the_users_file_not_the_stored_one(tmp_path, monkey
 def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(tmp_path / "nothing"))
     monkeypatch.setenv("MMCSE_RUNS", str(tmp_path / "nothing"))
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
     at.session_state["data_root"] = ""
@@ -349,13 +351,14 @@ def test_first_run_without_data_shows_the_command(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-def test_first_use_on_the_shipped_demo(monkeypatch):
+def test_first_use_on_the_shipped_demo(monkeypatch, tmp_path):
     """The compact demo: the Overview says it is a procedural demo with simulated pseudo labels, and the
     Video parser opens on the best test clip with events in both modalities, its video rendered on demand
     when it was not shipped."""
     demo = REPO / "assets" / "demo"
     monkeypatch.setenv("MMCSE_DATA_ROOT", str(demo))
     monkeypatch.setenv("MMCSE_RUNS", str(demo / "runs"))
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(REPO)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
@@ -447,7 +450,7 @@ def test_compare_delta_modality_curve_column_and_clip(run_app, fx):
     np.testing.assert_allclose(values(bar["y"]), 100 * expected, equal_nan=True)
     at.selectbox(key="curve_column").set_value("train_loss").run()
     curves = {t["name"]: t["y"] for t in chart(at, "training_train_loss")["data"]}
-    assert values(curves[MMCSE]) == pytest.approx([1.0, 0.5, 0.333])
+    assert values(curves["tiny_mmcse"]) == pytest.approx([1.0, 0.5, 0.333])  # one curve per run folder
     options = at.selectbox(key="compare_clip").options
     at.selectbox(key="compare_clip").set_value(options[-1]).run()
     assert not at.exception
@@ -476,3 +479,124 @@ def test_a_split_change_opens_that_splits_showcase_without_a_warning(run_app, fx
     val_names = read_weak_labels(fx.data / "AVVP_val_pd.csv")[0]
     assert not at.exception and open_clip(at) in val_names and open_clip(at) != test_clip
     assert not at.warning  # the user changed the split: nothing to warn about
+
+
+# ----------------------------------------------------------------------------- issue 19: real data
+
+
+def test_results_are_computed_once_for_every_page_and_after_a_restart(run_app, fx, monkeypatch, tmp_path):
+    """One model pass per checkpoint and split, shared by the pages, kept on disk: after a "server restart"
+    (the process's jobs forgotten) the pages read the files and the model never runs again."""
+    from mmcse import prediction_cache
+
+    calls = []
+    compute = prediction_cache.compute
+    monkeypatch.setattr(prediction_cache, "compute", lambda *a, **k: calls.append(1) or compute(*a, **k))
+    monkeypatch.setattr(prediction_cache, "_JOBS", {})
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))  # empty: the first page computes
+    for page in ("overview", "video_parser", "cooccurrence", "class_features"):
+        run_app(page, split="val", ckpt_pick=MMCSE)
+    assert len(calls) == 1
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    assert len(files) == 2 and files[0].endswith(".features.safetensors") and files[1] == files[0].split(".")[0] + ".safetensors"
+    monkeypatch.setattr(prediction_cache, "_JOBS", {})  # a new server process
+    at = run_app("overview", split="val", ckpt_pick=MMCSE)
+    assert len(calls) == 1
+    data, _, (pred_a, pred_v) = fixture_predictions(fx, split="val")
+    expected = metrics.avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    assert frame(at, "Type@AV", "Event@AV").loc[MMCSE, "Type@AV"] == pytest.approx(expected["seg_type"])
+
+
+def test_a_run_folder_or_a_path_outside_the_runs_folder_opens_and_stays_in_the_url(run_app, fx, tmp_path):
+    at = run_app(ckpt_source="Path", ckpt_path=str(fx.runs / "tiny_han"))  # a run folder: its best.safetensors
+    assert not at.sidebar.error and any("Checkpoint: tiny_han/best.safetensors" in s.value for s in at.subheader)
+    assert at.query_params["ckpt"] in ("tiny_han/best.safetensors", ["tiny_han/best.safetensors"])
+    outside = tmp_path / "elsewhere" / "run7"
+    outside.mkdir(parents=True)
+    (outside / "last.safetensors").write_bytes(fx.mmcse_checkpoint.read_bytes())
+    at = run_app(query={"ckpt": str(outside)})  # a permalink to a checkpoint outside the data root
+    assert not any("No checkpoint chosen" in i.value for i in at.info)
+    assert any("Checkpoint: run7/last.safetensors" in s.value for s in at.subheader)
+    assert at.query_params["ckpt"] in (str(outside / "last.safetensors"), [str(outside / "last.safetensors")])
+    at = run_app(ckpt_source="Path", ckpt_path=str(tmp_path / "elsewhere"))  # a folder of runs: its first
+    assert any("Checkpoint: run7/last.safetensors" in s.value for s in at.subheader)
+    (tmp_path / "empty").mkdir()
+    at = run_app(ckpt_source="Path", ckpt_path=str(tmp_path / "empty"))  # a folder without a checkpoint
+    assert any("without a checkpoint" in e.value for e in at.sidebar.error)
+    at = run_app(runs_dir=str(tmp_path / "nowhere"))
+    assert any("Runs folder" in e.value and "does not exist" in e.value for e in at.sidebar.error)
+    assert any("No checkpoint chosen: none was found in the runs folder" in i.value and "MMCSE_RUNS" in i.value for i in at.info)
+
+
+def test_a_checkpoint_of_other_features_says_which_of_the_two_to_change(run_app, fx):
+    at = run_app(ckpt_source="Path", ckpt_path=str(fx.other_checkpoint))
+    message = next(e.value for e in at.error if "Change one of the two" in e.value)
+    assert "needs 'other' features (other_audio" in message and str(fx.data / "feats") in message
+    assert "choose a checkpoint trained on the features it holds" in message and "Feature folder" in message
+
+
+def test_a_model_that_predicts_nothing_is_flagged(run_app, fx):
+    data, preds, (pred_a, pred_v) = fixture_predictions(fx, seg=0.95, vid=0.95)
+    assert not pred_a.any() and not pred_v.any()  # the precondition: nothing reaches 0.95
+    at = run_app(ckpt_pick=MMCSE, segment_threshold=0.95, video_threshold=0.95)
+    warning = next(w.value for w in at.warning if "predicts no event" in w.value)
+    assert f"{float(preds.segment_prob.max()):.3f}" in warning
+    assert not any("predicts no event" in w.value for w in run_app(ckpt_pick=MMCSE).warning)
+
+
+def test_the_video_parser_view_is_a_url_and_j_k_follow_the_shown_order(run_app, fx):
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    query = {"sort": "seg Type@AV", "desc": "1", "errors": "any error", "mode": "errors", "zoom": "2"}
+    at = run_app("video_parser", query=query, ckpt_pick=MMCSE)
+    assert at.selectbox(key="clip_sort").value == "seg Type@AV" and at.toggle(key="clip_desc").value is True
+    assert at.selectbox(key="clip_errors").value == "any error"
+    ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, error="any error")
+    ids = browse.sort_clips(table, ids, "seg Type@AV", descending=True)
+    shown = next(d for d in at.dataframe if "labels" in d.value.columns).value
+    assert list(shown.index) == ids
+    first = open_clip(at)
+    at.button(key="clip_next").click().run()
+    assert open_clip(at) == browse.step_clip(ids, first, +1)
+    params = {k: at.query_params[k] for k in ("sort", "desc", "errors", "mode", "zoom")}
+    assert {k: v[0] if isinstance(v, list) else v for k, v in params.items()} == query
+    at.text_input(key="clip_search").set_value("Dog").run()
+    assert at.query_params["q"] in ("Dog", ["Dog"])
+    overview = run_app(query={**query, "clip": first})  # another page: no stale clip or view parameters
+    assert "clip" not in overview.query_params and "sort" not in overview.query_params
+
+
+def test_figures_and_csvs_say_which_checkpoint_split_gating_and_thresholds_made_them(run_app, fx):
+    import io
+
+    import pandas as pd
+
+    from mmcse.prediction_cache import file_sha256
+    from pages import _context as context
+    from pages import _widgets as widgets
+
+    at = run_app(ckpt_pick=MMCSE, gating="fused", segment_threshold=0.4)
+    title = chart(at, "ten_numbers")["layout"]["title"]["text"]
+    for part in (MMCSE, "test split", "gating fused", "segment threshold 0.40", "video threshold 0.50"):
+        assert part in title
+    ctx = context.Context(checkpoint=fx.mmcse_checkpoint, data_root=fx.data, split="val", gating="modality",
+                          segment_threshold=0.3, video_threshold=0.6)  # fmt: skip
+    header = widgets.csv_header(ctx)
+    assert f"sha256 {file_sha256(fx.mmcse_checkpoint)}" in header
+    for line in ("# split: val", "# gating: modality", "# segment_threshold: 0.30", "# video_threshold: 0.60"):
+        assert line in header
+    table = pd.read_csv(io.StringIO(header + "class,F\nDog,1.0\n"), comment="#")
+    assert list(table.columns) == ["class", "F"]  # the header lines do not get in the way of a reader
+
+
+def test_a_video_folder_that_does_not_exist_is_said_and_a_stale_pause_is_not_shown(run_app, fx, tmp_path):
+    from pages import _widgets as widgets
+
+    at = run_app("video_parser", ckpt_pick=MMCSE, video_dir=str(tmp_path / "no_videos"))
+    assert any("no_videos does not exist" in c.value for c in at.sidebar.caption)
+
+    class Result:
+        time = {"time": 3.0, "clip": "a_0_10"}
+
+    assert widgets.paused_time(Result(), "a_0_10") == 3.0
+    assert widgets.paused_time(Result(), "b_0_10") is None  # after j: the pause was in another clip

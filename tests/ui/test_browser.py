@@ -67,7 +67,7 @@ def server(server_process):
 def server_process(tmp_path_factory):
     fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
     port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs))
+    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(fx.root / "cache"))
     log = open(tmp_path_factory.mktemp("server_log") / "streamlit.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -154,8 +154,11 @@ def header_clip(page) -> str:
 
 
 def click_row(page, table, row: int) -> None:
-    """Select row ``row`` of an st.dataframe (a canvas grid): click its selection checkbox cell."""
+    """Select row ``row`` of an st.dataframe (a canvas grid), counted from its top: click its selection
+    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first)."""
     table.scroll_into_view_if_needed()
+    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
 
@@ -295,6 +298,53 @@ def test_clip_table_keys_and_threshold_keep_the_clip(server, browser, shots, tes
     page.context.close()
 
 
+def test_the_view_is_a_url_and_j_k_follow_the_shown_order_without_losing_presses(server, browser, shots, test_clips):
+    """Sort, TP / FP / FN mode and zoom survive a reload through the URL; j / k walk the table's shown order
+    (here clip ids descending); three presses in a row, made while the reruns they cause are under way, move
+    three clips (the component reports a running total, not one trigger per press); the open row is scrolled
+    into view."""
+    url, _ = server
+    order = sorted(test_clips, reverse=True)
+    page = new_page(browser, height=1300)
+    page.goto(f"{url}/video_parser?sort=clip&desc=1")
+    start = test_clips[0]  # the showcase (the only clip with a video), kept by id whatever the order
+    wait_timeline(page, start)
+    wait_idle(page)
+    position = order.index(start)
+    key, step = ("j", +1) if position + 3 < len(order) else ("k", -1)
+    page.locator("h1").first.click()
+    for _ in range(3):
+        page.keyboard.press(key)  # no wait between the presses
+    target = order[position + 3 * step]
+    wait_timeline(page, target)
+    wait_idle(page)
+    assert header_clip(page) == target and f"clip={target}" in page.url
+    row = order.index(target)  # the clip table (the page's first grid; j / k replace it, so it is looked up anew)
+    page.wait_for_function("""r => { const t = document.querySelector('[data-testid="stDataFrame"]');
+        const s = t && t.querySelector('.dvn-scroller'); const top = (r + 1) * 35;  // rows under the 35-px header
+        return !!s && top >= s.scrollTop + 35 && top + 35 <= s.scrollTop + s.clientHeight; }""",
+                           arg=row, timeout=30_000)  # fmt: skip  # the open row in view
+    timeline = page.locator(".mmcse-timeline").first
+    page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
+    timeline.locator(".zoom-in").click()
+    page.wait_for_function("() => location.search.includes('mode=errors') && location.search.includes('zoom=2')", timeout=120_000)
+    wait_idle(page)
+    assert "sort=clip" in page.url and "desc=1" in page.url
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons and all(href.startswith(url) for href in icons), icons  # served by the app: works offline
+    page.reload()
+    wait_timeline(page, target)
+    wait_idle(page)
+    timeline = page.locator(".mmcse-timeline").first
+    assert timeline.get_attribute("data-mode") == "errors"
+    assert timeline.locator(".inner").evaluate("e => e.style.width") == "200%"
+    page.locator("h1").first.click()
+    page.keyboard.press(key)
+    wait_timeline(page, order[position + 4 * step])  # the restored order, after the reload too
+    page.screenshot(path=str(shots / "view_from_url.png"), full_page=True)
+    page.context.close()
+
+
 def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_clips):
     url, _ = server
     page = new_page(browser)
@@ -307,6 +357,14 @@ def test_permalink_and_cross_link_open_the_clip(server, browser, shots, test_cli
     page.goto(f"{url}/compare")
     page.get_by_role("heading", name="Where they disagree most").wait_for(timeout=120_000)
     wait_idle(page)
+    assert "clip=" not in page.url  # the Video parser's clip does not ride along
+    # the stacked timeline: no j / k there (its legend does not offer them), the events under the playhead
+    # listed for every checkpoint, not only the first
+    stacked = page.locator(".mmcse-timeline").first
+    stacked.locator(".legend").wait_for(state="attached", timeout=120_000)
+    assert "j / k" not in stacked.locator(".legend").inner_text()
+    now = stacked.locator(".now").inner_text()
+    assert "tiny_mmcse/best.safetensors" in now and "tiny_han/best.safetensors" in now, now
     table = page.locator('[data-testid="stDataFrame"]').filter(has=page.locator("canvas")).last
     tables = page.locator('[data-testid="stDataFrame"]')
     for i in range(tables.count()):  # the disagreement table is the one after its heading
@@ -422,7 +480,7 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     # a checkpoint of the demo features (the tiny fixture spec has no offline extractor)
     page.locator("label").filter(has_text="Path").first.click(timeout=60_000)
     wait_idle(page)
-    box = page.get_by_label("Checkpoint path (.safetensors or the authors' .pth)")
+    box = page.get_by_role("textbox", name="Checkpoint or run folder (.safetensors, the authors' .pth, or a folder)")
     box.fill(str(fx.demo_checkpoint))
     box.press("Enter")
     wait_idle(page)
@@ -444,6 +502,21 @@ def test_upload_parses_a_video_and_explains_a_non_video(server, browser, shots, 
     assert page.get_by_role("heading", name="Segment probabilities").count() == 1
     assert timeline_clip(page) == fx.video.name
     page.screenshot(path=str(shots / "upload_video.png"), full_page=True)
+    # a 7-s video: lanes, curves and heatmaps over its 7 seconds, not the loop that fills its 10-s window
+    from helpers.app_fixture import write_test_video
+
+    short = write_test_video(tmp_path / "short7.mp4", seconds=7.0)
+    uploader.set_input_files(str(short))
+    try:
+        wait_timeline(page, "short7.mp4")
+    finally:
+        page.screenshot(path=str(shots / "upload_short_video.png"), full_page=True)
+    wait_idle(page)
+    ticks = page.locator(".mmcse-timeline .tick").all_inner_texts()
+    assert ticks[-1] == "7s", ticks
+    curve = page.locator(".mmcse-timeline .curve").first.get_attribute("viewBox")
+    assert curve == "0 0 7 1"  # the probability curve: 7 segments
+    assert page.locator(".js-plotly-plot").filter(has_text="ground truth").count() == 0  # an upload has none
     page.context.close()
 
 

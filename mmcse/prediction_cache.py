@@ -1,0 +1,359 @@
+"""Whole-split results of a checkpoint, computed once per (checkpoint sha256, split, feature files) in one
+model pass and kept on disk, shared by every page, session and server process: the probabilities
+(`inference.Predictions`), the learned co-occurrence maps (both averages the app shows) and the class-wise
+feature points a t-SNE view takes (`analysis.FeaturePool`, CAFD and FGSE).
+
+    key = cache_key(file_sha256(checkpoint), split)          # names the results, see ``cache_key``
+    results = load(key)                                      # SplitResults, or None when not on disk
+    job = background(key, len(split), lambda progress: compute_and_store(parser, split, key, progress))
+    job.wait(0.5); job.done, job.total                       # a real progress bar: clips done
+    results.predictions, results.maps["active"], results.pool("cafd")
+
+Files, in ``cache_folder()`` ($MMCSE_CACHE, default ~/.cache/mmcse): ``<key>.safetensors`` (probabilities,
+maps, the clip names and what made them in the metadata) and ``<key>.features.safetensors`` (the feature
+points, read only when a t-SNE view asks). safetensors only, nothing is pickled; each file is written to a
+temporary name and renamed (mmcse.utils.files.atomic_path), the features first, so a reader sees whole
+files or none. A file of another format version, or one that does not read, is computed again. Deleting
+the folder only costs the recomputation.
+
+The key is the sha256 of: this format's version, the checkpoint file's sha256, the split's clip names, weak
+labels and dense GT, the feature spec, and every feature file's path, size and modification time (the
+files themselves are not read: 10,000 clips are stat-ed in a fraction of a second). torch is imported only
+by ``compute``; nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mmcse.analysis import MAP_NAMES, STAGES, FeaturePool
+from mmcse.utils.files import atomic_path
+
+if TYPE_CHECKING:
+    from mmcse.data.dataset import LLPSplit
+    from mmcse.inference import Parser, Predictions
+
+CACHE_ENV = "MMCSE_CACHE"
+FORMAT = "mmcse-split-results"
+FORMAT_VERSION = 1
+FEATURE_CLIPS = 2000  # class-wise feature points are kept for at most this many clips (evenly spaced)
+PROB_FIELDS = ("video_prob", "audio_prob", "visual_prob", "segment_prob")
+POOL_FIELDS = ("features", "clip", "segment", "cls", "modality", "active")
+Progress = Callable[[int, int], None]
+
+
+def cache_folder() -> Path:
+    """$MMCSE_CACHE, else ~/.cache/mmcse."""
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "mmcse").expanduser()
+
+
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """The full sha256 (64 hex digits) of a file, remembered per (path, size, modification time)."""
+    path = Path(path)
+    stat = path.stat()
+    memo = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo not in _SHA_MEMO:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        _SHA_MEMO[memo] = digest.hexdigest()
+    return _SHA_MEMO[memo]
+
+
+def _feature_files(split: LLPSplit) -> list[Path]:
+    store = split.store
+    if getattr(store, "packed", False):  # a packed store: its few array files and index
+        return sorted(p for p in Path(store.root).iterdir() if p.is_file())
+    return [store.path(key, vid) for key in ("audio", "visual", "visual_st") for vid in split.video_ids]
+
+
+def split_fingerprint(split: LLPSplit) -> str:
+    """sha256 of what a split's results depend on besides the checkpoint: clip names, weak labels, dense GT,
+    feature spec, and each feature file's path, size and modification time."""
+    h = hashlib.sha256()
+    h.update(json.dumps([split.name, list(split.filenames), split.feature_spec.to_dict()], sort_keys=True).encode())
+    for array in (split.label, split.gt_audio, split.gt_visual):
+        h.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
+    for path in _feature_files(split):
+        stat = path.stat()
+        h.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_key(checkpoint_sha256: str, split: LLPSplit) -> str:
+    """The name of a checkpoint's results on a split (32 hex digits)."""
+    text = f"{FORMAT}:{FORMAT_VERSION}:{checkpoint_sha256}:{split_fingerprint(split)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def feature_rows(n_clips: int, limit: int = FEATURE_CLIPS) -> np.ndarray:
+    """(N,) bool: the clips whose class-wise feature points are kept, all up to ``limit``, else ``limit``
+    evenly spaced ones (a t-SNE view subsamples a few thousand points anyway)."""
+    keep = np.zeros(n_clips, bool)
+    keep[np.unique(np.linspace(0, n_clips - 1, min(n_clips, limit)).round().astype(int))] = True
+    return keep
+
+
+# ----------------------------------------------------------------------------- the results
+
+
+@dataclass
+class SplitResults:
+    """A checkpoint's results on a split. ``maps``: {"active", "all"} -> {"aa","av","vv","va"}: (25, 25), None
+    for a model without maps (HAN); ``pool(stage)``: the class-wise feature points (None without them)."""
+
+    key: str
+    predictions: Predictions
+    maps: dict[str, dict[str, np.ndarray]] | None
+    feature_clips: int  # clips whose class-wise feature points are kept (0: none)
+    seconds: float  # how long the model pass took
+    folder: Path
+    info: dict[str, Any] = field(default_factory=dict)  # checkpoint sha256, split, created
+    _pools: dict[str, FeaturePool] = field(default_factory=dict, repr=False)
+
+    def pool(self, stage: str) -> FeaturePool | None:
+        """The class-wise feature points of ``stage`` ("cafd" | "fgse"), read from disk on first use."""
+        if self.feature_clips == 0:
+            return None
+        if stage not in self._pools:
+            arrays = _read(features_path(self.key, self.folder))[0]
+            for s in STAGES:
+                self._pools[s] = FeaturePool(s, **{f: arrays[f"{s}.{f}"] for f in POOL_FIELDS})
+        return self._pools[stage]
+
+
+def results_path(key: str, folder: Path | None = None) -> Path:
+    return (folder or cache_folder()) / f"{key}.safetensors"
+
+
+def features_path(key: str, folder: Path | None = None) -> Path:
+    return (folder or cache_folder()) / f"{key}.features.safetensors"
+
+
+def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="np") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
+
+
+def load(key: str, folder: Path | None = None) -> SplitResults | None:
+    """The stored results named ``key``, or None when there are none (or they do not read as this format)."""
+    from mmcse.inference import Predictions
+
+    folder = folder or cache_folder()
+    path = results_path(key, folder)
+    if not path.is_file():
+        return None
+    try:
+        arrays, meta = _read(path)
+        info = json.loads(meta.get(FORMAT, "{}"))
+        if info.get("version") != FORMAT_VERSION or info.get("key") != key:
+            return None
+        feature_clips = int(info.get("feature_clips", 0))
+        if feature_clips and not features_path(key, folder).is_file():
+            return None
+        preds = Predictions(**{f: arrays[f] for f in PROB_FIELDS}, filenames=list(info["filenames"]))
+    except Exception:  # noqa: BLE001 a file that does not read as these results (truncated, foreign): computed again
+        return None
+    maps = None
+    if info.get("has_maps"):
+        maps = {v: {k: arrays[f"maps.{v}.{k}"] for k in MAP_NAMES} for v in ("active", "all")}
+    return SplitResults(key, preds, maps, feature_clips, float(info.get("seconds", 0.0)), folder,
+                        {k: info.get(k) for k in ("checkpoint_sha256", "split", "created")})  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- the one model pass
+
+
+def _forward(parser: Parser, audio, visual, visual_st, keep_attn: bool, keep_slots: bool) -> SimpleNamespace:
+    """One batch through the model (on a worker thread: grad mode is per thread) -> numpy outputs."""
+    import torch
+
+    def numpy(x):
+        return None if x is None else x.detach().float().cpu().numpy()
+
+    with torch.no_grad():
+        out = parser.forward(audio, visual, visual_st)
+    return SimpleNamespace(
+        **{f: numpy(getattr(out, f)) for f in PROB_FIELDS},
+        attn={k: numpy(v) for k, v in out.attn.items()} if keep_attn and out.attn else {},
+        class_features=numpy(out.class_features) if keep_slots else None,  # (B, 10, 2, 26, d_c)
+        enhanced_features=numpy(out.enhanced_features) if keep_slots else None,  # (B, 10, 2, 25, d_c)
+    )
+
+
+def compute(parser: Parser, split: LLPSplit, progress: Progress | None = None, batch_size: int = 64,
+            feature_limit: int = FEATURE_CLIPS, workers: int = 1) -> tuple[Predictions, dict | None, dict[str, FeaturePool]]:  # fmt: skip
+    """One pass of the model over the split -> (predictions, maps {"active", "all"} or None, feature pools
+    {"cafd", "fgse"} (empty without class-wise features)). The same numbers as ``parser.predict_split``,
+    ``analysis.cooccurrence_maps`` and ``analysis.class_feature_samples`` (up to ``feature_limit`` clips).
+    ``workers`` threads run the model on consecutive batches (each op single-threaded, so two workers use two
+    cores without OpenMP threads spinning at barriers); this thread reads the next features meanwhile and
+    gathers the results in split order."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mmcse.analysis import FeaturePoolBuilder, MapAccumulator, active_segments
+    from mmcse.inference import Predictions
+
+    parser.check_split(split)
+    n = len(split)
+    maps = MapAccumulator() if parser.arch == "mmcse" else None
+    keep = feature_rows(n, feature_limit)
+    builders = {s: FeaturePoolBuilder(s, keep) for s in STAGES} if parser.has_class_features else {}
+    parts: dict[str, list[np.ndarray]] = {f: [] for f in PROB_FIELDS}
+    state = {"start": 0, "d_class": 1}
+
+    def gather(out: SimpleNamespace) -> None:
+        start = state["start"]
+        b = len(out.video_prob)
+        rows = slice(start, start + b)
+        for f in PROB_FIELDS:
+            parts[f].append(getattr(out, f))
+        if maps is not None and out.attn:
+            maps.add(out.attn, active_segments(parser, split, rows, out))  # attn (B, 10, 25, 25)
+        gt = (None, None) if split.gt_audio is None else (split.gt_audio[rows], split.gt_visual[rows])
+        for stage, builder in builders.items():
+            slots = out.class_features if stage == "cafd" else out.enhanced_features  # (B, 10, 2, S, d_c)
+            if slots is not None:
+                builder.add(slots, start, split.label[rows], *gt)
+                state["d_class"] = slots.shape[-1]
+        state["start"] = start + b
+        if progress is not None:
+            progress(start + b, n)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        pending: deque = deque()
+        for audio, visual, visual_st in split.feature_batches(batch_size):
+            pending.append(pool.submit(_forward, parser, audio, visual, visual_st, maps is not None, bool(builders)))
+            while len(pending) > max(1, workers):
+                gather(pending.popleft().result())
+        while pending:
+            gather(pending.popleft().result())
+    preds = Predictions(**{f: np.concatenate(v) for f, v in parts.items()}, filenames=list(split.filenames))
+    pools = {s: b.build(state["d_class"]) for s, b in builders.items()}
+    return preds, None if maps is None else {v: maps.maps(v == "active") for v in ("active", "all")}, pools
+
+
+def store(key: str, preds: Predictions, maps: dict | None, pools: dict[str, FeaturePool], seconds: float,
+          info: dict[str, Any], folder: Path | None = None) -> SplitResults:  # fmt: skip
+    """Write the results atomically (the feature points first) and return them as loaded."""
+    from safetensors.numpy import save_file
+
+    folder = folder or cache_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = int(len(np.unique(pools["cafd"].clip))) if pools and len(pools["cafd"]) else 0
+    if clips:
+        tensors = {f"{s}.{f}": np.ascontiguousarray(getattr(p, f)) for s, p in pools.items() for f in POOL_FIELDS}
+        with atomic_path(features_path(key, folder), suffix=".safetensors") as tmp:
+            save_file(tensors, str(tmp))
+    tensors = {f: np.ascontiguousarray(getattr(preds, f), np.float32) for f in PROB_FIELDS}
+    for variant, per_map in (maps or {}).items():
+        tensors.update({f"maps.{variant}.{k}": np.ascontiguousarray(v) for k, v in per_map.items()})
+    meta = {"version": FORMAT_VERSION, "key": key, "filenames": list(preds.filenames or []), "has_maps": maps is not None,
+            "feature_clips": clips, "seconds": round(seconds, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **info}  # fmt: skip
+    with atomic_path(results_path(key, folder), suffix=".safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={FORMAT: json.dumps(meta)})
+    results = SplitResults(key, preds, maps, clips, seconds, folder,
+                           {k: meta.get(k) for k in ("checkpoint_sha256", "split", "created")})  # fmt: skip
+    results._pools.update(pools if clips else {})
+    return results
+
+
+def compute_and_store(parser: Parser, split: LLPSplit, key: str, progress: Progress | None = None,
+                      folder: Path | None = None, info: dict[str, Any] | None = None, workers: int = 1) -> SplitResults:  # fmt: skip
+    """``compute`` then ``store``: what a background job runs."""
+    started = time.perf_counter()
+    preds, maps, pools = compute(parser, split, progress, workers=workers)
+    return store(key, preds, maps, pools, time.perf_counter() - started, info or {"split": split.name}, folder)
+
+
+# ----------------------------------------------------------------------------- background jobs
+
+
+class Job:
+    """One computation on a background thread: ``done`` / ``total`` for a progress bar, then ``result`` or
+    ``error``. Shared: every session that asks for the same key gets the same job."""
+
+    def __init__(self, key: str, total: int) -> None:
+        self.key, self.total, self.done = key, total, 0
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.started = time.perf_counter()
+        self._finished = threading.Event()
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._finished.wait(timeout)
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, total
+
+    def _run(self, work: Callable[[Progress], Any]) -> None:
+        try:
+            self.result = work(self.progress)
+        except BaseException as exc:  # noqa: BLE001 kept for the page that waits on it
+            self.error = exc
+        finally:
+            self._finished.set()
+
+
+_JOBS: dict[str, Job] = {}
+_JOBS_LOCK = threading.Lock()
+KEEP_FINISHED = 8  # finished jobs (their results in memory) kept per process
+
+
+def finished_job(key: str, result: Any) -> Job:
+    """Register ``result`` (e.g. loaded from disk) as the finished job of ``key``."""
+    job = Job(key, 0)
+    job.result = result
+    job._finished.set()
+    with _JOBS_LOCK:
+        _JOBS[key] = job
+        _trim()
+    return job
+
+
+def find_job(key: str) -> Job | None:
+    """The running or successfully finished job of ``key``, if any."""
+    job = _JOBS.get(key)
+    return None if job is None or job.error is not None else job
+
+
+def background(key: str, total: int, work: Callable[[Progress], Any]) -> Job:
+    """The job of ``key``: the one already running or finished, else ``work(progress)`` started on a
+    daemon thread (a failed job is started again)."""
+    with _JOBS_LOCK:
+        job = _JOBS.get(key)
+        if job is None or job.error is not None:
+            job = Job(key, total)
+            _JOBS[key] = job
+            threading.Thread(target=job._run, args=(work,), daemon=True, name=f"mmcse-results-{key[:8]}").start()
+            _trim()
+        return job
+
+
+def _trim() -> None:
+    finished = [k for k, j in _JOBS.items() if j.finished]
+    for k in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+        del _JOBS[k]
