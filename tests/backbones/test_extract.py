@@ -99,7 +99,7 @@ def test_bad_inputs_are_one_line_and_write_nothing(tmp_path, small_backbones, sm
 @pytest.mark.slow
 def test_full_size_han_backbones_on_a_short_video(tmp_path, videos):
     """The real architectures at full input size (random weights, saved as the published files)."""
-    from conftest import save_random_weights
+    from helpers.backbone_weights import save_random_weights
 
     from mmcse.backbones.r2plus1d import R2Plus1D18
     from mmcse.backbones.resnet import ResNet152

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 import torch
-from conftest import save_random_weights, small_models
+from helpers.backbone_weights import save_random_weights, small_models
 
 from mmcse.backbones import weights as W
 from mmcse.backbones.r2plus1d import R2Plus1D18

@@ -312,12 +312,14 @@ def test_an_interrupt_during_a_save_waits_for_the_save():
     import signal
 
     done = []
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever ran before
     with pytest.raises(KeyboardInterrupt):
         with runs.interrupts_deferred():
             signal.raise_signal(signal.SIGINT)  # Ctrl-C in the middle of writing the epoch's files
             done.append("the rest of the save")
     assert done == ["the rest of the save"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("flags,named", [
