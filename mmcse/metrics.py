@@ -16,6 +16,7 @@ Protocol (docs/avvp_protocol.md §4), reproduced to the last digit of the offici
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,13 +223,38 @@ def check_threshold(value, name: str) -> float:
     return t
 
 
+PROBABILITY_SLACK = 1e-2  # pooled probabilities (sums of weighted sigmoids) round past 1 by float32 / bf16 ulps
+
+
+def check_probabilities(x: np.ndarray, name: str, axes: str) -> np.ndarray:
+    """Refuse an array of probabilities with a value outside [0, 1] or not finite: one ValueError naming
+    ``name``, the first bad value and its index (``axes`` names the index, e.g. "(video, class)").
+    Rounding slop up to PROBABILITY_SLACK past either end is clipped back into [0, 1] instead."""
+    if x.dtype == np.bool_:
+        return x
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} has dtype {x.dtype}; expected probabilities (numbers in [0, 1])")
+    bad = ~((x >= -PROBABILITY_SLACK) & (x <= 1 + PROBABILITY_SLACK))  # NaN fails both comparisons
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = float(x[where])
+        kind = "a probability outside [0, 1]" if np.isfinite(value) else "not finite"
+        raise ValueError(
+            f"{name} holds {value!r} at {axes} {where}, {kind}; expected probabilities in [0, 1] "
+            "(the model's sigmoid outputs; NaN comes from a model or features holding NaN / inf)"
+        )
+    if np.issubdtype(x.dtype, np.floating) and ((x < 0) | (x > 1)).any():
+        x = np.clip(x, 0.0, 1.0)
+    return x
+
+
 def _prob(x, name: str, shape: tuple[int, ...], gating: str) -> np.ndarray:
     if x is None:
         raise ValueError(f"{name} is required for gating {gating!r}")
     x = _to_numpy(x)
     if x.shape != shape:
         raise ValueError(f"{name} has shape {x.shape}; expected {shape}")
-    return x
+    return check_probabilities(x, name, "(video, class)")
 
 
 def predict(
@@ -258,6 +284,7 @@ def predict(
         raise ValueError(
             f"segment_prob has shape {seg.shape}; expected (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES})"
         )
+    seg = check_probabilities(seg, "segment_prob", "(video, segment, modality, class)")
     vshape = (seg.shape[0], NUM_CLASSES)
     gate_a_name, gate_v_name = {
         "fused": ("video_prob", "video_prob"),
@@ -317,6 +344,12 @@ def extract_events(
     run of p_audio, of p_visual, or, for audio-visual runs, of min(p_audio, p_visual) (a fuzzy AND).
     Events are ordered by clip, modality (audio, visual, audio-visual), onset, class index.
     """
+    try:
+        seconds = float(segment_seconds)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(segment_seconds, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"segment_seconds must be a finite number of seconds > 0; got {segment_seconds!r}")
     pred_a, pred_v = _to_numpy(pred_a), _to_numpy(pred_v)
     if pred_a.ndim == 2:
         pred_a, pred_v = pred_a[None], pred_v[None]
@@ -334,6 +367,7 @@ def extract_events(
         prob = _to_numpy(prob).astype(np.float64)
         if prob.shape != (N, NUM_SEGMENTS, 2, NUM_CLASSES):
             raise ValueError(f"prob has shape {prob.shape}; expected ({N}, {NUM_SEGMENTS}, 2, {NUM_CLASSES})")
+        prob = check_probabilities(prob, "prob", "(video, segment, modality, class)")
         scores = {"audio": prob[:, :, 0], "visual": prob[:, :, 1]}
         scores["audio-visual"] = np.minimum(scores["audio"], scores["visual"])
     grids = {"audio": pa, "visual": pv, "audio-visual": pa * pv}
@@ -350,8 +384,8 @@ def extract_events(
                 Event(
                     clip=clip,
                     filename=None if filenames is None else filenames[clip],
-                    onset=s * segment_seconds,
-                    offset=e * segment_seconds,
+                    onset=s * seconds,
+                    offset=e * seconds,
                     label=LLP_CLASSES[c],
                     modality=modality,
                     score=score,
