@@ -67,6 +67,7 @@ class Predictions:
             gating=gating,
             segment_threshold=segment_threshold,
             video_threshold=video_threshold,
+            nan_as_off=True,  # model outputs: NaN from overflowing inputs is "off" (as evaluate scores it)
         )
 
     def subset(self, index) -> Predictions:
@@ -222,7 +223,7 @@ def threshold_windows(
     seg = np.asarray(segment_prob).reshape(windows, NUM_SEGMENTS, 2, NUM_CLASSES)  # (W, 10, 2, 25)
     pred_a, pred_v = metrics.predict(
         seg, video_prob, audio_prob, visual_prob, gating=gating,
-        segment_threshold=segment_threshold, video_threshold=video_threshold,
+        segment_threshold=segment_threshold, video_threshold=video_threshold, nan_as_off=True,
     )  # fmt: skip
     pred_a = pred_a.reshape(-1, NUM_CLASSES)  # (T, 25)
     pred_v = pred_v.reshape(-1, NUM_CLASSES)

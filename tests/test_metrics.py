@@ -541,3 +541,14 @@ def test_predict_clips_rounding_slop_of_pooled_probabilities():
     assert pred_a[0, :, DOG].all() and pred_a.sum() == 10  # 1 + 3.6e-7 counts as 1: only Dog's gate open
     pred_a, _ = predict(seg, video, audio, visual, gating="fused", segment_threshold=0.0, video_threshold=0.0)
     assert pred_a[0, 0, CAR] == 1  # -1e-7 counts as 0, at the threshold 0: on
+
+
+def test_predict_nan_as_off_for_model_outputs():
+    seg, video, audio, visual = gating_example()
+    seg[0, 2, 0, DOG] = np.nan  # a model output that overflowed: off, the rest as without it
+    video[0, CAR] = np.nan
+    pred_a, pred_v = predict(seg, video, audio, visual, gating="fused", nan_as_off=True)
+    assert pred_a[0, :, DOG].tolist() == [1, 1, 0] + [1] * 7 and pred_a[0, :, CAR].sum() == 0
+    seg[0, 3, 1, DOG] = 7.0  # out of range is refused all the same
+    with pytest.raises(ValueError, match=r"^segment_prob holds 7.0 at .* \(0, 3, 1, \d+\)"):
+        predict(seg, video, audio, visual, gating="fused", nan_as_off=True)
