@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmcse import metrics
-from mmcse.checkpoint import load_checkpoint
+from mmcse.checkpoint import check_finite_weights, load_checkpoint
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
@@ -261,6 +261,7 @@ class Parser:
         dev = resolve_device(device)
         if path.suffix == ".pth":
             model = import_official(path)
+            check_finite_weights(model.state_dict(), path)
             model_config = model.cfg
             spec = official_feature_spec(model)
             meta = {

@@ -127,6 +127,38 @@ def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     assert "missing keys: fgse.layers.1." in msg
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_inf_are_refused_naming_the_tensor(saved, tmp_path, value):
+    from safetensors.torch import load_file, save_file
+
+    path, _, _ = saved
+    tensors = load_file(str(path))
+    name = sorted(k for k in tensors if tensors[k].is_floating_point() and tensors[k].numel() > 3)[1]
+    tensors[name].view(-1)[3] = value
+    bad = tmp_path / "damaged.safetensors"
+    save_file(tensors, str(bad), metadata={"mmcse": json.dumps(read_checkpoint_meta(path))})
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(bad)
+    assert str(err.value) == (
+        f"{bad}: weight tensor {name} holds NaN / inf; the checkpoint is damaged (re-train or re-download)"
+    )
+    assert load_checkpoint(path).model is not None  # the undamaged original loads
+
+
+@pytest.mark.parametrize("device", ["gpu9", "cuda:x", "cudaa", "", 3, "cuda", "cuda:0"])
+def test_a_bad_or_missing_device_is_one_clear_error(saved, device):
+    path, _, _ = saved
+    if isinstance(device, str) and device.startswith("cuda") and device[4:] in ("", ":0"):
+        if torch.cuda.is_available():
+            assert load_checkpoint(path, device=device).model is not None
+            return
+        match = rf"^device '{device}' asked for, but torch sees no CUDA GPU; use cpu or auto$"
+    else:
+        match = rf"^unknown device {device!r}; expected auto, cpu, cuda or cuda:N"
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(path, device=device)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.safetensors"):
         load_checkpoint(tmp_path / "nope.safetensors")
@@ -254,3 +286,14 @@ def test_import_official_command_writes_a_loadable_checkpoint(tmp_path, referenc
     assert rc == 2
     assert "feature preset 'valor'" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_parser_refuses_an_authors_pth_with_nan_weights(tmp_path, official_state):
+    from mmcse.inference import Parser
+
+    state = {k: v.clone() for k, v in official_state.items()}
+    state["fc_st.bias"][5] = float("nan")
+    path = tmp_path / "nan.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=rf"^{path}: weight tensor \S+ holds NaN / inf; the checkpoint is damaged"):
+        Parser.from_checkpoint(path, device="cpu")
