@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # torch and the models load when a model is built: reading me
     from torch import nn
 
 META_KEY = "mmcse"
+TRAIN_STATE_META_KEY = "mmcse_train_state"  # = mmcse.training.state.STATE_META_KEY (not imported: torch-free)
 FORMAT = "mmcse-checkpoint"
 FORMAT_VERSION = 1
 
@@ -136,7 +137,13 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is a folder; give a checkpoint file such as {path / 'best.safetensors'}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file not found")
-    raw = _header_metadata(path).get(META_KEY)
+    header = _header_metadata(path)
+    raw = header.get(META_KEY)
+    if raw is None and TRAIN_STATE_META_KEY in header:
+        raise ValueError(
+            f"{path}: this is a training state (train_state.safetensors), not a model checkpoint; use "
+            f"best.safetensors or last.safetensors of the run folder {path.parent}"
+        )
     if raw is None:
         raise _bad_file(path, f"safetensors file without the {META_KEY!r} metadata")
     try:

@@ -104,6 +104,38 @@ def test_safetensors_without_our_metadata_is_refused(tmp_path):
         read_checkpoint_meta(other)
 
 
+def test_a_training_state_is_named_as_such_with_the_checkpoints_to_use(tmp_path):
+    import subprocess
+    import sys
+
+    from mmcse.checkpoint import TRAIN_STATE_META_KEY
+    from mmcse.training import state
+
+    assert TRAIN_STATE_META_KEY == state.STATE_META_KEY
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "run" / "train_state.safetensors"
+    path.parent.mkdir()
+    state.save_train_state(path, opt, {"epoch": 3})
+    expected = (
+        f"{path}: this is a training state (train_state.safetensors), not a model checkpoint; use "
+        f"best.safetensors or last.safetensors of the run folder {path.parent}"
+    )
+    for read in (read_checkpoint_meta, load_checkpoint):
+        with pytest.raises(ValueError) as err:
+            read(path)
+        assert str(err.value) == expected
+    # reading the metadata stays torch-free
+    code = (
+        "import sys\nfrom mmcse.checkpoint import read_checkpoint_meta\n"
+        f"try:\n    read_checkpoint_meta({str(path)!r})\nexcept ValueError:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     """A checkpoint whose metadata describes another architecture (wrong spec) names the bad keys."""
     from safetensors.torch import save_file
