@@ -254,6 +254,10 @@ class Parser:
         """Load our .safetensors checkpoint, or the authors' .pth (read with weights_only=True)."""
         apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(
+                f"checkpoint {path} is a folder; pick a checkpoint file in it, such as {path / 'best.safetensors'}"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"checkpoint {path} not found; pick a .safetensors file from a runs folder"
@@ -406,6 +410,8 @@ class Parser:
         """Extract features from a video file (10-s windows, mmcse.video.extractor), predict each window and
         threshold it; events are merged across window borders. Raises a clear error for a non-video file or
         a checkpoint whose features have no offline extractor (e.g. han / valor)."""
+        if Path(path).is_dir():
+            raise ValueError(f"{path} is a folder, not a video file; give one video file (.mp4/.mkv/.webm/.avi)")
         extractor = extractor_for_spec(self.feature_spec)
         result = extractor.extract_file(str(path))
         if not result.windows:

@@ -271,3 +271,11 @@ def test_predict_arrays_refuses_wrong_shapes_naming_the_input(parser, test_split
     # the valid call with a batch of 1 clip at a time gives the same as one batch
     one = parser.predict_arrays(audio, visual, visual_st, batch_size=1)
     np.testing.assert_allclose(one.segment_prob, parser.predict_arrays(audio, visual, visual_st).segment_prob, atol=1e-6)
+
+
+def test_a_folder_given_as_a_video_or_a_checkpoint_is_named_as_a_folder(demo_parser, fx, tmp_path):
+    with pytest.raises(ValueError, match=rf"^{tmp_path} is a folder, not a video file; give one video file"):
+        demo_parser.parse_video(tmp_path)
+    run = fx.mmcse_checkpoint.parent
+    with pytest.raises(ValueError, match=rf"^checkpoint {run} is a folder; pick a checkpoint file in it, such as"):
+        inference.Parser.from_checkpoint(run, device="cpu")
