@@ -45,8 +45,14 @@ PSEUDO_SHAPE = (NUM_SEGMENTS, NUM_CLASSES)
 PSEUDO_KEYS = ("pseudo_audio", "pseudo_visual")
 
 
+_warned_half_pseudo: set[str] = set()  # one warning per feature root and process (train opens 2-3 splits)
+
+
 def warn_half_pseudo(missing, present) -> None:
     """One UserWarning: only one of the two pseudo-label streams is there, so neither is used."""
+    if str(missing) in _warned_half_pseudo:
+        return
+    _warned_half_pseudo.add(str(missing))
     warnings.warn(
         f"{missing} not found while {present} is there; pseudo labels need both, so none "
         "are used and training uses the weak-label recipe: add the missing one (or remove the other, or "
