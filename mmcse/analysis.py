@@ -97,7 +97,7 @@ def active_segments(parser: Parser, split: LLPSplit, rows: slice, out) -> dict[s
     if split.gt_audio is not None:
         return {"a": split.gt_audio[rows] > 0, "v": split.gt_visual[rows] > 0}
     pred_a, pred_v = metrics.predict(
-        out.segment_prob, out.video_prob, out.audio_prob, out.visual_prob, gating=parser.gating
+        out.segment_prob, out.video_prob, out.audio_prob, out.visual_prob, gating=parser.gating, nan_as_off=True
     )
     return {"a": pred_a > 0, "v": pred_v > 0}
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # torch and the models load when a model is built: reading me
     from torch import nn
 
 META_KEY = "mmcse"
+TRAIN_STATE_META_KEY = "mmcse_train_state"  # = mmcse.training.state.STATE_META_KEY (not imported: torch-free)
 FORMAT = "mmcse-checkpoint"
 FORMAT_VERSION = 1
 
@@ -136,7 +137,13 @@ def read_checkpoint_meta(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is a folder; give a checkpoint file such as {path / 'best.safetensors'}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint file not found")
-    raw = _header_metadata(path).get(META_KEY)
+    header = _header_metadata(path)
+    raw = header.get(META_KEY)
+    if raw is None and TRAIN_STATE_META_KEY in header:
+        raise ValueError(
+            f"{path}: this is a training state (train_state.safetensors), not a model checkpoint; use "
+            f"best.safetensors or last.safetensors of the run folder {path.parent}"
+        )
     if raw is None:
         raise _bad_file(path, f"safetensors file without the {META_KEY!r} metadata")
     try:
@@ -167,13 +174,27 @@ def _header_metadata(path: Path) -> dict[str, str]:
     return header.get("__metadata__") or {}
 
 
+def check_finite_weights(state: dict[str, torch.Tensor], path: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or inf (one ValueError naming the first such tensor): such a model gives
+    NaN probabilities that score as "no event" everywhere. One isfinite pass per tensor."""
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            raise ValueError(
+                f"{path}: weight tensor {name} holds NaN / inf; the checkpoint is damaged (re-train or re-download)"
+            )
+
+
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedCheckpoint:
-    """Build the model a checkpoint describes (any arch, via ``create_model``) and load its weights."""
+    """Build the model a checkpoint describes (any arch, via ``create_model``) and load its weights.
+    ``device``: as mmcse.utils.device.resolve_device (auto, cpu, cuda, cuda:N). Weights holding NaN / inf
+    are refused (check_finite_weights)."""
     from safetensors.torch import load_file
 
     from mmcse.models import create_model
     from mmcse.models.weights import load_strict
+    from mmcse.utils.device import resolve_device
 
+    dev = resolve_device(device)  # one ValueError for a bad or unavailable device, before any reading
     path = Path(path)
     meta = read_checkpoint_meta(path)  # checked: the configs below are valid
     source = f"checkpoint {path}"
@@ -187,9 +208,10 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise _bad_file(path, f"cannot read the weights (truncated or corrupted?): {exc}") from None
     arrays = {k: state.pop(k).float().numpy() for k in [k for k in state if k.startswith("domain.")]}
     domain = DomainStats.from_checkpoint(arrays, meta.get("domain"), source=str(path))
+    check_finite_weights(state, path)
     model = create_model(model_config)
     load_strict(model, state, path)
-    model.to(device).eval()
+    model.to(dev).eval()
     return LoadedCheckpoint(
         model=model,
         model_config=model_config,

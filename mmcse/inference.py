@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmcse import metrics
-from mmcse.checkpoint import load_checkpoint
+from mmcse.checkpoint import check_finite_weights, load_checkpoint
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
@@ -67,6 +67,7 @@ class Predictions:
             gating=gating,
             segment_threshold=segment_threshold,
             video_threshold=video_threshold,
+            nan_as_off=True,  # model outputs: NaN from overflowing inputs is "off" (as evaluate scores it)
         )
 
     def subset(self, index) -> Predictions:
@@ -87,9 +88,17 @@ class Predictions:
         )
 
 
+def _float_input(x, name: str) -> np.ndarray:
+    """``x`` (array-like or tensor) as a float32 array; one ValueError naming the input when it is not one."""
+    try:
+        return np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{name} cannot be read as a float array ({e}); pass a numpy array (N, L, D)") from None
+
+
 def _finite_input(x, name: str) -> np.ndarray:
     """``x`` as a float32 array, refused with one ValueError naming the input when it holds NaN or inf."""
-    x = np.asarray(x.detach().cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
+    x = _float_input(x, name)
     if not np.isfinite(x).all():
         clip, *index = np.argwhere(~np.isfinite(x))[0].tolist()
         raise ValueError(
@@ -214,7 +223,7 @@ def threshold_windows(
     seg = np.asarray(segment_prob).reshape(windows, NUM_SEGMENTS, 2, NUM_CLASSES)  # (W, 10, 2, 25)
     pred_a, pred_v = metrics.predict(
         seg, video_prob, audio_prob, visual_prob, gating=gating,
-        segment_threshold=segment_threshold, video_threshold=video_threshold,
+        segment_threshold=segment_threshold, video_threshold=video_threshold, nan_as_off=True,
     )  # fmt: skip
     pred_a = pred_a.reshape(-1, NUM_CLASSES)  # (T, 25)
     pred_v = pred_v.reshape(-1, NUM_CLASSES)
@@ -245,6 +254,10 @@ class Parser:
         """Load our .safetensors checkpoint, or the authors' .pth (read with weights_only=True)."""
         apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
         path = Path(path)
+        if path.is_dir():
+            raise ValueError(
+                f"checkpoint {path} is a folder; pick a checkpoint file in it, such as {path / 'best.safetensors'}"
+            )
         if not path.is_file():
             raise FileNotFoundError(
                 f"checkpoint {path} not found; pick a .safetensors file from a runs folder"
@@ -252,6 +265,7 @@ class Parser:
         dev = resolve_device(device)
         if path.suffix == ".pth":
             model = import_official(path)
+            check_finite_weights(model.state_dict(), path)
             model_config = model.cfg
             spec = official_feature_spec(model)
             meta = {
@@ -291,11 +305,21 @@ class Parser:
         keep_attn: bool = False,
         progress: Progress | None = None,
     ) -> Predictions:
-        """Run the model on stacked features: audio (N, La, Da), visual (N, Lv, Dv), visual_st (N, 10, Dst).
-        NaN or inf in an input is refused (one ValueError naming it): the model would turn it into
+        """Run the model on stacked features: audio (N, La, Da), visual (N, Lv, Dv), visual_st (N, 10, Dst),
+        each clip's (L, D) that of the checkpoint's feature spec. A wrong shape, differing clip counts, NaN
+        or inf in an input, or a batch_size < 1 is refused (one ValueError naming it): NaN would turn into
         confident-looking finite probabilities."""
-        audio, visual, visual_st = (_finite_input(x, name) for x, name in
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+            raise ValueError(f"batch_size must be a whole number >= 1; got {batch_size!r}")
+        batch_size = int(batch_size)
+        audio, visual, visual_st = (self._checked_input(x, name) for x, name in
                                     ((audio, "audio"), (visual, "visual"), (visual_st, "visual_st")))  # fmt: skip
+        counts = (len(audio), len(visual), len(visual_st))
+        if len(set(counts)) != 1:
+            raise ValueError(
+                "audio, visual and visual_st must hold the same clips (axis 0); got "
+                f"{counts[0]}, {counts[1]} and {counts[2]} clips"
+            )
         n = len(audio)
         return self._predict_batches(
             ((audio[i : i + batch_size], visual[i : i + batch_size], visual_st[i : i + batch_size]) for i in range(0, n, batch_size)),
@@ -304,6 +328,19 @@ class Parser:
             keep_attn=keep_attn,
             progress=progress,
         )  # fmt: skip
+
+    def _checked_input(self, x, name: str) -> np.ndarray:
+        """One input as float32 (N, L, D), refused unless (L, D) is the checkpoint's per-clip shape."""
+        stream = self.feature_spec.streams[name]
+        x = _float_input(x, name)
+        expected = "(N, " + ", ".join(str(d) for d in stream.shape) + ")"
+        if x.ndim != 3 or tuple(x.shape[1:]) != tuple(stream.shape):
+            hint = " (one clip? add the clip axis: x[None])" if x.shape == tuple(stream.shape) else ""
+            raise ValueError(
+                f"{name} has shape {tuple(x.shape)}; expected {expected} (clip, time, feature): the "
+                f"{stream.name} features of this checkpoint's spec {self.feature_spec.name!r}{hint}"
+            )
+        return _finite_input(x, name)
 
     def forward(self, audio, visual, visual_st):
         """One forward pass on a batch of numpy features -> the model's ModelOutput (tensors on the device)."""
@@ -373,6 +410,8 @@ class Parser:
         """Extract features from a video file (10-s windows, mmcse.video.extractor), predict each window and
         threshold it; events are merged across window borders. Raises a clear error for a non-video file or
         a checkpoint whose features have no offline extractor (e.g. han / valor)."""
+        if Path(path).is_dir():
+            raise ValueError(f"{path} is a folder, not a video file; give one video file (.mp4/.mkv/.webm/.avi)")
         extractor = extractor_for_spec(self.feature_spec)
         result = extractor.extract_file(str(path))
         if not result.windows:

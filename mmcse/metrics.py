@@ -16,6 +16,7 @@ Protocol (docs/avvp_protocol.md §4), reproduced to the last digit of the offici
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -222,13 +223,41 @@ def check_threshold(value, name: str) -> float:
     return t
 
 
-def _prob(x, name: str, shape: tuple[int, ...], gating: str) -> np.ndarray:
+PROBABILITY_SLACK = 1e-2  # pooled probabilities (sums of weighted sigmoids) round past 1 by float32 / bf16 ulps
+
+
+def check_probabilities(x: np.ndarray, name: str, axes: str, nan_as_off: bool = False) -> np.ndarray:
+    """Refuse an array of probabilities with a value outside [0, 1] or not finite: one ValueError naming
+    ``name``, the first bad value and its index (``axes`` names the index, e.g. "(video, class)").
+    Rounding slop up to PROBABILITY_SLACK past either end is clipped back into [0, 1] instead.
+    ``nan_as_off``: NaN passes (it is below every threshold, so it switches nothing on)."""
+    if x.dtype == np.bool_:
+        return x
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"{name} has dtype {x.dtype}; expected probabilities (numbers in [0, 1])")
+    bad = ~((x >= -PROBABILITY_SLACK) & (x <= 1 + PROBABILITY_SLACK))  # NaN fails both comparisons
+    if nan_as_off:
+        bad &= ~np.isnan(x)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        value = float(x[where])
+        kind = "a probability outside [0, 1]" if np.isfinite(value) else "not finite"
+        raise ValueError(
+            f"{name} holds {value!r} at {axes} {where}, {kind}; expected probabilities in [0, 1] "
+            "(the model's sigmoid outputs; NaN comes from a model or features holding NaN / inf)"
+        )
+    if np.issubdtype(x.dtype, np.floating) and ((x < 0) | (x > 1)).any():
+        x = np.clip(x, 0.0, 1.0)
+    return x
+
+
+def _prob(x, name: str, shape: tuple[int, ...], gating: str, nan_as_off: bool) -> np.ndarray:
     if x is None:
         raise ValueError(f"{name} is required for gating {gating!r}")
     x = _to_numpy(x)
     if x.shape != shape:
         raise ValueError(f"{name} has shape {x.shape}; expected {shape}")
-    return x
+    return check_probabilities(x, name, "(video, class)", nan_as_off)
 
 
 def predict(
@@ -239,6 +268,7 @@ def predict(
     gating: str = "mmcse",
     segment_threshold: float = 0.5,
     video_threshold: float = 0.5,
+    nan_as_off: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Binary audio and visual predictions (N, 10, 25) uint8 from model probabilities (protocol §3).
 
@@ -248,6 +278,9 @@ def predict(
     official code). Gating: "fused" (HAN, VALOR): both modalities by video_prob; "mmcse" (official
     MM-CSE code): audio by video_prob, visual by visual_prob; "modality" (MA, JoMoLD): audio by
     audio_prob, visual by visual_prob. The AV prediction is audio AND visual (done by the metrics).
+    A probability outside [0, 1] or not finite is refused (ValueError naming the argument and the index);
+    ``nan_as_off`` (for a model's own outputs, where huge finite inputs can overflow to NaN and the
+    out-of-domain check warns) lets NaN through as "off" instead.
     """
     if gating not in GATINGS:
         raise ValueError(f"gating must be one of {', '.join(GATINGS)}; got {gating!r}")
@@ -258,6 +291,7 @@ def predict(
         raise ValueError(
             f"segment_prob has shape {seg.shape}; expected (N, {NUM_SEGMENTS}, 2, {NUM_CLASSES})"
         )
+    seg = check_probabilities(seg, "segment_prob", "(video, segment, modality, class)", nan_as_off)
     vshape = (seg.shape[0], NUM_CLASSES)
     gate_a_name, gate_v_name = {
         "fused": ("video_prob", "video_prob"),
@@ -265,8 +299,8 @@ def predict(
         "modality": ("audio_prob", "visual_prob"),
     }[gating]
     probs = {"video_prob": video_prob, "audio_prob": audio_prob, "visual_prob": visual_prob}
-    gate_a = _prob(probs[gate_a_name], gate_a_name, vshape, gating) >= video_threshold  # (N, 25)
-    gate_v = _prob(probs[gate_v_name], gate_v_name, vshape, gating) >= video_threshold
+    gate_a = _prob(probs[gate_a_name], gate_a_name, vshape, gating, nan_as_off) >= video_threshold  # (N, 25)
+    gate_v = _prob(probs[gate_v_name], gate_v_name, vshape, gating, nan_as_off) >= video_threshold
     pred_a = (seg[:, :, 0, :] >= segment_threshold) & gate_a[:, None, :]  # (N, 10, 25)
     pred_v = (seg[:, :, 1, :] >= segment_threshold) & gate_v[:, None, :]
     return pred_a.astype(np.uint8), pred_v.astype(np.uint8)
@@ -317,6 +351,12 @@ def extract_events(
     run of p_audio, of p_visual, or, for audio-visual runs, of min(p_audio, p_visual) (a fuzzy AND).
     Events are ordered by clip, modality (audio, visual, audio-visual), onset, class index.
     """
+    try:
+        seconds = float(segment_seconds)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(segment_seconds, bool) or not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"segment_seconds must be a finite number of seconds > 0; got {segment_seconds!r}")
     pred_a, pred_v = _to_numpy(pred_a), _to_numpy(pred_v)
     if pred_a.ndim == 2:
         pred_a, pred_v = pred_a[None], pred_v[None]
@@ -334,6 +374,7 @@ def extract_events(
         prob = _to_numpy(prob).astype(np.float64)
         if prob.shape != (N, NUM_SEGMENTS, 2, NUM_CLASSES):
             raise ValueError(f"prob has shape {prob.shape}; expected ({N}, {NUM_SEGMENTS}, 2, {NUM_CLASSES})")
+        prob = check_probabilities(prob, "prob", "(video, segment, modality, class)")
         scores = {"audio": prob[:, :, 0], "visual": prob[:, :, 1]}
         scores["audio-visual"] = np.minimum(scores["audio"], scores["visual"])
     grids = {"audio": pa, "visual": pv, "audio-visual": pa * pv}
@@ -350,8 +391,8 @@ def extract_events(
                 Event(
                     clip=clip,
                     filename=None if filenames is None else filenames[clip],
-                    onset=s * segment_seconds,
-                    offset=e * segment_seconds,
+                    onset=s * seconds,
+                    offset=e * seconds,
                     label=LLP_CLASSES[c],
                     modality=modality,
                     score=score,

@@ -104,6 +104,38 @@ def test_safetensors_without_our_metadata_is_refused(tmp_path):
         read_checkpoint_meta(other)
 
 
+def test_a_training_state_is_named_as_such_with_the_checkpoints_to_use(tmp_path):
+    import subprocess
+    import sys
+
+    from mmcse.checkpoint import TRAIN_STATE_META_KEY
+    from mmcse.training import state
+
+    assert TRAIN_STATE_META_KEY == state.STATE_META_KEY
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "run" / "train_state.safetensors"
+    path.parent.mkdir()
+    state.save_train_state(path, opt, {"epoch": 3})
+    expected = (
+        f"{path}: this is a training state (train_state.safetensors), not a model checkpoint; use "
+        f"best.safetensors or last.safetensors of the run folder {path.parent}"
+    )
+    for read in (read_checkpoint_meta, load_checkpoint):
+        with pytest.raises(ValueError) as err:
+            read(path)
+        assert str(err.value) == expected
+    # reading the metadata stays torch-free
+    code = (
+        "import sys\nfrom mmcse.checkpoint import read_checkpoint_meta\n"
+        f"try:\n    read_checkpoint_meta({str(path)!r})\nexcept ValueError:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     """A checkpoint whose metadata describes another architecture (wrong spec) names the bad keys."""
     from safetensors.torch import save_file
@@ -125,6 +157,38 @@ def test_weights_that_do_not_fit_the_described_model_are_listed(tmp_path):
     assert "bad.safetensors" in msg
     assert "proj.fc_a.weight (256, 768) (expected (256, 128))" in msg
     assert "missing keys: fgse.layers.1." in msg
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_inf_are_refused_naming_the_tensor(saved, tmp_path, value):
+    from safetensors.torch import load_file, save_file
+
+    path, _, _ = saved
+    tensors = load_file(str(path))
+    name = sorted(k for k in tensors if tensors[k].is_floating_point() and tensors[k].numel() > 3)[1]
+    tensors[name].view(-1)[3] = value
+    bad = tmp_path / "damaged.safetensors"
+    save_file(tensors, str(bad), metadata={"mmcse": json.dumps(read_checkpoint_meta(path))})
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(bad)
+    assert str(err.value) == (
+        f"{bad}: weight tensor {name} holds NaN / inf; the checkpoint is damaged (re-train or re-download)"
+    )
+    assert load_checkpoint(path).model is not None  # the undamaged original loads
+
+
+@pytest.mark.parametrize("device", ["gpu9", "cuda:x", "cudaa", "", 3, "cuda", "cuda:0"])
+def test_a_bad_or_missing_device_is_one_clear_error(saved, device):
+    path, _, _ = saved
+    if isinstance(device, str) and device.startswith("cuda") and device[4:] in ("", ":0"):
+        if torch.cuda.is_available():
+            assert load_checkpoint(path, device=device).model is not None
+            return
+        match = rf"^device '{device}' asked for, but torch sees no CUDA GPU; use cpu or auto$"
+    else:
+        match = rf"^unknown device {device!r}; expected auto, cpu, cuda or cuda:N"
+    with pytest.raises(ValueError, match=match):
+        load_checkpoint(path, device=device)
 
 
 def test_missing_file(tmp_path):
@@ -254,3 +318,14 @@ def test_import_official_command_writes_a_loadable_checkpoint(tmp_path, referenc
     assert rc == 2
     assert "feature preset 'valor'" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_parser_refuses_an_authors_pth_with_nan_weights(tmp_path, official_state):
+    from mmcse.inference import Parser
+
+    state = {k: v.clone() for k, v in official_state.items()}
+    state["fc_st.bias"][5] = float("nan")
+    path = tmp_path / "nan.pth"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=rf"^{path}: weight tensor \S+ holds NaN / inf; the checkpoint is damaged"):
+        Parser.from_checkpoint(path, device="cpu")

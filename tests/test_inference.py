@@ -251,3 +251,31 @@ def test_predict_arrays_refuses_nan_naming_the_input(parser, test_split, stream)
     inputs[stream][2, 3, 1] = np.inf
     with pytest.raises(ValueError, match=f"the {stream} features contain NaN or inf"):
         parser.predict_arrays(**inputs)
+
+
+def test_predict_arrays_refuses_wrong_shapes_naming_the_input(parser, test_split):
+    audio, visual, visual_st = next(test_split.feature_batches(3))
+    spec = parser.feature_spec
+    la, da = spec.audio.shape
+    wide = np.zeros((3, la, da + 3), np.float32)  # another feature width: a matmul error before
+    with pytest.raises(ValueError, match=rf"^audio has shape \(3, {la}, {da + 3}\); expected \(N, {la}, {da}\) "):
+        parser.predict_arrays(wide, visual, visual_st)
+    lst, dst = spec.visual_st.shape
+    with pytest.raises(ValueError, match=rf"^visual_st has shape \({lst}, {dst}\); .*add the clip axis"):
+        parser.predict_arrays(audio, visual, visual_st[0])  # one clip without its batch axis
+    with pytest.raises(ValueError, match=r"^audio, visual and visual_st must hold the same clips .* 3, 2 and 3 clips"):
+        parser.predict_arrays(audio, visual[:2], visual_st)
+    for bad in (0, -1, 2.5, None):
+        with pytest.raises(ValueError, match=rf"^batch_size must be a whole number >= 1; got {bad!r}"):
+            parser.predict_arrays(audio, visual, visual_st, batch_size=bad)
+    # the valid call with a batch of 1 clip at a time gives the same as one batch
+    one = parser.predict_arrays(audio, visual, visual_st, batch_size=1)
+    np.testing.assert_allclose(one.segment_prob, parser.predict_arrays(audio, visual, visual_st).segment_prob, atol=1e-6)
+
+
+def test_a_folder_given_as_a_video_or_a_checkpoint_is_named_as_a_folder(demo_parser, fx, tmp_path):
+    with pytest.raises(ValueError, match=rf"^{tmp_path} is a folder, not a video file; give one video file"):
+        demo_parser.parse_video(tmp_path)
+    run = fx.mmcse_checkpoint.parent
+    with pytest.raises(ValueError, match=rf"^checkpoint {run} is a folder; pick a checkpoint file in it, such as"):
+        inference.Parser.from_checkpoint(run, device="cpu")

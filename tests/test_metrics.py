@@ -3,6 +3,8 @@ cases, the protocol's reference figures on the real test split, prediction gatin
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -483,3 +485,70 @@ def test_predict_refuses_a_threshold_that_is_not_a_probability(name, value):
         predict(*gating_example(), **{name: value})
     for edge in (0, 1.0):  # the ends of the range are valid: all on / only p = 1
         assert predict(*gating_example(), **{name: edge})[0].shape == (1, 10, 25)
+
+
+@pytest.mark.parametrize(
+    "argument, index, value",
+    [
+        ("segment_prob", (0, 3, 1, 7), 7.0),
+        ("segment_prob", (0, 0, 0, 2), float("nan")),
+        ("video_prob", (0, 4), -0.25),
+        ("visual_prob", (0, 24), float("inf")),
+    ],
+)
+def test_predict_refuses_probabilities_outside_0_1_or_not_finite(argument, index, value):
+    seg, video, audio, visual = gating_example()
+    arrays = {"segment_prob": seg, "video_prob": video, "visual_prob": visual}
+    arrays[argument][index] = value
+    with pytest.raises(ValueError, match=rf"^{argument} holds {value!r} at .* {re.escape(str(index))}, "):
+        predict(seg, video, audio, visual, gating="mmcse")
+
+
+def test_predict_accepts_the_ends_of_the_probability_range():
+    seg, video, audio, visual = gating_example()
+    seg[0, 0, 0, :] = 0.0
+    seg[0, 1, 0, :] = 1.0
+    video[0, DOG] = 1.0
+    pred_a, _ = predict(seg, video, audio, visual, gating="fused")
+    assert pred_a[0, :, DOG].tolist() == [0] + [1] * 9
+
+
+def test_extract_events_refuses_bad_probabilities():
+    pa = grid(1)
+    pa[0, 0:2, DOG] = 1
+    prob = np.zeros((1, 10, 2, 25))
+    prob[0, 5, 1, CAR] = 1.5
+    with pytest.raises(ValueError, match=r"^prob holds 1.5 at .* \(0, 5, 1, 1\), a probability outside"):
+        extract_events(pa, grid(1), prob)
+
+
+@pytest.mark.parametrize("seconds", [0, -1.0, float("nan"), float("inf"), None, True])
+def test_extract_events_refuses_segment_seconds_not_finite_positive(seconds):
+    pa = grid(1)
+    pa[0, 0:2, DOG] = 1
+    with pytest.raises(ValueError, match=r"^segment_seconds must be a finite number of seconds > 0; got "):
+        extract_events(pa, grid(1), segment_seconds=seconds)
+    half = extract_events(pa, grid(1), segment_seconds=0.5, modalities=("audio",))
+    assert [(e.onset, e.offset) for e in half] == [(0.0, 1.0)]
+
+
+def test_predict_clips_rounding_slop_of_pooled_probabilities():
+    # HAN's attentive pooling sums weighted sigmoids: float32 gives 1 + 3.6e-7 for p ~ 1; that is no error
+    seg, video, audio, visual = gating_example()
+    video[0, DOG] = np.float32(1) + np.float32(3.6e-7)
+    seg[0, 0, 0, CAR] = -1e-7
+    pred_a, _ = predict(seg, video, audio, visual, gating="fused", video_threshold=1.0)
+    assert pred_a[0, :, DOG].all() and pred_a.sum() == 10  # 1 + 3.6e-7 counts as 1: only Dog's gate open
+    pred_a, _ = predict(seg, video, audio, visual, gating="fused", segment_threshold=0.0, video_threshold=0.0)
+    assert pred_a[0, 0, CAR] == 1  # -1e-7 counts as 0, at the threshold 0: on
+
+
+def test_predict_nan_as_off_for_model_outputs():
+    seg, video, audio, visual = gating_example()
+    seg[0, 2, 0, DOG] = np.nan  # a model output that overflowed: off, the rest as without it
+    video[0, CAR] = np.nan
+    pred_a, pred_v = predict(seg, video, audio, visual, gating="fused", nan_as_off=True)
+    assert pred_a[0, :, DOG].tolist() == [1, 1, 0] + [1] * 7 and pred_a[0, :, CAR].sum() == 0
+    seg[0, 3, 1, DOG] = 7.0  # out of range is refused all the same
+    with pytest.raises(ValueError, match=r"^segment_prob holds 7.0 at .* \(0, 3, 1, \d+\)"):
+        predict(seg, video, audio, visual, gating="fused", nan_as_off=True)

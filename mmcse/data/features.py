@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,26 @@ PACK_VERSION = 2  # 2: "pooled" in index.json; version-1 stores (never pooled) a
 READABLE_VERSIONS = (1, 2)
 INDEX_FILE = "index.json"
 PSEUDO_SHAPE = (NUM_SEGMENTS, NUM_CLASSES)
+
+
+PSEUDO_KEYS = ("pseudo_audio", "pseudo_visual")
+
+
+_warned_half_pseudo: set[str] = set()  # one warning per feature root and process (train opens 2-3 splits)
+
+
+def warn_half_pseudo(missing, present) -> None:
+    """One UserWarning: only one of the two pseudo-label streams is there, so neither is used."""
+    if str(missing) in _warned_half_pseudo:
+        return
+    _warned_half_pseudo.add(str(missing))
+    warnings.warn(
+        f"{missing} not found while {present} is there; pseudo labels need both, so none "
+        "are used and training uses the weak-label recipe: add the missing one (or remove the other, or "
+        "train with --no-pseudo) to silence this",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def stream_names(spec: FeatureSpec, pseudo: bool = True) -> dict[str, tuple[str, tuple[int, int]]]:
@@ -169,8 +190,13 @@ class FeatureStore:
             )
         self.streams = stream_names(spec, pseudo=pseudo is not False)
         if pseudo is None and "pseudo_audio" in self.streams:
-            if not all((self.root / self.streams[k][0]).is_dir() for k in ("pseudo_audio", "pseudo_visual")):
+            folders = {k: self.root / self.streams[k][0] for k in PSEUDO_KEYS}
+            present = [k for k, folder in folders.items() if folder.is_dir()]
+            if len(present) < 2:
                 self.streams = stream_names(spec, pseudo=False)
+            if len(present) == 1:
+                (missing,) = set(PSEUDO_KEYS) - set(present)
+                warn_half_pseudo(f"pseudo-label folder {folders[missing]}", folders[present[0]])
         for key, (name, _) in self.streams.items():
             if not (self.root / name).is_dir():
                 found = sorted(p.name for p in self.root.iterdir() if p.is_dir())[:8]
@@ -214,6 +240,11 @@ class FeatureStore:
         path = self.path(key, video_id)
         where = f"{path} (clip {video_id}, stream {name})"
         if not path.is_file():
+            if path.is_dir():
+                raise ValueError(
+                    f"{where}: a folder, not a feature file; each clip's stream is one .npy file: "
+                    "remove or rename the folder"
+                )
             raise FileNotFoundError(f"{where}: file not found; check --feature-root and the stream names")
         array = load_npy(path, where, f"float {shape}")
         return validate_array(array, shape, where, labels=key.startswith("pseudo"))
@@ -289,7 +320,11 @@ class PackedFeatureStore(FeatureStore):
         wanted = stream_names(spec, pseudo=pseudo is not False)
         available = self.index["streams"]
         if pseudo is None:
-            wanted = {k: v for k, v in wanted.items() if k in available or not k.startswith("pseudo")}
+            present = [k for k in PSEUDO_KEYS if k in wanted and k in available]
+            if len(present) == 1:
+                (missing,) = set(PSEUDO_KEYS) - set(present)
+                warn_half_pseudo(f"the packed {missing} stream of {self.root}", f"its {present[0]} stream")
+            wanted = {k: v for k, v in wanted.items() if not k.startswith("pseudo") or len(present) == 2}
         self.streams = {}
         self.arrays: dict[str, np.ndarray] = {}
         for key, (name, shape) in wanted.items():

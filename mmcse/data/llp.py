@@ -77,6 +77,8 @@ def _read_table(path: str | Path, columns: list[str]):
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; expected a TAB-separated LLP annotation file (.csv)")
     if not path.is_file():
         raise FileNotFoundError(f"LLP annotation file not found: {path}")
     try:

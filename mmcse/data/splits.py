@@ -44,6 +44,8 @@ def open_split(
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} not found; build the demo with `python -m mmcse demo`")
     csv = paths.split_csv(split)
+    if csv.is_dir():
+        raise ValueError(f"split CSV {csv} (the {split} split) is a folder; expected the TAB-separated LLP CSV")
     if not csv.is_file():
         raise FileNotFoundError(
             f"split CSV {csv} not found (the {split} split); point the dataset root at a folder with the "
@@ -60,6 +62,9 @@ def _dense_files(paths: DataPaths, split: str, audio_gt: str, dense: bool | None
     if dense is False or (dense is None and split == "train"):
         return None, None
     audio_csv, visual_csv = paths.dense_csvs(audio_gt)
+    folders = [p for p in (audio_csv, visual_csv) if p.is_dir()]
+    if folders:
+        raise ValueError(f"dense GT {folders[0]} is a folder; expected the TAB-separated LLP dense GT CSV")
     missing = [p for p in (audio_csv, visual_csv) if not p.is_file()]
     if not missing:
         return audio_csv, visual_csv

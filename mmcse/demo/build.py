@@ -17,10 +17,15 @@ Whatever already exists and is valid (clip features, videos, checkpoints) is reu
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
+import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -122,10 +127,88 @@ def build_clip(root: Path, spec: ClipSpec, with_video: bool) -> None:
     _save_npy(root / "feats" / PSEUDO_DIRS["visual"] / f"{spec.video_id}.npy", pv)
 
 
+# ------------------------------------------------------------------------------------ stopping cleanly
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+_clip_open = False  # a clip's files are being written (this process)
+_stop_signal: int | None = None  # a SIGTERM that came meanwhile
+
+
+def _exit_on_signal(signum, frame) -> None:
+    """SIGTERM -> SystemExit, held back until the clip being written is whole (a second one is not)."""
+    global _stop_signal
+    if _clip_open and _stop_signal is None:
+        _stop_signal = signum
+        return
+    raise SystemExit(128 + signum)
+
+
+def _exit_on_parent_death(signum, frame) -> None:
+    """SIGUSR1, sent by the kernel when the main process died (PR_SET_PDEATHSIG; possibly more than once,
+    once per thread of the dying process): exit after the clip being written, never half-way."""
+    global _stop_signal
+    if _clip_open:
+        _stop_signal = signal.SIGTERM
+        return
+    raise SystemExit(128 + signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _whole_clip():
+    """Write one clip's files; a SIGTERM meanwhile ends the process after them, never half-way (a raise
+    inside mkstemp / Popen / a rename could leave a temporary file no ``finally`` knows of)."""
+    global _clip_open
+    _clip_open = True
+    try:
+        yield
+    finally:
+        _clip_open = False
+    if _stop_signal is not None:
+        raise SystemExit(128 + _stop_signal)
+
+
+@contextlib.contextmanager
+def sigterm_as_exit():
+    """While the block runs, SIGTERM raises SystemExit(143) in the main thread instead of ending the process
+    at once (after the clip being written, when one is), so ``finally`` blocks run: the render workers are
+    stopped, no file is left half-written. Left as it is off the main thread or where a handler other than
+    the default is installed."""
+    global _stop_signal
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _stop_signal = None
+
+
+def _render_worker_init(parent: int) -> None:
+    """A render worker: SIGTERM -> SystemExit once the clip it writes is whole (see _whole_clip);
+    Ctrl-C is left to the main process, which stops the pool; on Linux the kernel signals it (SIGUSR1) when
+    the main process dies, even by SIGKILL (PR_SET_PDEATHSIG), so no worker outlives it."""
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        signal.signal(signal.SIGUSR1, _exit_on_parent_death)
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGUSR1, 0, 0, 0)
+    if os.getppid() != parent:  # the main process died before the line above took effect
+        raise SystemExit(1)
+
+
 def _build_many(args: tuple[str, list[ClipSpec], bool]) -> int:
     root, specs, with_video = args
     for spec in specs:
-        build_clip(Path(root), spec, with_video)
+        with _whole_clip():
+            build_clip(Path(root), spec, with_video)
     return len(specs)
 
 
@@ -272,6 +355,7 @@ def _clip_ok(root: Path, spec: ClipSpec, with_video: bool) -> bool:
     return all(_npy_shape(p) == tuple(shape) for p, shape in zip(files, shapes))
 
 
+@sigterm_as_exit()  # a SIGTERM stops the render workers and leaves no temporary file
 def build_demo(
     out: str | Path = "demo_data",
     seed: int = 0,
@@ -351,8 +435,10 @@ def _render_clips(root: Path, todo: list, workers: int, progress: bool, log) -> 
     jobs = [(r, specs[i : i + 8], wv) for r, specs, wv in jobs for i in range(0, len(specs), 8)]
     bar = tqdm(total=len(todo), desc="clips", unit="clip", disable=not progress)
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
-            for n in pool.map(_build_many, jobs):
+        # leaving the block, normally or by an exception (SystemExit from SIGTERM, Ctrl-C), terminates the
+        # workers: none is left rendering on its own
+        with multiprocessing.Pool(workers, initializer=_render_worker_init, initargs=(os.getpid(),)) as pool:
+            for n in pool.imap_unordered(_build_many, jobs):
                 bar.update(n)
     else:
         for job in jobs:
@@ -385,6 +471,7 @@ def _compact_checkpoint(src: Path, dst: Path) -> None:
         save_file(tensors, str(tmp), metadata=meta)
 
 
+@sigterm_as_exit()
 def export_compact(
     src: str | Path, dst: str | Path, n_val: int = 60, n_test: int | None = None, n_videos: int = 6, log=print
 ) -> dict:

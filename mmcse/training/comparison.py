@@ -112,7 +112,8 @@ def checkpoint_predictions(
         k: v.numpy() for k, v in collect_probabilities(loaded.model, split_data, dev, batch_size).items()
     }
     pred_a, pred_v = predict(probs["segment_prob"], probs["video_prob"], probs["audio_prob"], probs["visual_prob"],
-                             gating=gating, segment_threshold=segment_threshold, video_threshold=video_threshold)  # fmt: skip
+                             gating=gating, segment_threshold=segment_threshold, video_threshold=video_threshold,
+                             nan_as_off=True)  # fmt: skip
     return ClipPredictions(
         checkpoint=str(checkpoint), arch=loaded.model_config.arch,
         epoch=(loaded.meta.get("extra") or {}).get("epoch"), feature_spec=loaded.feature_spec, split=split,

@@ -185,15 +185,34 @@ class Trainer:
         """Weights, optimizer, scheduler and RNG state, and the metrics rows of the finished epochs, from the
         run folder. A state without a scheduler (older mmcse) gets the schedule recomputed from the epoch."""
         run_dir = self.run_dir
+
+        def load_weights(weights: dict[str, torch.Tensor], file_name: str) -> None:
+            # config.json edited after the run was saved: one ValueError naming both files and the first
+            # differing tensor (not load_state_dict's RuntimeError)
+            own = self.model.state_dict()
+            diff = sorted(set(own) ^ set(weights)) or [k for k in own if own[k].shape != weights[k].shape]
+            if diff:
+                key = diff[0]
+                where = (
+                    f"{key}: saved {tuple(weights[key].shape)}, config.json's model {tuple(own[key].shape)}"
+                    if key in own and key in weights
+                    else f"{key} {'only in the saved weights' if key in weights else 'only in config.json model'}"
+                )
+                raise ValueError(
+                    f"{run_dir / runs.CONFIG_FILE} does not match the weights saved in {run_dir / file_name} "
+                    f"(edited? first difference {where}); restore config.json or train anew with --overwrite"
+                )
+            self.model.load_state_dict(weights)
+
         tensors, meta = state.load_train_state(run_dir / runs.STATE_FILE)
         progress = meta["progress"]
         epoch = int(progress["epoch"])
         weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
         if weights:  # the state's own weights: the same epoch as its optimizer state, whatever last holds
-            self.model.load_state_dict(weights)
+            load_weights(weights, runs.STATE_FILE)
         else:  # a state written before it held the weights: last.safetensors must be of its epoch
             last = load_checkpoint(run_dir / runs.LAST_FILE, device="cpu")
-            self.model.load_state_dict(last.model.state_dict())
+            load_weights(last.model.state_dict(), runs.LAST_FILE)
             saved_epoch = (last.meta.get("extra") or {}).get("epoch", epoch)
             if int(saved_epoch) != epoch:
                 raise ValueError(

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` -> the GPU when torch sees one, else the CPU; ``cpu``; ``cuda`` / ``cuda:N`` (a clear
-    ValueError when torch sees no GPU); anything else is refused."""
+    ValueError when torch sees no GPU, or fewer than N + 1); anything else is refused (one ValueError)."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cpu":
         return torch.device("cpu")
-    if device.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU; use cpu or auto")
-        return torch.device(device)
-    raise ValueError(f"unknown device {device!r}; expected auto, cpu or cuda")
+    match = re.fullmatch(r"cuda(?::(\d+))?", device) if isinstance(device, str) else None
+    if match is None:
+        raise ValueError(f"unknown device {device!r}; expected auto, cpu, cuda or cuda:N (N a GPU index)")
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but torch sees no CUDA GPU; use cpu or auto")
+    count = torch.cuda.device_count()
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise ValueError(f"device {device!r} asked for, but torch sees {count} CUDA GPU(s): cuda:0 to cuda:{count - 1}")
+    return torch.device(device)
 
 
 # CPU flags (Linux /proc/cpuinfo) of native bfloat16 arithmetic: x86 AVX512-BF16 and AMX-BF16, Arm BF16

@@ -186,3 +186,21 @@ def test_synthetic_labels_are_learnable(tmp_path):
     top = probe(x_test).argmax(dim=1)
     hit = y_test[torch.arange(len(top)), top]  # the top-scored class is one of the clip's labels
     assert hit.mean().item() >= 0.8
+
+
+def test_split_and_dense_csvs_that_are_folders_are_named_as_folders(data, tmp_path):
+    import shutil
+
+    root = tmp_path / "copy"
+    shutil.copytree(data.llp_dir, root, ignore=shutil.ignore_patterns("feats"))
+    csv = llp.split_csv(root, "val")
+    csv.unlink()
+    csv.mkdir()
+    with pytest.raises(ValueError, match=rf"^split CSV {csv} \(the val split\) is a folder; expected"):
+        split_of(root, "val", SPEC, data.feature_root)
+    dense = root / "AVVP_eval_audio.csv"
+    assert dense.is_file()
+    dense.unlink()
+    dense.mkdir()
+    with pytest.raises(ValueError, match=rf"^dense GT {dense} is a folder; expected"):
+        split_of(root, "test", SPEC, data.feature_root)

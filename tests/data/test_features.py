@@ -469,3 +469,54 @@ def test_an_index_that_is_not_a_packed_index_names_the_file(tmp_path, change, me
     (out / "index.json").write_text(json.dumps(change(index)))
     with pytest.raises(ValueError, match=f"^{out / 'index.json'}: {message}"):
         FeatureStore.open(out, TINY)
+
+
+def test_a_folder_named_like_a_clip_file_is_named_as_a_folder(tmp_path):
+    _write_official(tmp_path, pseudo=False)
+    (tmp_path / "st" / f"{IDS[2]}.npy").unlink()
+    (tmp_path / "st" / f"{IDS[2]}.npy").mkdir()
+    store = FeatureStore(tmp_path, TINY)
+    with pytest.raises(ValueError) as err:
+        store.load_batch(IDS)
+    assert str(err.value) == (
+        f"{tmp_path / 'st' / (IDS[2] + '.npy')} (clip {IDS[2]}, stream st): a folder, not a feature file; "
+        "each clip's stream is one .npy file: remove or rename the folder"
+    )
+
+
+@pytest.mark.parametrize("present", ["aud_pseudo", "vis_pseudo"])
+def test_one_pseudo_label_folder_alone_warns_that_the_weak_recipe_is_used(tmp_path, present):
+    import warnings
+
+    arrays = _write_official(tmp_path, pseudo=True)
+    missing = {"aud_pseudo": "vis_pseudo", "vis_pseudo": "aud_pseudo"}[present]
+    for f in (tmp_path / missing).iterdir():
+        f.unlink()
+    (tmp_path / missing).rmdir()
+    with pytest.warns(UserWarning) as record:
+        store = FeatureStore(tmp_path, TINY)
+    (message,) = [str(w.message) for w in record]
+    assert message.startswith(
+        f"pseudo-label folder {tmp_path / missing} not found while {tmp_path / present} is there; "
+        "pseudo labels need both, so none are used and training uses the weak-label recipe"
+    )
+    assert not store.has_pseudo
+    np.testing.assert_array_equal(store.load(IDS[0])["audio"], arrays["audio"][0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # neither folder, both folders, or pseudo labels off: no warning
+        assert not FeatureStore(tmp_path, TINY, pseudo=False).has_pseudo
+        (tmp_path / missing).mkdir()
+        for vid in IDS:
+            np.save(tmp_path / missing / f"{vid}.npy", np.zeros((10, 25), np.float32))
+        assert FeatureStore(tmp_path, TINY).has_pseudo
+
+
+def test_a_packed_store_with_one_pseudo_stream_warns_and_uses_none(tmp_path):
+    _write_official(tmp_path / "src", pseudo=True)
+    out = pack_features(tmp_path / "src", TINY, IDS, tmp_path / "packed", progress=False)
+    index = json.loads((out / "index.json").read_text())
+    del index["streams"]["pseudo_visual"]
+    (out / "index.json").write_text(json.dumps(index))
+    with pytest.warns(UserWarning, match=rf"the packed pseudo_visual stream of {out} not found while its "):
+        store = PackedFeatureStore(out, TINY)
+    assert not store.has_pseudo and set(store.load_batch(IDS[:2])) == {"audio", "visual", "visual_st"}

@@ -200,6 +200,9 @@ def _write(tmp_path, name, text):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
         llp.read_weak_labels(tmp_path / "nope.csv")
+    (tmp_path / "dir.csv").mkdir()
+    with pytest.raises(ValueError, match=rf"^{tmp_path / 'dir.csv'} is a folder; expected a TAB-separated LLP"):
+        llp.read_weak_labels(tmp_path / "dir.csv")
 
 
 def test_comma_separated_file(tmp_path):

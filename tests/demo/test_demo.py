@@ -150,3 +150,70 @@ def test_tiny_build_with_training_and_compact_copy(tmp_path):
         reference = Parser.from_checkpoint(full / "runs" / name / "best.safetensors", device="cpu")
         a, b = parser.parse_video(video), reference.parse_video(video)
         assert np.abs(a.segment_prob - b.segment_prob).max() < 0.01  # float16 weights, same predictions
+
+
+def _descendants(pid: int) -> set[int]:
+    """Live (not zombie) processes below ``pid`` (Linux /proc)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents[int(entry.name)] = int(fields[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, pp in parents.items() if pp in frontier} - found
+        found |= frontier
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGKILL"])
+def test_a_killed_build_leaves_no_render_worker_and_no_temporary_file(tmp_path, sig):
+    """D09: SIGTERM to the build stops its 2 render workers (and their ffmpeg) and removes half-written
+    files; even SIGKILL, which no handler sees, takes the workers down (PR_SET_PDEATHSIG)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "demo"
+    code = (
+        "import sys\nfrom mmcse.demo.build import build_demo\n"
+        f"build_demo({str(out)!r}, sizes={{'train': 48, 'val': 0, 'test': 8}}, workers=2, train=False, "
+        "progress=False, log=lambda *a: print(*a, flush=True))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("rendering 56 clips with 2 worker(s)")
+        deadline = time.monotonic() + 60
+        workers: set[int] = set()
+        while (len(workers) < 3 or not list(out.glob("videos/.*.mp4"))) and time.monotonic() < deadline:
+            assert proc.poll() is None, "the build ended before it could be stopped"
+            time.sleep(0.05)
+            workers = _descendants(proc.pid)
+        assert len(workers) >= 3  # the 2 render workers and the ffmpeg writing an mp4 (stopped mid-write)
+        proc.send_signal(getattr(signal, sig))
+        assert proc.wait(timeout=20) == (143 if sig == "SIGTERM" else -signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [p for p in workers if _alive(p)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    left = [p.relative_to(out) for p in out.rglob("*") if p.is_file()]
+    temporary = [p for p in left if p.name.startswith(".") or p.suffix not in (".mp4", ".npy", ".csv")]
+    assert not temporary  # no temporary .mp4 / .f32 audio / .npy was left behind
+    assert list(out.glob("videos/*.mp4")) and all(p.stat().st_size > 0 for p in out.glob("videos/*.mp4"))

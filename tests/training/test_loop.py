@@ -199,6 +199,35 @@ def test_run_folder_guards(tiny_data, tmp_path):
         )
 
 
+@pytest.mark.parametrize("field, value", [("d_model", 16), ("num_layers", 2)])
+def test_resume_after_config_json_was_edited_names_both_files(tiny_data, tmp_path, capsys, field, value):
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.name != runs.CONFIG_FILE}
+    config = json.loads((run / runs.CONFIG_FILE).read_text())
+    config["model"][field] = value  # a hand edit: the saved weights are of the other shape
+    (run / runs.CONFIG_FILE).write_text(json.dumps(config))
+    edited = dataclasses.replace(model_cfg, **{field: value})
+    with pytest.raises(ValueError) as err:
+        train(run, tiny_data, edited, dataclasses.replace(train_cfg, epochs=2), device="cpu", progress=False,
+              resume=True)  # fmt: skip
+    message = str(err.value)
+    assert message.startswith(
+        f"{run / runs.CONFIG_FILE} does not match the weights saved in {run / runs.STATE_FILE} (edited? first "
+        "difference "
+    )
+    assert message.endswith("); restore config.json or train anew with --overwrite")
+    if field == "d_model":
+        assert ": saved (32, " in message and ", config.json's model (16, " in message
+    else:
+        assert "only in config.json model" in message
+    # the CLI: exit 2 with that one line; nothing in the run folder changed
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 2
+    assert "does not match the weights saved in" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != runs.CONFIG_FILE} == before
+
+
 def _authors_lr(cur_epoch, warm_up_epoch, max_epoch, lr_min, lr_max):
     """lr_warm_up_cos_anneal of the authors' main_avvp.py (MM-CSE and VALOR), written out independently:
     epochs from 1; linear warm-up below warm_up_epoch, then a half cosine from lr_max to lr_min."""
