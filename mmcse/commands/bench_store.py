@@ -55,15 +55,16 @@ def add_parser(subparsers) -> None:
 
 
 def check_scratch(text: str | None):
-    """--dir: a new or empty folder, or one this command used before (its mark file); never a folder of
-    other files, since official/ and packed/ in it are written and removed."""
+    """--dir: any folder whose official/ and packed/ are absent or were written by this command before (its
+    mark file): those two are written and removed again; nothing else in the folder is touched."""
     if text is None:
         return None
     folder = output_folder(text, "--dir")
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / STORE_SCRATCH_MARK).is_file():
+    taken = [sub for sub in ("official", "packed") if (folder / sub).exists()]
+    if taken and not (folder / STORE_SCRATCH_MARK).is_file():
         raise UserError(
-            f"--dir {folder} holds files that bench-store did not write (its official/ and packed/ would be "
-            "replaced and removed); give a new or empty folder"
+            f"--dir {folder} holds {' and '.join(f'{t}/' for t in taken)} that bench-store did not write (they "
+            "would be replaced and removed); give another folder"
         )
     return folder
 
