@@ -226,28 +226,31 @@ def check_threshold(value, name: str) -> float:
 PROBABILITY_SLACK = 1e-2  # pooled probabilities (sums of weighted sigmoids) round past 1 by float32 / bf16 ulps
 
 
-def check_probabilities(x: np.ndarray, name: str, axes: str, nan_as_off: bool = False) -> np.ndarray:
+def check_probabilities(
+    x: np.ndarray, name: str, axes: str, nan_as_off: bool = False, high: float = 1.0
+) -> np.ndarray:
     """Refuse an array of probabilities with a value outside [0, 1] or not finite: one ValueError naming
     ``name``, the first bad value and its index (``axes`` names the index, e.g. "(video, class)").
     Rounding slop up to PROBABILITY_SLACK past either end is clipped back into [0, 1] instead.
-    ``nan_as_off``: NaN passes (it is below every threshold, so it switches nothing on)."""
+    ``nan_as_off``: NaN passes (it is below every threshold, so it switches nothing on). ``high``: the
+    largest valid value (2 for the fused score P, which HAN's pooling can push past 1)."""
     if x.dtype == np.bool_:
         return x
     if not np.issubdtype(x.dtype, np.number):
         raise ValueError(f"{name} has dtype {x.dtype}; expected probabilities (numbers in [0, 1])")
-    bad = ~((x >= -PROBABILITY_SLACK) & (x <= 1 + PROBABILITY_SLACK))  # NaN fails both comparisons
+    bad = ~((x >= -PROBABILITY_SLACK) & (x <= high + PROBABILITY_SLACK))  # NaN fails both comparisons
     if nan_as_off:
         bad &= ~np.isnan(x)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         value = float(x[where])
-        kind = "a probability outside [0, 1]" if np.isfinite(value) else "not finite"
+        kind = f"outside [0, {high:g}]" if np.isfinite(value) else "not finite"
         raise ValueError(
-            f"{name} holds {value!r} at {axes} {where}, {kind}; expected probabilities in [0, 1] "
+            f"{name} holds {value!r} at {axes} {where}, {kind}; expected values in [0, {high:g}] "
             "(the model's sigmoid outputs; NaN comes from a model or features holding NaN / inf)"
         )
-    if np.issubdtype(x.dtype, np.floating) and ((x < 0) | (x > 1)).any():
-        x = np.clip(x, 0.0, 1.0)
+    if np.issubdtype(x.dtype, np.floating) and ((x < 0) | (x > high)).any():
+        x = np.clip(x, 0.0, high)
     return x
 
 
@@ -257,7 +260,8 @@ def _prob(x, name: str, shape: tuple[int, ...], gating: str, nan_as_off: bool) -
     x = _to_numpy(x)
     if x.shape != shape:
         raise ValueError(f"{name} has shape {x.shape}; expected {shape}")
-    return check_probabilities(x, name, "(video, class)", nan_as_off)
+    high = 2.0 if name == "video_prob" else 1.0  # P sums weighted probabilities of two modalities (export.FIELD_NOTES)
+    return check_probabilities(x, name, "(video, class)", nan_as_off, high)
 
 
 def predict(

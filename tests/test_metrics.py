@@ -504,6 +504,21 @@ def test_predict_refuses_probabilities_outside_0_1_or_not_finite(argument, index
         predict(seg, video, audio, visual, gating="mmcse")
 
 
+def test_predict_takes_the_fused_score_up_to_2():
+    """P (video_prob) sums weighted probabilities over two modalities: 1.14 is a real model output (the
+    shipped demo MM-CSE gives it), 2.5 is not."""
+    seg, video, audio, visual = gating_example()
+    video[0, DOG] = 1.14
+    pred_a, _ = predict(seg, video, audio, visual, gating="fused")
+    assert pred_a[0, :, DOG].any()
+    video[0, DOG] = 2.5
+    with pytest.raises(ValueError, match=r"video_prob holds 2.5 .* outside \[0, 2\]"):
+        predict(seg, video, audio, visual, gating="fused")
+    audio[0, DOG] = 1.14
+    with pytest.raises(ValueError, match=r"audio_prob holds 1.14 .* outside \[0, 1\]"):
+        predict(seg, np.clip(video, 0, 1), audio, visual, gating="modality")
+
+
 def test_predict_accepts_the_ends_of_the_probability_range():
     seg, video, audio, visual = gating_example()
     seg[0, 0, 0, :] = 0.0
@@ -518,7 +533,7 @@ def test_extract_events_refuses_bad_probabilities():
     pa[0, 0:2, DOG] = 1
     prob = np.zeros((1, 10, 2, 25))
     prob[0, 5, 1, CAR] = 1.5
-    with pytest.raises(ValueError, match=r"^prob holds 1.5 at .* \(0, 5, 1, 1\), a probability outside"):
+    with pytest.raises(ValueError, match=r"^prob holds 1.5 at .* \(0, 5, 1, 1\), outside \[0, 1\]"):
         extract_events(pa, grid(1), prob)
 
 
