@@ -94,17 +94,19 @@ DEMO_FEATURES = FeatureSpec(  # made by mmcse.demo.features.DemoExtractor from t
 FEATURE_PRESETS: dict[str, FeatureSpec] = {"han": HAN_FEATURES, "valor": VALOR_FEATURES, "demo": DEMO_FEATURES}
 
 
+def describe_streams(spec: FeatureSpec) -> str:
+    """The streams of a spec for messages: "vggish (10, 128), res152 (80, 2048), r2plus1d_18 (10, 512)"."""
+    return ", ".join(f"{s.name} {tuple(s.shape)}" for s in spec.streams.values())
+
+
 def check_same_inputs(checkpoint_spec: FeatureSpec, data_spec: FeatureSpec, where: str = "the dataset") -> None:
     """Raise a clear ValueError when a checkpoint cannot run on features of another spec."""
     if checkpoint_spec.same_inputs(data_spec):
         return
 
-    def describe(spec: FeatureSpec) -> str:
-        return ", ".join(f"{s.name} {tuple(s.shape)}" for s in spec.streams.values())
-
     raise ValueError(
-        f"the checkpoint was trained on '{checkpoint_spec.name}' features ({describe(checkpoint_spec)}) but "
-        f"{where} holds '{data_spec.name}' features ({describe(data_spec)}); pick a checkpoint trained on "
+        f"the checkpoint was trained on '{checkpoint_spec.name}' features ({describe_streams(checkpoint_spec)}) "
+        f"but {where} holds '{data_spec.name}' features ({describe_streams(data_spec)}); pick a checkpoint trained on "
         f"'{data_spec.name}' features or a dataset with '{checkpoint_spec.name}' features"
     )
 

@@ -21,15 +21,19 @@ class UserError(Exception):
 # ----------------------------------------------------------------------------- argument types and checks
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (batch sizes, epochs, counts)."""
+def _whole_number(text: str, low: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; give 1 or more")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give {low} or more")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (batch sizes, epochs, counts)."""
+    return _whole_number(text, 1)
 
 
 def probability(text: str) -> float:
@@ -61,10 +65,7 @@ def int_range(low: int, high: int):
     """argparse type factory: a whole number from ``low`` to ``high`` (a cap where more only costs memory)."""
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        value = _whole_number(text, -(2**63))
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range; give {low:,} to {high:,}")
         return value
@@ -74,14 +75,8 @@ def int_range(low: int, high: int):
 
 
 def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (row counts, minimum counts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; give 0 or more")
-    return value
+    """argparse type: an integer >= 0 (row counts, minimum counts, seeds)."""
+    return _whole_number(text, 0)
 
 
 def input_file(path: str | Path, what: str) -> Path:

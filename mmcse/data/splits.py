@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.config import FeatureSpec, feature_preset
+from mmcse.config import FeatureSpec, describe_streams, feature_preset
 from mmcse.data.dataset import LLPSplit
 from mmcse.data.features import INDEX_FILE, FeatureStore
 from mmcse.data.llp import SPLIT_FILES
@@ -89,13 +89,9 @@ def _check_features(paths: DataPaths) -> None:
         found = [f for f in available_specs(root) if not f.same_inputs(spec)]
         if found:  # asked for by a checkpoint (evaluate, the app) or by --features (train): say both ways out
             other = found[0]
-
-            def describe(s: FeatureSpec) -> str:
-                return ", ".join(f"{x.name} {tuple(x.shape)}" for x in s.streams.values())
-
             raise ValueError(
-                f"{root} holds '{other.name}' features ({describe(other)}), not the '{spec.name}' features asked "
-                f"for ({describe(spec)}): train with --features {other.name}, or use a checkpoint trained on "
+                f"{root} holds '{other.name}' features ({describe_streams(other)}), not the '{spec.name}' features "
+                f"asked for ({describe_streams(spec)}): train with --features {other.name}, or use a checkpoint trained on "
                 f"'{other.name}' features, or point --data-root / --feature-root at '{spec.name}' features"
             )
         raise FileNotFoundError(
