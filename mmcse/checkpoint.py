@@ -249,3 +249,13 @@ def write_with_domain(path: str | os.PathLike, domain: DomainStats, out: str | o
     tensors |= {k: torch.from_numpy(v.astype("float32")) for k, v in domain.to_arrays().items()}
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp), metadata={META_KEY: text})
+
+
+def meta_arch(meta: dict) -> str:
+    """The architecture a checkpoint's metadata names (model_config.arch; "mmcse" when absent)."""
+    return (meta.get("model_config") or {}).get("arch", "mmcse")
+
+
+def meta_gating(meta: dict) -> str:
+    """The gating a checkpoint was trained / selected with (train_config.gating, else gating, else "mmcse")."""
+    return (meta.get("train_config") or {}).get("gating") or meta.get("gating") or "mmcse"

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from mmcse import metrics
-from mmcse.checkpoint import check_finite_weights, load_checkpoint
+from mmcse.checkpoint import check_finite_weights, load_checkpoint, meta_arch, meta_gating
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
 from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
@@ -283,12 +283,12 @@ class Parser:
     # ---- convenience views of the metadata
     @property
     def arch(self) -> str:
-        return (self.meta.get("model_config") or {}).get("arch", "mmcse")
+        return meta_arch(self.meta)
 
     @property
     def gating(self) -> str:
         """The gating variant the checkpoint was trained / selected with (default "mmcse")."""
-        return (self.meta.get("train_config") or {}).get("gating") or self.meta.get("gating") or "mmcse"
+        return meta_gating(self.meta)
 
     @property
     def has_class_features(self) -> bool:

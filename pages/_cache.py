@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from mmcse import analysis, browse, export, inference, prediction_cache
-from mmcse.checkpoint import read_checkpoint_meta
+from mmcse.checkpoint import meta_arch, meta_gating, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
 from mmcse.data.llp import SPLIT_FILES
@@ -77,12 +77,12 @@ class ModelInfo:
 
     @property
     def arch(self) -> str:
-        return (self.meta.get("model_config") or {}).get("arch", "mmcse")
+        return meta_arch(self.meta)
 
     @property
     def gating(self) -> str:
         """The gating the checkpoint was trained / selected with (default "mmcse")."""
-        return (self.meta.get("train_config") or {}).get("gating") or self.meta.get("gating") or "mmcse"
+        return meta_gating(self.meta)
 
     @property
     def has_class_features(self) -> bool:
