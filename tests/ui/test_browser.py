@@ -11,164 +11,21 @@ a DOM condition with a generous timeout, so a loaded machine is slower, not fail
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers.app_fixture import build_app_fixture
+from helpers.browser import (
+    BROWSER_MARKS,
+    PAGES,
+    click_row,
+    header_clip,
+    new_page,
+    timeline_clip,
+    wait_idle,
+    wait_timeline,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--autoplay-policy=no-user-gesture-required",
-]
-PAGES = {  # a sub-page first: a fresh server's first visitor may open any page's URL
-    "video_parser": "Video parser",
-    "": "MM-CSE: audio-visual video parsing",
-    "class_features": "Class-wise features (t-SNE)",
-    "cooccurrence": "Class co-occurrence",
-    "compare": "Compare checkpoints",
-}
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install chromium)"
-    ),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(server_process):
-    """(url, fixture) of the running app."""
-    return server_process[1:]
-
-
-@pytest.fixture(scope="module")
-def server_process(tmp_path_factory):
-    fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
-    port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(fx.root / "cache"))
-    log = open(tmp_path_factory.mktemp("server_log") / "streamlit.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start; see {log.name}")
-    yield proc, url, fx
-    proc.terminate()
-    proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shots(tmp_path_factory) -> Path:
-    folder = Path(os.environ.get("MMCSE_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def wait_idle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the script run is over: no running indicator and no element placeholders left. The short
-    first pause lets a run that an action just asked for start; a slow run is waited for, not assumed."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stSkeleton"]')
-              && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')""",
-        timeout=timeout_ms,
-    )
-
-
-def new_page(browser, width: int = 1400, height: int = 1100, theme: str = "light"):
-    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme)
-    return context.new_page()
-
-
-def timeline_clip(page) -> str:
-    return page.locator(".mmcse-timeline").first.get_attribute("data-clip")
-
-
-def wait_timeline(page, clip: str, timeout_ms: int = 120_000) -> None:
-    """Wait until the timeline shows ``clip`` with its lanes drawn."""
-    page.wait_for_function(
-        "clip => { const t = document.querySelector('.mmcse-timeline') ||"
-        " [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);"
-        " return t && t.dataset.clip === clip && Number(t.dataset.renders || 0) > 0; }",
-        arg=clip, timeout=timeout_ms,
-    )
-
-
-def header_clip(page) -> str:
-    return page.locator('[data-testid="stMarkdownContainer"] h4').first.inner_text().strip()
-
-
-def click_row(page, table, row: int) -> None:
-    """Select row ``row`` of an st.dataframe (a canvas grid), counted from its top: click its selection
-    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first)."""
-    table.scroll_into_view_if_needed()
-    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
-    page.wait_for_timeout(100)
-    box = table.bounding_box()
-    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
-
-
-@pytest.fixture(scope="module")
-def test_clips(server) -> list[str]:
-    from mmcse.data.llp import read_weak_labels
-
-    _, fx = server
-    return read_weak_labels(fx.data / "AVVP_test_pd.csv")[0]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])

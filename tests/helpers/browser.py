@@ -1,0 +1,88 @@
+"""What every real-browser test shares: Debian's Chromium, the app's pages, and waits on DOM conditions
+(never on the clock), so a loaded machine is slower, not failing."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PAGES = {  # a sub-page first: a fresh server's first visitor may open any page's URL
+    "video_parser": "Video parser",
+    "": "MM-CSE: audio-visual video parsing",
+    "class_features": "Class-wise features (t-SNE)",
+    "cooccurrence": "Class co-occurrence",
+    "compare": "Compare checkpoints",
+}
+
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="/usr/bin/chromium not installed (apt-get install chromium)"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_idle(page, timeout_ms: int = 120_000) -> None:
+    """Wait until the script run is over: no running indicator and no element placeholders left. The short
+    first pause lets a run that an action just asked for start; a slow run is waited for, not assumed."""
+    page.wait_for_timeout(300)
+    page.wait_for_function(
+        """() => !document.querySelector('[data-testid="stSkeleton"]')
+              && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')""",
+        timeout=timeout_ms,
+    )
+
+
+def new_page(browser, width: int = 1400, height: int = 1100, theme: str = "light"):
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=theme)
+    return context.new_page()
+
+
+def timeline_clip(page) -> str:
+    return page.locator(".mmcse-timeline").first.get_attribute("data-clip")
+
+
+def wait_timeline(page, clip: str, timeout_ms: int = 120_000) -> None:
+    """Wait until the timeline shows ``clip`` with its lanes drawn."""
+    page.wait_for_function(
+        "clip => { const t = document.querySelector('.mmcse-timeline') ||"
+        " [...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('.mmcse-timeline')).find(Boolean);"
+        " return t && t.dataset.clip === clip && Number(t.dataset.renders || 0) > 0; }",
+        arg=clip, timeout=timeout_ms,
+    )
+
+
+def header_clip(page) -> str:
+    return page.locator('[data-testid="stMarkdownContainer"] h4').first.inner_text().strip()
+
+
+def click_row(page, table, row: int) -> None:
+    """Select row ``row`` of an st.dataframe (a canvas grid), counted from its top: click its selection
+    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first)."""
+    table.scroll_into_view_if_needed()
+    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    page.wait_for_timeout(100)
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
