@@ -336,20 +336,25 @@ export default function (component) {
 }
 
 // the clip table (the page's first st.dataframe) scrolled so that row `row` is in view. The grid may mount
-// after this component, or be replaced by a new one (a new key after j / k) that starts at the top: for the
-// next 30 s every grid that appears is positioned once; a grid already positioned is left to the user
-function scrollTableRow(row, until = Date.now() + 30000, done = new WeakSet()) {
+// after this component, be replaced by a new one (a new key after j / k) that starts at the top, or reset its
+// scroll when its data arrives: for the next 60 s the row is put back in view whenever it is not, until the
+// user scrolls that grid themselves (wheel, pointer, touch or a key on it), which is then left to them
+function scrollTableRow(row, until = Date.now() + 60000) {
   const table = document.querySelector('[data-testid="stDataFrame"]');
   const scroller = table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
     e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
-  if (scroller && !done.has(scroller)) {
-    done.add(scroller);
+  if (scroller && !scroller.__mmcseUserScrolled) {
+    if (!scroller.__mmcseWatched) {
+      scroller.__mmcseWatched = true;
+      const mark = () => { scroller.__mmcseUserScrolled = true; };
+      for (const name of ["wheel", "pointerdown", "touchstart", "keydown"]) scroller.addEventListener(name, mark, { passive: true });
+    }
     const rowHeight = 35;
     const top = (row + 1) * rowHeight;  // under the header row, which stays at the top of the scroller
-    const visible = top >= scroller.scrollTop + rowHeight && top + rowHeight <= scroller.scrollTop + scroller.clientHeight;
-    if (!visible) scroller.scrollTop = Math.max(0, top - scroller.clientHeight / 2);
-    table.dataset.scrolledRow = String(row);
+    const visible = () => top >= scroller.scrollTop + rowHeight && top + rowHeight <= scroller.scrollTop + scroller.clientHeight;
+    if (!visible()) scroller.scrollTop = Math.max(0, top - scroller.clientHeight / 2);
+    if (visible()) table.dataset.scrolledRow = String(row);  // a grid not laid out yet is tried again
   }
-  if (Date.now() < until && scrollTargets.current === row) setTimeout(() => scrollTableRow(row, until, done), 200);
+  if (Date.now() < until && scrollTargets.current === row) setTimeout(() => scrollTableRow(row, until), 250);
 }
 const scrollTargets = { current: null };  // the row the latest render asked for: older loops stop

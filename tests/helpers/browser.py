@@ -45,12 +45,16 @@ def free_port() -> int:
 
 
 def wait_idle(page, timeout_ms: int = 120_000) -> None:
-    """Wait until the script run is over: no running indicator and no element placeholders left. The short
-    first pause lets a run that an action just asked for start; a slow run is waited for, not assumed."""
+    """Wait until the script run is over: the app connected, its script state "notRunning" (Streamlit's own
+    end-to-end tests wait on the same attribute), no running indicator and no element placeholders left. The
+    short first pause lets a run that an action just asked for start; a slow run is waited for, not assumed."""
     page.wait_for_timeout(300)
     page.wait_for_function(
-        """() => !document.querySelector('[data-testid="stSkeleton"]')
-              && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]')""",
+        """() => { const app = document.querySelector('[data-testid="stApp"]');
+              return !!app && app.dataset.testConnectionState === 'CONNECTED'
+              && app.dataset.testScriptState === 'notRunning'
+              && !document.querySelector('[data-testid="stSkeleton"]')
+              && !document.querySelector('[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'); }""",
         timeout=timeout_ms,
     )
 
@@ -80,9 +84,18 @@ def header_clip(page) -> str:
 
 def click_row(page, table, row: int) -> None:
     """Select row ``row`` of an st.dataframe (a canvas grid), counted from its top: click its selection
-    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first)."""
+    checkbox cell (the grid, which keeps the open clip's row in view, is scrolled to the top first). Waits
+    for the page to be idle first: a click that lands while a rerun redraws the grid can be lost, as a
+    user's would be (they click again; a test would wait forever)."""
+    wait_idle(page)
     table.scroll_into_view_if_needed()
-    table.evaluate("t => { const s = t.querySelector('.dvn-scroller'); if (s) s.scrollTop = 0; }")
+    box = table.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -100_000)  # as a user scrolls: the app then leaves the grid's scroll to them
+    table.evaluate(
+        "t => new Promise(done => { const check = () => { const s = t.querySelector('.dvn-scroller');"
+        " if (!s || s.scrollTop === 0) done(); else setTimeout(check, 50); }; check(); })"
+    )
     page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)

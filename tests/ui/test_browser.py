@@ -180,7 +180,7 @@ def test_the_view_is_a_url_and_j_k_follow_the_shown_order_without_losing_presses
     page.wait_for_function("""r => { const t = document.querySelector('[data-testid="stDataFrame"]');
         const s = t && t.querySelector('.dvn-scroller'); const top = (r + 1) * 35;  // rows under the 35-px header
         return !!s && top >= s.scrollTop + 35 && top + 35 <= s.scrollTop + s.clientHeight; }""",
-                           arg=row, timeout=30_000)  # fmt: skip  # the open row in view
+                           arg=row, timeout=120_000)  # fmt: skip  # the open row in view
     timeline = page.locator(".mmcse-timeline").first
     page.locator(".mmcse-timeline .toolbar button").filter(has_text="TP / FP / FN").click()
     timeline.locator(".zoom-in").click()
