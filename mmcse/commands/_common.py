@@ -58,7 +58,7 @@ def compact_demo_advice(folder: str | Path, split: str) -> str:
         return ""
     return (
         f"; {folder} is the compact demo, which ships the val and test clips only (for evaluate, compare, parse "
-        f"and the app): to train or calibrate, {build_demo_advice()} and give --data-root {FULL_DEMO_FOLDER}"
+        f"and the app): to train, calibrate or ablate, {build_demo_advice()} and give --data-root {FULL_DEMO_FOLDER}"
     )
 
 

@@ -68,5 +68,5 @@ def test_compact_demo_train_split_says_why_it_is_empty(command, capsys):
     err = capsys.readouterr().err.strip()
     assert "lists no clips" in err
     assert "is the compact demo, which ships the val and test clips only" in err
-    assert err.endswith(f"to train or calibrate, {build_demo_advice()} and give --data-root demo_data")
+    assert err.endswith(f"to train, calibrate or ablate, {build_demo_advice()} and give --data-root demo_data")
     assert not Path("run").exists() and not Path("c.safetensors").exists()
