@@ -226,3 +226,23 @@ def test_runnable_block(block, tmp_path):
         ok, why = output_matches(block.expected, result.stdout)
         assert ok, f"{block.id}: the documented output is {why}\n--- printed ---\n{result.stdout[-4000:]}"
     assert _snapshot(REPO / "assets") == before, f"{block.id} wrote into the repository's assets/"
+
+
+# ----------------------------------------------------------------------------- the README's set-up and links
+
+
+def test_the_readme_opens_with_the_two_setup_commands_that_ci_runs():
+    first = ALL_BLOCKS[0]
+    assert first.file.name == "README.md" and first.line < 10
+    app_line, test_line = [line for line in first.code.split("\n") if line.startswith("python3 -m venv")]
+    assert app_line.endswith('pip install -e ".[app]" && streamlit run app.py')
+    assert test_line.endswith('pip install -e ".[dev]" && python -m pytest -q')
+    ci = (REPO / ".ci" / "run").read_text()
+    assert 'pip install -q -e ".[dev]"' in ci and "python -m pytest -q" in ci  # keep the two in step
+
+
+@pytest.mark.parametrize("doc", [*DOC_FILES, REPO / "CONTRIBUTING.md"], ids=lambda p: p.name)
+def test_local_links_resolve(doc):
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+        if not re.match(r"[a-z]+://", target):
+            assert (doc.parent / target).exists(), f"{doc.name} links to {target}, which does not exist"
