@@ -1,8 +1,8 @@
 """Inference for the app and the parse command: a checkpoint plus features (a split) or a video file ->
 probabilities, thresholded predictions and events.
 
-    parser = Parser.from_checkpoint("runs/demo_mmcse/best.safetensors")   # GPU when there is one
-    split = open_split(DataPaths.from_root("demo_data", parser.feature_spec), "test")   # mmcse.data
+    parser = Parser.from_checkpoint("assets/demo/runs/mmcse/best.safetensors")   # GPU when there is one
+    split = open_split(DataPaths.from_root("assets/demo", parser.feature_spec), "test")   # mmcse.data
     preds = parser.predict_split(split)                                   # Predictions, numpy
     pred_a, pred_v = preds.binary(gating="mmcse")                         # (N, 10, 25) uint8 each
     parse = parser.parse_video("clip.mp4")                                # VideoParse: events, probs

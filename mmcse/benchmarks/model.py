@@ -1,7 +1,7 @@
 """Model speed benchmark (``python -m mmcse bench``): eval forward and training step of a 64-clip batch,
 peak memory, bf16 autocast accuracy, and an end-to-end "clips in memory -> predictions -> the 10 AVVP
-numbers" timing. Figures are medians after warm-up; ratios are against the authors' release as measured in
-the project brief (2 CPU cores, float32, batch 64, CLAP/CLIP inputs).
+numbers" timing. Figures are medians after warm-up; ratios are against the authors' release timed on 2 cores
+of an AMD EPYC (Zen 5), float32, batch 64, CLAP/CLIP inputs, so they mean something on that CPU only.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from mmcse.config import ModelConfig, feature_preset
 from mmcse.models._fast.allocator import apply_process_tuning, cpu_allocator_tuned
 from mmcse.utils.device import resolve_device
 
-# The authors' MM-CSE code on 2 CPU cores, float32, batch 64, CLAP/CLIP inputs (figures from the brief)
+# The authors' MM-CSE code on 2 cores of an AMD EPYC (Zen 5), float32, batch 64, CLAP/CLIP inputs
 AUTHORS_EVAL_S = (2.2, 2.6)  # eval forward of 64 clips
 AUTHORS_TRAIN_S = 5.0  # forward + backward + AdamW step
 
@@ -241,7 +241,7 @@ def format_report(r: BenchResult) -> str:
     if r.device == "cpu" and r.batch == 64 and r.features == "valor":
         lo, hi = AUTHORS_EVAL_S
         lines.append(
-            f"  vs authors' code  {lo / ev:.2f}x - {hi / ev:.2f}x (their {lo}-{hi} s / our wall time; brief's figures)"
+            f"  vs authors' code  {lo / ev:.2f}x - {hi / ev:.2f}x (their {lo}-{hi} s / our wall time; theirs timed on a 2-core AMD EPYC)"
         )
     if r.train_s:
         tr = statistics.median(r.train_s)
@@ -249,7 +249,7 @@ def format_report(r: BenchResult) -> str:
         lines.append(f"  process CPU time  {_ms(r.train_cpu_s)}")
         if r.device == "cpu" and r.batch == 64 and r.features == "valor":
             lines.append(
-                f"  vs authors' code  {AUTHORS_TRAIN_S / tr:.2f}x (their ~{AUTHORS_TRAIN_S} s / our wall time; brief's figures)"
+                f"  vs authors' code  {AUTHORS_TRAIN_S / tr:.2f}x (their ~{AUTHORS_TRAIN_S} s / our wall time; theirs timed on a 2-core AMD EPYC)"
             )
     if r.bf16_eval_s:
         lines.append(f"eval forward bf16   {_ms(r.bf16_eval_s)} (autocast)")

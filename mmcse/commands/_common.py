@@ -18,6 +18,50 @@ class UserError(Exception):
     """A problem with the user's input: printed as one clear line, without a traceback."""
 
 
+# ----------------------------------------------------------------------------- the demo folders
+
+FULL_DEMO_FOLDER = "demo_data"  # what `python -m mmcse demo` builds (about 10 minutes)
+COMPACT_DEMO_FOLDER = "assets/demo"  # the compact copy shipped in the repository (val and test only)
+
+
+def build_demo_advice(folder: str | Path = FULL_DEMO_FOLDER) -> str:
+    """How to build the full demo, worded the same by every command."""
+    return f"build the full demo with `python -m mmcse demo --out {folder}` (about 10 minutes on 2 CPU cores)"
+
+
+def missing_demo_advice(path: str | Path) -> str:
+    """'' unless ``path`` lies in a ``demo_data`` folder that does not exist; then the one sentence (starting
+    with "; ") every command appends to its "not found" error: use the shipped compact demo, or build it."""
+    parts = Path(path).parts
+    if FULL_DEMO_FOLDER not in parts:
+        return ""
+    root = Path(*parts[: parts.index(FULL_DEMO_FOLDER) + 1])
+    if root.is_dir():
+        return ""
+    return (
+        f"; {root} is the full demo, which is not built here: use the compact demo shipped in the repository "
+        f"(--data-root {COMPACT_DEMO_FOLDER}, checkpoints {COMPACT_DEMO_FOLDER}/runs/mmcse and "
+        f"{COMPACT_DEMO_FOLDER}/runs/han, videos in {COMPACT_DEMO_FOLDER}/videos) or {build_demo_advice(root)}"
+    )
+
+
+def compact_demo_advice(folder: str | Path, split: str) -> str:
+    """'' unless ``folder`` is a compact demo copy, whose train split is empty: then why, and what to do."""
+    import json
+
+    manifest = Path(folder) / "manifest.json"
+    try:
+        compact = "compact" in json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return ""
+    if not compact or split != "train":
+        return ""
+    return (
+        f"; {folder} is the compact demo, which ships the val and test clips only (for evaluate, compare, parse "
+        f"and the app): to train, calibrate or ablate, {build_demo_advice()} and give --data-root {FULL_DEMO_FOLDER}"
+    )
+
+
 # ----------------------------------------------------------------------------- argument types and checks
 
 
@@ -86,7 +130,7 @@ def input_file(path: str | Path, what: str) -> Path:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
-        raise UserError(f"{what} {path} not found; check the path") from None
+        raise UserError(f"{what} {path} not found{missing_demo_advice(path) or '; check the path'}") from None
     except OSError as exc:
         raise UserError(f"{what} {path} cannot be read: {exc.strerror}") from None
     if stat.S_ISDIR(mode):
@@ -111,7 +155,9 @@ def checkpoint_file(text: str) -> Path:
             "or a run folder written by `python -m mmcse train`"
         )
     if not path.exists() and not path.is_symlink():
-        raise FileNotFoundError(f"checkpoint {path} not found; give a .safetensors file or a run folder")
+        raise FileNotFoundError(
+            f"checkpoint {path} not found{missing_demo_advice(path) or '; give a .safetensors file or a run folder'}"
+        )
     input_file(path, "checkpoint")
     if path.stat().st_size == 0:
         raise UserError(f"checkpoint {path} is an empty file; re-create or re-download it")
@@ -175,7 +221,7 @@ def data_paths(args, spec, training: bool = True, check: bool = True):
         raise UserError("give --data-root (the folder with the LLP CSVs and feats/) or --feature-root")
     root = Path(args.data_root or ".")
     if args.data_root and not root.is_dir():
-        raise FileNotFoundError(f"--data-root {root} is not a folder")
+        raise FileNotFoundError(f"--data-root {root} is not a folder{missing_demo_advice(root)}")
     split_csvs = {}
     if training:
         if args.pseudo_audio or args.pseudo_visual:
@@ -230,4 +276,7 @@ def check_split_has_clips(paths, split: str) -> None:
         warnings.simplefilter("ignore", llp.LLPDataWarning)
         filenames, _ = llp.read_weak_labels(csv)
     if not filenames:
-        raise UserError(f"{csv} lists no clips (only its header); the {split} split needs at least one clip")
+        raise UserError(
+            f"{csv} lists no clips (only its header); the {split} split needs at least one clip"
+            + compact_demo_advice(csv.parent, split)
+        )

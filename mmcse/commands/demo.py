@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmcse.commands._common import UserError, non_negative_int, output_folder, positive_int
+from mmcse.commands._common import UserError, build_demo_advice, non_negative_int, output_folder, positive_int
 from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
 
 MAX_CLIPS = 100_000  # per split (LLP has 10,000 train clips); each clip is rendered and stored
@@ -83,14 +83,13 @@ def check_full_demo(folder: Path) -> None:
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         raise UserError(
-            f"--from {folder} holds no demo build; build it first (`python -m mmcse demo --out {folder}`, about "
-            "10 minutes), then copy it with --compact"
+            f"--from {folder} holds no demo build; {build_demo_advice(folder)}, then copy it with --compact"
         )
     if "compact" in json.loads(manifest.read_text()):
         raise UserError(f"--from {folder} is a compact copy itself; give the full demo build it was made from")
     if not (folder / "runs" / "mmcse" / "best.safetensors").is_file():
-        raise UserError(f"--from {folder} has no trained models (built with --no-train?); run `python -m mmcse demo "
-                        f"--out {folder}` to train them, then copy it with --compact")  # fmt: skip
+        raise UserError(f"--from {folder} has no trained models (built with --no-train?); "
+                        f"{build_demo_advice(folder)}, then copy it with --compact")  # fmt: skip
 
 
 def run(args) -> int:

@@ -29,6 +29,7 @@ from mmcse.commands._common import (
     checkpoint_file,
     device_name,
     input_file,
+    missing_demo_advice,
     output_file,
     output_folder,
     probability,
@@ -110,7 +111,7 @@ def check_videos(args) -> list[Path]:
         if v.is_dir():
             raise UserError(f"{v} is a folder; give video files (e.g. {v}/*.mp4)")
         if not v.exists():
-            raise FileNotFoundError(f"{v}: no such video file")
+            raise FileNotFoundError(f"{v}: no such video file{missing_demo_advice(v)}")
         input_file(v, "video")
         if v.resolve() not in seen:
             seen.add(v.resolve())

@@ -1,6 +1,6 @@
 """open_split: THE way to open a split of a dataset (training, evaluation, the Parser, the app, scripts).
 
-    paths = DataPaths.from_root("demo_data", "demo")                # mmcse.data.paths
+    paths = DataPaths.from_root("assets/demo", "demo")                # mmcse.data.paths
     split = open_split(paths, "test")                                # mmcse.data.dataset.LLPSplit
     for audio, visual, visual_st in split.feature_batches(64): ...  # float32 (B, L, D) each
 

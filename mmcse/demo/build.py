@@ -253,7 +253,7 @@ def demo_model_configs() -> dict:
     """The demo's MM-CSE and HAN recipes: about 3 minutes and 15 s of training on a 2-core CPU.
 
     MM-CSE: two FGSE layers, d_class 32 with 4 heads, L_ec weighted 10 and 30 epochs, so its learned maps carry
-    the annotation structure the paper shows (demo.quality; README "The embedded demo"). The earlier recipe (the
+    the annotation structure the paper shows (demo.quality; docs/demo.md). The earlier recipe (the
     paper's 0.1, one layer, d_class 16, 10 epochs) left them flat: correlation 0.20-0.41 on 600 test clips."""
     from mmcse.config import ModelConfig, TrainConfig
 

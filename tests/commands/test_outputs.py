@@ -346,7 +346,9 @@ def test_demo_compact_reads_its_source_and_never_builds_it(tmp_path, capsys):
     """--compact copies a finished build: a missing --from is not built, a compact copy is not completed
     (that rewrote the shipped demo's CSVs)."""
     assert main(["demo", "--compact", "--from", str(tmp_path / "missing"), "--out", str(tmp_path / "c")]) == 2
-    assert "build it first" in _one_error_line(capsys) and not (tmp_path / "missing").exists()
+    line = _one_error_line(capsys)
+    assert "holds no demo build; build the full demo with `python -m mmcse demo --out" in line
+    assert not (tmp_path / "missing").exists()
     copy = tmp_path / "copy"
     shutil.copytree(Path(__file__).resolve().parents[2] / "assets" / "demo", copy,
                     ignore=shutil.ignore_patterns("videos", "feats"))  # fmt: skip
