@@ -243,14 +243,26 @@ def test_per_class_bootstrap_equals_loop_over_per_class_f():
 # ----------------------------------------------------------------------------- average precision
 
 
-def test_average_precision_equals_sklearn_with_ties():
+def test_average_precision_by_hand_ties_step_and_no_positive():
+    # ranks 0.9 (+), 0.8 (-), 0.7 (+), 0.1 (-): recall steps 1/2 at precision 1 and 1/2 at precision 2/3
+    assert average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-15)
+    # tied scores form one threshold (precision 1/2 at recall 1/2), no interpolation of precision
+    assert average_precision([1, 0, 1], [0.5, 0.5, 0.2]) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3, abs=1e-15)
+    assert np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
+
+
+def test_average_precision_is_the_step_area_under_the_pr_curve_the_app_draws():
+    from mmcse.analysis import _pr_curve
+
     rng = np.random.default_rng(11)
     for _ in range(20):
         y = (rng.random(500) < 0.1).astype(int)
         y[0] = 1
         s = np.round(rng.random(500) + 0.3 * y, 1)  # coarse scores: many ties
-        assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
-    assert np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
+        precision, recall = _pr_curve(y, s)  # (K,) along decreasing thresholds, one point per distinct score
+        assert len(precision) == len(np.unique(s)) and recall[-1] == 1.0
+        np.testing.assert_allclose(precision[-1], y.mean())  # the lowest threshold takes every segment
+        assert average_precision(y, s) == pytest.approx(np.sum(np.diff(recall, prepend=0.0) * precision), abs=1e-12)
 
 
 def test_segment_average_precision_per_class_equals_sklearn():
