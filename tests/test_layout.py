@@ -4,6 +4,7 @@ imports streamlit and only mmcse.viz draws; and the demo's statistics ship as pa
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -63,3 +64,92 @@ def test_llp_statistics_are_package_data():
     assert procedural.load_stats()["classes"]
     pyproject = (REPO / "pyproject.toml").read_text()
     assert '"mmcse.demo" = ["llp_stats.json"]' in pyproject
+
+
+# ----------------------------------------------------------------------------- declared dependencies
+
+
+def _third_party_imports(path: Path) -> dict[str, bool]:
+    """Top-level names of third-party modules that ``path`` imports -> whether some import of it runs when
+    the module is imported (module level, not inside a function or an ``if TYPE_CHECKING:`` block)."""
+    import ast
+
+    found: dict[str, bool] = {}
+
+    def visit(node: ast.AST, eager: bool) -> None:
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in ("mmcse", "pages", "__future__") and not top.startswith("_"):
+                found[top] = found.get(top, False) or eager
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            eager = False
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            eager = False
+        for child in ast.iter_child_nodes(node):
+            visit(child, eager)
+
+    visit(ast.parse(path.read_text()), True)
+    return found
+
+
+def _declared() -> dict[str, set[str]]:
+    """pyproject's requirement names by group: "core" and each extra (normalised as pip does)."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+    def names(reqs: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower().replace("_", "-") for r in reqs}
+
+    return {"core": names(project["dependencies"]),
+            **{k: names(v) for k, v in project["optional-dependencies"].items()}}  # fmt: skip
+
+
+@functools.cache
+def _providers() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return packages_distributions()
+
+
+def _distribution(module: str) -> str:
+    """The pip name that provides an importable top-level module (PIL -> pillow)."""
+    dists = _providers().get(module) or [module]
+    return dists[0].lower().replace("_", "-")
+
+
+def test_every_third_party_import_is_declared_where_it_is_needed():
+    declared = _declared()
+    anywhere = set().union(*declared.values())
+    problems = []
+    sources = [*(REPO / "mmcse").rglob("*.py"), *(REPO / "pages").rglob("*.py"), REPO / "app.py",
+               *(REPO / "scripts").rglob("*.py")]  # fmt: skip
+    for path in sources:
+        rel = path.relative_to(REPO).as_posix()
+        for module, eager in _third_party_imports(path).items():
+            dist = _distribution(module)
+            if dist not in anywhere:
+                problems.append(f"{rel}: imports {module} ({dist}), declared nowhere in pyproject.toml")
+            elif rel.startswith("mmcse/viz/") and eager and dist not in declared["core"] | declared["viz"]:
+                problems.append(f"{rel}: imports {module} ({dist}) at module level, not in the core or viz extra")
+            elif rel.startswith("mmcse/") and not rel.startswith("mmcse/viz/") and eager and dist not in declared["core"]:
+                problems.append(f"{rel}: imports {module} ({dist}) at module level, not a core dependency")
+    assert problems == []
+    # the library and the CLI install without the app's packages
+    assert not {"streamlit", "plotly", "matplotlib"} & declared["core"]
+
+
+def test_the_dependency_check_sees_imports_and_their_timing(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "import os\nimport numpy as np\nfrom typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import torch\n"
+        "def f():\n    from PIL import Image\n    import numpy.linalg\n"
+    )
+    assert _third_party_imports(sample) == {"numpy": True, "torch": False, "PIL": False}
+    assert _distribution("PIL") == "pillow" and _distribution("sklearn") == "scikit-learn"
