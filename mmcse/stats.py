@@ -20,6 +20,11 @@ Random numbers come from `np.random.default_rng(seed)`: the same seed gives the 
 indices of all R resamples are drawn by ONE call `rng.integers(0, N, size=(R, N))` (row r = resample r),
 so a plain loop over those rows calling `avvp_scores` reproduces the intervals (tests/test_stats.py does).
 Memory: about 16 x R x N bytes (R = 1000, N = 1200: 19 MB).
+
+Why not scipy.stats.bootstrap / permutation_test: they take one statistic per call, so the 10 numbers
+would not share their resampled clips, and at R = 1000, N = 1200 they were 18x (intervals) and 40x (paired
+CI + p) slower than the one matrix product here. tests/test_stats.py checks that both agree with scipy
+(intervals within Monte-Carlo error, sign-flip p-values against scipy's exact permutation test).
 """
 
 from __future__ import annotations
