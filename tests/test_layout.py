@@ -153,3 +153,24 @@ def test_the_dependency_check_sees_imports_and_their_timing(tmp_path):
     )
     assert _third_party_imports(sample) == {"numpy": True, "torch": False, "PIL": False}
     assert _distribution("PIL") == "pillow" and _distribution("sklearn") == "scikit-learn"
+
+
+BLOCK_APP_PACKAGES = "import sys\nfor name in ('streamlit', 'plotly', 'matplotlib'):\n    sys.modules[name] = None\n"
+
+
+def test_every_library_module_imports_without_the_app_packages():
+    # sys.modules[name] = None makes `import name` fail, as in an install without the viz / app extras
+    code = BLOCK_APP_PACKAGES + (
+        "import importlib, pkgutil, mmcse\n"
+        "names = [m.name for m in pkgutil.walk_packages(mmcse.__path__, 'mmcse.')\n"
+        "         if not m.name.startswith('mmcse.viz') and m.name != 'mmcse.__main__']\n"
+        "for name in names:\n    importlib.import_module(name)\n"
+        "print(len(names))\n"
+        "try:\n    import mmcse.viz\nexcept ModuleNotFoundError as e:\n    print(e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    count, message = run.stdout.splitlines()
+    assert int(count) > 80  # the whole library, commands and benchmarks included
+    assert message == ("mmcse.viz needs plotly and matplotlib, which are not installed: pip install -e .[viz] "
+                       "(or .[app] for the app)")  # fmt: skip
