@@ -22,8 +22,8 @@ so a plain loop over those rows calling `avvp_scores` reproduces the intervals (
 Memory: about 16 x R x N bytes (R = 1000, N = 1200: 19 MB).
 
 Why not scipy.stats.bootstrap / permutation_test: they take one statistic per call, so the 10 numbers
-would not share their resampled clips, and at R = 1000, N = 1200 they were 18x (intervals) and 40x (paired
-CI + p) slower than the one matrix product here. tests/test_stats.py checks that both agree with scipy
+would not share their resampled clips, and at R = 1000, N = 1200 they are 12-18x (intervals) and 37-40x
+(paired CI + p) slower than the one matrix product here (`python -m mmcse.benchmarks.bootstrap` times both). tests/test_stats.py checks that both agree with scipy
 (intervals within Monte-Carlo error, sign-flip p-values against scipy's exact permutation test).
 """
 
