@@ -407,12 +407,14 @@ def threshold_sweep(predictions, gt_a, gt_v, gating: str, thresholds=SWEEP_THRES
 
 
 def _pr_curve(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Precision and recall at every distinct score (descending) of one class; y, score (M,)."""
-    order = np.argsort(-score, kind="mergesort")
-    s, y = score[order], y[order]
-    ends = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]
-    tp = np.cumsum(y)[ends]
-    return tp / (ends + 1), tp / max(y.sum(), 1)
+    """Precision and recall at every distinct score, descending, of one class; y, score (M,) -> (K,), (K,).
+
+    sklearn's `precision_recall_curve` without the (recall 0, precision 1) end point it appends, read
+    from the highest threshold down."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y, score)  # increasing thresholds, + the end point
+    return precision[-2::-1], recall[-2::-1]
 
 
 def pr_curves(predictions, gt_a, gt_v, gating: str, modality: str, classes, current=None) -> dict[str, dict]:

@@ -15,7 +15,6 @@ import datetime as _dt
 import json
 import os
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -221,18 +220,6 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         meta=meta,
         domain=domain,
     )
-
-
-def import_official(path: str | os.PathLike) -> nn.Module:
-    """Deprecated home of :func:`mmcse.models.official.import_official` (kept so that old imports work)."""
-    warnings.warn(
-        "mmcse.checkpoint.import_official moved to mmcse.models.official.import_official",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    from mmcse.models import official
-
-    return official.import_official(path)
 
 
 def write_with_domain(path: str | os.PathLike, domain: DomainStats, out: str | os.PathLike) -> None:

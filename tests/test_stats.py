@@ -1,6 +1,6 @@
 """mmcse.stats: bootstrap intervals against a plain loop over `avvp_scores`, paired comparisons (identity,
-calibration under a true null, power under a true difference), per-class paired deltas, and segment AP
-against scikit-learn."""
+calibration under a true null, power under a true difference), per-class paired deltas, agreement with
+scipy.stats.bootstrap / permutation_test, and segment AP."""
 
 from __future__ import annotations
 
@@ -243,14 +243,26 @@ def test_per_class_bootstrap_equals_loop_over_per_class_f():
 # ----------------------------------------------------------------------------- average precision
 
 
-def test_average_precision_equals_sklearn_with_ties():
+def test_average_precision_by_hand_ties_step_and_no_positive():
+    # ranks 0.9 (+), 0.8 (-), 0.7 (+), 0.1 (-): recall steps 1/2 at precision 1 and 1/2 at precision 2/3
+    assert average_precision([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1]) == pytest.approx(0.5 + 0.5 * 2 / 3, abs=1e-15)
+    # tied scores form one threshold (precision 1/2 at recall 1/2), no interpolation of precision
+    assert average_precision([1, 0, 1], [0.5, 0.5, 0.2]) == pytest.approx(0.5 * 0.5 + 0.5 * 2 / 3, abs=1e-15)
+    assert np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
+
+
+def test_average_precision_is_the_step_area_under_the_pr_curve_the_app_draws():
+    from mmcse.analysis import _pr_curve
+
     rng = np.random.default_rng(11)
     for _ in range(20):
         y = (rng.random(500) < 0.1).astype(int)
         y[0] = 1
         s = np.round(rng.random(500) + 0.3 * y, 1)  # coarse scores: many ties
-        assert average_precision(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
-    assert np.isnan(average_precision(np.zeros(5), np.arange(5.0)))
+        precision, recall = _pr_curve(y, s)  # (K,) along decreasing thresholds, one point per distinct score
+        assert len(precision) == len(np.unique(s)) and recall[-1] == 1.0
+        np.testing.assert_allclose(precision[-1], y.mean())  # the lowest threshold takes every segment
+        assert average_precision(y, s) == pytest.approx(np.sum(np.diff(recall, prepend=0.0) * precision), abs=1e-12)
 
 
 def test_segment_average_precision_per_class_equals_sklearn():
@@ -297,3 +309,75 @@ def test_segment_scores_min_thresholds_like_predict(gating):
     np.testing.assert_allclose(prod_a, seg[:, :, 0] * gate_a[:, None, :])
     with pytest.raises(ValueError, match="required"):
         segment_scores(seg, None, None, None, gating=gating)
+
+
+# ----------------------------------------------------------------------------- against scipy.stats
+# scipy resamples with its own random numbers, so the intervals agree within Monte-Carlo error: with R
+# resamples a 2.5% percentile has a standard error of about sqrt(0.025 * 0.975 / R) / pdf(1.96) = 0.011
+# interval widths at R = 4000, and the difference of two such estimates about 0.015 widths; the tolerance
+# of 0.06 widths is four of those.
+
+
+def _scipy_bootstrap(data, statistic, n_resamples: int):
+    from scipy import stats as sps
+
+    res = sps.bootstrap(data, statistic, n_resamples=n_resamples, confidence_level=0.95, method="percentile",
+                        paired=True, vectorized=True, rng=np.random.default_rng(99))  # fmt: skip
+    return res.confidence_interval.low, res.confidence_interval.high
+
+
+def test_bootstrap_intervals_agree_with_scipy_bootstrap():
+    per_video = per_video_scores(*make_data(21, 400))
+    ours = bootstrap_intervals(per_video, n_resamples=4000, seed=3)
+
+    def mean_pct(x, axis=-1):
+        return 100 * np.mean(x, axis=axis)
+
+    def type_av(a, v, av, axis=-1):  # the whole metric recomputed on the resampled clips
+        return 100 * (np.mean(a, axis=axis) + np.mean(v, axis=axis) + np.mean(av, axis=axis)) / 3
+
+    cases = {"seg_a": ((per_video["seg_a"],), mean_pct), "evt_event": ((per_video["evt_event"],), mean_pct),
+             "seg_type": ((per_video["seg_a"], per_video["seg_v"], per_video["seg_av"]), type_av)}  # fmt: skip
+    for key, (data, statistic) in cases.items():
+        low, high = _scipy_bootstrap(data, statistic, 4000)
+        width = high - low
+        assert width > 1, key  # a real interval on this data
+        assert ours[key]["ci_low"] == pytest.approx(low, abs=0.06 * width), key
+        assert ours[key]["ci_high"] == pytest.approx(high, abs=0.06 * width), key
+
+
+def test_paired_interval_agrees_with_scipy_paired_bootstrap():
+    pred_a, pred_v, gt_a, gt_v = make_data(22, 400)
+    rng = np.random.default_rng(23)
+    better_a, better_v = noisy(rng, gt_a, 0.2, 0.02), noisy(rng, gt_v, 0.2, 0.02)
+    pa, pb = per_video_scores(pred_a, pred_v, gt_a, gt_v), per_video_scores(better_a, better_v, gt_a, gt_v)
+    ours = paired_comparison(pa, pb, n_resamples=4000, seed=5)["seg_a"]
+
+    def delta(a, b, axis=-1):
+        return 100 * (np.mean(b, axis=axis) - np.mean(a, axis=axis))
+
+    low, high = _scipy_bootstrap((pa["seg_a"], pb["seg_a"]), delta, 4000)
+    width = high - low
+    assert low > 0  # B is better on these clips, and both methods see it
+    assert ours["ci_low"] == pytest.approx(low, abs=0.06 * width)
+    assert ours["ci_high"] == pytest.approx(high, abs=0.06 * width)
+
+
+def test_sign_flip_p_value_agrees_with_scipy_exact_permutation_test():
+    from scipy import stats as sps
+
+    # 14 clips: scipy enumerates all 2^14 sign patterns (its exact test); ours draws 40000 at random, so the
+    # two p-values differ by Monte-Carlo error only, sd = sqrt(p (1 - p) / 40000) <= 0.0025
+    pred_a, pred_v, gt_a, gt_v = make_data(24, 14)
+    rng = np.random.default_rng(25)
+    other_a, other_v = noisy(rng, gt_a, 0.15, 0.02), noisy(rng, gt_v, 0.15, 0.02)
+    pa, pb = per_video_scores(pred_a, pred_v, gt_a, gt_v), per_video_scores(other_a, other_v, gt_a, gt_v)
+    ours = paired_comparison(pa, pb, n_resamples=40000, seed=6)
+    checked = 0
+    for key in ("seg_a", "seg_v", "evt_a", "evt_event"):
+        exact = sps.permutation_test((pb[key], pa[key]), lambda b, a, axis=-1: np.mean(b - a, axis=axis),
+                                     permutation_type="samples", vectorized=True, n_resamples=np.inf,
+                                     alternative="two-sided").pvalue  # fmt: skip
+        assert ours[key]["p"] == pytest.approx(exact, abs=0.012), key
+        checked += 0.001 < exact < 0.5  # p-values in the range where a test decides something
+    assert checked >= 2

@@ -2,8 +2,10 @@
 
 Figures: wall seconds (median and best of --repeats) to get the 10 bootstrap intervals of one checkpoint,
 a paired comparison of two, and the per-class paired deltas, from per-video values scored once (the
-scoring itself is timed on its own line). Baseline: the naive bootstrap that rescores every resample with
-`metrics.avvp_scores`, timed on --baseline-resamples resamples and scaled linearly to --resamples.
+scoring itself is timed on its own line). Baselines: the naive bootstrap that rescores every resample with
+`metrics.avvp_scores`, timed on --baseline-resamples resamples and scaled linearly to --resamples; and
+scipy.stats.bootstrap / permutation_test, one call per number (they take one statistic at a time, so the
+numbers do not share their resampled clips), on the same per-video values.
 """
 
 from __future__ import annotations
@@ -75,6 +77,47 @@ def _naive_bootstrap_seconds(data: tuple[np.ndarray, ...], n_resamples: int, see
     return time.perf_counter() - t0
 
 
+def _scipy_seconds(pv_1: dict, pv_2: dict, n_resamples: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of scipy.stats for the 10 intervals of one checkpoint and for the paired comparison
+    (paired bootstrap CI + sign-flip permutation_test) of two, one scipy call per number."""
+    from scipy import stats as sps
+
+    def mean_pct(x, axis=-1):
+        return 100 * np.mean(x, axis=axis)
+
+    def type_av(a, v, av, axis=-1):
+        return 100 * (np.mean(a, axis=axis) + np.mean(v, axis=axis) + np.mean(av, axis=axis)) / 3
+
+    def delta(a, b, axis=-1):
+        return 100 * (np.mean(b, axis=axis) - np.mean(a, axis=axis))
+
+    def mean_diff(b, a, axis=-1):
+        return np.mean(b - a, axis=axis)
+
+    def type_delta(a1, v1, av1, a2, v2, av2, axis=-1):
+        return type_av(a2, v2, av2, axis=axis) - type_av(a1, v1, av1, axis=axis)
+
+    kw = dict(n_resamples=n_resamples, vectorized=True)
+    streams = ("a", "v", "av")
+
+    def intervals():
+        for level in ("seg", "evt"):
+            for m in (*streams, "event"):
+                sps.bootstrap((pv_1[f"{level}_{m}"],), mean_pct, method="percentile", **kw)
+            sps.bootstrap(tuple(pv_1[f"{level}_{m}"] for m in streams), type_av, method="percentile", paired=True, **kw)
+
+    def paired():
+        for level in ("seg", "evt"):
+            for m in (*streams, "event"):
+                a, b = pv_1[f"{level}_{m}"], pv_2[f"{level}_{m}"]
+                sps.bootstrap((a, b), delta, method="percentile", paired=True, **kw)
+                sps.permutation_test((b, a), mean_diff, permutation_type="samples", **kw)
+            both = tuple(pv[f"{level}_{m}"] for pv in (pv_1, pv_2) for m in streams)
+            sps.bootstrap(both, type_delta, method="percentile", paired=True, **kw)
+
+    return _timed(intervals, repeats)[0], _timed(paired, repeats)[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips", type=int, default=1200, help="clips (default 1200, the LLP test split)")
@@ -97,14 +140,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  scoring once (per_video_scores, one checkpoint):    {med0:7.3f} s ({best:.3f})")
     med1, best1, one = _timed(lambda: bootstrap_intervals(pv_1, R, seed=args.seed), args.repeats)
     print(f"  10 intervals, one checkpoint (bootstrap_intervals): {med1:7.3f} s ({best1:.3f})")
-    med, best, pair = _timed(lambda: paired_comparison(pv_1, pv_2, R, seed=args.seed), args.repeats)
-    print(f"  paired comparison, 10 numbers (+ sign-flip p):      {med:7.3f} s ({best:.3f})")
+    med_pair, best, pair = _timed(lambda: paired_comparison(pv_1, pv_2, R, seed=args.seed), args.repeats)
+    print(f"  paired comparison, 10 numbers (+ sign-flip p):      {med_pair:7.3f} s ({best:.3f})")
     counts = [per_video_class_counts(pa, pv, gt_a, gt_v, "event") for pa, pv in ((pa1, pv1), (pa2, pv2))]
     med, best, _ = _timed(lambda: paired_class_comparison(*counts, R, seed=args.seed), args.repeats)
     print(f"  per-class paired deltas, event level, 3 x 25 F:     {med:7.3f} s ({best:.3f})")
     base = _naive_bootstrap_seconds(data, args.baseline_resamples, args.seed) * R / args.baseline_resamples
     print(f"  baseline, avvp_scores per resample (scaled from {args.baseline_resamples}): {base:.1f} s; "
           f"scoring + 10 intervals {med0 + med1:.3f} s -> {base / (med0 + med1):.0f}x faster")  # fmt: skip
+    sp_one, sp_pair = _scipy_seconds(pv_1, pv_2, R, max(1, args.repeats // 2))
+    print(f"  scipy.stats, one call per number: 10 intervals {sp_one:.3f} s ({sp_one / med1:.0f}x slower); paired "
+          f"CI + p {sp_pair:.3f} s ({sp_pair / med_pair:.0f}x slower; Type@AV without its p)")  # fmt: skip
     r = one["seg_type"]
     print(f"  e.g. Type@AV segment {r['value']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]; paired delta "
           f"{pair['seg_type']['delta']:+.2f} [{pair['seg_type']['ci_low']:+.2f}, {pair['seg_type']['ci_high']:+.2f}]"

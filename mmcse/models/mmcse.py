@@ -6,7 +6,7 @@
       -> FGSE (num_layers)          enhanced (2, B, 10, 25, d_c), last layer's co-occurrence maps
       -> class-wise MMIL head       video / audio / visual probs (B, 25), segment probs (B, 10, 2, 25)
 
-Numbers match the authors' release (see mmcse.checkpoint.import_official and tests/test_mmcse_model.py);
+Numbers match the authors' release (see mmcse.models.official.import_official and tests/test_mmcse_model.py);
 the computation is batched: the CLAP time path as a fixed matrix, the 26 class heads as batched weights,
 both modalities of an FGSE layer in one pass, reconstruction decoders only when needed. The submodules
 show a plain PyTorch path and a fast one (kernels in mmcse.models._fast, ``MMCSE_FAST=0``: plain).

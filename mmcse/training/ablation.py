@@ -305,33 +305,30 @@ def cached_test_scores(
 def summarize_sweep(sweep_runs: list[SweepRun], rows: list[str] | None = None) -> list[dict[str, Any]]:
     """Per row (in ``rows`` order): the seeds with test scores, and mean / std (n - 1; NaN for one seed)
     of each of the 10 numbers. Runs without test_scores.json yet are left out (n counts the others)."""
+    import pandas as pd
+
     rows = rows or list(dict.fromkeys(run.row for run in sweep_runs))
+    records = []  # one per scored run: row, seed, gating, n_clips and the 10 numbers
+    for run in sweep_runs:
+        path = run.run_dir / TEST_SCORES_FILE
+        if run.row in rows and path.is_file():
+            record = runs.read_json(path)
+            records.append({"row": run.row, "seed": run.seed, "gating": record["gating"],
+                            "n_clips": record["n_clips"], **{k: float(record["scores"][k]) for k in SCORE_KEYS}})  # fmt: skip
+    if not records:
+        return []
+    scored = pd.DataFrame(records)
+    by_row = scored.groupby("row", sort=False)
+    means, stds = by_row[list(SCORE_KEYS)].mean(), by_row[list(SCORE_KEYS)].std(ddof=1)  # (rows, 10) each
     out = []
-    for row in rows:
-        scored = []
-        for run in sweep_runs:
-            path = run.run_dir / TEST_SCORES_FILE
-            if run.row == row and path.is_file():
-                scored.append((run.seed, runs.read_json(path)))
-        if not scored:
-            continue
-        entry: dict[str, Any] = {"row": row, "n_seeds": len(scored), "seeds": [s for s, _ in scored]}
-        entry["gating"] = scored[0][1]["gating"]
-        entry["n_clips"] = scored[0][1]["n_clips"]
+    for row in (r for r in rows if r in means.index):
+        first = scored[scored["row"] == row]
+        entry: dict[str, Any] = {"row": row, "n_seeds": len(first), "seeds": first["seed"].tolist(),
+                                 "gating": first["gating"].iloc[0], "n_clips": int(first["n_clips"].iloc[0])}  # fmt: skip
         for key in SCORE_KEYS:
-            values = [float(record["scores"][key]) for _, record in scored]
-            entry[f"{key}_mean"], entry[f"{key}_std"] = mean_and_std(values)
+            entry[f"{key}_mean"], entry[f"{key}_std"] = float(means.at[row, key]), float(stds.at[row, key])
         out.append(entry)
     return out
-
-
-def mean_and_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (n - 1 in the denominator; NaN for fewer than two values)."""
-    n = len(values)
-    mean = math.fsum(values) / n
-    if n < 2:
-        return mean, float("nan")
-    return mean, math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
 
 
 def add_deltas(summary: list[dict[str, Any]], reference: str | None = None) -> str | None:
@@ -349,18 +346,17 @@ def add_deltas(summary: list[dict[str, Any]], reference: str | None = None) -> s
 
 
 def write_tables(out: str | Path, summary: list[dict[str, Any]], reference: str | None = None) -> None:
-    """table.csv (full precision) and table.md (two decimals) from ``summarize_sweep``'s rows."""
+    """table.csv (full precision, "nan" where undefined) and table.md (two decimals) from
+    ``summarize_sweep``'s rows."""
+    import pandas as pd
+
     out = Path(out)
     ref_name = add_deltas(summary, reference)
     columns = ["row", "n_seeds", "seeds", "gating", "n_clips"]
     columns += [f"{k}_{part}" for k in SCORE_KEYS for part in ("mean", "std", "delta")]
-    lines = [",".join(columns)]
-    for entry in summary:
-        cells = [entry["row"], str(entry["n_seeds"]), " ".join(map(str, entry["seeds"])), entry["gating"],
-                 str(entry["n_clips"])]  # fmt: skip
-        cells += [repr(float(entry[c])) for c in columns[5:]]
-        lines.append(",".join(cells))
-    atomic_write_text(out / TABLE_CSV, "\n".join(lines) + "\n")
+    table = pd.DataFrame(summary, columns=columns)
+    table["seeds"] = [" ".join(map(str, seeds)) for seeds in table["seeds"]]
+    atomic_write_text(out / TABLE_CSV, table.to_csv(index=False, na_rep="nan", lineterminator="\n"))
     atomic_write_text(out / TABLE_MD, format_markdown(summary, ref_name))
 
 

@@ -9,8 +9,11 @@ per kind of figure; the pages call them as ``viz.<name>``, so the names are gath
     clip.py          one clip: timeline lanes (for assets/timeline.js), static timeline, heatmaps
     features.py      the t-SNE scatter and its lasso selection
     cooccurrence.py  25 x 25 class maps, lift over uniform, top pairs, CSV / PNG / SVG
+
+Needs the viz extra (plotly, matplotlib): ``pip install -e .[viz]`` (the app's extra includes it).
 """
 
+from mmcse.viz import _requires  # noqa: F401  (first: one clear line when plotly / matplotlib are missing)
 from mmcse.viz.clip import (
     lane_classes,
     probability_heatmap,

@@ -76,11 +76,6 @@ def test_process_tuning_is_one_idempotent_call_not_made_by_building_a_model():
     )
     assert _python(code).split() == ["False", "True", "True", "True"]
     assert _python(code, MMCSE_TUNE_ALLOCATOR="0").split() == ["False"] * 4
-    # the old import path (named in the README) still works
-    shim = (
-        "from mmcse.cpu_allocator import tune_cpu_allocator as t, cpu_allocator_tuned as c; print(t(), c())"
-    )
-    assert _python(shim).split() == ["True", "True"]
 
 
 def test_switch_reader_functions(monkeypatch):
