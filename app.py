@@ -127,17 +127,16 @@ def collapse_when_narrow() -> None:
 
 @st.cache_resource(show_spinner=False)
 def inference_device() -> str:
-    """The device the models run on. On a CPU, one thread per model call (``$MMCSE_APP_THREADS``): the
-    app's batches are small, and two OpenMP threads on busy shared cores spin at their barriers (a 100-clip
-    forward of the demo MM-CSE took 2-4 s with 2 threads and 0.16-0.26 s with 1, at load 5.5)."""
-    import os
+    """The device the models run on, known without importing torch where there is no GPU driver (torch then
+    loads only when a model is needed: a page read from the results cache opens without it). On a CPU the
+    models run one thread per call (pages/_cache.py, ``$MMCSE_APP_THREADS``)."""
+    from mmcse.utils.device import gpu_driver_present
 
+    if not gpu_driver_present():
+        return "cpu"
     import torch
 
-    if torch.cuda.is_available():
-        return f"cuda ({torch.cuda.get_device_name(0)})"
-    torch.set_num_threads(max(1, int(os.environ.get("MMCSE_APP_THREADS", "1"))))
-    return "cpu"
+    return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
 
 
 def permalink(ctx: context.Context) -> dict[str, str | None]:

@@ -11,19 +11,37 @@ the annotations' co-occurrence, class-wise feature samples and their t-SNE, and 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from mmcse import metrics
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES, NUM_SEGMENTS
-from mmcse.data.dataset import LLPSplit
-from mmcse.inference import Parser, Progress
+
+if TYPE_CHECKING:  # torch loads with the model, not with the tables and curves the app reads from its cache
+    import torch
+
+    from mmcse.data.dataset import LLPSplit
+    from mmcse.inference import Parser, Progress
 
 MAP_NAMES = ("aa", "av", "vv", "va")  # query modality -> key modality (rows = query classes)
 BACKGROUND = "background"  # name of the CAFD background slot (index 25) in feature samples
+
+
+def _no_grad(fn):
+    """``torch.no_grad()`` around ``fn``, with torch imported when ``fn`` runs (it runs a model)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return run
 
 
 def _numpy(x: torch.Tensor) -> np.ndarray:
@@ -63,7 +81,7 @@ class MapAccumulator:
         }
 
 
-@torch.no_grad()
+@_no_grad
 def cooccurrence_maps(
     parser: Parser,
     split: LLPSplit,
@@ -256,7 +274,7 @@ def subsample(pool: FeaturePool, rows: np.ndarray, filenames, max_points: int, s
     return pool.features[index].astype(np.float32), pool.table(index, filenames)
 
 
-@torch.no_grad()
+@_no_grad
 def class_feature_samples(
     parser: Parser,
     split: LLPSplit,

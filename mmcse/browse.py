@@ -187,7 +187,7 @@ def clip_parse(predictions, row: int, gating: str, segment_threshold: float, vid
     thresholded like the rest of the app, so that it exports with `mmcse.export`."""
     from dataclasses import replace
 
-    from mmcse.inference import VideoParse
+    from mmcse.predictions import VideoParse
 
     name = predictions.filenames[row] if predictions.filenames else str(row)
     one = predictions.subset([row])

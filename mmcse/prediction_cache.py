@@ -154,7 +154,7 @@ def _read(path: Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
 
 def load(key: str, folder: Path | None = None) -> SplitResults | None:
     """The stored results named ``key``, or None when there are none (or they do not read as this format)."""
-    from mmcse.inference import Predictions
+    from mmcse.predictions import Predictions
 
     folder = folder or cache_folder()
     path = results_path(key, folder)
@@ -210,7 +210,7 @@ def compute(parser: Parser, split: LLPSplit, progress: Progress | None = None, b
     from concurrent.futures import ThreadPoolExecutor
 
     from mmcse.analysis import FeaturePoolBuilder, MapAccumulator, active_segments
-    from mmcse.inference import Predictions
+    from mmcse.predictions import Predictions
 
     parser.check_split(split)
     n = len(split)

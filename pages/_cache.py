@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
-from mmcse import analysis, browse, export, inference, prediction_cache
+from mmcse import analysis, browse, export, prediction_cache
 from mmcse.checkpoint import meta_arch, meta_gating, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
@@ -21,20 +22,40 @@ from mmcse.data.llp import SPLIT_FILES
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.demo.clips import demo_clip_spec, read_demo_manifest
+from mmcse.predictions import VideoParse
 from mmcse.video.io import VIDEO_SUFFIXES
 from pages._context import Context
+
+if TYPE_CHECKING:
+    from mmcse.inference import Parser
 
 
 def mtime(path: Path | str | None) -> float:
     return Path(path).stat().st_mtime if path and Path(path).exists() else 0.0
 
 
+def load_parser(path: str | Path, device: str = "auto") -> Parser:
+    """A checkpoint's model; torch is imported here, only when a model is needed. On a CPU one thread per
+    model call (``$MMCSE_APP_THREADS``): the app's batches are small, and two OpenMP threads on busy shared
+    cores spin at their barriers (a 100-clip forward of the demo MM-CSE took 2-4 s with 2 threads and
+    0.16-0.26 s with 1, at load 5.5)."""
+    import os
+
+    import torch
+
+    from mmcse.inference import Parser
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(max(1, int(os.environ.get("MMCSE_APP_THREADS", "1"))))
+    return Parser.from_checkpoint(path, device=device)
+
+
 @st.cache_resource(show_spinner="Loading the checkpoint...", max_entries=4)
-def _parser(path: str, modified: float, device: str) -> inference.Parser:
-    return inference.Parser.from_checkpoint(path, device=device)
+def _parser(path: str, modified: float, device: str) -> Parser:
+    return load_parser(path, device)
 
 
-def get_parser(path: Path) -> inference.Parser:
+def get_parser(path: Path) -> Parser:
     """The model of a checkpoint, loaded once per file version (on the GPU when there is one): for parsing an
     uploaded video; the pages' split views come from ``results``."""
     return _parser(str(path), mtime(path), "auto")
@@ -158,7 +179,7 @@ def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> pred
 
     def work(progress):
         try:
-            parser = inference.Parser.from_checkpoint(path, device="auto")
+            parser = load_parser(path)  # torch: only to compute results not cached yet
         except (ValueError, OSError, KeyError) as exc:
             raise CheckpointLoadError(str(exc)) from None
         return prediction_cache.compute_and_store(parser, data, rkey, progress, workers=predict_workers(),
@@ -308,7 +329,7 @@ def tsne_run(params: tuple, on_progress=None) -> tuple[np.ndarray, dict]:
 
 
 @st.cache_data(show_spinner="Extracting features and parsing the video...", max_entries=8)
-def parse_video(checkpoint: str, modified: float, video: str) -> inference.VideoParse:
+def parse_video(checkpoint: str, modified: float, video: str) -> VideoParse:
     """A parsed upload, cached by checkpoint version and the upload's content-hash file name."""
     return _parser(checkpoint, modified, "auto").parse_video(video)
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from mmcse import inference, metrics, viz
+from mmcse import metrics, viz
 from mmcse.data.dataset import LLPSplit
 from mmcse.demo.clips import demo_video
 from mmcse.prediction_cache import SplitResults
+from mmcse.predictions import Predictions
 from mmcse.video.io import find_video
 from pages._cache import CheckpointLoadError, ModelInfo, data_key, get_split, model_info, mtime, results_job
 from pages._context import ASSETS, Context, display_name, user_message
@@ -126,7 +127,7 @@ def results_or_stop(ctx: Context, path: Path | None = None) -> tuple[ModelInfo, 
     return info, data, results
 
 
-def predictions_or_stop(ctx: Context) -> tuple[ModelInfo, LLPSplit, inference.Predictions]:
+def predictions_or_stop(ctx: Context) -> tuple[ModelInfo, LLPSplit, Predictions]:
     """``results_or_stop`` of the sidebar's checkpoint, its predictions only."""
     info, data, results = results_or_stop(ctx)
     return info, data, results.predictions
@@ -164,11 +165,11 @@ def first_run_message() -> None:
 # ----------------------------------------------------------------------------- thresholds and figures
 
 
-def binary(preds: inference.Predictions, ctx: Context, gating: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def binary(preds: Predictions, ctx: Context, gating: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     return preds.binary(gating or ctx.gating, ctx.segment_threshold, ctx.video_threshold)
 
 
-def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: Context, binary_preds=None) -> bool:
+def warn_if_predicts_nothing(preds: Predictions, data: LLPSplit, ctx: Context, binary_preds=None) -> bool:
     """Say so when the checkpoint predicts no event at all on the split at the sidebar's gating and
     thresholds (its scores are then the "predict nothing" row); True when it does. ``binary_preds``: the
     thresholded (pred_a, pred_v) when the page has them."""
@@ -187,7 +188,7 @@ def warn_if_predicts_nothing(preds: inference.Predictions, data: LLPSplit, ctx: 
     return True
 
 
-def split_scores(preds: inference.Predictions, data: LLPSplit, ctx: Context) -> dict[str, float] | None:
+def split_scores(preds: Predictions, data: LLPSplit, ctx: Context) -> dict[str, float] | None:
     if data.gt_audio is None:
         return None
     pred_a, pred_v = binary(preds, ctx)

@@ -100,7 +100,9 @@ def device_name(text: str) -> str:
         return text
     if not re.fullmatch(r"cuda(:\d+)?", text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a device; give auto, cpu, cuda or cuda:N")
-    if not any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd")):
+    from mmcse.utils.device import gpu_driver_present
+
+    if not gpu_driver_present():
         raise argparse.ArgumentTypeError(f"{text}: this machine has no GPU driver; use --device cpu (or auto)")
     return text
 

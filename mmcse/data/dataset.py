@@ -23,18 +23,20 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler
 
 from mmcse.config import FeatureSpec
 from mmcse.data import llp
 from mmcse.data.features import FeatureStore
 
+if TYPE_CHECKING:  # torch loads when batches are made, not when a split is opened (the app reads splits)
+    import torch
+    from torch.utils.data import DataLoader, Sampler
 
-class LLPSplit(Dataset):
+
+class LLPSplit:
     """Clips of one split CSV with their features (``store``) and, when given, dense GT.
 
     Every clip's features must exist: a split with missing clips raises up front, listing the first few.
@@ -93,6 +95,8 @@ class LLPSplit(Dataset):
 
     def get_batch(self, indices) -> dict:
         """A batch of the contract (torch tensors) for split positions ``indices``, fetched at once."""
+        import torch
+
         indices = np.asarray(indices, dtype=np.int64)
         batch = {
             k: torch.from_numpy(v)
@@ -118,6 +122,8 @@ class LLPSplit(Dataset):
         chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
         def load(chunk):
+            import torch
+
             batch = self.get_batch(chunk)
             if pin_memory:
                 batch = {k: v.pin_memory() if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
@@ -170,6 +176,8 @@ def _prefetched(load, chunks: list) -> Iterator[Any]:
 
 def collate(items: list[dict]) -> dict:
     """Per-clip dicts (``LLPSplit[i]``) -> a batch dict of the contract (torch tensors, lists of names)."""
+    import torch
+
     batch = {}
     for key in items[0]:
         values = [item[key] for item in items]
@@ -183,8 +191,8 @@ def collate(items: list[dict]) -> dict:
     return batch
 
 
-class _Batches(Dataset):
-    """Dataset whose items are whole batches: the loader hands it lists of indices."""
+class _Batches:
+    """A map-style dataset whose items are whole batches: the loader hands it lists of indices."""
 
     def __init__(self, split: LLPSplit):
         self.split = split
@@ -211,6 +219,9 @@ def make_loader(
 ) -> DataLoader:
     """DataLoader yielding contract batches. ``sampler`` (e.g. a DistributedSampler) overrides shuffle;
     with ``shuffle`` the order is drawn from a generator seeded with ``seed`` (reproducible epochs)."""
+    import torch
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler
+
     if sampler is None:
         if shuffle:
             sampler = RandomSampler(split, generator=torch.Generator().manual_seed(seed))
@@ -233,6 +244,8 @@ MODEL_KEYS = ("audio", "visual", "visual_st", "label", "pseudo_audio", "pseudo_v
 def to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
     """The model inputs and training targets moved to ``device`` (non-blocking: a no-op wait on CPU,
     overlapped with compute from pinned memory on CUDA); dense GT and names stay where they are."""
+    import torch
+
     return {
         k: v.to(device, non_blocking=True) if k in MODEL_KEYS and isinstance(v, torch.Tensor) else v
         for k, v in batch.items()

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import re
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
+
+GPU_DRIVER_FILES = ("/proc/driver/nvidia", "/dev/nvidia0", "/dev/nvidiactl", "/dev/kfd")  # NVIDIA, AMD ROCm
+
+
+def gpu_driver_present() -> bool:
+    """Whether this machine has a GPU driver (NVIDIA or ROCm), known without importing torch: without one,
+    torch can see no GPU, so "auto" is the CPU and "cuda" is refused at once."""
+    return any(os.path.exists(p) for p in GPU_DRIVER_FILES)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` -> the GPU when torch sees one, else the CPU; ``cpu``; ``cuda`` / ``cuda:N`` (a clear
     ValueError when torch sees no GPU, or fewer than N + 1); anything else is refused (one ValueError)."""
+    import torch
+
     if isinstance(device, torch.device):
         return device
     if device == "auto":

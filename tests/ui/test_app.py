@@ -5,6 +5,8 @@ id through threshold / gating / filter changes, permalinks restore a view, messa
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -600,3 +602,18 @@ def test_a_video_folder_that_does_not_exist_is_said_and_a_stale_pause_is_not_sho
 
     assert widgets.paused_time(Result(), "a_0_10") == 3.0
     assert widgets.paused_time(Result(), "b_0_10") is None  # after j: the pause was in another clip
+
+
+def test_pages_reading_cached_results_do_not_import_torch():
+    """The app's shared modules (cache, widgets, context, navigation) and the device check import no torch
+    where there is no GPU driver: a page read from the results cache opens without loading it (about 1.4 s
+    of CPU); torch loads with the first model."""
+    code = (
+        "import sys; sys.path.insert(0, '.'); import pages._cache, pages._widgets, pages._context, pages._nav;"
+        "from mmcse.utils.device import gpu_driver_present; gpu_driver_present();"
+        "from mmcse import prediction_cache, browse, analysis, predictions;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"
