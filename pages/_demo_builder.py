@@ -31,10 +31,10 @@ def _last_line(path: Path) -> str:
     return lines[-1] if lines else ""
 
 
-def read_progress(path: Path = PROGRESS) -> tuple[float, str]:
+def read_progress(path: Path | None = None) -> tuple[float, str]:
     """(fraction of the current stage done, what to show) from the progress file the build keeps."""
     try:
-        progress = json.loads(path.read_text())
+        progress = json.loads((path or PROGRESS).read_text())
         done, total, stage = int(progress["done"]), int(progress["total"]), str(progress["stage"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0.0, "Building the demo: starting..."
