@@ -326,7 +326,7 @@ def feature_spec_schema(stored: bool) -> dict[str, Any]:
         "properties": {"folder": folder, "name": folder, "shape": shape,
                        "description": {"type": "string", "description": "a string"}},
         "required": ["name", "shape"] if stored else ["shape"],
-        "additionalProperties": False, "$comment": ", ".join(fields),
+        "additionalProperties": False, "$comment": ", ".join(fields),  # the fields to name in a refusal
     }  # fmt: skip
     if not stored:
         stream["anyOf"] = [{"required": ["folder"]}, {"required": ["name"]}]
@@ -377,8 +377,8 @@ def schema_refusal(d: Any, source: str, *, stored: bool, prefix: str = "") -> Va
     what = prefix.rstrip(".") or "the feature spec"
     where = prefix + ".".join(path)
     keyword, schema, value = error.validator, error.schema, error.instance
-    if keyword == "required" or (keyword == "anyOf" and not stored):
-        missing = next((m for m in schema.get("required", ["folder"]) if m not in value), "folder")
+    if keyword in ("required", "anyOf"):  # anyOf: a spec file's stream without folder (or name)
+        missing = next(m for m in schema["required"] if m not in value) if keyword == "required" else "folder"
         field = f"{where}.{missing}" if path else prefix + missing
         why = ("every feature spec names audio, visual, visual_st" if not path
                else "the folder of its .npy files under the feature root" if missing == "folder"
@@ -390,9 +390,8 @@ def schema_refusal(d: Any, source: str, *, stored: bool, prefix: str = "") -> Va
         return ValueError(f"{source}: {f'{where}.' if path else prefix}{extra} is not a field{of}; "
                           f"expected {schema['$comment']}")  # fmt: skip
     if "title" in schema:  # a number of a shape: named in the whole shape, as "a dim 0 that is below 1"
-        shape_path = error.absolute_path
         shape = d
-        for p in list(shape_path)[:-1]:
+        for p in list(error.absolute_path)[:-1]:
             shape = shape[p]
         inner = _schema_problem(keyword, schema, value)
         shown = repr(value) if isinstance(value, float) else _show(value)  # 1000.0, not 1000
