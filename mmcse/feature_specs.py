@@ -23,9 +23,9 @@ and optionally the two pseudo-label folders (VALOR's recipe):
 JSON takes the same keys (a checkpoint's ``feature_spec`` dict also loads: ``name`` is accepted for
 ``folder``). The shapes are checked against what the models accept (mmcse.models.layers.InputProjection):
 audio length 10 (one step per segment) or 64 (a CLAP map), visual length a multiple of 10 (frames averaged
-in groups), visual_st length 10; every length 1 to 10000 and dim 1 to 65536 (mmcse.validation). Every
-problem is one ValueError naming the file and the field.
-TOML needs Python 3.11+ (``tomllib``); on Python 3.10 use a .json file.
+in groups), visual_st length 10; every length 1 to 10000 and dim 1 to 65536 (the JSON Schema
+mmcse.validation.feature_spec_schema). Every problem is one ValueError naming the file and the field.
+TOML is read by ``tomllib`` (Python 3.11+) or the ``tomli`` package (Python 3.10).
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from mmcse.config import FeatureSpec, StreamSpec
 
 SPEC_SUFFIXES = (".json", ".toml")
 STREAM_KEYS = ("audio", "visual", "visual_st")
-TOP_LEVEL_KEYS = {"name", *STREAM_KEYS, "pseudo_audio", "pseudo_visual"}
-STREAM_FIELDS = {"folder", "name", "shape", "description"}
 AUDIO_LENGTHS = (NUM_SEGMENTS, 64)  # per-segment audio, or a CLAP map mixed to 10 steps
 
 
@@ -86,11 +84,14 @@ def read_feature_spec_file(path: str | Path) -> FeatureSpec:
 def _parse_toml(text: str, path: Path) -> dict[str, Any]:
     try:
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        raise ValueError(
-            f"feature spec {path}: reading TOML needs Python 3.11 or newer (tomllib); "
-            "write the same keys as a .json file on Python 3.10"
-        ) from None
+    except ModuleNotFoundError:  # Python 3.10: the tomli package (a dependency there), the same parser
+        try:
+            import tomli as tomllib
+        except ModuleNotFoundError:
+            raise ValueError(
+                f"feature spec {path}: reading TOML on Python 3.10 needs the tomli package (pip install tomli); "
+                "or write the same keys as a .json file"
+            ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -98,75 +99,35 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
 
 
 def feature_spec_from_mapping(data: Any, where: str | Path = "feature spec") -> FeatureSpec:
-    """A checked FeatureSpec from the parsed contents of a spec file; ``where`` names it in errors."""
-    if not isinstance(data, dict):
-        raise ValueError(
-            f"feature spec {where}: expected a table/object at the top, got {type(data).__name__}"
-        )
-    unknown = sorted(set(data) - TOP_LEVEL_KEYS)
-    if unknown:
-        raise ValueError(
-            f"feature spec {where}: unknown field {unknown[0]!r}; expected {', '.join(sorted(TOP_LEVEL_KEYS))}"
-        )
-    streams = {key: _stream(data, key, where) for key in STREAM_KEYS}
-    pseudo = _pseudo_folders(data, where)
+    """A checked FeatureSpec from the parsed contents of a spec file; ``where`` names it in errors. The
+    form is checked against ``validation.feature_spec_schema(stored=False)``; what a schema does not say
+    (folder vs name, relative folders, pseudo folders in pairs, the models' lengths, preset names) here."""
+    source = f"feature spec {where}"
+    refusal = validation.schema_refusal(data, source, stored=False)
+    if refusal is not None:
+        raise refusal
+    streams = {key: _stream(data[key], key, source) for key in STREAM_KEYS}
+    audio, visual = data.get("pseudo_audio"), data.get("pseudo_visual")
+    if (audio is None) != (visual is None):
+        raise ValueError(f"{source}: give both pseudo_audio and pseudo_visual, or neither")
     name = data.get("name", Path(str(where)).stem)
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"feature spec {where}: name must be a non-empty string, got {name!r}")
-    spec = FeatureSpec(name=name.strip(), **streams, pseudo_audio=pseudo[0], pseudo_visual=pseudo[1])
+    spec = FeatureSpec(name=name.strip(), **streams, pseudo_audio=audio, pseudo_visual=visual)
     check_model_lengths(spec, where)
     _check_not_a_preset_impostor(spec, where)
     return spec
 
 
-def _stream(data: dict[str, Any], key: str, where) -> StreamSpec:
-    if key not in data:
-        raise ValueError(
-            f"feature spec {where}: missing [{key}] (every spec names audio, visual and visual_st)"
-        )
-    s = data[key]
-    if not isinstance(s, dict):
-        raise ValueError(f"feature spec {where}: {key} must be a table with folder and shape, got {s!r}")
-    unknown = sorted(set(s) - STREAM_FIELDS)
-    if unknown:
-        raise ValueError(
-            f"feature spec {where}: {key}.{unknown[0]} is not a field; expected folder, shape, description"
-        )
+def _stream(s: dict[str, Any], key: str, source: str) -> StreamSpec:
     if "folder" in s and "name" in s and s["folder"] != s["name"]:
-        raise ValueError(f"feature spec {where}: {key} gives both folder and name; give folder only")
+        raise ValueError(f"{source}: {key} gives both folder and name; give folder only")
     folder = s.get("folder", s.get("name"))
-    _check_folder(folder, f"{key}.folder", where, allow_absolute=False)
-    shape = s.get("shape")
-    if validation.shape_problem(shape):  # also bounds the sizes: [10, 10**12] never reaches an allocation
+    if Path(folder).is_absolute():
         raise ValueError(
-            f"feature spec {where}: {key}.shape is {shape!r}; expected {validation.SHAPE_EXPECTED}"
-        )
-    description = s.get("description", "")
-    if not isinstance(description, str):
-        raise ValueError(f"feature spec {where}: {key}.description must be a string")
-    return StreamSpec(name=folder, shape=(int(shape[0]), int(shape[1])), description=description)
-
-
-def _check_folder(folder: Any, field: str, where, allow_absolute: bool) -> None:
-    if not isinstance(folder, str) or not folder.strip():
-        raise ValueError(
-            f"feature spec {where}: {field} must be a folder name under the feature root, got {folder!r}"
-        )
-    if not allow_absolute and Path(folder).is_absolute():
-        raise ValueError(
-            f"feature spec {where}: {field} {folder!r} is an absolute path; give the folder relative to the "
+            f"{source}: {key}.folder {folder!r} is an absolute path; give the folder relative to the "
             "feature root (e.g. 'vggish' or 'CLIP/features')"
         )
-
-
-def _pseudo_folders(data: dict[str, Any], where) -> tuple[str | None, str | None]:
-    audio, visual = data.get("pseudo_audio"), data.get("pseudo_visual")
-    if (audio is None) != (visual is None):
-        raise ValueError(f"feature spec {where}: give both pseudo_audio and pseudo_visual, or neither")
-    if audio is not None:
-        _check_folder(audio, "pseudo_audio", where, allow_absolute=True)
-        _check_folder(visual, "pseudo_visual", where, allow_absolute=True)
-    return audio, visual
+    shape = (int(s["shape"][0]), int(s["shape"][1]))
+    return StreamSpec(name=folder, shape=shape, description=s.get("description", ""))
 
 
 def check_model_lengths(spec: FeatureSpec, where: str | Path = "feature spec") -> None:

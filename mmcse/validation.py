@@ -309,53 +309,121 @@ def shape_problem(shape: Any) -> str | None:
 SHAPE_EXPECTED = f"[length, dim], whole numbers, length 1 to {MAX_LENGTH} and dim 1 to {MAX_DIM}"
 
 
-def validate_feature_spec(d: Any, source: str, *, prefix: str = "") -> None:
-    """A FeatureSpec dict as ``FeatureSpec.to_dict`` writes it (streams with ``name`` and ``shape``)."""
+def feature_spec_schema(stored: bool) -> dict[str, Any]:
+    """The JSON Schema of a feature spec. ``stored``: ``FeatureSpec.to_dict``'s form (checkpoints, run
+    configs: every field named, a stream's folder is its ``name``); else a spec file's (mmcse.feature_specs:
+    ``name`` optional, a stream's folder is ``folder`` or ``name``). Each part's ``description`` is what
+    it expects, for the one-line refusals of ``schema_refusal``."""
+    folder = {"type": "string", "pattern": r"\S", "description": "a non-empty string (a name or folder)"}
+    shape = {
+        "type": "array", "minItems": 2, "maxItems": 2, "description": SHAPE_EXPECTED,
+        "prefixItems": [{"type": "integer", "minimum": 1, "maximum": MAX_LENGTH, "title": "length"},
+                        {"type": "integer", "minimum": 1, "maximum": MAX_DIM, "title": "dim"}],
+    }  # fmt: skip
+    fields = ("name", "shape", "description") if stored else ("folder", "shape", "description")
+    stream = {
+        "type": "object", "description": "an object with name and shape" if stored else "a table with folder and shape",
+        "properties": {"folder": folder, "name": folder, "shape": shape,
+                       "description": {"type": "string", "description": "a string"}},
+        "required": ["name", "shape"] if stored else ["shape"],
+        "additionalProperties": False, "$comment": ", ".join(fields),  # the fields to name in a refusal
+    }  # fmt: skip
+    if not stored:
+        stream["anyOf"] = [{"required": ["folder"]}, {"required": ["name"]}]
+    pseudo = {**folder, "type": ["string", "null"]}
+    top = ("name", *STREAM_KEYS, "pseudo_audio", "pseudo_visual")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object", "description": "an object with audio, visual, visual_st",
+        "properties": {"name": folder, **dict.fromkeys(STREAM_KEYS, stream), "pseudo_audio": pseudo,
+                       "pseudo_visual": pseudo},
+        "required": [*(["name"] if stored else []), *STREAM_KEYS],
+        "additionalProperties": False, "$comment": ", ".join(sorted(top)),
+    }  # fmt: skip
+
+
+_SCHEMA_VALIDATORS: dict[bool, Any] = {}
+
+
+def _schema_validator(stored: bool):
+    """A jsonschema validator of ``feature_spec_schema(stored)`` (built once) whose integers are whole
+    numbers written as such (JSON Schema counts 1000.0 as an integer, a shape must not) and whose arrays
+    may be tuples."""
+    if stored not in _SCHEMA_VALIDATORS:
+        import jsonschema
+
+        base = jsonschema.Draft202012Validator
+        types = base.TYPE_CHECKER.redefine_many({
+            "integer": lambda _, v: isinstance(v, int) and not isinstance(v, bool),
+            "array": lambda _, v: isinstance(v, (list, tuple)),  # to_dict's shapes are tuples
+        })  # fmt: skip
+        validator = jsonschema.validators.extend(base, type_checker=types)
+        _SCHEMA_VALIDATORS[stored] = validator(feature_spec_schema(stored))
+    return _SCHEMA_VALIDATORS[stored]
+
+
+_TYPE_WORDS = {"integer": "a whole number", "string": "a string", "array": "a list", "object": "an object"}
+
+
+def schema_refusal(d: Any, source: str, *, stored: bool, prefix: str = "") -> ValueError | None:
+    """The first way ``d`` breaks the feature spec schema, as one line naming ``source`` and the field
+    (``prefix`` + its path), or None when ``d`` fits it."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(_schema_validator(stored).iter_errors(d))
+    if error is None:
+        return None
+    path = [str(p) for p in error.absolute_path]
     what = prefix.rstrip(".") or "the feature spec"
-    if not isinstance(d, Mapping):
-        raise ValueError(
-            f"{source}: {what} is {_kind_of(d)}; expected an object with audio, visual, visual_st"
-        )
-    top = {"name", *STREAM_KEYS, "pseudo_audio", "pseudo_visual"}
-    unknown = sorted(set(d) - top)
-    if unknown:
-        raise ValueError(
-            f"{source}: {prefix}{unknown[0]} is not a field of {what}; expected {', '.join(sorted(top))}"
-        )
-    for key in ("name", *STREAM_KEYS):
-        if key not in d:
-            raise ValueError(
-                f"{source}: {what} lacks {prefix}{key} (every feature spec names audio, visual, visual_st)"
-            )
-    _non_empty_string(d["name"], f"{prefix}name", source)
-    for key in STREAM_KEYS:
-        stream = d[key]
-        if not isinstance(stream, Mapping):
-            raise _refuse(source, prefix + key, stream, _kind_of(stream), "an object with name and shape")
-        extra = sorted(set(stream) - {"name", "shape", "description"})
-        if extra:
-            raise ValueError(
-                f"{source}: {prefix}{key}.{extra[0]} is not a field; expected name, shape, description"
-            )
-        for field in ("name", "shape"):
-            if field not in stream:
-                raise ValueError(f"{source}: {what} lacks {prefix}{key}.{field}")
-        _non_empty_string(stream["name"], f"{prefix}{key}.name", source)
-        problem = shape_problem(stream["shape"])
-        if problem:
-            raise _refuse(source, f"{prefix}{key}.shape", stream["shape"], problem, SHAPE_EXPECTED)
-        if not isinstance(stream.get("description", ""), str):
-            raise _refuse(
-                source, f"{prefix}{key}.description", stream["description"], "not a string", "a string"
-            )
-    for key in ("pseudo_audio", "pseudo_visual"):
-        if d.get(key) is not None:
-            _non_empty_string(d[key], prefix + key, source)
+    where = prefix + ".".join(path)
+    keyword, schema, value = error.validator, error.schema, error.instance
+    if keyword in ("required", "anyOf"):  # anyOf: a spec file's stream without folder (or name)
+        missing = next(m for m in schema["required"] if m not in value) if keyword == "required" else "folder"
+        field = f"{where}.{missing}" if path else prefix + missing
+        why = ("every feature spec names audio, visual, visual_st" if not path
+               else "the folder of its .npy files under the feature root" if missing == "folder"
+               else f"{where} needs it")  # fmt: skip
+        return ValueError(f"{source}: {what} lacks {field} ({why})")
+    if keyword == "additionalProperties":
+        extra = sorted(set(value) - set(schema["properties"]))[0]
+        of = f" of {what}" if not path else ""
+        return ValueError(f"{source}: {f'{where}.' if path else prefix}{extra} is not a field{of}; "
+                          f"expected {schema['$comment']}")  # fmt: skip
+    if "title" in schema:  # a number of a shape: named in the whole shape, as "a dim 0 that is below 1"
+        shape = d
+        for p in list(error.absolute_path)[:-1]:
+            shape = shape[p]
+        inner = _schema_problem(keyword, schema, value)
+        shown = repr(value) if isinstance(value, float) else _show(value)  # 1000.0, not 1000
+        return _refuse(source, prefix + ".".join(path[:-1]), shape, f"a {schema['title']} {shown} that is {inner}",
+                       SHAPE_EXPECTED)  # fmt: skip
+    if not path:  # not an object at all
+        return ValueError(f"{source}: {what} is {_kind_of(d)}; expected {schema['description']}")
+    return _refuse(source, where, value, _schema_problem(keyword, schema, value), schema.get("description", "?"))
 
 
-def _non_empty_string(value: Any, label: str, source: str) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise _refuse(source, label, value, "not a non-empty string", "a non-empty string (a name or folder)")
+def _schema_problem(keyword: str, schema: dict, value: Any) -> str:
+    """What a value breaking ``schema``'s ``keyword`` is, in words ("below 1", "a string, not a list")."""
+    if keyword == "type":
+        wanted = schema["type"] if isinstance(schema["type"], str) else schema["type"][0]
+        return f"{_kind_of(value)}, not {_TYPE_WORDS.get(wanted, wanted)}"
+    if keyword == "minimum":
+        return f"below {_show(schema['minimum'])}"
+    if keyword == "maximum":
+        return f"above {_show(schema['maximum'])}"
+    if keyword in ("minItems", "maxItems"):
+        return "not [length, dim]"
+    if keyword == "pattern":
+        return "an empty string"
+    return f"refused by the schema ({keyword})"
+
+
+def validate_feature_spec(d: Any, source: str, *, prefix: str = "") -> None:
+    """A FeatureSpec dict as ``FeatureSpec.to_dict`` writes it (streams with ``name`` and ``shape``),
+    checked against ``feature_spec_schema(stored=True)``."""
+    refusal = schema_refusal(d, source, stored=True, prefix=prefix)
+    if refusal is not None:
+        raise refusal
 
 
 def validate_checkpoint_meta(

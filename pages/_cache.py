@@ -274,58 +274,24 @@ def cooccurrence(path: str, modified: float, key: tuple, only_active: bool) -> d
     return maps["active" if only_active else "all"]
 
 
-@st.cache_resource(show_spinner=False)
-def _tsne_results() -> dict:
-    """Finished t-SNE runs shared by all sessions, by their parameters (the newest 16 kept)."""
-    return {}
-
-
-def tsne_cached(params: tuple):
-    """The (xy, table) of a finished run with these parameters, or None."""
-    return _tsne_results().get(params)
-
-
-def _embed_with_progress(features: np.ndarray, seed: int, on_progress=None) -> np.ndarray:
-    """analysis.tsne_embed on a worker thread while the bar counts the seconds (t-SNE reports no progress
-    of its own; about 2-3 ms a point on 2 shared cores)."""
-    import time
-    from concurrent.futures import ThreadPoolExecutor, wait
-
-    expected = max(2.0, 0.0025 * len(features))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(analysis.tsne_embed, features, seed)
-        start = time.perf_counter()
-        while on_progress and not future.done():
-            elapsed = time.perf_counter() - start
-            on_progress(0.1 + 0.89 * min(elapsed / expected, 1.0),
-                        f"t-SNE of {len(features)} points: {elapsed:.0f} s (about {expected:.0f} s on 2 cores)...")  # fmt: skip
-            wait([future], timeout=0.5)
-        return future.result()
-
-
 def feature_clips(path: str, modified: float, key: tuple) -> int:
     """How many clips of the split the stored class-wise feature points come from."""
     return results(path, modified, key).feature_clips
 
 
-def tsne_run(params: tuple, on_progress=None) -> tuple[np.ndarray, dict]:
+@st.cache_data(show_spinner=False, max_entries=16)
+def tsne_embedding(params: tuple) -> tuple[np.ndarray, dict]:
     """Class-wise feature samples of a checkpoint on a split (taken from its stored feature points, no model
-    pass) and their 2-D t-SNE. ``params``: (checkpoint path, mtime, data key, stage, modalities, classes,
-    events, background, max points, seed). The result is kept for ``tsne_cached``."""
+    pass) and their 2-D t-SNE (M, 2), with the table columns of the points. ``params``: (checkpoint path,
+    mtime, data key, stage, modalities, classes, events, background, max points, seed). The newest 16 runs
+    are kept for every session; scikit-learn's t-SNE reports no progress, so the caller shows the elapsed time."""
     path, modified, key, stage, modalities, classes, events, background, max_points, seed = params
-    if on_progress:
-        on_progress(0.0, "Reading the stored class-wise features...")
     pool = results(path, modified, key).pool(stage)
     if pool is None:
         raise ValueError("this checkpoint has no class-wise features (only MM-CSE has them)")
     chosen = pool.select(modalities, list(classes), events, background)
     features, table = analysis.subsample(pool, chosen, _split_of(path, modified, key).filenames, max_points, seed)
-    result = (_embed_with_progress(features, seed, on_progress), table)
-    store = _tsne_results()
-    store[params] = result
-    while len(store) > 16:
-        store.pop(next(iter(store)))
-    return result
+    return analysis.tsne_embed(features, seed), table
 
 
 @st.cache_data(show_spinner="Extracting features and parsing the video...", max_entries=8)

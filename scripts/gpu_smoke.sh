@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # GPU smoke check: the CUDA paths end to end, with figures. Run from the repository root on a machine with a
-# CUDA GPU and PyTorch (no install of mmcse needed; moviepy is optional):
+# CUDA GPU and PyTorch (no install of mmcse needed; imageio-ffmpeg is optional):
 #     bash scripts/gpu_smoke.sh                 # DEVICE=cpu bash scripts/gpu_smoke.sh checks the script itself
 # What it does (about 3-5 minutes on one GPU): a synthetic dataset with VALOR's feature shapes; MM-CSE trained
 # 2 epochs with the paper preset, resumed for a 3rd, 1 epoch in bf16 autocast and 1 epoch under torchrun
 # (NCCL, one rank); `evaluate` reproducing the stored val metrics; `bench` (eval forward, training step, bf16,
 # end to end); the shipped demo checkpoint's probabilities on the GPU against the CPU's; `parse` of a demo
-# video when moviepy is importable. Logs go to $OUT (default /tmp/mmcse_gpu_smoke).
+# video when imageio-ffmpeg is importable. Logs go to $OUT (default /tmp/mmcse_gpu_smoke).
 set -euo pipefail
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-/tmp/mmcse_gpu_smoke}
@@ -75,11 +75,11 @@ assert diff < 1e-4, "the GPU's probabilities differ from the CPU's"
 EOF
 
 step "parse a demo video on $DEVICE"
-if "$PY" -c "import moviepy, imageio_ffmpeg" 2>/dev/null; then
+if "$PY" -c "import imageio_ffmpeg" 2>/dev/null; then
     video=$(ls assets/demo/videos/*.mp4 | head -n 1)
     "$PY" -m mmcse parse "$video" --checkpoint assets/demo/runs/mmcse/best.safetensors --device "$DEVICE" \
         --out "$OUT/parsed"
 else
-    echo "skipped: moviepy / imageio-ffmpeg not importable here (carry their wheels to check video parsing)"
+    echo "skipped: imageio-ffmpeg not importable here (carry its wheel to check video parsing)"
 fi
 step "done"

@@ -96,31 +96,32 @@ GOOD = {
 @pytest.mark.parametrize(
     "change, message",
     [
-        ({"visual_st": None}, r"missing \[visual_st\]"),
-        ({"audio": {"folder": "aud", "shape": [10]}}, r"audio.shape is \[10\]; expected \[length, dim\]"),
-        ({"audio": {"folder": "aud", "shape": [10, 0]}}, "audio.shape is"),
-        ({"visual": {"folder": "vis", "shape": [10, True]}}, "visual.shape is"),
-        ({"visual": {"folder": "vis", "shape": "10x24"}}, "visual.shape is"),
+        ({"visual_st": None}, r": the feature spec lacks visual_st \(every feature spec names audio, visual, visual_st\)$"),
+        ({"audio": {"folder": "aud", "shape": [10]}}, r"audio.shape = \[10\] is not \[length, dim\]; expected \[length, dim\]"),
+        ({"audio": {"folder": "aud", "shape": [10, 0]}}, r"audio.shape = \[10, 0\] is a dim 0 that is below 1; expected"),
+        ({"visual": {"folder": "vis", "shape": [10, True]}},
+         r"visual.shape = \[10, True\] is a dim true that is a boolean, not a whole number; expected"),
+        ({"visual": {"folder": "vis", "shape": "10x24"}}, "visual.shape = '10x24' is a string, not a list; expected"),
         (  # bounded: a typo'd size is refused before any array is allocated
             {"visual": {"folder": "vis", "shape": [10, 1000000000000]}},
-            r"visual.shape is \[10, 1000000000000\]; expected \[length, dim\], whole numbers, length 1 to 10000 "
-            "and dim 1 to 65536",
+            r"visual.shape = \[10, 1000000000000\] is a dim 1000000000000 that is above 65536; expected \[length, dim\], "
+            "whole numbers, length 1 to 10000 and dim 1 to 65536$",
         ),
-        ({"visual": {"folder": "vis", "shape": [100000, 24]}}, r"visual.shape is \[100000, 24\]; expected"),
-        ({"visual": {"folder": "vis", "shape": [10, 1e3]}}, r"visual.shape is \[10, 1000.0\]; expected"),
+        ({"visual": {"folder": "vis", "shape": [100000, 24]}}, r"visual.shape = \[100000, 24\] is a length 100000 that is above 10000; expected"),
+        ({"visual": {"folder": "vis", "shape": [10, 1e3]}}, r"visual.shape = \[10, 1000.0\] is a dim 1000.0 that is a number, not a whole number; expected"),
         ({"audio": {"folder": "aud", "shape": [20, 16]}}, "audio.shape length 20; the models take 10"),
         (
             {"visual": {"folder": "vis", "shape": [15, 24]}},
             "visual.shape length 15; expected a multiple of 10",
         ),
         ({"visual_st": {"folder": "st", "shape": [8, 8]}}, "visual_st.shape length 8; expected 10"),
-        ({"audio": {"shape": [10, 16]}}, "audio.folder must be a folder name"),
+        ({"audio": {"shape": [10, 16]}}, r"the feature spec lacks audio.folder \(the folder of its .npy files under the feature root\)"),
         ({"audio": {"folder": "/abs/aud", "shape": [10, 16]}}, "audio.folder '/abs/aud' is an absolute path"),
         ({"audio": {"folder": "aud", "shape": [10, 16], "dims": 3}}, r"audio.dims is not a field"),
         ({"pseudo_audio": "pa"}, "give both pseudo_audio and pseudo_visual"),
-        ({"streams": 3}, "unknown field 'streams'"),
+        ({"streams": 3}, "streams is not a field of the feature spec; expected audio, name, pseudo_audio, pseudo_visual, visual, visual_st"),
         ({"name": "han"}, "name 'han' is the name of a preset with other streams"),
-        ({"name": ""}, "name must be a non-empty string"),
+        ({"name": ""}, "name = '' is an empty string; expected a non-empty string"),
     ],
 )
 def test_a_malformed_spec_names_the_file_and_the_field(tmp_path, change, message):
@@ -141,11 +142,20 @@ def test_file_level_errors(tmp_path, monkeypatch):
         read_feature_spec_file(_write_spec(tmp_path, "[audio\nfolder = 1"))
     with pytest.raises(ValueError, match="not valid JSON"):
         read_feature_spec_file(_write_spec(tmp_path, "{", ".json"))
-    with pytest.raises(ValueError, match="expected a table/object at the top"):
+    with pytest.raises(ValueError, match="the feature spec is a list; expected an object with audio, visual, visual_st"):
         read_feature_spec_file(_write_spec(tmp_path, "[1, 2]", ".json"))
-    # Python 3.10 has no tomllib: one line that says to use JSON
-    monkeypatch.setitem(__import__("sys").modules, "tomllib", None)
-    with pytest.raises(ValueError, match="needs Python 3.11 or newer.*as a .json file"):
+    # Python 3.10 has no tomllib: the tomli package reads TOML there; without it, one line that says what to do
+    import sys
+
+    try:
+        import tomllib as parser
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as parser
+    monkeypatch.setitem(sys.modules, "tomllib", None)
+    monkeypatch.setitem(sys.modules, "tomli", parser)  # tomli is the same parser under another name
+    assert read_feature_spec_file(EXAMPLES / "valor_plus_plus.toml").name == "valor_plus_plus"
+    monkeypatch.setitem(sys.modules, "tomli", None)
+    with pytest.raises(ValueError, match="on Python 3.10 needs the tomli package .*or write the same keys as a .json file"):
         read_feature_spec_file(EXAMPLES / "valor_plus_plus.toml")
 
 

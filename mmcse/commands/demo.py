@@ -51,6 +51,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--from", dest="source", default="demo_data",
                    help="with --compact: the full demo build to copy from (read only; build it first)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--progress-file", type=Path,
+                   help="keep this file holding the build's progress as JSON {done, total, stage} (for a watcher)")  # fmt: skip
     add_overwrite_argument(p)  # --compact: replace an existing copy
     p.set_defaults(func=run)
 
@@ -106,12 +108,14 @@ def run(args) -> int:
         k: v for k, v in (("train", args.train), ("val", args.val), ("test", args.test)) if v is not None
     }
 
-    from mmcse.demo.build import build_demo, export_compact, format_scores  # torch: after the checks
+    # torch: after the checks
+    from mmcse.demo.build import build_demo, export_compact, format_scores, progress_file
 
     if not args.compact:
         manifest = build_demo(
             out, seed=args.seed, sizes=sizes, force=args.force, videos=args.videos, workers=args.workers,
             train=not args.no_train, epochs=args.epochs, progress=not args.no_progress,
+            on_progress=progress_file(args.progress_file) if args.progress_file else None,
         )  # fmt: skip
     rows = dict(manifest["test_reference_rows"])
     rows.update({f"demo {k}": v for k, v in manifest.get("test_models", {}).items()})

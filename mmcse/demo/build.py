@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,51 @@ STREAM_DIRS = {
     "visual_st": DEMO_FEATURES.visual_st.name,
 }
 PSEUDO_DIRS = {"audio": DEMO_FEATURES.pseudo_audio, "visual": DEMO_FEATURES.pseudo_visual}
+
+# on_progress(done, total, stage): what the build has done of its current stage. Stages, in order: "clips"
+# (clips rendered), "training mmcse" / "training han" (epochs: 0 when it starts, all when it ends; reused runs
+# report all at once) and "quality" (0 then 1).
+Progress = Callable[[int, int, str], None]
+
+
+def progress_bars() -> Progress:
+    """An on_progress for a terminal: a tqdm bar for the clips (training draws its own bar of steps, and the
+    quality stage takes seconds)."""
+    from tqdm.auto import tqdm
+
+    bars: list[tqdm] = []
+
+    def show(done: int, total: int, stage: str) -> None:
+        if stage != "clips":
+            return
+        if not bars:
+            bars.append(tqdm(total=total, desc="clips", unit="clip"))
+        bars[0].update(done - bars[0].n)
+        if done >= total:
+            bars[0].close()
+
+    return show
+
+
+def progress_file(path: str | Path) -> Progress:
+    """An on_progress that keeps ``path`` holding the latest {"done", "total", "stage"} as JSON (written
+    whole each time), for a process that watches the build from outside (the app)."""
+
+    def write(done: int, total: int, stage: str) -> None:
+        atomic_write_text(Path(path), json.dumps({"done": done, "total": total, "stage": stage}))
+
+    return write
+
+
+def all_of(*callbacks: Progress | None) -> Progress:
+    """One on_progress that calls each of ``callbacks`` (None ones left out)."""
+    chosen = [c for c in callbacks if c is not None]
+
+    def call(done: int, total: int, stage: str) -> None:
+        for callback in chosen:
+            callback(done, total, stage)
+
+    return call
 
 
 # ------------------------------------------------------------------------------------ simulated pseudo labels
@@ -269,8 +315,9 @@ def demo_model_configs() -> dict:
 
 
 def train_models(
-    root: Path, signature: dict, force: bool, log=print, epochs: int | None = None, progress: bool = True
-) -> dict[str, dict]:
+    root: Path, signature: dict, force: bool, log=print, epochs: int | None = None, progress: bool = True,
+    on_progress: Progress | None = None,
+) -> dict[str, dict]:  # fmt: skip
     """Train (or reuse) runs/mmcse and runs/han; return their test scores (best val checkpoint).
 
     A run is reused only when its demo_signature.json matches ``signature`` (seed, sizes, generator
@@ -289,13 +336,18 @@ def train_models(
         sig_path = run_dir / "demo_signature.json"
         sig = {**signature, "model": model_cfg.to_dict(), "train": train_cfg.to_dict()}
         same = sig_path.is_file() and json.loads(sig_path.read_text()) == json.loads(json.dumps(sig))
+        stage = f"training {name}"
         if force or not same or not _checkpoint_ok(best):
             shutil.rmtree(run_dir, ignore_errors=True)
             log(f"training {name} ({train_cfg.epochs} epochs) -> {run_dir}")
+            if on_progress:
+                on_progress(0, train_cfg.epochs, stage)
             train(run_dir, data, model_cfg, train_cfg, device="cpu", log=log, progress=progress)
             atomic_write_text(sig_path, json.dumps(sig, indent=1))
         else:
             log(f"reusing {best}")
+        if on_progress:
+            on_progress(train_cfg.epochs, train_cfg.epochs, stage)
         results[name] = evaluate(best, data, "test", device="cpu")
     return results
 
@@ -367,11 +419,15 @@ def build_demo(
     epochs: int | None = None,
     log=print,
     progress: bool = True,
+    on_progress: Progress | None = None,
 ) -> dict:
     """Build (or complete) the demo folder ``out``; returns the manifest dict (also written to manifest.json).
 
     ``videos``: "all" writes mp4s for every split, "eval" for val and test only, "none" for no split.
+    ``progress``: tqdm bars on the terminal (a bar per stage, and training's step bar). ``on_progress``:
+    called as (done, total, stage) as each stage advances (see Progress), besides the bars.
     """
+    on_progress = all_of(progress_bars() if progress else None, on_progress)
     root = Path(out)
     sizes = {**DEFAULT_SIZES, **(sizes or {})}
     root.mkdir(parents=True, exist_ok=True)
@@ -388,7 +444,7 @@ def build_demo(
     for split, specs in splits.items():
         with_video = videos == "all" or (videos == "eval" and split != "train")
         todo += [(s, with_video) for s in specs if force or not _clip_ok(root, s, with_video)]
-    _render_clips(root, todo, workers or min(2, os.cpu_count() or 1), progress, log)
+    _render_clips(root, todo, workers or min(2, os.cpu_count() or 1), on_progress, log)
     t_clips = time.perf_counter() - t_start
     references = reference_scores(splits["test"])
     manifest = {
@@ -411,11 +467,13 @@ def build_demo(
         t0 = time.perf_counter()
         signature = {"generator_version": GENERATOR_VERSION, "seed": seed, "sizes": sizes}
         manifest["test_models"] = train_models(
-            root, signature, force, log=log, epochs=epochs, progress=progress
+            root, signature, force, log=log, epochs=epochs, progress=progress, on_progress=on_progress
         )
         manifest["seconds"]["training"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
+        on_progress(0, 1, "quality")
         manifest.update(mmcse_quality(root))
+        on_progress(1, 1, "quality")
         manifest["seconds"]["quality"] = round(time.perf_counter() - t0, 1)
     manifest["seconds"]["total"] = round(time.perf_counter() - t_start, 1)
     # the timings of the call that rendered clips, kept when a later call only reused them
@@ -424,26 +482,27 @@ def build_demo(
     return manifest
 
 
-def _render_clips(root: Path, todo: list, workers: int, progress: bool, log) -> None:
-    """Render ``todo`` [(ClipSpec, with_video)] in jobs of up to 8 clips that all do or all do not get an mp4."""
-    from tqdm.auto import tqdm
-
+def _render_clips(root: Path, todo: list, workers: int, on_progress: Progress, log) -> None:
+    """Render ``todo`` [(ClipSpec, with_video)] in jobs of up to 8 clips that all do or all do not get an mp4;
+    ``on_progress(clips done, clips to render, "clips")`` after each job."""
     if not todo:
         return
     log(f"rendering {len(todo)} clips with {workers} worker(s) -> {root}")
     jobs = [(str(root), [s for s, v in todo if v == wv], wv) for wv in (True, False)]
     jobs = [(r, specs[i : i + 8], wv) for r, specs, wv in jobs for i in range(0, len(specs), 8)]
-    bar = tqdm(total=len(todo), desc="clips", unit="clip", disable=not progress)
+    done = 0
+    on_progress(done, len(todo), "clips")
     if workers > 1:
         # leaving the block, normally or by an exception (SystemExit from SIGTERM, Ctrl-C), terminates the
         # workers: none is left rendering on its own
         with multiprocessing.Pool(workers, initializer=_render_worker_init, initargs=(os.getpid(),)) as pool:
             for n in pool.imap_unordered(_build_many, jobs):
-                bar.update(n)
+                done += n
+                on_progress(done, len(todo), "clips")
     else:
         for job in jobs:
-            bar.update(_build_many(job))
-    bar.close()
+            done += _build_many(job)
+            on_progress(done, len(todo), "clips")
 
 
 def format_scores(rows: dict[str, dict[str, float]]) -> str:

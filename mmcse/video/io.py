@@ -1,8 +1,9 @@
 """Video file I/O: decode frames at 8 fps and mono 16 kHz audio; write H.264 + AAC mp4 atomically.
 
-Decoding uses moviepy 2 to open and describe the file (a non-video file fails there, with one clear
-error naming it) and the ffmpeg binary shipped by imageio-ffmpeg to decode the frames and the audio as
-raw arrays (``clip.audio.to_soundarray`` can return zeros on some builds).
+imageio-ffmpeg describes the file (the metadata ``read_frames`` yields first; a non-video file fails there,
+with one clear error naming it) and ships the ffmpeg binary that decodes the frames and the audio as raw
+arrays. Frames are decoded by our own ffmpeg pipe rather than ``read_frames`` because that hides ffmpeg's
+error lines, which ``DecodeReport`` counts; tests/video/test_io.py checks both give the same frames.
 
 The container's duration is only what the file claims: a truncated or damaged file decodes fewer frames,
 or frames with errors. ``iter_frames`` / ``read_audio`` fill a ``DecodeReport`` (frames or samples
@@ -11,6 +12,7 @@ decoded, ffmpeg's error lines) so that callers trust the decoded data and say wh
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import tempfile
@@ -70,58 +72,65 @@ def _not_a_video(path: Path, why: str) -> ValueError:
     )
 
 
-def check_video_streams(path: Path) -> bool:
-    """Ask ffmpeg which streams ``path`` has; one clear ValueError for an empty file, a file ffmpeg cannot
-    read, or one without a video stream (an audio file, or a cover picture only). Returns has_audio."""
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: an empty file, not a video; give a video file such as .mp4/.mkv/.webm/.avi")
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True)
-    text = proc.stderr.decode(errors="replace")
-    streams = [line for line in text.splitlines() if line.strip().startswith("Stream #")]
-    has_video = any(": Video:" in s and "attached pic" not in s for s in streams)
-    has_audio = any(": Audio:" in s for s in streams)
-    if not streams:
-        reason = next((line.split(":", 1)[-1].strip() for line in text.splitlines() if "Error opening input" in line),
-                      "no streams")  # fmt: skip
-        raise ValueError(f"{path}: not a video file (ffmpeg cannot read it: {reason}); give a video such as .mp4/.mkv/.webm/.avi")
-    if not has_video:
-        what = "an audio file" if has_audio else "a file"
-        raise ValueError(f"{path}: {what} without a video stream; the model needs frames: give a video file")
-    return has_audio
+def _video_metadata(path: Path) -> dict:
+    """imageio-ffmpeg's description of ``path`` (the first item ``read_frames`` yields: fps, duration, size,
+    codec, audio_codec when the file has audio); ffmpeg stops once it is read. OSError when ffmpeg finds no
+    video stream to decode (a non-media file, or an audio file)."""
+    import imageio_ffmpeg
+
+    library_log = logging.getLogger("imageio_ffmpeg")  # it warns when a rotated video's frames are turned
+    level = library_log.level
+    library_log.setLevel(logging.ERROR)
+    frames = imageio_ffmpeg.read_frames(str(path))
+    try:
+        return next(frames)
+    finally:
+        frames.close()
+        library_log.setLevel(level)
+
+
+def _why_unreadable(path: Path) -> tuple[bool, str]:
+    """(whether ``path`` has decodable audio, ffmpeg's own reason) for a file imageio-ffmpeg could not
+    describe: a tenth of a second of its audio is decoded to tell an audio file from junk."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(path), "-vn", "-t", "0.1", "-ac", "1", "-f", "f32le", "-"]
+    proc = subprocess.run(cmd, capture_output=True)
+    tail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no streams"])[-1]
+    return bool(proc.stdout), tail.rsplit(": ", 1)[-1].strip()[:160]
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:
-    """Describe a video file (ffmpeg for its streams, moviepy for duration, frame rate and size); a
-    missing, empty, corrupt, audio-only or other non-video file raises one clear error."""
-    import warnings
-
-    from moviepy import VideoFileClip
-
+    """Describe a video file (imageio-ffmpeg's metadata: duration, frame rate, size, audio); a missing,
+    empty, corrupt, audio-only or other non-video file raises one clear error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
-    check_video_streams(path)
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: an empty file, not a video; give a video file such as .mp4/.mkv/.webm/.avi")
     try:
-        with warnings.catch_warnings():  # moviepy warns on odd files before it fails; the error says it all
-            warnings.simplefilter("ignore")
-            clip = VideoFileClip(str(path), audio_fps=AUDIO_SR)
-    except Exception as exc:  # moviepy raises OSError / KeyError / IndexError ... on junk input
-        raise _not_a_video(
-            path,
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160] if str(exc).strip() else 'unreadable'}",
+        meta = _video_metadata(path)
+    except OSError:
+        has_audio, reason = _why_unreadable(path)
+        if has_audio:
+            raise _no_video_stream(path, "an audio file") from None
+        raise ValueError(
+            f"{path}: not a video file (ffmpeg cannot read it: {reason}); give a video such as .mp4/.mkv/.webm/.avi"
         ) from None
-    try:
-        if not clip.duration or clip.size is None or not clip.fps:
-            raise _not_a_video(path, "no video stream with a duration and a frame rate")
-        return VideoInfo(
-            str(path),
-            float(clip.duration),
-            float(clip.fps),
-            tuple(int(v) for v in clip.size),
-            clip.audio is not None,
-        )
-    finally:
-        clip.close()
+    has_audio = "audio_codec" in meta
+    if not meta.get("fps"):  # a cover picture (an "attached pic" stream) is no video: ffmpeg gives it no rate
+        raise _no_video_stream(path, "an audio file" if has_audio else "a file")
+    if not meta.get("duration"):
+        raise _not_a_video(path, "no video stream with a duration and a frame rate")
+    return VideoInfo(str(path), float(meta["duration"]), float(meta["fps"]), tuple(meta["size"]), has_audio)
+
+
+def _no_video_stream(path: Path, what: str) -> ValueError:
+    return ValueError(f"{path}: {what} without a video stream; the model needs frames: give a video file")
+
+
+def check_video_streams(path: Path) -> bool:
+    """One clear ValueError for an empty file, a file ffmpeg cannot read, or one without a video stream (an
+    audio file, or a cover picture only); returns whether it has audio."""
+    return probe_video(path).has_audio
 
 
 def _run(cmd: list[str], path: Path, what: str, report: DecodeReport | None = None) -> bytes:

@@ -217,3 +217,24 @@ def test_a_killed_build_leaves_no_render_worker_and_no_temporary_file(tmp_path, 
     temporary = [p for p in left if p.name.startswith(".") or p.suffix not in (".mp4", ".npy", ".csv")]
     assert not temporary  # no temporary .mp4 / .f32 audio / .npy was left behind
     assert list(out.glob("videos/*.mp4")) and all(p.stat().st_size > 0 for p in out.glob("videos/*.mp4"))
+
+
+def test_the_build_reports_its_progress_through_a_callback(tmp_path):
+    """on_progress sees each stage advance, and progress_file keeps the latest as JSON for the app."""
+    import json
+
+    from mmcse.demo.build import all_of, progress_file
+
+    calls = []
+    sizes = {"train": 12, "val": 4, "test": 4}
+    on_progress = all_of(lambda *call: calls.append(call), progress_file(tmp_path / "progress.json"))
+    build_demo(tmp_path / "demo", seed=3, sizes=sizes, train=False, workers=1, progress=False,
+               log=lambda *a: None, on_progress=on_progress)  # fmt: skip
+    assert [c[2] for c in calls] == ["clips"] * len(calls)
+    assert calls[0] == (0, 20, "clips") and calls[-1] == (20, 20, "clips")
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls) and len(calls) == 1 + 3  # jobs of up to 8 clips
+    assert json.loads((tmp_path / "progress.json").read_text()) == {"done": 20, "total": 20, "stage": "clips"}
+    calls.clear()
+    build_demo(tmp_path / "demo", seed=3, sizes=sizes, train=False, workers=1, progress=False,
+               log=lambda *a: None, on_progress=on_progress)  # fmt: skip
+    assert calls == []  # nothing left to render
