@@ -8,9 +8,13 @@ import pytest
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.error_analysis import (
+    KINDS,
     class_confusion,
+    class_confusion_clips,
     classify_events,
     clip_error_kinds,
+    clips_with,
+    kind_counts,
     modality_confusion,
     split_error_table,
 )
@@ -102,3 +106,42 @@ def test_class_confusion_counts_hits_substitutes_and_nothing(clip):
     assert m.loc["Cello", "Dog"] == 2 and m.loc["Cello", "nothing"] == 0  # audio 6-7: Dog predicted there
     silent = class_confusion(np.zeros((10, 25)), np.zeros((10, 25)), _grid(("Speech", 0, 2)), np.zeros((10, 25)))
     assert silent.loc["Speech", "nothing"] == 2 and int(silent.values.sum()) == 2
+
+
+def test_kind_counts_by_side_and_modality(clip):
+    grids = [np.stack([g, np.zeros_like(g)]) for g in clip]
+    counts = kind_counts(split_error_table(*grids, ["one", "two"]))
+    assert list(counts.index) == list(KINDS)
+    assert list(counts.columns) == ["audio GT", "audio predicted", "visual GT", "visual predicted"]
+    assert counts.loc["boundary"].tolist() == [1, 1, 0, 0]  # Speech, in audio
+    assert counts.loc["split"].tolist() == [1, 2, 0, 0]  # one Dog cut in two predictions
+    assert counts.loc["merged"].tolist() == [0, 0, 2, 1]  # two Car events under one prediction
+    assert counts.loc["wrong_modality"].tolist() == [1, 0, 0, 1]  # Cello heard, predicted seen
+    assert counts.loc["missed"].tolist() == [0, 0, 1, 0] and counts.loc["inserted"].tolist() == [0, 1, 0, 0]
+    assert int(counts.values.sum()) == 16  # every event once
+    assert int(kind_counts(split_error_table(*grids, ["one", "two"]).iloc[:0]).values.sum()) == 0
+
+
+def test_clips_with_a_kind_of_error_of_some_classes(clip):
+    grids = [np.stack([g, g]) for g in clip]
+    grids[1][1] = grids[3][1]  # clip "two": visual predicted as annotated: Blender found, Cello not seen at all
+    table = split_error_table(*grids, ["one", "two"])
+    assert clips_with(table, "missed") == {"one", "two"}
+    assert clips_with(table, "missed", ["Blender"]) == {"one"} and clips_with(table, "missed", ["Cello"]) == {"two"}
+    assert clips_with(table, "missed", ["Dog", "Speech"]) == set()
+    assert clips_with(table, "split", ["Dog"]) == {"one", "two"}
+    with pytest.raises(ValueError, match="error kind must be one of"):
+        clips_with(table, "wrong modality")  # the display name is not a kind
+
+
+def test_the_clips_behind_a_class_confusion_cell_are_those_it_counts(clip):
+    rng = np.random.default_rng(0)
+    noisy = [np.where(rng.random(g.shape) < 0.1, 1 - g, g) for g in clip]
+    grids = [np.stack([a, b]) for a, b in zip(clip, noisy)]  # two clips: the hand-made one and a noisy copy
+    per_clip = [class_confusion(*(g[i] for g in grids)).to_numpy() for i in range(2)]
+    for r in range(25):
+        for c in range(26):
+            expected = [i for i in range(2) if per_clip[i][r, c] > 0]
+            assert class_confusion_clips(*grids, r, c) == expected, (r, c)
+    with pytest.raises(ValueError, match="outside"):
+        class_confusion_clips(*grids, 25, 0)
