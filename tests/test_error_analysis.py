@@ -4,6 +4,7 @@ confusion counts checked against counts made by hand."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mmcse.classes import LLP_CLASSES
@@ -145,3 +146,50 @@ def test_the_clips_behind_a_class_confusion_cell_are_those_it_counts(clip):
             assert class_confusion_clips(*grids, r, c) == expected, (r, c)
     with pytest.raises(ValueError, match="outside"):
         class_confusion_clips(*grids, 25, 0)
+
+
+# ----------------------------------------------------------------------------- the figures and tables of mmcse.viz
+
+
+def test_the_event_table_shows_each_event_with_its_kind_in_words(clip):
+    from mmcse import viz
+
+    errors = classify_events(*clip)
+    table = viz.event_error_table(errors)
+    assert len(table) == len(errors) == 16
+    assert table["side"].tolist() == ["GT"] * 8 + ["predicted"] * 8  # GT first, each side by onset
+    assert table.loc[table["side"] == "GT", "onset"].is_monotonic_increasing
+    row = table[(table["side"] == "GT") & (table["class"] == "Speech")].iloc[0]
+    assert (row["kind"], row["onset error"], row["offset error"]) == ("boundary", 1.0, 1.0)
+    row = table[(table["side"] == "GT") & (table["class"] == "Cello")].iloc[0]
+    assert (row["kind"], row["modality"]) == ("wrong modality", "audio") and pd.isna(row["onset error"])
+    row = table[(table["side"] == "GT") & (table["class"] == "Banjo")].iloc[0]
+    assert (row["kind"], row["other class"]) == ("substitution", "Violin_fiddle")
+    assert table[(table["side"] == "GT") & (table["class"] == "Dog")]["pieces"].tolist() == [2]
+    assert viz.kind_color("wrong modality") == viz.kind_color("wrong_modality") == viz.KIND_COLORS["wrong_modality"]
+
+
+def test_kind_bars_and_confusion_heatmaps_draw_the_counts(clip):
+    from mmcse import viz
+
+    grids = [np.stack([g]) for g in clip]
+    counts = kind_counts(split_error_table(*grids, ["one"]))
+    fig = viz.error_kind_bars(counts)
+    bars = {(t.name, t.xaxis): dict(zip(t.x, t.y)) for t in fig.data}
+    assert bars["audio", "x"]["split"] == 1 and bars["audio", "x2"]["split"] == 2  # GT panel, predicted panel
+    assert "inserted" not in bars["visual", "x"] and "missed" not in bars["visual", "x2"]
+    assert bars["visual", "x"]["merged"] == 2 and bars["audio", "x2"]["inserted"] == 1
+
+    m = modality_confusion(*clip)
+    heat = viz.modality_confusion_heatmap(m).data[0]
+    np.testing.assert_array_equal(np.asarray(heat.z), m.to_numpy())
+
+    c = class_confusion(*clip)
+    fig = viz.class_confusion_heatmap(c, clickable=True)
+    z = np.asarray(fig.data[0].z, float)
+    assert z.shape == (25, 26) and np.isnan(z[np.arange(25), np.arange(25)]).all()  # the diagonal left out
+    assert z[LLP_CLASSES.index("Banjo"), LLP_CLASSES.index("Violin_fiddle")] == 3
+    cell = {"points": [{"customdata": list(fig.data[1].customdata[LLP_CLASSES.index("Banjo") * 26 + 25])}]}
+    assert viz.clicked_cell(cell) == (LLP_CLASSES.index("Banjo"), 25)  # a click gives back its cell ("nothing")
+    with_diagonal = np.asarray(viz.class_confusion_heatmap(c, diagonal=True).data[0].z, float)
+    assert with_diagonal[LLP_CLASSES.index("Cat"), LLP_CLASSES.index("Cat")] == 2
