@@ -240,7 +240,7 @@ def event_errors(parse, gt_a, gt_v) -> None:
     formats = {"onset": "{:.0f}", "offset": "{:.0f}", "onset error": "{:+.0f}", "offset error": "{:+.0f}", "pieces": "{:.0f}"}
     styled = table.style.map(lambda kind: f"color: {viz.kind_color(kind)}; font-weight: 600", subset=["kind"])
     st.dataframe(styled.format(formats, na_rep=""), width="stretch", hide_index=True, key="event_errors",
-                 height=min(35 * (len(table) + 1) + 3, 400))  # fmt: skip
+                 height=min(35 * (len(table) + 1) + 3, 640))  # fmt: skip
     st.caption(f"Times in seconds; errors are prediction - GT (+ late). {KIND_LEGEND}.")
 
 
