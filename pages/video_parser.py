@@ -237,10 +237,11 @@ def event_errors(parse, gt_a, gt_v) -> None:
     if table.empty:
         st.caption("No event annotated or predicted in this clip.")
         return
-    formats = {"onset": "{:.0f}", "offset": "{:.0f}", "onset error": "{:+.0f}", "offset error": "{:+.0f}", "pieces": "{:.0f}"}
-    styled = table.style.map(lambda kind: f"color: {viz.kind_color(kind)}; font-weight: 600", subset=["kind"])
-    st.dataframe(styled.format(formats, na_rep=""), width="stretch", hide_index=True, key="event_errors",
-                 height=min(35 * (len(table) + 1) + 3, 640))  # fmt: skip
+    shown = table.astype({"onset": int, "offset": int})
+    for column, pattern in (("onset error", "{:+.0f}"), ("offset error", "{:+.0f}"), ("pieces", "{:.0f}")):
+        shown[column] = [pattern.format(v) if pd.notna(v) else "" for v in table[column]]  # blank, not "None"
+    styled = shown.style.map(lambda kind: f"color: {viz.kind_color(kind)}; font-weight: 600", subset=["kind"])
+    st.dataframe(styled, width="stretch", hide_index=True, key="event_errors", height=min(35 * (len(table) + 1) + 3, 640))
     st.caption(f"Times in seconds; errors are prediction - GT (+ late). {KIND_LEGEND}.")
 
 
