@@ -182,7 +182,7 @@ def class_confusion_view(pred_a, pred_v, data) -> None:
                          selection_mode="points")  # fmt: skip
     st.caption("Segments: per modality, each annotated class against what was predicted there: itself (the "
                "diagonal), else every other class predicted in that segment and modality (a substitution), else "
-               "nothing (missed). Blank: none.")  # fmt: skip
+               "nothing (missed). Blank: no segment (and the diagonal, unless coloured).")  # fmt: skip
     cell = viz.clicked_cell(event.selection if event is not None else None)
     if cell is None:
         st.caption("Click a cell to list its clips.")

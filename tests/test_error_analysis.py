@@ -191,5 +191,6 @@ def test_kind_bars_and_confusion_heatmaps_draw_the_counts(clip):
     assert z[LLP_CLASSES.index("Banjo"), LLP_CLASSES.index("Violin_fiddle")] == 3
     cell = {"points": [{"customdata": list(fig.data[1].customdata[LLP_CLASSES.index("Banjo") * 26 + 25])}]}
     assert viz.clicked_cell(cell) == (LLP_CLASSES.index("Banjo"), 25)  # a click gives back its cell ("nothing")
+    assert np.isnan(z[c.to_numpy() == 0]).all()  # cells with no segment are blank
     with_diagonal = np.asarray(viz.class_confusion_heatmap(c, diagonal=True).data[0].z, float)
     assert with_diagonal[LLP_CLASSES.index("Cat"), LLP_CLASSES.index("Cat")] == 2

@@ -68,7 +68,8 @@ def error_kind_bars(counts: pd.DataFrame, title: str = "") -> go.Figure:
 
 
 def _heatmap(m: np.ndarray, x: list[str], y: list[str], hover: str, colorscale: str = "Viridis") -> go.Heatmap:
-    return go.Heatmap(z=m, x=x, y=y, colorscale=colorscale, zmin=0, zmax=float(m.max()) or 1.0, colorbar=dict(thickness=12),
+    top = float(np.nanmax(m)) if np.isfinite(m).any() else 0.0
+    return go.Heatmap(z=m, x=x, y=y, colorscale=colorscale, zmin=0, zmax=top or 1.0, colorbar=dict(thickness=12),
                       hovertemplate=hover)  # fmt: skip
 
 
@@ -87,18 +88,16 @@ def modality_confusion_heatmap(matrix: pd.DataFrame, title: str = "") -> go.Figu
 
 def class_confusion_heatmap(matrix: pd.DataFrame, title: str = "", diagonal: bool = False, clickable: bool = False) -> go.Figure:
     """``error_analysis.class_confusion`` (25 GT classes x 25 predicted classes and "nothing", segments).
-    Without ``diagonal`` the right predictions are left out of the colours (shown blank), so that the
+    Cells with no segment are blank; without ``diagonal`` the right predictions are too, so that the
     substitutions stand out. ``clickable``: one invisible marker per cell (customdata = [row, column,
     count]) so that a click selects it (``viz.clicked_cell``)."""
     counts = matrix.to_numpy(float)
-    m = counts.copy()
+    m = np.where(counts > 0, counts, np.nan)
     k = len(matrix.index)
     if not diagonal:
         m[np.arange(k), np.arange(k)] = np.nan
     x, y = [str(c) for c in matrix.columns], [str(r) for r in matrix.index]
-    fig = go.Figure(_heatmap(np.nan_to_num(m, nan=0.0) if diagonal else m, x, y,
-                             "GT %{y}, predicted %{x}: %{z} segments<extra></extra>"))  # fmt: skip
-    fig.data[0].update(zmax=float(np.nanmax(m)) if np.isfinite(m).any() and np.nanmax(m) > 0 else 1.0)
+    fig = go.Figure(_heatmap(m, x, y, "GT %{y}, predicted %{x}: %{z} segments<extra></extra>"))
     if clickable:
         rows, cols = np.divmod(np.arange(k * len(x)), len(x))
         fig.data[0].hoverinfo = "skip"
