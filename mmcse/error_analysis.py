@@ -147,17 +147,18 @@ MODALITY_ROWS = ("audio only", "visual only", "audio-visual")
 MODALITY_COLUMNS = (*MODALITY_ROWS, "none")
 
 
+def _modality_code(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per entry: 0 audio only, 1 visual only, 2 audio-visual, 3 none (the rows / columns of the confusion)."""
+    return np.where(a & v, 2, np.where(a, 0, np.where(v, 1, 3)))
+
+
 def modality_confusion(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
     """Segments counted by GT modality (rows: audio only, visual only, audio-visual) against the modality
     predicted for the same class in the same segment (columns: audio only, visual only, audio-visual,
     none). Inputs (N, 10, 25) or (10, 25) grids. The diagonal is right; "audio only" predicted for an
     "audio-visual" event is a seen event heard only, and so on."""
     pa, pv, ga, gv = (np.asarray(x, bool).reshape(-1, len(LLP_CLASSES)) for x in (pred_a, pred_v, gt_a, gt_v))
-
-    def code(a, v):  # 0 audio only, 1 visual only, 2 both, 3 none
-        return np.where(a & v, 2, np.where(a, 0, np.where(v, 1, 3)))
-
-    g, p = code(ga, gv), code(pa, pv)
+    g, p = _modality_code(ga, gv), _modality_code(pa, pv)
     matrix = np.zeros((3, 4), dtype=np.int64)
     active = g < 3
     np.add.at(matrix, (g[active], p[active]), 1)
@@ -252,3 +253,13 @@ def class_confusion_clips(pred_a, pred_v, gt_a, gt_v, gt_class: int, pred_class:
                 hit = missed & p[..., pred_class]
         found = hit.any(axis=1) if found is None else found | hit.any(axis=1)
     return np.flatnonzero(found).tolist()
+
+
+def modality_confusion_clips(pred_a, pred_v, gt_a, gt_v, gt_modality: int, pred_modality: int) -> list[int]:
+    """Clips (indices) behind one cell of ``modality_confusion``: a (segment, class) annotated in
+    MODALITY_ROWS[gt_modality] and predicted in MODALITY_COLUMNS[pred_modality]. Inputs (N, 10, 25) grids."""
+    if not (0 <= gt_modality < len(MODALITY_ROWS) and 0 <= pred_modality < len(MODALITY_COLUMNS)):
+        raise ValueError(f"cell ({gt_modality}, {pred_modality}) is outside the 3 x 4 modality confusion")
+    pa, pv, ga, gv = (np.asarray(x, bool) for x in (pred_a, pred_v, gt_a, gt_v))  # (N, 10, 25)
+    hit = (_modality_code(ga, gv) == gt_modality) & (_modality_code(pa, pv) == pred_modality)
+    return np.flatnonzero(hit.any(axis=(1, 2))).tolist()

@@ -165,10 +165,17 @@ def errors_section(preds, data) -> None:
         csv_download(counts, "error_kinds", "Events by kind (CSV)")
     elif view == ERROR_VIEWS[1]:
         matrix = error_analysis.modality_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
-        widgets.plot(viz.modality_confusion_heatmap(matrix), "modality_confusion", ctx, f"modality_confusion_{ctx.split}")
+        event = widgets.plot(viz.modality_confusion_heatmap(matrix, clickable=True), "modality_confusion", ctx,
+                             f"modality_confusion_{ctx.split}", on_select="rerun", selection_mode="points")  # fmt: skip
         st.caption("(segment, class) pairs annotated in a modality (rows) against the modality the same class is "
                    "predicted in there (columns). Off the diagonal: audio-visual predicted audio only is a seen event "
                    "only heard; none: not predicted at all.")  # fmt: skip
+        cell = viz.clicked_cell(event.selection if event is not None else None)
+        if cell is None:
+            st.caption("Click a cell to list its clips.")
+        else:
+            rows = error_analysis.modality_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, *cell)
+            clips_of_cell(f"GT {matrix.index[cell[0]]}, predicted {matrix.columns[cell[1]]}", rows, data, "modality_clips")
         csv_download(matrix.rename_axis("GT modality"), "modality_confusion", "Modality confusion (CSV)")
     else:
         class_confusion_view(pred_a, pred_v, data)
@@ -189,11 +196,15 @@ def class_confusion_view(pred_a, pred_v, data) -> None:
     else:
         gt_class, pred_class = cell
         rows = error_analysis.class_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, gt_class, pred_class)
-        instead = matrix.columns[pred_class]
-        st.markdown(f"**GT {LLP_CLASSES[gt_class]}, predicted {instead}**: {len(rows)} clips. Select one to open it.")
-        if rows:
-            nav.clip_list([data.filenames[i] for i in rows], "confusion_clips")
+        clips_of_cell(f"GT {LLP_CLASSES[gt_class]}, predicted {matrix.columns[pred_class]}", rows, data, "confusion_clips")
     csv_download(matrix.rename_axis("GT class"), "class_confusion", "Class confusion (CSV)")
+
+
+def clips_of_cell(what: str, rows: list[int], data, key: str) -> None:
+    """The clips behind a clicked confusion cell; selecting one opens it on the Video parser."""
+    st.markdown(f"**{what}**: {len(rows)} clips. Select one to open it.")
+    if rows:
+        nav.clip_list([data.filenames[i] for i in rows], key)
 
 
 def csv_download(table, name: str, label: str) -> None:

@@ -17,6 +17,7 @@ from mmcse.error_analysis import (
     clips_with,
     kind_counts,
     modality_confusion,
+    modality_confusion_clips,
     split_error_table,
 )
 
@@ -146,6 +147,12 @@ def test_the_clips_behind_a_class_confusion_cell_are_those_it_counts(clip):
             assert class_confusion_clips(*grids, r, c) == expected, (r, c)
     with pytest.raises(ValueError, match="outside"):
         class_confusion_clips(*grids, 25, 0)
+    per_clip = [modality_confusion(*(g[i] for g in grids)).to_numpy() for i in range(2)]
+    for r in range(3):
+        for c in range(4):
+            assert modality_confusion_clips(*grids, r, c) == [i for i in range(2) if per_clip[i][r, c] > 0], (r, c)
+    with pytest.raises(ValueError, match="outside"):
+        modality_confusion_clips(*grids, 3, 0)
 
 
 # ----------------------------------------------------------------------------- the figures and tables of mmcse.viz
@@ -181,8 +188,12 @@ def test_kind_bars_and_confusion_heatmaps_draw_the_counts(clip):
     assert bars["visual", "x"]["merged"] == 2 and bars["audio", "x2"]["inserted"] == 1
 
     m = modality_confusion(*clip)
-    heat = viz.modality_confusion_heatmap(m).data[0]
-    np.testing.assert_array_equal(np.asarray(heat.z), m.to_numpy())
+    fig = viz.modality_confusion_heatmap(m, clickable=True)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), m.to_numpy())
+    cell = {"points": [{"customdata": {"0": 2, "1": 0, "2": 1.0}}]}  # as Streamlit passes a click on a marker
+    assert viz.clicked_cell(cell) == (2, 0)
+    assert [list(map(int, d[:2])) for d in fig.data[1].customdata].count([2, 0]) == 1
+    assert fig.data[1].customdata[2 * 4 + 0][2] == m.loc["audio-visual", "audio only"]
 
     c = class_confusion(*clip)
     fig = viz.class_confusion_heatmap(c, clickable=True)

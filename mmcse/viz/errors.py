@@ -73,16 +73,29 @@ def _heatmap(m: np.ndarray, x: list[str], y: list[str], hover: str, colorscale: 
                       hovertemplate=hover)  # fmt: skip
 
 
-def modality_confusion_heatmap(matrix: pd.DataFrame, title: str = "") -> go.Figure:
+def _cell_markers(fig: go.Figure, counts: np.ndarray, x: list[str], y: list[str], size: int) -> None:
+    """One invisible marker per cell (customdata = [row, column, count]): they take the hover and the click
+    from the heatmap, which plotly cannot select (``viz.clicked_cell`` reads the click)."""
+    rows, cols = np.divmod(np.arange(len(y) * len(x)), len(x))
+    fig.data[0].hoverinfo = "skip"
+    fig.add_scatter(x=[x[c] for c in cols], y=[y[r] for r in rows], mode="markers", showlegend=False,
+                    marker=dict(size=size, opacity=0, symbol="square"), customdata=np.stack([rows, cols, counts.ravel()], 1),
+                    hovertemplate="GT %{y}, predicted %{x}: %{customdata[2]} segments<br>click: its clips<extra></extra>")  # fmt: skip
+    fig.update_layout(clickmode="event+select", dragmode=False)
+
+
+def modality_confusion_heatmap(matrix: pd.DataFrame, title: str = "", clickable: bool = False) -> go.Figure:
     """``error_analysis.modality_confusion`` (GT modality x predicted modality, segments) with the counts
-    written in the cells; the diagonal is right."""
+    written in the cells; the diagonal is right. ``clickable``: a click selects a cell (``viz.clicked_cell``)."""
     m = matrix.to_numpy(float)
-    fig = go.Figure(_heatmap(m, list(matrix.columns), list(matrix.index),
-                             "GT %{y}, predicted %{x}: %{z} segments<extra></extra>"))  # fmt: skip
+    x, y = [str(c) for c in matrix.columns], [str(r) for r in matrix.index]
+    fig = go.Figure(_heatmap(m, x, y, "GT %{y}, predicted %{x}: %{z} segments<extra></extra>"))
     fig.data[0].update(text=matrix.to_numpy().astype(str), texttemplate="%{text}", textfont=dict(size=13))
+    if clickable:
+        _cell_markers(fig, m, x, y, 40)
     fig.update_layout(title=title, height=300, margin=dict(l=10, r=10, t=50, b=10),
-                      xaxis=dict(title="predicted modality (same class, same segment)", side="bottom"),
-                      yaxis=dict(title="GT modality", autorange="reversed"))  # fmt: skip
+                      xaxis=dict(title="predicted modality (same class, same segment)", range=[-0.5, len(x) - 0.5]),
+                      yaxis=dict(title="GT modality", range=[len(y) - 0.5, -0.5]))  # fmt: skip
     return fig
 
 
@@ -99,13 +112,9 @@ def class_confusion_heatmap(matrix: pd.DataFrame, title: str = "", diagonal: boo
     x, y = [str(c) for c in matrix.columns], [str(r) for r in matrix.index]
     fig = go.Figure(_heatmap(m, x, y, "GT %{y}, predicted %{x}: %{z} segments<extra></extra>"))
     if clickable:
-        rows, cols = np.divmod(np.arange(k * len(x)), len(x))
-        fig.data[0].hoverinfo = "skip"
-        fig.add_scatter(x=[x[c] for c in cols], y=[y[r] for r in rows], mode="markers", showlegend=False,
-                        marker=dict(size=12, opacity=0, symbol="square"), customdata=np.stack([rows, cols, counts.ravel()], 1),
-                        hovertemplate="GT %{y}, predicted %{x}: %{customdata[2]} segments<br>click: its clips<extra></extra>")  # fmt: skip
+        _cell_markers(fig, counts, x, y, 12)
     labels = dict(tickfont=dict(size=10), tickmode="array", automargin=True)
-    fig.update_layout(title=title, height=680, margin=dict(l=10, r=10, t=50, b=10), clickmode="event+select", dragmode=False,
+    fig.update_layout(title=title, height=680, margin=dict(l=10, r=10, t=50, b=10),
                       xaxis=dict(title="predicted instead (same segment and modality)", tickangle=-60, tickvals=x,
                                  range=[-0.5, len(x) - 0.5], **labels),
                       yaxis=dict(title="GT class", tickvals=y, range=[k - 0.5, -0.5], **labels))  # fmt: skip

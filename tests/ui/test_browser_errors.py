@@ -199,12 +199,18 @@ def test_the_clip_table_filters_by_error_kind_and_class(errors_app, browser, sho
         page.context.close()
 
 
-def test_the_overview_counts_kinds_downloads_them_with_provenance_and_lists_a_cells_clips(errors_app, browser, shots):
+def test_the_overview_counts_kinds_downloads_them_with_provenance_and_lists_the_clips_of_a_cell(errors_app, browser, shots):
     import io
 
     import pandas as pd
 
-    from mmcse.error_analysis import KIND_NAMES, class_confusion_clips, kind_counts, split_error_table
+    from mmcse.error_analysis import (
+        KIND_NAMES,
+        class_confusion_clips,
+        kind_counts,
+        modality_confusion_clips,
+        split_error_table,
+    )
 
     url, fx, clip, data, preds = errors_app
     pred_a, pred_v = binary(preds)
@@ -231,13 +237,7 @@ def test_the_overview_counts_kinds_downloads_them_with_provenance_and_lists_a_ce
     wait_idle(page)
     gt_class, pred_class = LLP_CLASSES.index("Banjo"), LLP_CLASSES.index("Violin_fiddle")
     expected = class_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, gt_class, pred_class)
-    plot = page.locator(".js-plotly-plot").last
-    plot.scroll_into_view_if_needed()
-    box = plot.bounding_box()
-    dx, dy = plot.evaluate("(g, rc) => { const l = g._fullLayout; return [l.xaxis._offset + l.xaxis.l2p(rc[1]),"
-                           " l.yaxis._offset + l.yaxis.l2p(rc[0])]; }", [gt_class, pred_class])  # fmt: skip
-    page.mouse.move(box["x"] + dx, box["y"] + dy)
-    page.mouse.click(box["x"] + dx, box["y"] + dy)
+    click_cell(page, gt_class, pred_class)
     listing = page.get_by_text("Select one to open it.").first
     listing.wait_for(timeout=120_000)
     assert f"GT Banjo, predicted Violin_fiddle: {len(expected)} clips." in listing.inner_text()
@@ -245,4 +245,26 @@ def test_the_overview_counts_kinds_downloads_them_with_provenance_and_lists_a_ce
     listed = grid_rows(page, "clip", min(len(expected), 5))
     assert [r[-1] for r in listed] == [data.filenames[i] for i in expected][: len(listed)]
     page.screenshot(path=str(shots / "errors_overview_class_confusion.png"))
+    # the modality confusion: (GT audio only, predicted none), where the clip's Banjo is
+    page.get_by_text("Modality confusion", exact=True).click()
+    page.get_by_text("Click a cell to list its clips.").wait_for(timeout=120_000)
+    wait_idle(page)
+    expected = modality_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, 0, 3)
+    click_cell(page, 0, 3)
+    listing = page.get_by_text("Select one to open it.").first
+    listing.wait_for(timeout=120_000)
+    assert f"GT audio only, predicted none: {len(expected)} clips." in listing.inner_text()
+    assert data.filenames.index(clip) in expected
+    page.screenshot(path=str(shots / "errors_overview_modality_confusion.png"))
     page.context.close()
+
+
+def click_cell(page, row: int, column: int) -> None:
+    """Click the centre of a cell of the last heatmap on the page (from plotly's own axes)."""
+    plot = page.locator(".js-plotly-plot").last
+    plot.scroll_into_view_if_needed()
+    box = plot.bounding_box()
+    dx, dy = plot.evaluate("(g, rc) => { const l = g._fullLayout; return [l.xaxis._offset + l.xaxis.l2p(rc[1]),"
+                           " l.yaxis._offset + l.yaxis.l2p(rc[0])]; }", [row, column])  # fmt: skip
+    page.mouse.move(box["x"] + dx, box["y"] + dy)
+    page.mouse.click(box["x"] + dx, box["y"] + dy)
