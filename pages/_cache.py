@@ -204,7 +204,7 @@ def clip_table(path: str, modified: float, key: tuple, gating: str, seg_t: float
 @st.cache_data(show_spinner="Classifying the errors...", max_entries=16)
 def error_table(path: str, modified: float, key: tuple, gating: str, seg_t: float, vid_t: float):
     """error_analysis.split_error_table of a checkpoint on a split at these thresholds (every GT and predicted
-    event with its kind; about 1.5 s for 1,200 clips), computed once for the clip table, its filters and the
+    event with its kind; under 1 s for LLP's 1,200 test clips), computed once for the clip table, its filters and the
     Overview; None for a split without dense labels."""
     data = _split_of(path, modified, key)
     if data.gt_audio is None or data.gt_visual is None:
