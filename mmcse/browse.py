@@ -20,12 +20,16 @@ import numpy as np
 import pandas as pd
 
 from mmcse.classes import LLP_CLASSES, NUM_CLASSES
+from mmcse.error_analysis import ERROR_KINDS, KIND_NAMES, clip_error_kinds, clips_with, split_error_table
 from mmcse.metrics import per_video_scores
 
 MODALITY_FILTERS = ("any", "audio", "visual", "audio-visual")
-ERROR_FILTERS = ("any", "false positives", "false negatives", "any error", "no error")
+# event error kinds (error_analysis) by the names the app shows: "missed" ... "wrong modality"
+KIND_FILTERS = {KIND_NAMES[k]: k for k in ERROR_KINDS}
+ERROR_FILTERS = ("any", "false positives", "false negatives", "any error", "no error", *KIND_FILTERS)
 ERROR_COLUMNS = ("FP audio", "FN audio", "FP visual", "FN visual")
-SORTS = ("file order", "clip", "seg Type@AV", "evt Type@AV", *ERROR_COLUMNS, "labels", "predicted")
+KIND_COLUMNS = tuple(KIND_FILTERS)  # per clip: events of each error kind (GT and predicted events)
+SORTS = ("file order", "clip", "seg Type@AV", "evt Type@AV", *ERROR_COLUMNS, *KIND_COLUMNS, "labels", "predicted")
 
 
 def class_names(row: np.ndarray) -> str:
@@ -41,10 +45,12 @@ def clip_table(
     gt_a: np.ndarray | None = None,
     gt_v: np.ndarray | None = None,
     has_video: Sequence[bool] | None = None,
+    events: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per clip (index "clip": the file name, a stable id): weak labels, predicted classes, whether a
-    video can be shown, and with dense GT the per-clip seg / evt Type@AV (percent) and FP / FN segment
-    counts per modality. Rows follow the split's file order."""
+    video can be shown, and with dense GT the per-clip seg / evt Type@AV (percent), FP / FN segment counts
+    per modality and the events of each error kind (KIND_COLUMNS; from ``events``, the split's
+    ``error_analysis.split_error_table``, computed here when not given). Rows follow the split's file order."""
     pred_a, pred_v = np.asarray(pred_a) > 0, np.asarray(pred_v) > 0
     predicted = (pred_a | pred_v).any(axis=1)  # (N, 25)
     table = pd.DataFrame(
@@ -63,6 +69,11 @@ def clip_table(
     errors = error_counts(pred_a, pred_v, gt_a, gt_v)
     for column in ERROR_COLUMNS:
         table[column] = errors[column]
+    if events is None:
+        events = split_error_table(pred_a, pred_v, gt_a, gt_v, list(filenames))
+    kinds = clip_error_kinds(events).reindex(table.index, fill_value=0)  # (N, 7)
+    for name, kind in KIND_FILTERS.items():
+        table[name] = kinds[kind].to_numpy(int)
     return table
 
 
@@ -93,6 +104,7 @@ def filter_clips(
     classes: Sequence[int] = (),
     modality: str = "any",
     error: str = "any",
+    events: pd.DataFrame | None = None,
 ) -> list[str]:
     """Clip ids of ``table`` (its order) that match every filter:
 
@@ -100,7 +112,10 @@ def filter_clips(
     - ``classes``: the clip has one of these classes in its weak labels or predictions;
     - ``modality``: it has an event (of the chosen classes, if any) in that modality: in the dense GT when
       known, else in the prediction;
-    - ``error``: "false positives" / "false negatives" (any modality), "any error", "no error" (needs GT).
+    - ``error``: "false positives" / "false negatives" (segments, any modality), "any error", "no error", or
+      an event error kind (KIND_FILTERS: "missed", "inserted", "boundary", "split", "merged", "substitution",
+      "wrong modality"): the clip has such an event, of the chosen classes if any ("missed" + Dog: a missed
+      Dog); needs GT. ``events``: the split's ``error_analysis.split_error_table`` (computed when not given).
     """
     if modality not in MODALITY_FILTERS:
         raise ValueError(f"modality must be one of {MODALITY_FILTERS}, not {modality!r}")
@@ -120,11 +135,24 @@ def filter_clips(
         a, v = (gt_a, gt_v) if gt_a is not None and gt_v is not None else (pred_a, pred_v)
         events = _modality_grid(modality, a, v).any(axis=1)  # (N, 25)
         keep &= (events & (chosen if chosen.any() else True)).any(axis=1)
+    if error in KIND_FILTERS:
+        return _with_error_kind(table, keep, KIND_FILTERS[error], classes, events, pred_a, pred_v, gt_a, gt_v)
     if error != "any" and "FP audio" in table:
         fp = (table["FP audio"] + table["FP visual"]).to_numpy()
         fn = (table["FN audio"] + table["FN visual"]).to_numpy()
         keep &= {"false positives": fp > 0, "false negatives": fn > 0, "any error": (fp + fn) > 0,
                  "no error": (fp + fn) == 0}[error]  # fmt: skip
+    return [str(c) for c in table.index[keep]]
+
+
+def _with_error_kind(table, keep, kind, classes, events, pred_a, pred_v, gt_a, gt_v) -> list[str]:
+    """The clips kept so far that have an event of ``kind`` (of ``classes``, if any): none without GT."""
+    if gt_a is None or gt_v is None:
+        return []
+    if events is None:
+        events = split_error_table(pred_a, pred_v, gt_a, gt_v, [str(c) for c in table.index])
+    found = clips_with(events, kind, [LLP_CLASSES[c] for c in classes])
+    keep &= table.index.astype(str).isin(found)
     return [str(c) for c in table.index[keep]]
 
 

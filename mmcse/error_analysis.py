@@ -77,25 +77,29 @@ def classify_events(pred_a, pred_v, gt_a, gt_v) -> list[EventError]:
     0/1 grids (segment, class) of predictions and ground truth per modality."""
     pred = {"audio": _grid(pred_a, "pred_a"), "visual": _grid(pred_v, "pred_v")}
     gt = {"audio": _grid(gt_a, "gt_a"), "visual": _grid(gt_v, "gt_v")}
+    runs = {}  # (id of a grid, class) -> its runs, each column cut once; classes never active are skipped
+    for grid in (*pred.values(), *gt.values()):
+        for c in np.flatnonzero(grid.any(axis=0)):
+            runs[id(grid), int(c)] = _runs(grid[:, c])
     out: list[EventError] = []
     for side, mine, theirs in (("gt", gt, pred), ("pred", pred, gt)):
         for m, modality in enumerate(MODALITIES):
             other_modality = MODALITIES[1 - m]
-            for c, label in enumerate(LLP_CLASSES):
-                for run in _runs(mine[modality][:, c]):
-                    out.append(_classify(side, modality, other_modality, c, label, run, mine, theirs))
+            for c in np.flatnonzero(mine[modality].any(axis=0)).tolist():
+                for run in runs[id(mine[modality]), c]:
+                    out.append(_classify(side, modality, other_modality, c, run, mine, theirs, runs))
     return out
 
 
-def _classify(side, modality, other_modality, c, label, run, mine, theirs) -> EventError:
+def _classify(side, modality, other_modality, c, run, mine, theirs, runs) -> EventError:
     onset, offset = float(run[0]), float(run[1])
-    base = {"side": side, "modality": modality, "label": label, "onset": onset, "offset": offset}
-    matches = [r for r in _runs(theirs[modality][:, c]) if r[0] < run[1] and run[0] < r[1]]
+    base = {"side": side, "modality": modality, "label": LLP_CLASSES[c], "onset": onset, "offset": offset}
+    matches = [r for r in runs.get((id(theirs[modality]), c), []) if r[0] < run[1] and run[0] < r[1]]
     if len(matches) > 1:  # one GT event cut into pieces (split), or one prediction over several (merged)
         return EventError(**base, kind="split" if side == "gt" else "merged", pieces=len(matches))
     if len(matches) == 1:
         other = matches[0]
-        siblings = [r for r in _runs(mine[modality][:, c]) if r[0] < other[1] and other[0] < r[1]]
+        siblings = [r for r in runs[id(mine[modality]), c] if r[0] < other[1] and other[0] < r[1]]
         if len(siblings) > 1:  # the matching event also covers others of this side
             return EventError(**base, kind="merged" if side == "gt" else "split", pieces=len(siblings))
         gt_run, pred_run = (run, other) if side == "gt" else (other, run)
@@ -107,10 +111,10 @@ def _classify(side, modality, other_modality, c, label, run, mine, theirs) -> Ev
     # false positive standing in for a missed GT class, or the missed GT class a false positive replaced);
     # among several, the one that is so for longest
     seg = slice(run[0], run[1])
-    wrong = {k: int((theirs[modality][seg, k] & ~mine[modality][seg, k]).sum()) for k in range(len(LLP_CLASSES))}
-    others = [k for k, n in wrong.items() if k != c and n > 0]
-    if others:
-        best = max(others, key=lambda k: wrong[k])
+    wrong = (theirs[modality][seg] & ~mine[modality][seg]).sum(axis=0)  # (25,) segments each class is an error
+    wrong[c] = 0
+    if wrong.any():
+        best = int(np.argmax(wrong))  # the longest; among equals, the first class
         return EventError(**base, kind="substitution", other_class=LLP_CLASSES[best])
     return EventError(**base, kind="missed" if side == "gt" else "inserted")
 
@@ -143,17 +147,18 @@ MODALITY_ROWS = ("audio only", "visual only", "audio-visual")
 MODALITY_COLUMNS = (*MODALITY_ROWS, "none")
 
 
+def _modality_code(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per entry: 0 audio only, 1 visual only, 2 audio-visual, 3 none (the rows / columns of the confusion)."""
+    return np.where(a & v, 2, np.where(a, 0, np.where(v, 1, 3)))
+
+
 def modality_confusion(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
     """Segments counted by GT modality (rows: audio only, visual only, audio-visual) against the modality
     predicted for the same class in the same segment (columns: audio only, visual only, audio-visual,
     none). Inputs (N, 10, 25) or (10, 25) grids. The diagonal is right; "audio only" predicted for an
     "audio-visual" event is a seen event heard only, and so on."""
     pa, pv, ga, gv = (np.asarray(x, bool).reshape(-1, len(LLP_CLASSES)) for x in (pred_a, pred_v, gt_a, gt_v))
-
-    def code(a, v):  # 0 audio only, 1 visual only, 2 both, 3 none
-        return np.where(a & v, 2, np.where(a, 0, np.where(v, 1, 3)))
-
-    g, p = code(ga, gv), code(pa, pv)
+    g, p = _modality_code(ga, gv), _modality_code(pa, pv)
     matrix = np.zeros((3, 4), dtype=np.int64)
     active = g < 3
     np.add.at(matrix, (g[active], p[active]), 1)
@@ -177,3 +182,84 @@ def class_confusion(pred_a, pred_v, gt_a, gt_v) -> pd.DataFrame:
         matrix[:, :k] += others.sum(axis=0)
         matrix[:, k] += (missed & ~others.any(axis=2)).sum(axis=0)
     return pd.DataFrame(matrix, index=list(LLP_CLASSES), columns=[*LLP_CLASSES, "nothing"])
+
+
+# ----------------------------------------------------------------------------- for the app's tables and filters
+
+KIND_NAMES = {  # kind -> the words the app shows (sed_eval / PSDS vocabulary)
+    "correct": "correct",
+    "boundary": "boundary",
+    "split": "split",
+    "merged": "merged",
+    "wrong_modality": "wrong modality",
+    "substitution": "substitution",
+    "missed": "missed",
+    "inserted": "inserted",
+}
+ERROR_KINDS = tuple(k for k in KINDS if k != "correct")
+KIND_LEGEND = (
+    "boundary: matched, onset / offset off (s, + late) · split: one GT event cut into several predictions · "
+    "merged: one prediction over several GT events · wrong modality: the class is in the other modality "
+    "(heard predicted as seen) · substitution: another class instead · missed: nothing there · inserted: "
+    "nothing annotated there"
+)
+GT_KINDS = tuple(k for k in KINDS if k != "inserted")  # the kinds a ground-truth event can have
+PRED_KINDS = tuple(k for k in KINDS if k != "missed")  # the kinds a predicted event can have
+
+
+def kind_counts(table: pd.DataFrame) -> pd.DataFrame:
+    """Events of each kind (rows: KINDS) in a ``split_error_table``, by side and modality (columns "audio GT",
+    "audio predicted", "visual GT", "visual predicted"); a kind a side cannot have is 0 there."""
+    columns = {f"{m} {'GT' if side == 'gt' else 'predicted'}": (side, m) for m in MODALITIES for side in ("gt", "pred")}
+    out = pd.DataFrame(0, index=pd.Index(list(KINDS), name="kind"), columns=list(columns), dtype=np.int64)
+    if len(table):
+        counts = table.groupby(["side", "modality", "kind"]).size()
+        for column, (side, m) in columns.items():
+            for kind in KINDS:
+                out.loc[kind, column] = int(counts.get((side, m, kind), 0))
+    return out
+
+
+def clips_with(table: pd.DataFrame, kind: str, labels=()) -> set[str]:
+    """File names of the clips in a ``split_error_table`` with an event of ``kind`` (one of KINDS), of one of
+    ``labels`` (class names) when any are given: "a missed Dog" is kind "missed", labels ("Dog",)."""
+    if kind not in KINDS:
+        raise ValueError(f"error kind must be one of {KINDS}, not {kind!r}")
+    rows = table["kind"] == kind
+    if len(labels):
+        rows &= table["label"].isin(list(labels))
+    return set(table.loc[rows, "filename"].astype(str))
+
+
+def class_confusion_clips(pred_a, pred_v, gt_a, gt_v, gt_class: int, pred_class: int) -> list[int]:
+    """Clips (indices) behind one cell of ``class_confusion``: a segment of one modality where ``gt_class`` is
+    annotated and ``pred_class`` predicted (the diagonal: both the same class), or, for ``pred_class`` 25
+    ("nothing"), where ``gt_class`` is annotated and no class it was missed for is predicted. Inputs
+    (N, 10, 25) grids."""
+    k = len(LLP_CLASSES)
+    if not (0 <= gt_class < k and 0 <= pred_class <= k):
+        raise ValueError(f"cell ({gt_class}, {pred_class}) is outside the {k} x {k + 1} class confusion")
+    found = None
+    for pred, gt in ((pred_a, gt_a), (pred_v, gt_v)):
+        p, g = np.asarray(pred, bool), np.asarray(gt, bool)  # (N, 10, 25)
+        annotated = g[..., gt_class]
+        if pred_class == gt_class:
+            hit = annotated & p[..., gt_class]
+        else:
+            missed = annotated & ~p[..., gt_class]  # (N, 10)
+            if pred_class == k:
+                hit = missed & ~(p & ~np.eye(k, dtype=bool)[gt_class]).any(axis=2)
+            else:
+                hit = missed & p[..., pred_class]
+        found = hit.any(axis=1) if found is None else found | hit.any(axis=1)
+    return np.flatnonzero(found).tolist()
+
+
+def modality_confusion_clips(pred_a, pred_v, gt_a, gt_v, gt_modality: int, pred_modality: int) -> list[int]:
+    """Clips (indices) behind one cell of ``modality_confusion``: a (segment, class) annotated in
+    MODALITY_ROWS[gt_modality] and predicted in MODALITY_COLUMNS[pred_modality]. Inputs (N, 10, 25) grids."""
+    if not (0 <= gt_modality < len(MODALITY_ROWS) and 0 <= pred_modality < len(MODALITY_COLUMNS)):
+        raise ValueError(f"cell ({gt_modality}, {pred_modality}) is outside the 3 x 4 modality confusion")
+    pa, pv, ga, gv = (np.asarray(x, bool) for x in (pred_a, pred_v, gt_a, gt_v))  # (N, 10, 25)
+    hit = (_modality_code(ga, gv) == gt_modality) & (_modality_code(pa, pv) == pred_modality)
+    return np.flatnonzero(hit.any(axis=(1, 2))).tolist()

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+<<<<<<< HEAD
 from mmcse import analysis, browse, export, prediction_cache
+=======
+from mmcse import analysis, browse, error_analysis, export, inference, prediction_cache
+>>>>>>> app-errors
 from mmcse.checkpoint import meta_arch, meta_gating, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
@@ -217,7 +221,21 @@ def clip_table(path: str, modified: float, key: tuple, gating: str, seg_t: float
     redrawn on every clip switch)."""
     data = _split_of(path, modified, key)
     pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
-    return browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, has_video)
+    events = error_table(path, modified, key, gating, seg_t, vid_t)
+    return browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, has_video,
+                             events=events)  # fmt: skip
+
+
+@st.cache_data(show_spinner="Classifying the errors...", max_entries=16)
+def error_table(path: str, modified: float, key: tuple, gating: str, seg_t: float, vid_t: float):
+    """error_analysis.split_error_table of a checkpoint on a split at these thresholds (every GT and predicted
+    event with its kind; under 1 s for LLP's 1,200 test clips), computed once for the clip table, its filters and the
+    Overview; None for a split without dense labels."""
+    data = _split_of(path, modified, key)
+    if data.gt_audio is None or data.gt_visual is None:
+        return None
+    pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
+    return error_analysis.split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,6 +1,7 @@
 """Overview (home): what is loaded and what to do first, the checkpoint, the 10 numbers on the chosen split
-with the reference rows, and per-class analysis: F by modality, a segment / event table (F, precision,
-recall, support), a threshold sweep and per-class precision-recall curves."""
+with the reference rows, per-class analysis (F by modality, a segment / event table (F, precision, recall,
+support), a threshold sweep and per-class precision-recall curves) and the errors by kind (events of each
+kind, a modality confusion and a class confusion whose cells list their clips)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import json
 
 import streamlit as st
 
-from mmcse import analysis, viz
+from mmcse import analysis, error_analysis, viz
 from mmcse.classes import LLP_CLASSES
 from mmcse.demo.clips import read_demo_manifest
 from pages import _cache as cache
 from pages import _context as context
+from pages import _nav as nav
 from pages import _widgets as widgets
 
 st.title("MM-CSE: audio-visual video parsing")
@@ -138,6 +140,80 @@ def pr_section(data) -> None:
                "to the official protocol, not comparable to published numbers.")  # fmt: skip
 
 
+ERROR_VIEWS = ["Events by kind", "Modality confusion", "Class confusion"]
+
+
+def errors_section(preds, data) -> None:
+    """The split's events by kind of error (error_analysis), the GT x predicted modality and class confusions,
+    each with its CSV; a class-confusion cell lists its clips."""
+    st.subheader("Errors by kind")
+    st.caption(error_analysis.KIND_LEGEND + ". Event kinds as sound event detection counts them (sed_eval / PSDS); "
+               "the Video parser's error filter lists the clips with a kind, of a class if chosen.")  # fmt: skip
+    view = st.radio("Error view", ERROR_VIEWS, horizontal=True, key="error_view", label_visibility="collapsed")
+    pred_a, pred_v = widgets.binary(preds, ctx)
+    if view == ERROR_VIEWS[0]:
+        events = cache.error_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
+                                   ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
+        counts = error_analysis.kind_counts(events)
+        counts.index = [error_analysis.KIND_NAMES[k] for k in counts.index]
+        counts.index.name = "kind"
+        widgets.plot(viz.error_kind_bars(error_analysis.kind_counts(events)), "error_kinds", ctx, f"error_kinds_{ctx.split}")
+        st.dataframe(counts, width="stretch", key="error_kind_counts")
+        st.caption("Each GT and each predicted event has one kind: a GT event cannot be inserted, a prediction "
+                   "cannot be missed. Split: the GT event and each of its pieces; merged: the prediction and each "
+                   "GT event under it.")  # fmt: skip
+        csv_download(counts, "error_kinds", "Events by kind (CSV)")
+    elif view == ERROR_VIEWS[1]:
+        matrix = error_analysis.modality_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
+        event = widgets.plot(viz.modality_confusion_heatmap(matrix, clickable=True), "modality_confusion", ctx,
+                             f"modality_confusion_{ctx.split}", on_select="rerun", selection_mode="points")  # fmt: skip
+        st.caption("(segment, class) pairs annotated in a modality (rows) against the modality the same class is "
+                   "predicted in there (columns). Off the diagonal: audio-visual predicted audio only is a seen event "
+                   "only heard; none: not predicted at all.")  # fmt: skip
+        cell = viz.clicked_cell(event.selection if event is not None else None)
+        if cell is None:
+            st.caption("Click a cell to list its clips.")
+        else:
+            rows = error_analysis.modality_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, *cell)
+            clips_of_cell(f"GT {matrix.index[cell[0]]}, predicted {matrix.columns[cell[1]]}", rows, data, "modality_clips")
+        csv_download(matrix.rename_axis("GT modality"), "modality_confusion", "Modality confusion (CSV)")
+    else:
+        class_confusion_view(pred_a, pred_v, data)
+
+
+def class_confusion_view(pred_a, pred_v, data) -> None:
+    matrix = error_analysis.class_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    diagonal = st.toggle("Colour the diagonal (right predictions) too", key="confusion_diagonal")
+    fig = viz.class_confusion_heatmap(matrix, diagonal=diagonal, clickable=True)
+    event = widgets.plot(fig, "class_confusion", ctx, f"class_confusion_{ctx.split}", on_select="rerun",
+                         selection_mode="points")  # fmt: skip
+    st.caption("Segments: per modality, each annotated class against what was predicted there: itself (the "
+               "diagonal), else every other class predicted in that segment and modality (a substitution), else "
+               "nothing (missed). Blank: no segment (and the diagonal, unless coloured).")  # fmt: skip
+    cell = viz.clicked_cell(event.selection if event is not None else None)
+    if cell is None:
+        st.caption("Click a cell to list its clips.")
+    else:
+        gt_class, pred_class = cell
+        rows = error_analysis.class_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, gt_class, pred_class)
+        clips_of_cell(f"GT {LLP_CLASSES[gt_class]}, predicted {matrix.columns[pred_class]}", rows, data, "confusion_clips")
+    csv_download(matrix.rename_axis("GT class"), "class_confusion", "Class confusion (CSV)")
+
+
+def clips_of_cell(what: str, rows: list[int], data, key: str) -> None:
+    """The clips behind a clicked confusion cell; selecting one opens it on the Video parser."""
+    st.markdown(f"**{what}**: {len(rows)} clips. Select one to open it.")
+    if rows:
+        nav.clip_list([data.filenames[i] for i in rows], key)
+
+
+def csv_download(table, name: str, label: str) -> None:
+    """A CSV of ``table`` opening with the # lines of the checkpoint, dataset, split, gating and thresholds."""
+    st.download_button(label, widgets.csv_header(ctx) + table.to_csv(), f"{name}_{ctx.split}.csv", "text/csv",
+                       key=f"dl_{name}", help="opens with # lines naming the checkpoint (sha256), dataset, split, "
+                       "gating and thresholds")  # fmt: skip
+
+
 model, data, preds = widgets.predictions_or_stop(ctx)
 what_is_loaded(data.name, len(data))
 checkpoint_summary(model)
@@ -148,3 +224,4 @@ if scores is None:
 widgets.warn_if_predicts_nothing(preds, data, ctx)
 ten_numbers(model, data, scores)
 per_class_section(preds, data)
+errors_section(preds, data)

@@ -40,6 +40,11 @@ TABLE_COLUMNS = {
        for c in browse.ERROR_COLUMNS},
     "predicted": st.column_config.TextColumn("predicted", width="medium", help="classes predicted in either modality"),
 }  # fmt: skip
+KIND_LABELS = {"boundary": "bound.", "substitution": "subst.", "wrong modality": "wrong mod."}
+TABLE_COLUMNS.update({  # events of each error kind (error_analysis), GT and predicted events together
+    name: st.column_config.NumberColumn(KIND_LABELS.get(name, name), width="small", help=f"{name} events (GT and predicted)")
+    for name in browse.KIND_COLUMNS
+})  # fmt: skip
 
 
 def clip_filters(has_gt: bool) -> dict:
@@ -50,7 +55,8 @@ def clip_filters(has_gt: bool) -> dict:
     modality = cols[2].selectbox("Modality", browse.MODALITY_FILTERS, key="clip_modality",
                                  help="clips with an event in this modality (of the chosen classes)")  # fmt: skip
     errors = cols[3].selectbox("Errors", browse.ERROR_FILTERS if has_gt else ("any",), key="clip_errors",
-                               help="segment errors against the dense ground truth")  # fmt: skip
+                               help="segment errors (false positives / negatives) or clips with an event of this "
+                               "kind (missed ... wrong modality), of the chosen classes if any: a missed Dog")  # fmt: skip
     sorts = browse.SORTS if has_gt else tuple(s for s in browse.SORTS if "Type@AV" not in s and s not in browse.ERROR_COLUMNS)
     if st.session_state.get("clip_sort") not in sorts:
         st.session_state["clip_sort"] = "file order"
@@ -146,7 +152,10 @@ def dataset_clip() -> None:
     pred_a, pred_v = widgets.binary(preds, ctx)
     widgets.warn_if_predicts_nothing(preds, data, ctx, (pred_a, pred_v))
     current = pick_clip(table, data)
-    ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, **clip_filters(data.gt_audio is not None))
+    events = cache.error_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
+                               ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
+    ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, events=events,
+                              **clip_filters(data.gt_audio is not None))  # fmt: skip
     ids = browse.sort_clips(table, ids, st.session_state["clip_sort"], bool(st.session_state.get("clip_desc")))
     nav.write_view_params()
     clip_browser(table, ids, current)
@@ -204,6 +213,8 @@ def events_and_downloads(name, parse, weak, gt_a, gt_v, video_path) -> None:
     st.subheader("Events")
     rows = metrics.events_to_tsv_rows(parse.events, header=False)
     st.dataframe(pd.DataFrame(rows, columns=list(metrics.TSV_HEADER)), width="stretch", hide_index=True, key="events_table")
+    if gt_a is not None and gt_v is not None:
+        event_errors(parse, gt_a, gt_v)
     identity = cache.checkpoint_identity(str(ctx.checkpoint), cache.mtime(ctx.checkpoint))
     identity["file"] = ctx.checkpoint_name
     record = browse.clip_record(parse, identity, context.code_revision(), weak, gt_a, gt_v)
@@ -214,6 +225,24 @@ def events_and_downloads(name, parse, weak, gt_a, gt_v, video_path) -> None:
     cols[1].download_button("Events JSON", json.dumps(record, indent=1), f"{stem}_events.json", "application/json", key="dl_json")
     if video_path is not None:
         annotated_download(cols[2], video_path, parse.events, parse.duration or 10.0, stem)
+
+
+def event_errors(parse, gt_a, gt_v) -> None:
+    """Every GT and predicted event of the clip with what went wrong (error_analysis, sound-event-detection
+    words), its kind in its colour."""
+    from mmcse.error_analysis import KIND_LEGEND, classify_events
+
+    st.markdown("**What went wrong, event by event**")
+    table = viz.event_error_table(classify_events(parse.pred_a, parse.pred_v, gt_a, gt_v))
+    if table.empty:
+        st.caption("No event annotated or predicted in this clip.")
+        return
+    shown = table.astype({"onset": int, "offset": int})
+    for column, pattern in (("onset error", "{:+.0f}"), ("offset error", "{:+.0f}"), ("pieces", "{:.0f}")):
+        shown[column] = [pattern.format(v) if pd.notna(v) else "" for v in table[column]]  # blank, not "None"
+    styled = shown.style.map(lambda kind: f"color: {viz.kind_color(kind)}; font-weight: 600", subset=["kind"])
+    st.dataframe(styled, width="stretch", hide_index=True, key="event_errors", height=min(35 * (len(table) + 1) + 3, 640))
+    st.caption(f"Times in seconds; errors are prediction - GT (+ late). {KIND_LEGEND}.")
 
 
 def annotated_download(col, video_path: Path, events, duration: float, stem: str) -> None:

@@ -215,3 +215,36 @@ def test_an_uploads_looped_filler_is_never_shown():
     pred_a, pred_v, shown = browse.shown_seconds(parse)
     assert pred_a.shape == pred_v.shape == (7, 25) and shown.shape == (7, 2, 25)
     assert max(ev.offset for ev in parse.events) == 7.0
+
+
+def test_error_kind_columns_and_filters_combine_with_classes():
+    names, weak, pred_a, pred_v, gt_a, gt_v = three_clips()
+    table = browse.clip_table(names, weak, pred_a, pred_v, gt_a, gt_v)
+    # b: Car heard, predicted seen (the GT event and the prediction); c: Speech heard, not predicted
+    assert table.loc["b_0_10", list(browse.KIND_COLUMNS)].to_dict() == {
+        "boundary": 0, "split": 0, "merged": 0, "wrong modality": 2, "substitution": 0, "missed": 0, "inserted": 0}  # fmt: skip
+    assert table.loc["c_0_10", "missed"] == 1 and table.loc["a_0_10", list(browse.KIND_COLUMNS)].sum() == 0
+
+    def ids(**kw):
+        return browse.filter_clips(table, weak, pred_a, pred_v, gt_a, gt_v, **kw)
+
+    assert ids(error="missed") == ["c_0_10"]
+    assert ids(error="wrong modality") == ["b_0_10"]
+    assert ids(error="missed", classes=[SPEECH]) == ["c_0_10"]  # a missed Speech
+    assert ids(error="missed", classes=[DOG, CAR]) == []  # Dog and Car are not missed anywhere
+    assert ids(error="inserted") == []
+    assert ids(error="missed", query="b_0") == []  # with the other filters
+    assert browse.filter_clips(table, weak, pred_a, pred_v, error="missed") == []  # no GT: nothing to say
+    assert browse.sort_clips(table, names, "missed", descending=True)[0] == "c_0_10"
+
+
+def test_a_given_error_table_is_used_as_is():
+    from mmcse.error_analysis import split_error_table
+
+    names, weak, pred_a, pred_v, gt_a, gt_v = three_clips()
+    events = split_error_table(pred_a, pred_v, gt_a, gt_v, names)
+    table = browse.clip_table(names, weak, pred_a, pred_v, gt_a, gt_v, events=events)
+    assert table.equals(browse.clip_table(names, weak, pred_a, pred_v, gt_a, gt_v))
+    only_b = events[events["filename"] == "b_0_10"]
+    assert browse.filter_clips(table, weak, pred_a, pred_v, gt_a, gt_v, error="missed", events=only_b) == []
+    assert browse.filter_clips(table, weak, pred_a, pred_v, gt_a, gt_v, error="wrong modality", events=only_b) == ["b_0_10"]

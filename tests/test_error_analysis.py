@@ -4,14 +4,20 @@ confusion counts checked against counts made by hand."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mmcse.classes import LLP_CLASSES
 from mmcse.error_analysis import (
+    KINDS,
     class_confusion,
+    class_confusion_clips,
     classify_events,
     clip_error_kinds,
+    clips_with,
+    kind_counts,
     modality_confusion,
+    modality_confusion_clips,
     split_error_table,
 )
 
@@ -102,3 +108,100 @@ def test_class_confusion_counts_hits_substitutes_and_nothing(clip):
     assert m.loc["Cello", "Dog"] == 2 and m.loc["Cello", "nothing"] == 0  # audio 6-7: Dog predicted there
     silent = class_confusion(np.zeros((10, 25)), np.zeros((10, 25)), _grid(("Speech", 0, 2)), np.zeros((10, 25)))
     assert silent.loc["Speech", "nothing"] == 2 and int(silent.values.sum()) == 2
+
+
+def test_kind_counts_by_side_and_modality(clip):
+    grids = [np.stack([g, np.zeros_like(g)]) for g in clip]
+    counts = kind_counts(split_error_table(*grids, ["one", "two"]))
+    assert list(counts.index) == list(KINDS)
+    assert list(counts.columns) == ["audio GT", "audio predicted", "visual GT", "visual predicted"]
+    assert counts.loc["boundary"].tolist() == [1, 1, 0, 0]  # Speech, in audio
+    assert counts.loc["split"].tolist() == [1, 2, 0, 0]  # one Dog cut in two predictions
+    assert counts.loc["merged"].tolist() == [0, 0, 2, 1]  # two Car events under one prediction
+    assert counts.loc["wrong_modality"].tolist() == [1, 0, 0, 1]  # Cello heard, predicted seen
+    assert counts.loc["missed"].tolist() == [0, 0, 1, 0] and counts.loc["inserted"].tolist() == [0, 1, 0, 0]
+    assert int(counts.values.sum()) == 16  # every event once
+    assert int(kind_counts(split_error_table(*grids, ["one", "two"]).iloc[:0]).values.sum()) == 0
+
+
+def test_clips_with_a_kind_of_error_of_some_classes(clip):
+    grids = [np.stack([g, g]) for g in clip]
+    grids[1][1] = grids[3][1]  # clip "two": visual predicted as annotated: Blender found, Cello not seen at all
+    table = split_error_table(*grids, ["one", "two"])
+    assert clips_with(table, "missed") == {"one", "two"}
+    assert clips_with(table, "missed", ["Blender"]) == {"one"} and clips_with(table, "missed", ["Cello"]) == {"two"}
+    assert clips_with(table, "missed", ["Dog", "Speech"]) == set()
+    assert clips_with(table, "split", ["Dog"]) == {"one", "two"}
+    with pytest.raises(ValueError, match="error kind must be one of"):
+        clips_with(table, "wrong modality")  # the display name is not a kind
+
+
+def test_the_clips_behind_a_class_confusion_cell_are_those_it_counts(clip):
+    rng = np.random.default_rng(0)
+    noisy = [np.where(rng.random(g.shape) < 0.1, 1 - g, g) for g in clip]
+    grids = [np.stack([a, b]) for a, b in zip(clip, noisy)]  # two clips: the hand-made one and a noisy copy
+    per_clip = [class_confusion(*(g[i] for g in grids)).to_numpy() for i in range(2)]
+    for r in range(25):
+        for c in range(26):
+            expected = [i for i in range(2) if per_clip[i][r, c] > 0]
+            assert class_confusion_clips(*grids, r, c) == expected, (r, c)
+    with pytest.raises(ValueError, match="outside"):
+        class_confusion_clips(*grids, 25, 0)
+    per_clip = [modality_confusion(*(g[i] for g in grids)).to_numpy() for i in range(2)]
+    for r in range(3):
+        for c in range(4):
+            assert modality_confusion_clips(*grids, r, c) == [i for i in range(2) if per_clip[i][r, c] > 0], (r, c)
+    with pytest.raises(ValueError, match="outside"):
+        modality_confusion_clips(*grids, 3, 0)
+
+
+# ----------------------------------------------------------------------------- the figures and tables of mmcse.viz
+
+
+def test_the_event_table_shows_each_event_with_its_kind_in_words(clip):
+    from mmcse import viz
+
+    errors = classify_events(*clip)
+    table = viz.event_error_table(errors)
+    assert len(table) == len(errors) == 16
+    assert table["side"].tolist() == ["GT"] * 8 + ["predicted"] * 8  # GT first, each side by onset
+    assert table.loc[table["side"] == "GT", "onset"].is_monotonic_increasing
+    row = table[(table["side"] == "GT") & (table["class"] == "Speech")].iloc[0]
+    assert (row["kind"], row["onset error"], row["offset error"]) == ("boundary", 1.0, 1.0)
+    row = table[(table["side"] == "GT") & (table["class"] == "Cello")].iloc[0]
+    assert (row["kind"], row["modality"]) == ("wrong modality", "audio") and pd.isna(row["onset error"])
+    row = table[(table["side"] == "GT") & (table["class"] == "Banjo")].iloc[0]
+    assert (row["kind"], row["other class"]) == ("substitution", "Violin_fiddle")
+    assert table[(table["side"] == "GT") & (table["class"] == "Dog")]["pieces"].tolist() == [2]
+    assert viz.kind_color("wrong modality") == viz.kind_color("wrong_modality") == viz.KIND_COLORS["wrong_modality"]
+
+
+def test_kind_bars_and_confusion_heatmaps_draw_the_counts(clip):
+    from mmcse import viz
+
+    grids = [np.stack([g]) for g in clip]
+    counts = kind_counts(split_error_table(*grids, ["one"]))
+    fig = viz.error_kind_bars(counts)
+    bars = {(t.name, t.xaxis): dict(zip(t.x, t.y)) for t in fig.data}
+    assert bars["audio", "x"]["split"] == 1 and bars["audio", "x2"]["split"] == 2  # GT panel, predicted panel
+    assert "inserted" not in bars["visual", "x"] and "missed" not in bars["visual", "x2"]
+    assert bars["visual", "x"]["merged"] == 2 and bars["audio", "x2"]["inserted"] == 1
+
+    m = modality_confusion(*clip)
+    fig = viz.modality_confusion_heatmap(m, clickable=True)
+    np.testing.assert_array_equal(np.asarray(fig.data[0].z), m.to_numpy())
+    cell = {"points": [{"customdata": {"0": 2, "1": 0, "2": 1.0}}]}  # as Streamlit passes a click on a marker
+    assert viz.clicked_cell(cell) == (2, 0)
+    assert [list(map(int, d[:2])) for d in fig.data[1].customdata].count([2, 0]) == 1
+    assert fig.data[1].customdata[2 * 4 + 0][2] == m.loc["audio-visual", "audio only"]
+
+    c = class_confusion(*clip)
+    fig = viz.class_confusion_heatmap(c, clickable=True)
+    z = np.asarray(fig.data[0].z, float)
+    assert z.shape == (25, 26) and np.isnan(z[np.arange(25), np.arange(25)]).all()  # the diagonal left out
+    assert z[LLP_CLASSES.index("Banjo"), LLP_CLASSES.index("Violin_fiddle")] == 3
+    cell = {"points": [{"customdata": list(fig.data[1].customdata[LLP_CLASSES.index("Banjo") * 26 + 25])}]}
+    assert viz.clicked_cell(cell) == (LLP_CLASSES.index("Banjo"), 25)  # a click gives back its cell ("nothing")
+    assert np.isnan(z[c.to_numpy() == 0]).all()  # cells with no segment are blank
+    with_diagonal = np.asarray(viz.class_confusion_heatmap(c, diagonal=True).data[0].z, float)
+    assert with_diagonal[LLP_CLASSES.index("Cat"), LLP_CLASSES.index("Cat")] == 2

@@ -9,8 +9,12 @@ per kind of figure; the pages call them as ``viz.<name>``, so the names are gath
     clip.py          one clip: timeline lanes (for assets/timeline.js), static timeline, heatmaps
     features.py      the t-SNE scatter and its lasso selection
     cooccurrence.py  25 x 25 class maps, lift over uniform, top pairs, CSV / PNG / SVG
+<<<<<<< HEAD
 
 Needs the viz extra (plotly, matplotlib): ``pip install -e .[viz]`` (the app's extra includes it).
+=======
+    errors.py        error analysis: a clip's events with their kinds, kind counts, modality / class confusion
+>>>>>>> app-errors
 """
 
 from mmcse.viz import _requires  # noqa: F401  (first: one clear line when plotly / matplotlib are missing)
@@ -33,6 +37,14 @@ from mmcse.viz.cooccurrence import (
     top_pairs,
 )
 from mmcse.viz.curves import metric_columns, pr_curves_figure, threshold_sweep_figure, training_curves_figure
+from mmcse.viz.errors import (
+    KIND_COLORS,
+    class_confusion_heatmap,
+    error_kind_bars,
+    event_error_table,
+    kind_color,
+    modality_confusion_heatmap,
+)
 from mmcse.viz.features import selected_rows, tsne_figure
 from mmcse.viz.scores import (
     format_p,
@@ -58,7 +70,8 @@ from mmcse.viz.theme import (
 
 __all__ = [
     "CLASS_COLORS", "MAP_NAMES", "MAP_TITLES", "METRIC_KEYS", "METRIC_LABELS", "MODALITY_COLORS", "MODALITY_NAMES",
-    "MODALITY_SYMBOLS", "clicked_cell", "cooccurrence_heatmap", "figure_config", "format_p", "lane_classes", "lift_over_uniform",
+    "MODALITY_SYMBOLS", "KIND_COLORS", "class_confusion_heatmap", "error_kind_bars", "event_error_table", "kind_color",
+    "modality_confusion_heatmap", "clicked_cell", "cooccurrence_heatmap", "figure_config", "format_p", "lane_classes", "lift_over_uniform",
     "matrix_csv", "matrix_image", "matrix_png", "metric_columns", "metrics_bar", "metrics_table", "normalize_rows",
     "paired_table", "per_class_delta", "per_class_delta_bar", "per_class_f_bar", "pr_curves_figure",
     "probability_heatmap", "probability_heatmaps", "runs_of", "selected_rows", "threshold_sweep_figure",

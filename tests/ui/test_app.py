@@ -617,3 +617,86 @@ def test_pages_reading_cached_results_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# ----------------------------------------------------------------------------- error analysis
+
+
+def grid_values(z) -> np.ndarray:
+    """A plotly 2-D JSON array: a list of rows (None for a blank cell) or one typed array with a shape."""
+    if isinstance(z, dict) and "bdata" in z:
+        shape = z["shape"] if isinstance(z["shape"], list) else [int(n) for n in str(z["shape"]).split(",")]
+        return values(z).reshape(shape)
+    return np.array([values(r) if isinstance(r, dict) else [np.nan if v is None else v for v in r] for r in z], float)
+
+
+def fixture_errors(fx, pred_a, pred_v):
+    from mmcse.error_analysis import split_error_table
+
+    data, _, _ = fixture_predictions(fx)
+    return data, split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
+
+
+def test_video_parser_shows_each_events_error_kind_and_filters_clips_by_kind_and_class(run_app, fx):
+    from mmcse import viz
+    from mmcse.classes import class_index
+    from mmcse.error_analysis import KIND_NAMES, classify_events, clip_error_kinds
+
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    data, events = fixture_errors(fx, pred_a, pred_v)
+    at = run_app("video_parser", ckpt_pick=MMCSE)
+    clip = open_clip(at)
+    row = data.filenames.index(clip)
+    shown = frame(at, "side", "kind", "onset error")
+    expected = viz.event_error_table(classify_events(pred_a[row], pred_v[row], data.gt_audio[row], data.gt_visual[row]))
+    columns = ["side", "class", "modality", "onset", "offset", "kind"]
+    assert shown[columns].astype(str).values.tolist() == expected.astype({"onset": int, "offset": int})[columns].astype(str).values.tolist()
+    errors = [f"{v:+.0f}" if v == v and v is not None else "" for v in expected["onset error"].astype(float)]
+    assert shown["onset error"].tolist() == errors  # signed seconds; blank where there is no one-to-one match
+    assert len(shown) > 0 and set(shown["kind"]) <= set(KIND_NAMES.values())
+    table = frame(at, "labels", "missed")
+    counts = clip_error_kinds(events).reindex(data.filenames, fill_value=0)
+    assert table["missed"].tolist() == counts["missed"].tolist()
+    assert table["wrong modality"].tolist() == counts["wrong_modality"].tolist()
+    # the error filter takes a kind and combines it with the class filter: clips with a missed <class>
+    kind, label = next((k, lab) for k in ("missed", "inserted", "substitution") for lab in events.loc[events["kind"] == k, "label"])
+    at.selectbox(key="clip_errors").set_value(KIND_NAMES[kind]).run()
+    with_kind = sorted(set(events.loc[events["kind"] == kind, "filename"]))
+    assert sorted(frame(at, "labels", "missed").index) == with_kind
+    at.multiselect(key="clip_classes").set_value([label]).run()
+    both = set(events.loc[(events["kind"] == kind) & (events["label"] == label), "filename"])
+    assert set(frame(at, "labels", "missed").index) == both and both
+    table = browse.clip_table(data.filenames, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual)
+    assert list(frame(at, "labels", "missed").index) == browse.filter_clips(
+        table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, classes=[class_index(label)],
+        error=KIND_NAMES[kind])  # fmt: skip
+    assert at.query_params["errors"] in (KIND_NAMES[kind], [KIND_NAMES[kind]])  # the view stays a URL
+
+
+def test_overview_error_counts_and_confusions_are_the_librarys(run_app, fx):
+    from mmcse.error_analysis import KIND_NAMES, class_confusion, kind_counts, modality_confusion
+
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    data, events = fixture_errors(fx, pred_a, pred_v)
+    at = run_app(ckpt_pick=MMCSE)
+    shown = frame(at, "audio GT", "visual predicted")
+    expected = kind_counts(events)
+    assert list(shown.index) == [KIND_NAMES[k] for k in expected.index]
+    np.testing.assert_array_equal(shown.to_numpy(), expected.to_numpy())
+    bars = chart(at, "error_kinds_test")
+    audio_gt = next(t for t in bars["data"] if t["name"] == "audio" and t.get("xaxis", "x") == "x")
+    assert values(audio_gt["y"]).tolist() == [expected.loc[k, "audio GT"] for k in expected.index if k != "inserted"]
+    assert "Events by kind (CSV)" in [b.proto.label for b in at.get("download_button")]  # its lines: the browser test
+    at.radio(key="error_view").set_value("Modality confusion").run()
+    heat = chart(at, "modality_confusion_test")["data"][0]
+    np.testing.assert_array_equal(grid_values(heat["z"]),
+                                  modality_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual).to_numpy())  # fmt: skip
+    at.radio(key="error_view").set_value("Class confusion").run()
+    assert not at.exception
+    heat = chart(at, "class_confusion_test")["data"][0]
+    z = grid_values(heat["z"])
+    matrix = class_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual).to_numpy(float)
+    off = ~np.eye(25, 26, dtype=bool)
+    np.testing.assert_array_equal(np.nan_to_num(z[off]), matrix[off])  # the substitutions; zeros are blank
+    assert np.isnan(z[~off]).all()  # and so is the diagonal
+    assert any("Click a cell" in c.value for c in at.caption)
