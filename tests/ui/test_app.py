@@ -600,3 +600,39 @@ def test_a_video_folder_that_does_not_exist_is_said_and_a_stale_pause_is_not_sho
 
     assert widgets.paused_time(Result(), "a_0_10") == 3.0
     assert widgets.paused_time(Result(), "b_0_10") is None  # after j: the pause was in another clip
+
+
+def test_tags_and_notes_are_saved_shown_filtered_and_outlive_the_session(run_app, fx):
+    from mmcse.curation import TagStore
+
+    tag_file = fx.data / "mmcse_tags.json"
+    try:
+        at = run_app("video_parser", ckpt_pick=MMCSE)
+        clip = open_clip(at)
+        at.multiselect(key=f"curate_tags::{clip}").set_value(["bad GT", "hard"]).run()
+        at.text_area(key=f"curate_note::{clip}").set_value("the dog is off screen").run()
+        assert not at.exception
+        saved = TagStore.load(tag_file)
+        assert saved.tags(clip) == ["bad GT", "hard"] and saved.note(clip) == "the dog is off screen"
+        shown = frame(at, "labels", "tags")
+        assert shown.loc[clip, "tags"] == "bad GT, hard" and (shown.drop(index=clip)["tags"] == "").all()
+        # a new session (a restarted server reads the same file): the editor, the column and the filter
+        again = run_app("video_parser", ckpt_pick=MMCSE)
+        assert open_clip(again) == clip and again.multiselect(key=f"curate_tags::{clip}").value == ["bad GT", "hard"]
+        assert again.text_area(key=f"curate_note::{clip}").value == "the dog is off screen"
+        assert again.multiselect(key="clip_tag_filter").options == ["bad GT", "hard"]
+        again.multiselect(key="clip_tag_filter").set_value(["hard"]).run()
+        assert list(frame(again, "labels", "tags").index) == [clip]
+        downloads = {d.proto.label: d.proto for d in again.get("download_button")}
+        for label, suffix in (("Clip list CSV", ".csv"), ("Clip list JSON", ".json"), ("Split CSV (LLP)", ".tsv")):
+            assert not downloads[label].disabled and downloads[label].url.endswith(suffix)
+        again.text_input(key="clip_search").set_value("no such clip").run()  # combined with the other filters
+        assert len(frame(again, "labels", "tags")) == 0
+        # a hand-edited broken file: one line, the app still runs, the file is left as it is
+        tag_file.write_text("{broken")
+        broken = run_app("video_parser", ckpt_pick=MMCSE)
+        assert any("mmcse_tags.json:1: not valid JSON" in e.value for e in broken.error)
+        assert tag_file.read_text() == "{broken"
+    finally:
+        for leftover in fx.data.glob("mmcse_tags.json*"):
+            leftover.unlink()
