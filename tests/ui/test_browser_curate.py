@@ -69,6 +69,13 @@ def chips(page, label: str) -> list[str]:
     return [tags.nth(i).get_attribute("aria-label") for i in range(tags.count())]
 
 
+def wait_saved(page, tag_file: Path, text: str, timeout_s: float = 120) -> None:
+    """Wait until the tag file holds ``text``: a save is a script run away from the browser's change."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline and text not in (tag_file.read_text() if tag_file.exists() else ""):
+        page.wait_for_timeout(200)
+
+
 def test_tags_outlive_a_server_restart_and_the_filter_finds_the_clip(browser, shots, tmp_path):
     fx = build_app_fixture(tmp_path / "fx", n_train=8, n_val=4, n_test=16)
     tag_file = fx.data / "mmcse_tags.json"
@@ -84,14 +91,12 @@ def test_tags_outlive_a_server_restart_and_the_filter_finds_the_clip(browser, sh
         editor.press("Enter")
         page.keyboard.press("Escape")
         wait_idle(page)
-        page.wait_for_function(f"() => document.body.innerText.includes('bad GT')", timeout=120_000)
+        wait_saved(page, tag_file, "bad GT")
         note = page.get_by_role("textbox", name="Note", exact=True)
         note.fill("the dog barks off screen")
         note.press("Control+Enter")
         wait_idle(page)
-        deadline = time.time() + 120  # the note's save is a rerun away: wait for the file to say it
-        while time.time() < deadline and "off screen" not in (tag_file.read_text() if tag_file.exists() else ""):
-            page.wait_for_timeout(200)
+        wait_saved(page, tag_file, "off screen")
         saved = json.loads(tag_file.read_text())["clips"]
         assert saved[clip]["tags"] == ["bad GT"] and saved[clip]["note"] == "the dog barks off screen"
         page.screenshot(path=str(shots / "curate_tagged_light.png"), full_page=True)
