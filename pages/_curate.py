@@ -35,9 +35,11 @@ def open_store(ctx: context.Context) -> TagStore | None:
 
 
 def with_tags_column(table: pd.DataFrame, store: TagStore | None) -> pd.DataFrame:
-    """``table`` (indexed by clip id) with a "tags" column: each clip's tags, comma-joined."""
+    """``table`` (indexed by clip id) with a "tags" column after the labels: each clip's tags, comma-joined."""
     tags = [", ".join(store.tags(c)) if store is not None else "" for c in table.index]
-    return table.assign(tags=tags)
+    table = table.copy()
+    table.insert(list(table.columns).index("labels") + 1 if "labels" in table else 0, "tags", tags)
+    return table
 
 
 def tag_filter(ids: list[str], store: TagStore | None) -> list[str]:
