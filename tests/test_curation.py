@@ -160,14 +160,61 @@ def test_exports_carry_tags_notes_and_provenance(tmp_path):
         export_clips(store, [], "xlsx")
 
 
+@pytest.fixture
+def tagged_data(tmp_path):
+    """A tiny LLP-layout dataset (8 train, 4 val, 4 test clips) with two train clips and one test clip tagged."""
+    from helpers.app_fixture import TINY_FEATURES
+
+    from mmcse.data.synthetic import write_synthetic_dataset
+
+    root = tmp_path / "data"
+    write_synthetic_dataset(root, TINY_FEATURES, 8, 4, 4, seed=0, pseudo_labels=False)
+    train, test = (read_weak_labels(root / f)[0] for f in ("AVVP_train.csv", "AVVP_test_pd.csv"))
+    store = TagStore.open(root)
+    store.set_tags(train[0], ["bad GT", "hard"])
+    store.set_tags(train[3], ["hard"])
+    store.set_tags(test[1], ["bad GT"])
+    return root, train, test
+
+
+def test_the_tags_command_lists_tags_and_writes_a_split_chosen_by_tag(tagged_data, tmp_path, capsys):
+    from mmcse.cli import main
+
+    root, train, test = tagged_data
+    assert main(["tags", "--data-root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "bad GT: 2 clips (train 1, val 0, test 1)" in out and "hard: 2 clips (train 2, val 0, test 0)" in out
+    hard = tmp_path / "hard.csv"
+    assert main(["tags", "--data-root", str(root), "--tag", "hard", "--exclude-tag", "bad GT", "--out", str(hard)]) == 0
+    assert read_weak_labels(hard)[0] == [train[3]] and "1 of 8 train clips" in capsys.readouterr().out
+    listing = tmp_path / "test.json"
+    assert main(["tags", "--data-root", str(root), "--split", "test", "--tag", "bad GT", "--format", "json",
+                 "--out", str(listing)]) == 0  # fmt: skip
+    record = json.loads(listing.read_text())
+    assert [c["clip"] for c in record["clips"]] == [test[1]] and record["provenance"]["split"] == "test"
+    capsys.readouterr()
+    for argv, message in (
+        (["--tag", "hrad", "--out", str(tmp_path / "x.csv")], "no clip is tagged 'hrad'"),
+        (["--tag", "hard", "--out", str(hard)], "already exists; pass --overwrite"),
+        (["--tag", "hard"], "give --out FILE too"),
+        (["--split", "val", "--tag", "hard", "--out", str(tmp_path / "v.csv")], "no clip of the val split is left"),
+        (["--out", str(root / "mmcse_tags.json"), "--overwrite"], "is the tag file"),
+    ):
+        assert main(["tags", "--data-root", str(root), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "x.csv").exists() and TagStore.open(root).tags(train[0]) == ["bad GT", "hard"]
+
+
 TINY_RUN = ["--features", "tiny-spec", "--preset", "small", "--epochs", "1", "--batch-size", "4", "--d-model", "16",
             "--d-class", "8", "--layers", "1", "--heads", "2", "--device", "cpu", "--no-progress", "--threads", "1"]  # fmt: skip
 
 
 @pytest.mark.slow
 def test_an_exported_clip_list_is_a_split_that_train_and_evaluate_take(tmp_path, capsys):
-    """Tag clips, export the tagged ones as an LLP split CSV; train on those clips only (--train-csv) and
-    evaluate on them (--split-csv); a list naming a clip the dataset lacks is one line, exit 2."""
+    """Tag clips; `tags --exclude-tag` writes the train split without them, which train takes (--train-csv);
+    the tagged test clips exported as an LLP split CSV are what evaluate scores (--split-csv); a list naming a
+    clip the dataset lacks is one line, exit 2."""
     from helpers.app_fixture import TINY_FEATURES, build_app_fixture
 
     from mmcse.cli import main
@@ -186,12 +233,14 @@ def test_an_exported_clip_list_is_a_split_that_train_and_evaluate_take(tmp_path,
     train_clips = [c for c in store.clips_with("hard") if c in names["train"]]
     test_clips = [c for c in store.clips_with("hard") if c in names["test"]]
     assert len(train_clips) == 5 and len(test_clips) == 3
-    (tmp_path / "hard_train.csv").write_text(export_clips(store, train_clips, "llp", labels))
+    clean = tmp_path / "clean_train.csv"  # the train split without the clips tagged "hard"
+    assert main(["tags", "--data-root", str(fx.data), "--split", "train", "--exclude-tag", "hard", "--out", str(clean)]) == 0
+    assert read_weak_labels(clean)[0] == [c for c in names["train"] if c not in train_clips]
     (tmp_path / "hard_test.csv").write_text(export_clips(store, test_clips, "llp", labels))
 
     run = tmp_path / "run"
-    assert main(["train", "--data-root", str(fx.data), "--train-csv", str(tmp_path / "hard_train.csv"),
-                 "--out", str(run), *map(str, run_flags)]) == 0  # fmt: skip
+    assert main(["train", "--data-root", str(fx.data), "--train-csv", str(clean), "--out", str(run),
+                 *map(str, run_flags)]) == 0  # fmt: skip
     assert "5 train clips" in capsys.readouterr().out
     report = tmp_path / "eval.json"
     assert main(["evaluate", "--checkpoint", str(run / "best.safetensors"), "--data-root", str(fx.data), "--split",
