@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from mmcse.classes import LLP_CLASSES
-from mmcse.curation import CurationFileError, TagStore, export_clips
+from mmcse.curation import CurationFileError, TagStore, export_clips, store_path
 from pages import _cache as cache
 from pages import _context as context
 
@@ -27,11 +27,22 @@ def open_store(ctx: context.Context) -> TagStore | None:
     checkpoint = ctx.checkpoint
     uploaded = checkpoint is not None and context.UPLOAD_DIR in checkpoint.parents
     run_dir = checkpoint.parent if checkpoint is not None and not uploaded else None
+    path = store_path(ctx.data_root, run_dir)
     try:
-        return TagStore.open(ctx.data_root, run_dir)
+        stat = path.stat()
+    except OSError:
+        return TagStore(path)
+    try:  # read again only when the file changed (another session's edit, a hand edit)
+        return _load(str(path), stat.st_mtime_ns, stat.st_size)
     except CurationFileError as exc:
         st.error(f"Tags are off: {exc}", icon="⚠️")
         return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _load(path: str, modified_ns: int, size: int) -> TagStore:
+    """A tag file as read at this version (shared by the sessions, which only read it: edits load afresh)."""
+    return TagStore.load(path)
 
 
 def with_tags_column(table: pd.DataFrame, store: TagStore | None) -> pd.DataFrame:
@@ -105,27 +116,33 @@ def provenance(ctx: context.Context, store: TagStore | None, shown: int, total: 
 
 def downloads(ctx: context.Context, ids: list[str], data, store: TagStore | None) -> None:
     """The shown clips (filters and sort applied) as CSV / JSON (tags, notes, provenance) and as an LLP
-    split CSV."""
-    rows = {name: i for i, name in enumerate(data.filenames)}
-    labels = {c: [LLP_CLASSES[k] for k in np.flatnonzero(np.asarray(data.label[rows[c]]))] for c in ids}
-    info = provenance(ctx, store, len(ids), len(data.filenames))
+    split CSV; each made when its button is clicked (a 10,000-clip list costs nothing until then)."""
+    row_of = {name: i for i, name in enumerate(data.filenames)}
+    rows = np.asarray([row_of[c] for c in ids], dtype=int)
+    unlabelled = [ids[i] for i in np.flatnonzero(~(np.asarray(data.label)[rows] > 0).any(axis=1))] if ids else []
     shown_store = store if store is not None else TagStore(ctx.data_root)
+
+    def make(fmt: str):
+        def text() -> str:
+            labels = {c: [LLP_CLASSES[k] for k in np.flatnonzero(np.asarray(data.label[row_of[c]]))] for c in ids}
+            info = provenance(ctx, store, len(ids), len(data.filenames)) if fmt != "llp" else None
+            return export_clips(shown_store, ids, fmt, labels, info)
+
+        return text
+
     stem = f"{ctx.split}_clips"
     cols = st.columns([1, 1, 1, 3])
-    cols[0].download_button("Clip list CSV", export_clips(shown_store, ids, "csv", labels, info), f"{stem}.csv",
-                            "text/csv", key="dl_clips_csv", disabled=not ids,
+    cols[0].download_button("Clip list CSV", make("csv"), f"{stem}.csv", "text/csv", key="dl_clips_csv",
+                            disabled=not ids, on_click="ignore",
                             help="the shown clips in the table's order: clip, labels, tags, note")  # fmt: skip
-    cols[1].download_button("Clip list JSON", export_clips(shown_store, ids, "json", labels, info), f"{stem}.json",
-                            "application/json", key="dl_clips_json", disabled=not ids,
+    cols[1].download_button("Clip list JSON", make("json"), f"{stem}.json", "application/json", key="dl_clips_json",
+                            disabled=not ids, on_click="ignore",
                             help="the shown clips with their tags and notes, and what made the list")  # fmt: skip
-    try:
-        split_csv, why = export_clips(shown_store, ids, "llp", labels), None
-    except ValueError as exc:
-        split_csv, why = "", str(exc)
-    cols[2].download_button("Split CSV (LLP)", split_csv, f"{stem}_split.csv", "text/tab-separated-values",
-                            key="dl_clips_split", disabled=not ids or why is not None,
+    why = (f"clip {unlabelled[0]} has no weak labels ({len(unlabelled)} such clips); an LLP split CSV needs at least "
+           "one label per clip") if unlabelled else None  # fmt: skip
+    cols[2].download_button("Split CSV (LLP)", make("llp"), f"{stem}_split.csv", "text/tab-separated-values",
+                            key="dl_clips_split", disabled=not ids or why is not None, on_click="ignore",
                             help=why or "the shown clips and their weak labels in the official split format: train on "
                             "them with `python -m mmcse train --train-csv FILE ...`, score them with `python -m mmcse "
                             "evaluate --split test --split-csv FILE ...`")  # fmt: skip
     cols[3].caption(f"Download the {len(ids)} shown clips" + (f"; tags in {store.path}" if store is not None else ""))
-
