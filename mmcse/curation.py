@@ -83,12 +83,12 @@ def _now() -> str:
 
 def _parse(path: Path, text: str) -> dict:
     """The content of a tag file, validated; CurationFileError naming what is wrong."""
-    fix = f"fix it by hand{' (the previous version is ' + path.name + '.bak)' if _backup(path).is_file() else ''} or move it away"
+    previous = f" (the previous version is {path.name}.bak)" if _backup(path).is_file() else ""
+    fix = f"no edit is saved to it until you fix it by hand{previous} or move it away"
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CurationFileError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); the tags are kept as they are "
-                                f"until you {fix}") from None  # fmt: skip
+        raise CurationFileError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg}); {fix}") from None  # fmt: skip
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("clips"), dict):
         raise CurationFileError(f"{path}: not an mmcse tag file (expected a JSON object with \"format\": \"{FORMAT}\" "
                                 f"and \"clips\"); {fix}")  # fmt: skip
@@ -172,7 +172,7 @@ class TagStore:
         except FileNotFoundError:
             return cls(path)
         except UnicodeDecodeError:
-            raise CurationFileError(f"{path}: not UTF-8 text; fix it by hand or move it away") from None
+            raise CurationFileError(f"{path}: not UTF-8 text; no edit is saved to it until you fix it or move it away") from None
         except OSError as exc:
             raise CurationFileError(f"{path}: cannot read the tag file ({exc.strerror})") from None
         data = _parse(path, text)
