@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "extract",
     "pseudo_label",
     "weights",
+    "tags",
 )
 
 

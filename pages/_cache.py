@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-<<<<<<< HEAD
-from mmcse import analysis, browse, export, prediction_cache
-=======
-from mmcse import analysis, browse, error_analysis, export, inference, prediction_cache
->>>>>>> app-errors
+from mmcse import analysis, browse, error_analysis, export, prediction_cache
 from mmcse.checkpoint import meta_arch, meta_gating, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit

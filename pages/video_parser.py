@@ -18,6 +18,7 @@ from mmcse import browse, export, metrics, viz
 from mmcse.classes import LLP_CLASSES
 from pages import _cache as cache
 from pages import _context as context
+from pages import _curate as curate
 from pages import _nav as nav
 from pages import _widgets as widgets
 
@@ -45,6 +46,7 @@ TABLE_COLUMNS.update({  # events of each error kind (error_analysis), GT and pre
     name: st.column_config.NumberColumn(KIND_LABELS.get(name, name), width="small", help=f"{name} events (GT and predicted)")
     for name in browse.KIND_COLUMNS
 })  # fmt: skip
+TABLE_COLUMNS["tags"] = curate.TAGS_COLUMN
 
 
 def clip_filters(has_gt: bool) -> dict:
@@ -154,15 +156,20 @@ def dataset_clip() -> None:
     current = pick_clip(table, data)
     events = cache.error_table(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
                                ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
+    tags = curate.open_store(ctx)
+    table = curate.with_tags_column(table, tags)
     ids = browse.filter_clips(table, data.label, pred_a, pred_v, data.gt_audio, data.gt_visual, events=events,
                               **clip_filters(data.gt_audio is not None))  # fmt: skip
+    ids = curate.tag_filter(ids, tags)
     ids = browse.sort_clips(table, ids, st.session_state["clip_sort"], bool(st.session_state.get("clip_desc")))
     nav.write_view_params()
     clip_browser(table, ids, current)
+    curate.downloads(ctx, ids, data, tags)
     row = data.filenames.index(current)
     gt_a = None if data.gt_audio is None else data.gt_audio[row]
     gt_v = None if data.gt_visual is None else data.gt_visual[row]
     header(current, table.loc[current], ctx.checkpoint_name)
+    curate.clip_editor(current, tags)
     parse = browse.clip_parse(preds, row, ctx.gating, ctx.segment_threshold, ctx.video_threshold)
     video_path, how = widgets.clip_video(ctx, current)
     show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids,

@@ -9,12 +9,9 @@ per kind of figure; the pages call them as ``viz.<name>``, so the names are gath
     clip.py          one clip: timeline lanes (for assets/timeline.js), static timeline, heatmaps
     features.py      the t-SNE scatter and its lasso selection
     cooccurrence.py  25 x 25 class maps, lift over uniform, top pairs, CSV / PNG / SVG
-<<<<<<< HEAD
+    errors.py        error analysis: a clip's events with their kinds, kind counts, modality / class confusion
 
 Needs the viz extra (plotly, matplotlib): ``pip install -e .[viz]`` (the app's extra includes it).
-=======
-    errors.py        error analysis: a clip's events with their kinds, kind counts, modality / class confusion
->>>>>>> app-errors
 """
 
 from mmcse.viz import _requires  # noqa: F401  (first: one clear line when plotly / matplotlib are missing)
