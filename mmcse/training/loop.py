@@ -205,6 +205,7 @@ class Trainer:
             self.model.load_state_dict(weights)
 
         tensors, meta = state.load_train_state(run_dir / runs.STATE_FILE)
+        state.check_finite_state(tensors, run_dir / runs.STATE_FILE)
         progress = meta["progress"]
         epoch = int(progress["epoch"])
         weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}

@@ -130,3 +130,15 @@ def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, meta
 
 
+
+
+def check_finite_state(tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Refuse a training state whose weights or optimizer moments hold NaN / inf (one ValueError naming the
+    file and the first such tensor): resuming from it would train a model that predicts nothing."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            what = "weight tensor " + name.removeprefix("model.") if name.startswith("model.") else f"tensor {name}"
+            raise ValueError(
+                f"{path}: {what} holds NaN / inf; this training state is damaged and cannot be resumed: "
+                "pass --overwrite to train anew there"
+            )

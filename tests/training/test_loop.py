@@ -228,6 +228,38 @@ def test_resume_after_config_json_was_edited_names_both_files(tiny_data, tmp_pat
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != runs.CONFIG_FILE} == before
 
 
+@pytest.mark.parametrize("tensor_kind", ["model.", "optimizer"])
+def test_resume_refuses_a_training_state_holding_nan(tiny_data, tmp_path, capsys, tensor_kind):
+    """A train_state.safetensors whose weights (or optimizer moments) hold NaN: --resume refuses it with
+    one line naming the file and the tensor, exit 2, and the run folder stays as it was."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    path = run / runs.STATE_FILE
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    name = next(
+        k for k, v in tensors.items()
+        if v.is_floating_point() and k.startswith("model.") == (tensor_kind == "model.")
+    )  # fmt: skip
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = float("nan")
+    save_file(tensors, str(path), metadata=metadata)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    shown = name.removeprefix("model.")
+    with pytest.raises(ValueError, match=f"^{path}: .*{shown} holds NaN / inf; this training state is damaged"):
+        train(run, tiny_data, model_cfg, dataclasses.replace(train_cfg, epochs=2), device="cpu", progress=False,
+              resume=True)  # fmt: skip
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and "--overwrite" in err[0], err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
 def _authors_lr(cur_epoch, warm_up_epoch, max_epoch, lr_min, lr_max):
     """lr_warm_up_cos_anneal of the authors' main_avvp.py (MM-CSE and VALOR), written out independently:
     epochs from 1; linear warm-up below warm_up_epoch, then a half cosine from lr_max to lr_min."""
