@@ -165,8 +165,22 @@ def plan(args, spec):
     return plan_sweep(out, row_configs, seeds), argvs, data
 
 
+def show_once(show):
+    """A warnings.showwarning that passes each distinct message to ``show`` once (the runs of a sweep share
+    their test split, so its out-of-domain warning would otherwise come once per run)."""
+    shown: set[str] = set()
+
+    def show_warning(message, category, *args, **kwargs):
+        if str(message) not in shown:
+            shown.add(str(message))
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
 def run(args) -> int:
     import sys
+    import warnings
     from pathlib import Path
 
     from mmcse.feature_specs import feature_spec_from_arg
@@ -205,7 +219,9 @@ def run(args) -> int:
         f"sweep {args.out}: rows {', '.join(record['rows'])}; seeds {record['seeds']}; {len(sweep_runs)} runs"
     )
     try:
-        ablation.run_sweep(sweep_runs, launch, evaluate_run, args.out)
+        with warnings.catch_warnings():  # every run of a sweep scores the same test clips: say each once
+            warnings.showwarning = show_once(warnings.showwarning)
+            ablation.run_sweep(sweep_runs, launch, evaluate_run, args.out)
     except KeyboardInterrupt:
         print(f"interrupted: run the same command again to continue the sweep in {args.out}", file=sys.stderr)
         return 130
