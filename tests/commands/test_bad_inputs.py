@@ -178,3 +178,15 @@ def test_an_unexpected_error_is_still_one_line(monkeypatch, capsys):
     assert main(["pack", "--features", "demo", "--feature-root", ".", "--out", "x", "--split-csv", "y"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unexpected RuntimeError: something broke" in err[0]
+
+
+@pytest.mark.parametrize("flag,value", [("--workers", "99999999999999999999"), ("--workers", "65"), ("--workers", "0"),
+                                        ("--epochs", "99999999999999999999"), ("--epochs", "nan")])  # fmt: skip
+def test_demo_refuses_worker_and_epoch_counts_it_cannot_run(tmp_path, capsys, flag, value):
+    """Every render worker is started at once (a huge --workers would fork until the machine gives out),
+    and --epochs follows train's bound: one line naming the flag, exit 2, no --out folder."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--no-train", "--videos", "none", flag, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: argument {flag}: ") and value in err[0], err
+    assert not out.exists()
