@@ -25,6 +25,7 @@ from mmcse.commands._common import (
     device_name,
     output_folder,
     positive_int,
+    thread_count,
 )
 from mmcse.validation import flag_type
 
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         help="torch threads per process (default: torch's choice); 1 on a busy shared CPU, where two threads "
         "spin at their barriers",
     )

@@ -190,3 +190,15 @@ def test_demo_refuses_worker_and_epoch_counts_it_cannot_run(tmp_path, capsys, fl
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: argument {flag}: ") and value in err[0], err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command,flag", [("train", "--threads"), ("bench", "--threads"),
+                                          ("bench-store", "--torch-threads")])  # fmt: skip
+@pytest.mark.parametrize("value", ["99999999999999999999", "1025", "0"])
+def test_thread_counts_torch_cannot_take_are_refused_by_name(capsys, command, flag, value):
+    """torch.set_num_threads takes a C int ("Overflow when unpacking long long" after loading torch):
+    refused at once, naming the flag and the range."""
+    assert main([command, flag, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: argument {flag}: {value} is out of range; give 1 to 1,024 "
+                   f"(see python -m mmcse {command} --help)"]  # fmt: skip
