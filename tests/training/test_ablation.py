@@ -267,3 +267,15 @@ def test_a_sweep_warns_once_about_test_clips_far_outside_the_training_features(t
     outside = [line for line in err.splitlines() if "far outside" in line]
     assert len(outside) == 1 and outside[0].startswith("warning: ") and f"clip {vid}" in outside[0], err
     assert sorted(p.name for p in (tmp_path / "sweep" / "full").iterdir()) == ["seed87", "seed88", "seed89"]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "65", "0"])
+def test_nproc_per_node_beyond_what_torchrun_can_start_is_refused(tiny_sweep_data, tmp_path, capsys, value):
+    """torchrun starts every process at once: a 20-digit --nproc-per-node is one line, exit 2, and no
+    sweep folder, not a launch that never ends."""
+    data_root, spec_file = tiny_sweep_data
+    assert _ablate(data_root, spec_file, tmp_path / "sweep", "--nproc-per-node", value) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: argument --nproc-per-node: {value} is out of range; give 1 to 64 "
+                   "(see python -m mmcse ablate --help)"]  # fmt: skip
+    assert not (tmp_path / "sweep").exists()
