@@ -260,6 +260,22 @@ def test_resume_refuses_a_training_state_holding_nan(tiny_data, tmp_path, capsys
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
 
 
+def test_resume_with_fewer_epochs_than_the_run_has_is_refused(tiny_data, tmp_path, capsys):
+    """--resume --epochs 1 on a 2-epoch run: not "nothing to train: finished all 1 epochs" and exit 0, but
+    one line saying how many epochs the run has, exit 2, the run folder as it was."""
+    model_cfg, train_cfg = _cfgs("han", epochs=2)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "1", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {run} has already trained 2 epochs, more than the 1 asked for (--epochs); give --epochs "
+                   "above 2 to train on, or use its checkpoints as they are"]  # fmt: skip
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 0
+    assert f"nothing to train: {run} has finished all 2 epochs" in capsys.readouterr().out
+
+
 def _authors_lr(cur_epoch, warm_up_epoch, max_epoch, lr_min, lr_max):
     """lr_warm_up_cos_anneal of the authors' main_avvp.py (MM-CSE and VALOR), written out independently:
     epochs from 1; linear warm-up below warm_up_epoch, then a half cosine from lr_max to lr_min."""
