@@ -344,7 +344,7 @@ def test_train_state_round_trip_has_no_pickle(tmp_path):
             assert torch.equal(a["state"][i][k], b["state"][i][k])
     assert (tmp_path / "state.safetensors").read_bytes()[:8] != b"\x80\x04\x95"[:8]  # safetensors, not pickle
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match="not a readable mmcse training state"):
+    with pytest.raises(ValueError, match="not a readable mmcse training state .*; train anew there with --overwrite$"):
         state.load_train_state(tmp_path / "bad.safetensors")
 
 
