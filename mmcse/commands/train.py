@@ -234,6 +234,7 @@ def run(args) -> int:
             "would be ignored: drop them (only --epochs, --device, --threads, --bf16, --stop-after-epochs and "
             "--no-progress apply), or train anew with another --out"
         )
+    runs.check_not_locked(out)  # before torch loads (the loop takes the lock itself)
     if not args.overwrite:  # the run folder's files, before torch loads (the loop checks again under its lock)
         runs.check_run_files(out, args.resume)
     if args.resume:
