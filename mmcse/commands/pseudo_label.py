@@ -40,13 +40,13 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mmcse.data.llp import read_weak_labels
+    from mmcse.data.llp import read_clips_by_id
     from mmcse.video.io import find_video
 
     out = output_folder(args.out, "--out")
     if not Path(args.video_dir).is_dir():
         raise UserError(f"--video-dir {args.video_dir}: not a folder")
-    filenames, weak = read_weak_labels(input_file(args.csv, "--csv"))
+    filenames, weak = read_clips_by_id(input_file(args.csv, "--csv"))
     folders = {"visual": "CLIP/segment_pseudo_labels", "audio": "CLAP/segment_pseudo_labels"}
     modalities = ["visual", "audio"] if args.modality == "both" else [args.modality]
     jobs = []

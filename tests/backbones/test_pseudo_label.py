@@ -142,3 +142,17 @@ def test_clap_segment_logits_follow_laions_embedding_of_each_second(monkeypatch)
     assert embeds.shape == (10, 512)
     torch.testing.assert_close(embeds[6], embeds[1])
     assert (embeds[0] - embeds[1]).abs().max() > 1e-3
+
+
+def test_a_clip_listed_again_with_other_labels_is_refused(tmp_path, videos, capsys):
+    """Two rows of one clip with other weak labels: the second would replace the first's labels in the one
+    <id>.npy (pseudo labels keep only a clip's weak labels): one line naming both lines, nothing written."""
+    csv = tmp_path / "split.csv"
+    csv.write_text("filename\tevent_labels\nAbCdEfGhIjK_30_40\tDog\nAbCdEfGhIjK_30_40\tSpeech\n")
+    out = tmp_path / "f"
+    assert main(["pseudo-label", "--csv", str(csv), "--video-dir", str(videos["full"].parent), "--out", str(out),
+                 "--weights", str(tmp_path)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {csv}:3: clip AbCdEfGhIjK_30_40 is listed again with other labels (first on line 2); "
+                   "files are written per id (<id>.npy), so one row would replace the other: keep one row per id"]
+    assert not out.exists()
