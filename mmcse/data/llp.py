@@ -64,7 +64,7 @@ def read_clips_by_id(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
     differ (another time window, other labels) are a ValueError naming both lines, since one <id>.npy
     would replace the other; so is a CSV without rows."""
     path = Path(csv_path)
-    with warnings.catch_warnings():  # "scored twice" is about evaluation; here a repeat is handled below
+    with warnings.catch_warnings():  # the "counts twice" warning: here a repeat is handled below
         warnings.filterwarnings("ignore", message=".* is listed again", category=LLPDataWarning)
         filenames, labels, lines = read_weak_rows(path)
     if not filenames:
@@ -193,8 +193,8 @@ def read_weak_rows(csv_path: str | Path) -> tuple[list[str], np.ndarray, list[in
     for f, line in zip(filenames, lines):
         if f in first_line:
             warnings.warn(
-                f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it is scored "
-                "twice, as the official evaluation does; remove the duplicate row to score it once",
+                f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it counts twice "
+                "(scored or trained on twice, as the official code does); remove the duplicate row to count it once",
                 LLPDataWarning, stacklevel=4,
             )  # fmt: skip
         first_line.setdefault(f, int(line))

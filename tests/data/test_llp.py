@@ -271,7 +271,8 @@ def test_reversed_and_negative_rows_warn_with_file_and_line_and_keep_official_nu
 def test_a_clip_listed_twice_in_a_split_warns_and_is_kept_twice(tmp_path):
     split = tmp_path / "s.csv"
     split.write_text("filename\tevent_labels\nclipAAAAAAA_0_10\tSpeech\nclipBBBBBBB_0_10\tDog\nclipAAAAAAA_0_10\tSpeech\n")
-    with pytest.warns(llp.LLPDataWarning, match=rf"{split}:4: clip clipAAAAAAA_0_10 is listed again \(first on line 2\)"):
+    with pytest.warns(llp.LLPDataWarning, match=rf"{split}:4: clip clipAAAAAAA_0_10 is listed again \(first on line 2\); "
+                      r"it counts twice \(scored or trained on twice, as the official code does\)"):
         names, labels = llp.read_weak_labels(split)
     assert names == ["clipAAAAAAA_0_10", "clipBBBBBBB_0_10", "clipAAAAAAA_0_10"] and labels.shape == (3, 25)
 
@@ -372,7 +373,7 @@ def _weak_csv(tmp_path, *rows: str):
 
 def test_clips_by_id_keep_one_row_per_id_and_refuse_rows_that_would_replace_each_other(tmp_path, recwarn):
     """extract / pseudo-label write one <id>.npy per clip: an exact repeat counts once (without the
-    evaluation's "scored twice" warning); another window or other labels under one id, or no rows, are one
+    evaluation's "counts twice" warning); another window or other labels under one id, or no rows, are one
     ValueError naming the lines."""
     names, labels = llp.read_clips_by_id(_weak_csv(tmp_path, "AbCdEfGhIjK_30_40\tDog,Speech", "ZyXwVuTsRqP_0_10\tCar",
                                                    "AbCdEfGhIjK_30_40\tDog,Speech"))  # fmt: skip
