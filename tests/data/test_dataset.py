@@ -204,3 +204,30 @@ def test_split_and_dense_csvs_that_are_folders_are_named_as_folders(data, tmp_pa
     dense.mkdir()
     with pytest.raises(ValueError, match=rf"^dense GT {dense} is a folder; expected"):
         split_of(root, "test", SPEC, data.feature_root)
+
+
+def test_val_and_test_splits_never_need_pseudo_labels_and_a_missing_file_names_its_stream(tmp_path):
+    """Pseudo labels are training targets: a feature root whose pseudo folders hold only the train clips
+    opens val / test as they are (not "N of N clips have no features"); a train clip whose pseudo file is
+    missing is refused naming that stream."""
+    import shutil
+
+    from mmcse.data.paths import DataPaths
+    from mmcse.data.splits import open_split
+
+    data = write_synthetic_dataset(tmp_path / "llp", SPEC, n_train=8, n_val=4, n_test=4, seed=5)
+    for split in ("val", "test"):
+        for name in data.filenames[split]:
+            for folder in (SPEC.pseudo_audio, SPEC.pseudo_visual):
+                (data.feature_root / folder / f"{name[:11]}.npy").unlink()
+    paths = DataPaths.from_root(data.llp_dir, SPEC, feature_root=str(data.feature_root))
+    for split in ("val", "test"):
+        opened = open_split(paths, split)
+        assert len(opened) == 4 and not opened.store.has_pseudo
+        assert set(opened.store.load_batch([opened.video_ids[0]])) == {"audio", "visual", "visual_st"}
+    assert open_split(paths, "train").store.has_pseudo
+    first = data.filenames["train"][0][:11]
+    shutil.move(data.feature_root / SPEC.pseudo_visual / f"{first}.npy", tmp_path / "kept.npy")
+    with pytest.raises(FileNotFoundError, match=rf"1 of 8 clips of the train split .*\(first: {first}; {first} is "
+                                                rf"absent from {SPEC.pseudo_visual}\)"):  # fmt: skip
+        open_split(paths, "train").store.check_complete(open_split(paths, "train").video_ids)
