@@ -53,7 +53,7 @@ def test_synthetic_dataset_files(data):
 
 def test_split_yields_the_batch_contract(data):
     val = split_of(data.llp_dir, "val", SPEC, data.feature_root)
-    assert len(val) == 12 and val.has_dense and val.has_pseudo
+    assert len(val) == 12 and val.has_dense and not val.has_pseudo  # pseudo labels: train targets only
     item = val[0]
     assert item["filename"] == data.filenames["val"][0] and item["video_id"] == item["filename"][:11]
     assert (
@@ -67,8 +67,6 @@ def test_split_yields_the_batch_contract(data):
         "visual": ((5, 80, 12), torch.float32),
         "visual_st": ((5, 10, 8), torch.float32),
         "label": ((5, 25), torch.float32),
-        "pseudo_audio": ((5, 10, 25), torch.float32),
-        "pseudo_visual": ((5, 10, 25), torch.float32),
         "gt_audio": ((5, 10, 25), torch.uint8),
         "gt_visual": ((5, 10, 25), torch.uint8),
     }
@@ -78,11 +76,12 @@ def test_split_yields_the_batch_contract(data):
     np.testing.assert_array_equal(batch["gt_audio"].numpy(), gt_a)
     np.testing.assert_array_equal(batch["gt_visual"].numpy(), gt_v)
     np.testing.assert_array_equal(batch["label"].numpy(), llp.read_weak_labels(data.split_csvs["val"])[1][:5])
-    # pseudo labels never leave the weak labels
-    assert (batch["pseudo_audio"].amax(dim=1) <= batch["label"]).all()
-    # train: weak labels only, no dense keys
+    # train: weak and pseudo labels, no dense keys; pseudo labels never leave the weak labels
     train = split_of(data.llp_dir, "train", SPEC, data.feature_root)
-    assert not train.has_dense and "gt_audio" not in next(iter(make_loader(train, 8)))
+    batch = next(iter(make_loader(train, 8)))
+    assert not train.has_dense and train.has_pseudo and "gt_audio" not in batch
+    assert batch["pseudo_audio"].shape == batch["pseudo_visual"].shape == (8, 10, 25)
+    assert (batch["pseudo_audio"].amax(dim=1) <= batch["label"]).all()
 
 
 def test_collate_equals_batch_fetch(data):
@@ -125,23 +124,23 @@ def test_loader_order_is_seeded_and_covers_every_clip(data):
 
 
 def test_packed_and_per_clip_loaders_give_identical_batches(data, tmp_path):
-    ids = [f[:11] for f in data.filenames["val"]]
+    ids = [f[:11] for f in data.filenames["train"]]
     # every frame kept (pooled stores give the mean of each group of 8 frames: tests/test_features.py)
     packed = pack_features(
         data.feature_root, SPEC, ids, tmp_path / "packed", progress=False, pool_frames=False
     )
-    per_clip = split_of(data.llp_dir, "val", SPEC, data.feature_root)
-    from_pack = split_of(data.llp_dir, "val", SPEC, packed)
+    per_clip = split_of(data.llp_dir, "train", SPEC, data.feature_root)
+    from_pack = split_of(data.llp_dir, "train", SPEC, packed)
     assert from_pack.store.packed and not per_clip.store.packed
     for a, b in zip(
         make_loader(per_clip, 5, shuffle=True, seed=1), make_loader(from_pack, 5, shuffle=True, seed=1)
     ):
         assert a["filename"] == b["filename"]
-        for key in ("audio", "visual", "visual_st", "pseudo_audio", "pseudo_visual", "label", "gt_audio"):
+        for key in ("audio", "visual", "visual_st", "pseudo_audio", "pseudo_visual", "label"):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     # worker processes get the packed store too
     workers = make_loader(from_pack, 4, num_workers=2)
-    assert [f for batch in workers for f in batch["filename"]] == data.filenames["val"]
+    assert [f for batch in workers for f in batch["filename"]] == data.filenames["train"]
 
 
 def test_missing_features_fail_up_front(data, tmp_path):
