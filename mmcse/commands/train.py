@@ -245,6 +245,9 @@ def run(args) -> int:
         model_cfg = ModelConfig.from_dict(saved["model"], str(config_path), "model.")
         train_cfg = TrainConfig.from_dict(saved["train"], str(config_path), "train.")
         if args.epochs is not None:
+            done = runs.trained_epochs(out)  # before torch loads (the loop checks again)
+            if done is not None and args.epochs < done:
+                raise UserError(runs.fewer_epochs(out, done, args.epochs))
             train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
         data = DataPaths.from_dict(saved["data"], base=out)
         preset = "from the run folder"

@@ -247,10 +247,7 @@ class Trainer:
         cfg = self.train_cfg
         last_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, self.start_epoch + stop_after_epochs)
         if cfg.epochs < self.start_epoch:  # a resume asked for fewer epochs than the run already has
-            raise ValueError(
-                f"{self.run_dir} has already trained {self.start_epoch} epochs, more than the {cfg.epochs} asked for "
-                f"(--epochs); give --epochs above {self.start_epoch} to train on, or use its checkpoints as they are"
-            )
+            raise ValueError(runs.fewer_epochs(self.run_dir, self.start_epoch, cfg.epochs))
         if last_epoch <= self.start_epoch:
             self.say(f"nothing to train: {self.run_dir} has finished all {cfg.epochs} epochs")
         steps_per_epoch = math.ceil(len(self.sampler) / self.per_rank_batch)

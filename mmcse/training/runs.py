@@ -152,6 +152,26 @@ def run_folder_lock(run_dir: str | Path) -> Iterator[None]:
         os.close(fd)
 
 
+def trained_epochs(run_dir: str | Path) -> int | None:
+    """The epochs the run's training state has finished, read from its safetensors header without torch;
+    None when there is no readable state."""
+    try:
+        with open(Path(run_dir) / STATE_FILE, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            if not 0 < size < 100_000_000:
+                return None
+            metadata = json.loads(fh.read(size))["__metadata__"]
+        return int(json.loads(metadata[STATE_META_KEY])["progress"]["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def fewer_epochs(run_dir: str | Path, done: int, asked: int) -> str:
+    """The refusal of a resume asked to end before the epochs a run already has."""
+    return (f"{run_dir} has already trained {done} epochs, more than the {asked} asked for (--epochs); give "
+            f"--epochs above {done} to train on, or use its checkpoints as they are")  # fmt: skip
+
+
 def _locked(run_dir: Path, holder: str) -> str:
     return (f"{run_dir} is being written by another training process (pid {holder}); wait for it to finish "
             "or choose another --out")  # fmt: skip

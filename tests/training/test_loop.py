@@ -272,6 +272,13 @@ def test_resume_with_fewer_epochs_than_the_run_has_is_refused(tiny_data, tmp_pat
     assert err == [f"error: {run} has already trained 2 epochs, more than the 1 asked for (--epochs); give --epochs "
                    "above 2 to train on, or use its checkpoints as they are"]  # fmt: skip
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    import subprocess
+    import sys
+
+    probe = ("import sys; from mmcse.cli import main; "
+             f"print(main(['train', '--out', {str(run)!r}, '--resume', '--epochs', '1']), 'torch' in sys.modules)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr  # refused from the state's header, before torch
     assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 0
     assert f"nothing to train: {run} has finished all 2 epochs" in capsys.readouterr().out
 
