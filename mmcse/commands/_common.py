@@ -120,6 +120,14 @@ def int_range(low: int, high: int):
     return parse
 
 
+MAX_THREADS = 1024  # torch.set_num_threads takes a C int; far more threads than cores only cost memory
+
+
+def thread_count(text: str) -> int:
+    """argparse type: torch threads, 1 to MAX_THREADS."""
+    return int_range(1, MAX_THREADS)(text)
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0 (row counts, minimum counts, seeds)."""
     return _whole_number(text, 0)

@@ -21,7 +21,14 @@ from __future__ import annotations
 
 import argparse
 
-from mmcse.commands._common import UserError, add_data_arguments, device_name, output_folder, positive_int
+from mmcse.commands._common import (
+    UserError,
+    add_data_arguments,
+    device_name,
+    int_range,
+    output_folder,
+    positive_int,
+)
 from mmcse.validation import FLAG_FIELDS, flag_type
 
 # MM-CSE rows: the train flags that make each one, and what it means
@@ -39,6 +46,7 @@ ROWS: dict[str, tuple[tuple[str, ...], str]] = {
     "no-ort": (("--w-ort", "0"), "no L_ort (w_ort 0)"),
 }
 MODELS = ("mmcse", "han", "valor")
+MAX_NPROC = 64  # torchrun processes per run, all started at once (one per GPU as a rule)
 MMCSE_ONLY = ("--d-class", "--w-ec", "--w-rec", "--w-ort")  # not passed to the baselines' rows
 # train options forwarded verbatim to every run (flag, argparse keyword arguments)
 FORWARDED = (
@@ -85,7 +93,8 @@ def add_parser(subparsers) -> None:
         "--seed", type=flag_type("seed"), default=87, help="first seed; row runs use seed, seed+1, ... (default 87)"
     )
     p.add_argument("--out", help="sweep folder (run folders, sweep.json, table.md, table.csv)")
-    p.add_argument("--nproc-per-node", type=positive_int, help="train each run under torchrun with N processes")
+    p.add_argument("--nproc-per-node", type=int_range(1, MAX_NPROC),
+                   help="train each run under torchrun with N processes")  # fmt: skip
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda (training and evaluation)")
     p.add_argument("--verbose", action="store_true", help="show the per-epoch lines of every run")
     p.add_argument("--list-rows", action="store_true", help="print the rows and what they change, then exit")
@@ -165,8 +174,22 @@ def plan(args, spec):
     return plan_sweep(out, row_configs, seeds), argvs, data
 
 
+def show_once(show):
+    """A warnings.showwarning that passes each distinct message to ``show`` once (the runs of a sweep share
+    their test split, so its out-of-domain warning would otherwise come once per run)."""
+    shown: set[str] = set()
+
+    def show_warning(message, category, *args, **kwargs):
+        if str(message) not in shown:
+            shown.add(str(message))
+            show(message, category, *args, **kwargs)
+
+    return show_warning
+
+
 def run(args) -> int:
     import sys
+    import warnings
     from pathlib import Path
 
     from mmcse.feature_specs import feature_spec_from_arg
@@ -205,7 +228,9 @@ def run(args) -> int:
         f"sweep {args.out}: rows {', '.join(record['rows'])}; seeds {record['seeds']}; {len(sweep_runs)} runs"
     )
     try:
-        ablation.run_sweep(sweep_runs, launch, evaluate_run, args.out)
+        with warnings.catch_warnings():  # every run of a sweep scores the same test clips: say each once
+            warnings.showwarning = show_once(warnings.showwarning)
+            ablation.run_sweep(sweep_runs, launch, evaluate_run, args.out)
     except KeyboardInterrupt:
         print(f"interrupted: run the same command again to continue the sweep in {args.out}", file=sys.stderr)
         return 130

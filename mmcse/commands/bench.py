@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mmcse.commands._common import UserError, device_name, int_range, positive_int
+from mmcse.commands._common import UserError, device_name, int_range, thread_count
 
 
 def add_parser(subparsers) -> None:
@@ -24,7 +24,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--iters", type=int_range(1, 10_000), default=10,
                    help="timed iterations (training: half, at least 3)")  # fmt: skip
     p.add_argument("--warmup", type=int_range(0, 1_000), default=2)
-    p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=thread_count, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--bf16", action="store_true", help="also time bf16 autocast and report its max abs error")
     p.add_argument("--no-train", action="store_true", help="skip the training step")
     p.add_argument("--e2e", action="store_true", help="also time 1,200 clips -> predictions -> AVVP scores")

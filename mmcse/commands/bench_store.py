@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from mmcse.benchmarks import STORE_SCRATCH_MARK
-from mmcse.commands._common import UserError, non_negative_int, output_folder, positive_int
+from mmcse.commands._common import UserError, non_negative_int, output_folder, positive_int, thread_count
 
 MAX_CLIPS = 1_000_000  # 100x LLP's train split; more would only fill the disk
 
@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
         help="do not time the authors' per-item DataLoader pattern",
     )
     p.add_argument(
-        "--torch-threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's own)"
+        "--torch-threads", type=thread_count, default=None, help="torch.set_num_threads (default: torch's own)"
     )
     p.add_argument(
         "--pool-frames",

@@ -14,10 +14,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mmcse.commands._common import UserError, build_demo_advice, non_negative_int, output_folder, positive_int
+from mmcse.commands._common import (
+    UserError,
+    build_demo_advice,
+    int_range,
+    non_negative_int,
+    output_folder,
+    positive_int,
+)
 from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs
+from mmcse.validation import flag_type
 
 MAX_CLIPS = 100_000  # per split (LLP has 10,000 train clips); each clip is rendered and stored
+MAX_WORKERS = 64  # render processes, each started at once: more only costs memory
 
 
 def clip_count(text: str) -> int:
@@ -44,8 +53,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--force", action="store_true", help="rebuild everything, even what exists")
     p.add_argument("--videos", choices=("all", "eval", "none"), default="all",
                    help="which splits get mp4 files: all (default), eval = val and test only, none")  # fmt: skip
-    p.add_argument("--workers", type=positive_int, help="processes rendering clips (default: 2, or 1 on one core)")
-    p.add_argument("--epochs", type=positive_int, help="override the demo recipes' epochs")
+    p.add_argument("--workers", type=int_range(1, MAX_WORKERS), help="processes rendering clips (default: 2, or 1 on one core)")
+    p.add_argument("--epochs", type=flag_type("epochs"), help="override the demo recipes' epochs")
     p.add_argument("--no-train", action="store_true", help="only the clips, CSVs and features")
     p.add_argument("--compact", action="store_true", help="write a few-MB copy of a built demo (see --from)")
     p.add_argument("--from", dest="source", default="demo_data",

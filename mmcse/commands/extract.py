@@ -49,12 +49,12 @@ def _jobs(args) -> list[tuple[str, Path]]:
     if args.csv and args.videos:
         raise UserError("give video files or --csv with --video-dir, not both")
     if args.csv:
-        from mmcse.data.llp import read_weak_labels
+        from mmcse.data.llp import read_clips_by_id
         from mmcse.video.io import find_video
 
         if not args.video_dir or not Path(args.video_dir).is_dir():
             raise UserError(f"--csv needs --video-dir, the folder of its videos (got {args.video_dir!r})")
-        filenames, _ = read_weak_labels(input_file(args.csv, "--csv"))
+        filenames, _ = read_clips_by_id(input_file(args.csv, "--csv"))
         jobs, missing = [], []
         for name in filenames:
             path = find_video(args.video_dir, name)

@@ -40,13 +40,15 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from mmcse.data.llp import read_weak_labels
+    from mmcse.data.llp import read_clips_by_id
     from mmcse.video.io import find_video
 
     out = output_folder(args.out, "--out")
     if not Path(args.video_dir).is_dir():
         raise UserError(f"--video-dir {args.video_dir}: not a folder")
-    filenames, weak = read_weak_labels(input_file(args.csv, "--csv"))
+    if args.weights and not Path(args.weights).is_dir():
+        raise UserError(f"--weights {args.weights}: not a folder; give the folder that holds the weight files")
+    filenames, weak = read_clips_by_id(input_file(args.csv, "--csv"))
     folders = {"visual": "CLIP/segment_pseudo_labels", "audio": "CLAP/segment_pseudo_labels"}
     modalities = ["visual", "audio"] if args.modality == "both" else [args.modality]
     jobs = []
@@ -62,6 +64,12 @@ def run(args) -> int:
           file=sys.stderr)  # fmt: skip
     if not jobs:
         return 0
+    from mmcse.backbones.weights import WEIGHT_FILES, find_weight
+
+    # a missing weight file is one line before torch and transformers load (find_weight is torch-free)
+    needed = {"visual": ["clip"], "audio": ["clap", "roberta"]}
+    for key in [k for m in modalities for k in needed[m]]:
+        find_weight(WEIGHT_FILES[key], args.weights, features="valor")
 
     import numpy as np
     from tqdm.auto import tqdm

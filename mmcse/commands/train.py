@@ -25,6 +25,7 @@ from mmcse.commands._common import (
     device_name,
     output_folder,
     positive_int,
+    thread_count,
 )
 from mmcse.validation import flag_type
 
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         help="torch threads per process (default: torch's choice); 1 on a busy shared CPU, where two threads "
         "spin at their barriers",
     )
@@ -233,6 +234,7 @@ def run(args) -> int:
             "would be ignored: drop them (only --epochs, --device, --threads, --bf16, --stop-after-epochs and "
             "--no-progress apply), or train anew with another --out"
         )
+    runs.check_not_locked(out)  # before torch loads (the loop takes the lock itself)
     if not args.overwrite:  # the run folder's files, before torch loads (the loop checks again under its lock)
         runs.check_run_files(out, args.resume)
     if args.resume:
@@ -243,6 +245,9 @@ def run(args) -> int:
         model_cfg = ModelConfig.from_dict(saved["model"], str(config_path), "model.")
         train_cfg = TrainConfig.from_dict(saved["train"], str(config_path), "train.")
         if args.epochs is not None:
+            done = runs.trained_epochs(out)  # before torch loads (the loop checks again)
+            if done is not None and args.epochs < done:
+                raise UserError(runs.fewer_epochs(out, done, args.epochs))
             train_cfg = dataclasses.replace(train_cfg, epochs=args.epochs)
         data = DataPaths.from_dict(saved["data"], base=out)
         preset = "from the run folder"

@@ -35,6 +35,23 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def damage(path: Path) -> str:
+    """Why a weight file on disk cannot be whole ("" when it looks whole), without reading it through: empty,
+    or a zip-format .pth (torch.save since 1.6) cut short before its end record (an interrupted download)."""
+    if not path.is_file():
+        return ""  # a transformers folder: its marker file was found
+    size = path.stat().st_size
+    if size == 0:
+        return "empty, 0 bytes"
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(0, size - 65_536))
+        tail = fh.read()
+    if head == b"PK\x03\x04" and b"PK\x05\x06" not in tail:  # a zip without its end-of-central-directory
+        return f"cut short: {size:,} bytes and no zip end record"
+    return ""
+
+
 def run(args) -> int:
     from mmcse.backbones.weights import FEATURE_SET_WEIGHTS, download, files_for, locate, search_dirs
 
@@ -47,7 +64,8 @@ def run(args) -> int:
         print(f"\n{features} features:")
         for f in files_for(features):
             path = locate(f, args.weights)
-            state = f"present: {path}" if path else "MISSING"
+            why = damage(path) if path else ""
+            state = f"DAMAGED: {path} ({why}); remove it and fetch it again" if why else f"present: {path}" if path else "MISSING"
             facts = ", ".join(x for x in (f.size, f"sha256 {f.sha256_prefix}..." if f.sha256_prefix else "") if x)
             print(f"  {f.filename:28s} {state}")
             print(f"      {f.what}; {f.url}" + (f" ({facts})" if facts else ""))

@@ -228,9 +228,12 @@ class FeatureStore:
         """Raise one FileNotFoundError listing the first missing clips and how many, if any."""
         missing = self.missing(video_ids)
         if missing:
+            absent = [] if self.packed else [n for key, (n, _) in self.streams.items()
+                                             if not self.path(key, missing[0]).exists()]  # fmt: skip
+            where = f"; {missing[0]} is absent from {', '.join(absent)}" if absent else ""
             raise FileNotFoundError(
                 f"{len(missing)} of {len(video_ids)} clips of the {what} have no features in {self.root} "
-                f"(first: {', '.join(missing[:5])}); check --feature-root and the stream names "
+                f"(first: {', '.join(missing[:5])}{where}); check --feature-root and the stream names "
                 f"({', '.join(n for n, _ in self.streams.values())})"
             )
 

@@ -58,6 +58,33 @@ def dense_csvs(llp_dir: str | Path, audio_gt: str = "fixed") -> tuple[Path, Path
     return Path(llp_dir) / DENSE_AUDIO_FILES[audio_gt], Path(llp_dir) / DENSE_VISUAL_FILE
 
 
+def read_clips_by_id(csv_path: str | Path) -> tuple[list[str], np.ndarray]:
+    """A split CSV read for writing one file per clip id (extract, pseudo-label): (filenames, labels uint8
+    (N, 25)), one row per 11-character id. A row repeated as it is counts once; two rows of one id that
+    differ (another time window, other labels) are a ValueError naming both lines, since one <id>.npy
+    would replace the other; so is a CSV without rows."""
+    path = Path(csv_path)
+    with warnings.catch_warnings():  # the "counts twice" warning: here a repeat is handled below
+        warnings.filterwarnings("ignore", message=".* is listed again", category=LLPDataWarning)
+        filenames, labels, lines = read_weak_rows(path)
+    if not filenames:
+        raise ValueError(f"{path} lists no clips; expected at least one row under the header")
+    first: dict[str, int] = {}
+    keep = []
+    for i, name in enumerate(filenames):
+        j = first.setdefault(name[:11], i)
+        if j == i:
+            keep.append(i)
+        elif filenames[j] != name or not np.array_equal(labels[j], labels[i]):
+            what = (f"clips {filenames[j]} and {name} share the id {name[:11]!r}" if filenames[j] != name
+                    else f"clip {name} is listed again with other labels")  # fmt: skip
+            raise ValueError(
+                f"{path}:{lines[i]}: {what} (first on line {lines[j]}); files are written per id (<id>.npy), so "
+                "one row would replace the other: keep one row per id"
+            )
+    return [filenames[i] for i in keep], labels[keep]
+
+
 def video_id(filename: str) -> str:
     """The 11-character YouTube id that keys feature files. Ids contain '_' and '-': never split."""
     if len(filename) < 11:
@@ -166,8 +193,8 @@ def read_weak_rows(csv_path: str | Path) -> tuple[list[str], np.ndarray, list[in
     for f, line in zip(filenames, lines):
         if f in first_line:
             warnings.warn(
-                f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it is scored "
-                "twice, as the official evaluation does; remove the duplicate row to score it once",
+                f"{path}:{int(line)}: clip {f} is listed again (first on line {first_line[f]}); it counts twice "
+                "(scored or trained on twice, as the official code does); remove the duplicate row to count it once",
                 LLPDataWarning, stacklevel=4,
             )  # fmt: skip
         first_line.setdefault(f, int(line))

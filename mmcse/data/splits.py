@@ -35,8 +35,8 @@ def open_split(
     """The ``split`` (train | val | test) of ``paths``: weak labels, features and dense GT.
 
     ``dense``: True -> the dense GT is required (an error names the missing file), False -> never read,
-    None -> read for val/test when both files exist. Pseudo labels are opened when the feature root has
-    them and ``paths.use_pseudo_labels`` is not False.
+    None -> read for val/test when both files exist. Pseudo labels are opened for the train split when the
+    feature root has them and ``paths.use_pseudo_labels`` is not False.
     """
     if split not in SPLIT_FILES and split not in paths.split_csvs:
         raise ValueError(f"unknown split {split!r}; expected one of: {', '.join(SPLIT_FILES)}")
@@ -53,7 +53,8 @@ def open_split(
         )
     audio_csv, visual_csv = _dense_files(paths, split, audio_gt, dense)
     _check_features(paths)
-    pseudo = False if paths.use_pseudo_labels is False else None
+    # pseudo labels are training targets: a val / test split never needs them (nor a partial pseudo folder)
+    pseudo = False if paths.use_pseudo_labels is False or split != "train" else None
     store = FeatureStore.open(paths.feature_root, paths.feature_spec, pseudo=pseudo)
     return LLPSplit(csv, store, audio_csv, visual_csv, name=split)
 

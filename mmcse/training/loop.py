@@ -205,6 +205,7 @@ class Trainer:
             self.model.load_state_dict(weights)
 
         tensors, meta = state.load_train_state(run_dir / runs.STATE_FILE)
+        state.check_finite_state(tensors, run_dir / runs.STATE_FILE)
         progress = meta["progress"]
         epoch = int(progress["epoch"])
         weights = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
@@ -245,6 +246,8 @@ class Trainer:
     def fit(self, stop_after_epochs: int | None, progress: bool) -> dict[str, Any]:
         cfg = self.train_cfg
         last_epoch = cfg.epochs if stop_after_epochs is None else min(cfg.epochs, self.start_epoch + stop_after_epochs)
+        if cfg.epochs < self.start_epoch:  # a resume asked for fewer epochs than the run already has
+            raise ValueError(runs.fewer_epochs(self.run_dir, self.start_epoch, cfg.epochs))
         if last_epoch <= self.start_epoch:
             self.say(f"nothing to train: {self.run_dir} has finished all {cfg.epochs} epochs")
         steps_per_epoch = math.ceil(len(self.sampler) / self.per_rank_batch)

@@ -136,10 +136,7 @@ def run_folder_lock(run_dir: str | Path) -> Iterator[None]:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
             os.close(fd)
-            raise ValueError(
-                f"{run_dir} is being written by another training process (pid {holder}); wait for it to "
-                "finish or choose another --out"
-            ) from None
+            raise ValueError(_locked(run_dir, holder)) from None
         try:  # the previous holder may have removed the file between our open and our lock
             if os.fstat(fd).st_ino == os.stat(path).st_ino:
                 break
@@ -153,6 +150,51 @@ def run_folder_lock(run_dir: str | Path) -> Iterator[None]:
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)
+
+
+def trained_epochs(run_dir: str | Path) -> int | None:
+    """The epochs the run's training state has finished, read from its safetensors header without torch;
+    None when there is no readable state."""
+    try:
+        with open(Path(run_dir) / STATE_FILE, "rb") as fh:
+            size = int.from_bytes(fh.read(8), "little")
+            if not 0 < size < 100_000_000:
+                return None
+            metadata = json.loads(fh.read(size))["__metadata__"]
+        return int(json.loads(metadata[STATE_META_KEY])["progress"]["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def fewer_epochs(run_dir: str | Path, done: int, asked: int) -> str:
+    """The refusal of a resume asked to end before the epochs a run already has."""
+    return (f"{run_dir} has already trained {done} epochs, more than the {asked} asked for (--epochs); give "
+            f"--epochs above {done} to train on, or use its checkpoints as they are")  # fmt: skip
+
+
+def _locked(run_dir: Path, holder: str) -> str:
+    return (f"{run_dir} is being written by another training process (pid {holder}); wait for it to finish "
+            "or choose another --out")  # fmt: skip
+
+
+def check_not_locked(run_dir: str | Path) -> None:
+    """The ValueError of run_folder_lock when another process holds ``run_dir``'s lock now: a probe (the
+    lock taken and dropped at once, nothing created) so that the command refuses before torch loads; the
+    loop still takes the lock for real."""
+    import fcntl
+
+    path = Path(run_dir) / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # no lock file: nobody writes the folder
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+        raise ValueError(_locked(Path(run_dir), holder)) from None
+    finally:
+        os.close(fd)  # drops the probe's lock
 
 
 def existing_run_files(run_dir: str | Path) -> list[str]:

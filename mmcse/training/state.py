@@ -117,16 +117,30 @@ def load_train_state(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"no training state at {path}: this run folder cannot be resumed (train anew)"
+            f"no training state at {path}: this run folder cannot be resumed (train anew there with --overwrite)"
         )
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads((f.metadata() or {})[STATE_META_KEY])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # truncated / not safetensors / missing metadata
-        raise ValueError(f"{path} is not a readable mmcse training state ({exc}); train anew") from None
+        raise ValueError(
+            f"{path} is not a readable mmcse training state ({exc}); train anew there with --overwrite"
+        ) from None
     if meta.get("version") != STATE_VERSION:
         raise ValueError(f"{path} has training-state version {meta.get('version')}; expected {STATE_VERSION}")
     return tensors, meta
 
 
+
+
+def check_finite_state(tensors: dict[str, torch.Tensor], path: str | Path) -> None:
+    """Refuse a training state whose weights or optimizer moments hold NaN / inf (one ValueError naming the
+    file and the first such tensor): resuming from it would train a model that predicts nothing."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(tensor.isfinite().all()):
+            what = "weight tensor " + name.removeprefix("model.") if name.startswith("model.") else f"tensor {name}"
+            raise ValueError(
+                f"{path}: {what} holds NaN / inf; this training state is damaged and cannot be resumed: "
+                "pass --overwrite to train anew there"
+            )

@@ -125,3 +125,21 @@ def test_a_video_shorter_than_a_second_is_looped_and_said_so(tmp_path, small_bac
     assert "shorter than 10 s; the model reads it looped to 10 s" in capsys.readouterr().err
     r2 = np.load(out / "r2plus1d_18" / "blink.npy")
     assert r2.shape == (10, 512) and np.allclose(r2, r2[0], rtol=1e-5, atol=1e-6)  # 4 frames looped: 10 equal clips
+
+
+@pytest.mark.parametrize("rows,expected", [
+    ([], "lists no clips; expected at least one row under the header"),
+    (["AbCdEfGhIjK_30_40\tDog", "AbCdEfGhIjK_50_60\tDog"],
+     "clips AbCdEfGhIjK_30_40 and AbCdEfGhIjK_50_60 share the id 'AbCdEfGhIjK' (first on line 2)"),
+])  # fmt: skip
+def test_a_csv_without_clips_or_with_two_windows_of_one_id_is_refused(tmp_path, small_weights, videos, capsys,
+                                                                        rows, expected):
+    """--csv mode: an empty split is not "0 of 0 video(s) ... 0 to do", exit 0; two rows of one id (both
+    found as that id's video) would write one <id>.npy: one line, exit 2, nothing written."""
+    csv = tmp_path / "split.csv"
+    csv.write_text("filename\tevent_labels\n" + "".join(f"{r}\n" for r in rows))
+    out = tmp_path / "feats"
+    assert _extract("--csv", csv, "--video-dir", videos["full"].parent, "--out", out, "--weights", small_weights) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {csv}") and expected in err[0], err
+    assert not out.exists()

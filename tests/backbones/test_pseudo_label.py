@@ -4,6 +4,9 @@ logits_per_image (as VALOR calls it), and `pseudo-label` end to end on a generat
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -142,3 +145,35 @@ def test_clap_segment_logits_follow_laions_embedding_of_each_second(monkeypatch)
     assert embeds.shape == (10, 512)
     torch.testing.assert_close(embeds[6], embeds[1])
     assert (embeds[0] - embeds[1]).abs().max() > 1e-3
+
+
+def test_a_clip_listed_again_with_other_labels_is_refused(tmp_path, videos, capsys):
+    """Two rows of one clip with other weak labels: the second would replace the first's labels in the one
+    <id>.npy (pseudo labels keep only a clip's weak labels): one line naming both lines, nothing written."""
+    csv = tmp_path / "split.csv"
+    csv.write_text("filename\tevent_labels\nAbCdEfGhIjK_30_40\tDog\nAbCdEfGhIjK_30_40\tSpeech\n")
+    out = tmp_path / "f"
+    assert main(["pseudo-label", "--csv", str(csv), "--video-dir", str(videos["full"].parent), "--out", str(out),
+                 "--weights", str(tmp_path)]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {csv}:3: clip AbCdEfGhIjK_30_40 is listed again with other labels (first on line 2); "
+                   "files are written per id (<id>.npy), so one row would replace the other: keep one row per id"]
+    assert not out.exists()
+
+
+def test_missing_weights_are_refused_before_torch_loads(tmp_path, videos):
+    """A --weights folder that does not exist, or one without the CLAP checkpoint: one line, exit 2,
+    without importing torch or transformers (the refusal needs no model)."""
+    csv = tmp_path / "split.csv"
+    csv.write_text("filename\tevent_labels\nAbCdEfGhIjK_30_40\tDog\n")
+    common = ["--csv", str(csv), "--video-dir", str(videos["full"].parent), "--out", str(tmp_path / "f")]
+    argvs = [[*common, "--weights", str(tmp_path / "nowhere")], [*common, "--modality", "audio", "--weights", str(tmp_path)]]
+    probe = ("import sys; from mmcse.cli import main; "
+             f"print([main(['pseudo-label', *a]) for a in {argvs!r}], 'torch' in sys.modules)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TORCH_HOME": str(tmp_path / "th"), "MMCSE_WEIGHTS": ""})  # fmt: skip
+    assert proc.stdout.split() == ["[2,", "2]", "False"], proc.stderr
+    errors = [line for line in proc.stderr.strip().splitlines() if line.startswith("error: ")]
+    assert errors[0] == f"error: --weights {tmp_path / 'nowhere'}: not a folder; give the folder that holds the weight files"
+    assert errors[1].startswith("error: weights 630k-fusion-best.pt (") and len(errors) == 2
+    assert not (tmp_path / "f").exists()

@@ -129,3 +129,19 @@ def test_download_fetches_clip_with_huggingface_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "snapshot_download", fake_snapshot_download)
     W.download(W.WEIGHT_FILES["clip"], tmp_path)
     assert calls == [("openai/clip-vit-large-patch14", str(tmp_path / "clip-vit-large-patch14"), W.HF_FILES)]
+
+
+def test_weights_command_says_when_a_file_found_is_empty_or_cut_short(tmp_path, small_weights, capsys):
+    """A 0-byte file or an interrupted download (a zip-format .pth without its end record) counts for
+    nothing: listed as DAMAGED with the reason, not "present"; a whole file is still present."""
+    (tmp_path / "vggish-10086976.pth").write_bytes(b"")
+    whole = (small_weights / "resnet152-394f9c45.pth").read_bytes()
+    (tmp_path / "resnet152-394f9c45.pth").write_bytes(whole[:100_000])
+    (tmp_path / "r2plus1d_18-91a641e6.pth").write_bytes((small_weights / "r2plus1d_18-91a641e6.pth").read_bytes())
+    assert main(["weights", "--features", "han", "--weights", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (f"vggish-10086976.pth          DAMAGED: {tmp_path / 'vggish-10086976.pth'} (empty, 0 bytes); "
+            "remove it and fetch it again") in out  # fmt: skip
+    assert (f"resnet152-394f9c45.pth       DAMAGED: {tmp_path / 'resnet152-394f9c45.pth'} (cut short: 100,000 bytes "
+            "and no zip end record)") in out  # fmt: skip
+    assert f"r2plus1d_18-91a641e6.pth     present: {tmp_path / 'r2plus1d_18-91a641e6.pth'}" in out

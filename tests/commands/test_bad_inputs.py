@@ -178,3 +178,27 @@ def test_an_unexpected_error_is_still_one_line(monkeypatch, capsys):
     assert main(["pack", "--features", "demo", "--feature-root", ".", "--out", "x", "--split-csv", "y"]) == 3
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unexpected RuntimeError: something broke" in err[0]
+
+
+@pytest.mark.parametrize("flag,value", [("--workers", "99999999999999999999"), ("--workers", "65"), ("--workers", "0"),
+                                        ("--epochs", "99999999999999999999"), ("--epochs", "nan")])  # fmt: skip
+def test_demo_refuses_worker_and_epoch_counts_it_cannot_run(tmp_path, capsys, flag, value):
+    """Every render worker is started at once (a huge --workers would fork until the machine gives out),
+    and --epochs follows train's bound: one line naming the flag, exit 2, no --out folder."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--no-train", "--videos", "none", flag, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: argument {flag}: ") and value in err[0], err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command,flag", [("train", "--threads"), ("bench", "--threads"),
+                                          ("bench-store", "--torch-threads")])  # fmt: skip
+@pytest.mark.parametrize("value", ["99999999999999999999", "1025", "0"])
+def test_thread_counts_torch_cannot_take_are_refused_by_name(capsys, command, flag, value):
+    """torch.set_num_threads takes a C int ("Overflow when unpacking long long" after loading torch):
+    refused at once, naming the flag and the range."""
+    assert main([command, flag, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: argument {flag}: {value} is out of range; give 1 to 1,024 "
+                   f"(see python -m mmcse {command} --help)"]  # fmt: skip

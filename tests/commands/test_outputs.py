@@ -216,6 +216,31 @@ def test_a_locked_run_folder_refuses_a_second_writer(tmp_path, capsys):
         pass
 
 
+def test_a_run_folder_being_trained_is_refused_before_torch_loads(tmp_path):
+    """train --overwrite / --resume / a symlink to a folder another process trains: the lock holder's pid
+    in one line, exit 2, without loading torch (the refusal needs no model)."""
+    run = tmp_path / "run"
+    (tmp_path / "link").symlink_to(run)
+    code = (f"from mmcse.training.runs import run_folder_lock; import time\n"
+            f"with run_folder_lock({str(run)!r}):\n    print('locked', flush=True); time.sleep(60)")  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        argvs = [["--out", str(run), "--overwrite", "--data-root", "."], ["--out", str(run), "--resume"],
+                 ["--out", str(tmp_path / "link"), "--overwrite", "--data-root", "."]]  # fmt: skip
+        probe = ("import sys; from mmcse.cli import main; "
+                 f"print([main(['train', *a]) for a in {argvs!r}], 'torch' in sys.modules)")  # fmt: skip
+        proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.stdout.split() == ["[2,", "2,", "2]", "False"], proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 3 and all(f"is being written by another training process (pid {holder.pid})" in line
+                                   for line in lines)  # fmt: skip
+    assert sorted(p.name for p in run.iterdir()) == [runs.LOCK_FILE]
+
+
 def test_a_killed_writer_leaves_the_folder_unlocked(tmp_path):
     run = tmp_path / "run"
     code = (f"from mmcse.training.runs import run_folder_lock; import time\n"

@@ -53,7 +53,7 @@ def test_synthetic_dataset_files(data):
 
 def test_split_yields_the_batch_contract(data):
     val = split_of(data.llp_dir, "val", SPEC, data.feature_root)
-    assert len(val) == 12 and val.has_dense and val.has_pseudo
+    assert len(val) == 12 and val.has_dense and not val.has_pseudo  # pseudo labels: train targets only
     item = val[0]
     assert item["filename"] == data.filenames["val"][0] and item["video_id"] == item["filename"][:11]
     assert (
@@ -67,8 +67,6 @@ def test_split_yields_the_batch_contract(data):
         "visual": ((5, 80, 12), torch.float32),
         "visual_st": ((5, 10, 8), torch.float32),
         "label": ((5, 25), torch.float32),
-        "pseudo_audio": ((5, 10, 25), torch.float32),
-        "pseudo_visual": ((5, 10, 25), torch.float32),
         "gt_audio": ((5, 10, 25), torch.uint8),
         "gt_visual": ((5, 10, 25), torch.uint8),
     }
@@ -78,11 +76,12 @@ def test_split_yields_the_batch_contract(data):
     np.testing.assert_array_equal(batch["gt_audio"].numpy(), gt_a)
     np.testing.assert_array_equal(batch["gt_visual"].numpy(), gt_v)
     np.testing.assert_array_equal(batch["label"].numpy(), llp.read_weak_labels(data.split_csvs["val"])[1][:5])
-    # pseudo labels never leave the weak labels
-    assert (batch["pseudo_audio"].amax(dim=1) <= batch["label"]).all()
-    # train: weak labels only, no dense keys
+    # train: weak and pseudo labels, no dense keys; pseudo labels never leave the weak labels
     train = split_of(data.llp_dir, "train", SPEC, data.feature_root)
-    assert not train.has_dense and "gt_audio" not in next(iter(make_loader(train, 8)))
+    batch = next(iter(make_loader(train, 8)))
+    assert not train.has_dense and train.has_pseudo and "gt_audio" not in batch
+    assert batch["pseudo_audio"].shape == batch["pseudo_visual"].shape == (8, 10, 25)
+    assert (batch["pseudo_audio"].amax(dim=1) <= batch["label"]).all()
 
 
 def test_collate_equals_batch_fetch(data):
@@ -125,23 +124,23 @@ def test_loader_order_is_seeded_and_covers_every_clip(data):
 
 
 def test_packed_and_per_clip_loaders_give_identical_batches(data, tmp_path):
-    ids = [f[:11] for f in data.filenames["val"]]
+    ids = [f[:11] for f in data.filenames["train"]]
     # every frame kept (pooled stores give the mean of each group of 8 frames: tests/test_features.py)
     packed = pack_features(
         data.feature_root, SPEC, ids, tmp_path / "packed", progress=False, pool_frames=False
     )
-    per_clip = split_of(data.llp_dir, "val", SPEC, data.feature_root)
-    from_pack = split_of(data.llp_dir, "val", SPEC, packed)
+    per_clip = split_of(data.llp_dir, "train", SPEC, data.feature_root)
+    from_pack = split_of(data.llp_dir, "train", SPEC, packed)
     assert from_pack.store.packed and not per_clip.store.packed
     for a, b in zip(
         make_loader(per_clip, 5, shuffle=True, seed=1), make_loader(from_pack, 5, shuffle=True, seed=1)
     ):
         assert a["filename"] == b["filename"]
-        for key in ("audio", "visual", "visual_st", "pseudo_audio", "pseudo_visual", "label", "gt_audio"):
+        for key in ("audio", "visual", "visual_st", "pseudo_audio", "pseudo_visual", "label"):
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     # worker processes get the packed store too
     workers = make_loader(from_pack, 4, num_workers=2)
-    assert [f for batch in workers for f in batch["filename"]] == data.filenames["val"]
+    assert [f for batch in workers for f in batch["filename"]] == data.filenames["train"]
 
 
 def test_missing_features_fail_up_front(data, tmp_path):
@@ -204,3 +203,30 @@ def test_split_and_dense_csvs_that_are_folders_are_named_as_folders(data, tmp_pa
     dense.mkdir()
     with pytest.raises(ValueError, match=rf"^dense GT {dense} is a folder; expected"):
         split_of(root, "test", SPEC, data.feature_root)
+
+
+def test_val_and_test_splits_never_need_pseudo_labels_and_a_missing_file_names_its_stream(tmp_path):
+    """Pseudo labels are training targets: a feature root whose pseudo folders hold only the train clips
+    opens val / test as they are (not "N of N clips have no features"); a train clip whose pseudo file is
+    missing is refused naming that stream."""
+    import shutil
+
+    from mmcse.data.paths import DataPaths
+    from mmcse.data.splits import open_split
+
+    data = write_synthetic_dataset(tmp_path / "llp", SPEC, n_train=8, n_val=4, n_test=4, seed=5)
+    for split in ("val", "test"):
+        for name in data.filenames[split]:
+            for folder in (SPEC.pseudo_audio, SPEC.pseudo_visual):
+                (data.feature_root / folder / f"{name[:11]}.npy").unlink()
+    paths = DataPaths.from_root(data.llp_dir, SPEC, feature_root=str(data.feature_root))
+    for split in ("val", "test"):
+        opened = open_split(paths, split)
+        assert len(opened) == 4 and not opened.store.has_pseudo
+        assert set(opened.store.load_batch([opened.video_ids[0]])) == {"audio", "visual", "visual_st"}
+    assert open_split(paths, "train").store.has_pseudo
+    first = data.filenames["train"][0][:11]
+    shutil.move(data.feature_root / SPEC.pseudo_visual / f"{first}.npy", tmp_path / "kept.npy")
+    with pytest.raises(FileNotFoundError, match=rf"1 of 8 clips of the train split .*\(first: {first}; {first} is "
+                                                rf"absent from {SPEC.pseudo_visual}\)"):  # fmt: skip
+        open_split(paths, "train").store.check_complete(open_split(paths, "train").video_ids)

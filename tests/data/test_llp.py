@@ -271,7 +271,8 @@ def test_reversed_and_negative_rows_warn_with_file_and_line_and_keep_official_nu
 def test_a_clip_listed_twice_in_a_split_warns_and_is_kept_twice(tmp_path):
     split = tmp_path / "s.csv"
     split.write_text("filename\tevent_labels\nclipAAAAAAA_0_10\tSpeech\nclipBBBBBBB_0_10\tDog\nclipAAAAAAA_0_10\tSpeech\n")
-    with pytest.warns(llp.LLPDataWarning, match=rf"{split}:4: clip clipAAAAAAA_0_10 is listed again \(first on line 2\)"):
+    with pytest.warns(llp.LLPDataWarning, match=rf"{split}:4: clip clipAAAAAAA_0_10 is listed again \(first on line 2\); "
+                      r"it counts twice \(scored or trained on twice, as the official code does\)"):
         names, labels = llp.read_weak_labels(split)
     assert names == ["clipAAAAAAA_0_10", "clipBBBBBBB_0_10", "clipAAAAAAA_0_10"] and labels.shape == (3, 25)
 
@@ -362,3 +363,28 @@ def test_check_split_csvs_refuses_an_unknown_class_without_importing_torch(tmp_p
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0].startswith(f"{tmp_path / 'AVVP_eval_visual.csv'}:2: unknown LLP class 'Dogg'; expected one of:")
     assert out[1] == "False"
+
+
+def _weak_csv(tmp_path, *rows: str):
+    path = tmp_path / "split.csv"
+    path.write_text("filename\tevent_labels\n" + "".join(f"{r}\n" for r in rows))
+    return path
+
+
+def test_clips_by_id_keep_one_row_per_id_and_refuse_rows_that_would_replace_each_other(tmp_path, recwarn):
+    """extract / pseudo-label write one <id>.npy per clip: an exact repeat counts once (without the
+    evaluation's "counts twice" warning); another window or other labels under one id, or no rows, are one
+    ValueError naming the lines."""
+    names, labels = llp.read_clips_by_id(_weak_csv(tmp_path, "AbCdEfGhIjK_30_40\tDog,Speech", "ZyXwVuTsRqP_0_10\tCar",
+                                                   "AbCdEfGhIjK_30_40\tDog,Speech"))  # fmt: skip
+    assert names == ["AbCdEfGhIjK_30_40", "ZyXwVuTsRqP_0_10"] and not recwarn.list
+    assert labels.shape == (2, NUM_CLASSES) and labels[0].sum() == 2 and labels[1, class_index("Car")] == 1
+    path = _weak_csv(tmp_path, "AbCdEfGhIjK_30_40\tDog", "ZyXwVuTsRqP_0_10\tCar", "AbCdEfGhIjK_50_60\tDog")
+    with pytest.raises(ValueError, match=f"^{path}:4: clips AbCdEfGhIjK_30_40 and AbCdEfGhIjK_50_60 share the id "
+                                         "'AbCdEfGhIjK' \\(first on line 2\\); .*keep one row per id$"):  # fmt: skip
+        llp.read_clips_by_id(path)
+    path = _weak_csv(tmp_path, "AbCdEfGhIjK_30_40\tDog", "AbCdEfGhIjK_30_40\tSpeech")
+    with pytest.raises(ValueError, match="^.*:3: clip AbCdEfGhIjK_30_40 is listed again with other labels"):
+        llp.read_clips_by_id(path)
+    with pytest.raises(ValueError, match="lists no clips; expected at least one row under the header"):
+        llp.read_clips_by_id(_weak_csv(tmp_path))

@@ -248,3 +248,33 @@ def test_loss_weights_reach_every_mmcse_row_but_the_row_that_sets_its_own():
     assert (full.w_ec, full.w_ort) == (10.0, 0.5)
     assert (no_ec.w_ec, no_ec.w_ort) == (0.0, 0.5)  # the row's own --w-ec 0 is not overridden
     assert (han.w_ec, han.w_ort) == (None, None)  # HAN has no such losses
+
+
+def test_a_sweep_warns_once_about_test_clips_far_outside_the_training_features(tmp_path, capsys):
+    """Every run of a sweep scores the same test clips: the out-of-domain warning about them comes once,
+    not once per run, whatever --rows says (also --rows '', which is the full row)."""
+    write_synthetic_dataset(tmp_path / "data", TINY, n_train=32, n_val=8, n_test=8, seed=4)
+    spec_file = tmp_path / "tiny.json"
+    spec_file.write_text(json.dumps(TINY.to_dict()))
+    vid = (tmp_path / "data" / "AVVP_test_pd.csv").read_text().splitlines()[1].split("\t")[0][:11]
+    far = tmp_path / "data" / "feats" / TINY.audio.name / f"{vid}.npy"
+    np.save(far, np.load(far) * 1000)  # that clip's audio lies far outside what any run trained on
+    argv = ["--rows", "", "--seeds", "3", "--epochs", "1"]
+    assert cli_main(["ablate", "--data-root", str(tmp_path / "data"), "--features", str(spec_file),
+                     "--out", str(tmp_path / "sweep"), *TINY_RECIPE, *argv]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    outside = [line for line in err.splitlines() if "far outside" in line]
+    assert len(outside) == 1 and outside[0].startswith("warning: ") and f"clip {vid}" in outside[0], err
+    assert sorted(p.name for p in (tmp_path / "sweep" / "full").iterdir()) == ["seed87", "seed88", "seed89"]
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999", "65", "0"])
+def test_nproc_per_node_beyond_what_torchrun_can_start_is_refused(tiny_sweep_data, tmp_path, capsys, value):
+    """torchrun starts every process at once: a 20-digit --nproc-per-node is one line, exit 2, and no
+    sweep folder, not a launch that never ends."""
+    data_root, spec_file = tiny_sweep_data
+    assert _ablate(data_root, spec_file, tmp_path / "sweep", "--nproc-per-node", value) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: argument --nproc-per-node: {value} is out of range; give 1 to 64 "
+                   "(see python -m mmcse ablate --help)"]  # fmt: skip
+    assert not (tmp_path / "sweep").exists()

@@ -228,6 +228,61 @@ def test_resume_after_config_json_was_edited_names_both_files(tiny_data, tmp_pat
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.name != runs.CONFIG_FILE} == before
 
 
+@pytest.mark.parametrize("tensor_kind", ["model.", "optimizer"])
+def test_resume_refuses_a_training_state_holding_nan(tiny_data, tmp_path, capsys, tensor_kind):
+    """A train_state.safetensors whose weights (or optimizer moments) hold NaN: --resume refuses it with
+    one line naming the file and the tensor, exit 2, and the run folder stays as it was."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    model_cfg, train_cfg = _cfgs("han", epochs=1)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    path = run / runs.STATE_FILE
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    name = next(
+        k for k, v in tensors.items()
+        if v.is_floating_point() and k.startswith("model.") == (tensor_kind == "model.")
+    )  # fmt: skip
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = float("nan")
+    save_file(tensors, str(path), metadata=metadata)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    shown = name.removeprefix("model.")
+    with pytest.raises(ValueError, match=f"^{path}: .*{shown} holds NaN / inf; this training state is damaged"):
+        train(run, tiny_data, model_cfg, dataclasses.replace(train_cfg, epochs=2), device="cpu", progress=False,
+              resume=True)  # fmt: skip
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}: ") and "--overwrite" in err[0], err
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+def test_resume_with_fewer_epochs_than_the_run_has_is_refused(tiny_data, tmp_path, capsys):
+    """--resume --epochs 1 on a 2-epoch run: not "nothing to train: finished all 1 epochs" and exit 0, but
+    one line saying how many epochs the run has, exit 2, the run folder as it was."""
+    model_cfg, train_cfg = _cfgs("han", epochs=2)
+    run = tmp_path / "run"
+    train(run, tiny_data, model_cfg, train_cfg, device="cpu", progress=False)
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "1", "--no-progress", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {run} has already trained 2 epochs, more than the 1 asked for (--epochs); give --epochs "
+                   "above 2 to train on, or use its checkpoints as they are"]  # fmt: skip
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+    import subprocess
+    import sys
+
+    probe = ("import sys; from mmcse.cli import main; "
+             f"print(main(['train', '--out', {str(run)!r}, '--resume', '--epochs', '1']), 'torch' in sys.modules)")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["2", "False"], proc.stderr  # refused from the state's header, before torch
+    assert cli_main(["train", "--out", str(run), "--resume", "--epochs", "2", "--no-progress", "--device", "cpu"]) == 0
+    assert f"nothing to train: {run} has finished all 2 epochs" in capsys.readouterr().out
+
+
 def _authors_lr(cur_epoch, warm_up_epoch, max_epoch, lr_min, lr_max):
     """lr_warm_up_cos_anneal of the authors' main_avvp.py (MM-CSE and VALOR), written out independently:
     epochs from 1; linear warm-up below warm_up_epoch, then a half cosine from lr_max to lr_min."""
@@ -296,7 +351,7 @@ def test_train_state_round_trip_has_no_pickle(tmp_path):
             assert torch.equal(a["state"][i][k], b["state"][i][k])
     assert (tmp_path / "state.safetensors").read_bytes()[:8] != b"\x80\x04\x95"[:8]  # safetensors, not pickle
     (tmp_path / "bad.safetensors").write_bytes(b"not a safetensors file")
-    with pytest.raises(ValueError, match="not a readable mmcse training state"):
+    with pytest.raises(ValueError, match="not a readable mmcse training state .*; train anew there with --overwrite$"):
         state.load_train_state(tmp_path / "bad.safetensors")
 
 
@@ -311,7 +366,8 @@ def test_split_data_batches_follow_the_contract(tiny_data):
         and b["visual"].shape == (5, 10, 24)
         and b["visual_st"].shape == (5, 10, 8)
     )
-    assert b["label"].shape == (5, 25) and b["pseudo_audio"].shape == (5, 10, 25)
+    assert b["label"].shape == (5, 25) and "pseudo_audio" not in b  # pseudo labels: train targets only
+    assert next(open_split(tiny_data, "train").batches([0, 1], 2))["pseudo_audio"].shape == (2, 10, 25)
     assert b["gt_audio"].dtype == torch.uint8 and b["gt_audio"].shape == (5, 10, 25)
     assert b["filename"][0] == split.filenames[-1] and b["video_id"][0] == split.filenames[-1][:11]
     # prefetched and plain batches are the same
