@@ -56,7 +56,10 @@ def _normalise(images: torch.Tensor, mean, std) -> torch.Tensor:
 
 
 def to_nchw(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(F, H, W, 3) uint8 frames -> (F, 3, H, W) uint8 tensor."""
+    """(F, H, W, 3) uint8 frames -> (F, 3, H, W) uint8 tensor. A read-only array (a decoded buffer) is
+    copied: torch warns on a tensor over memory it may not write."""
+    if isinstance(frames, np.ndarray) and not frames.flags.writeable:
+        frames = frames.copy()
     return torch.as_tensor(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)
 
 

@@ -102,6 +102,8 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     """Describe a video file (imageio-ffmpeg's metadata: duration, frame rate, size, audio); a missing,
     empty, corrupt, audio-only or other non-video file raises one clear error."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a video file; give one video file")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such video file")
     if path.stat().st_size == 0:

@@ -87,3 +87,10 @@ def test_a_file_without_video_gets_one_clear_line(files, name, message):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"gone\.mp4: no such video file$"):
         probe_video(tmp_path / "gone.mp4")
+
+
+def test_a_folder_is_said_to_be_a_folder(tmp_path):
+    folder = tmp_path / "clip.mp4"  # a folder with a video's name
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder, not a video file"):
+        probe_video(folder)
