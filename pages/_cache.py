@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from mmcse import analysis, browse, error_analysis, export, prediction_cache
@@ -23,6 +24,7 @@ from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
 from mmcse.demo.clips import demo_clip_spec, read_demo_manifest
 from mmcse.predictions import VideoParse
+from mmcse.utils.files import atomic_path
 from mmcse.video.io import VIDEO_SUFFIXES
 from pages._context import Context
 
@@ -225,13 +227,29 @@ def clip_table(path: str, modified: float, key: tuple, gating: str, seg_t: float
 @st.cache_data(show_spinner="Classifying the errors...", max_entries=16)
 def error_table(path: str, modified: float, key: tuple, gating: str, seg_t: float, vid_t: float):
     """error_analysis.split_error_table of a checkpoint on a split at these thresholds (every GT and predicted
-    event with its kind; under 1 s for LLP's 1,200 test clips), computed once for the clip table, its filters and the
-    Overview; None for a split without dense labels."""
+    event with its kind; about 1 s for LLP's 1,200 test clips), computed once for the clip table, its filters
+    and the Overview, and kept beside the split's results in the results cache (a Parquet file per gating and
+    thresholds), so a restarted server reads it; None for a split without dense labels."""
     data = _split_of(path, modified, key)
     if data.gt_audio is None or data.gt_visual is None:
         return None
+    info = ModelInfo(_meta(path, modified))
+    stored = prediction_cache.cache_folder() / (
+        f"{results_key(Path(path), info, key)}.errors.{gating}.{seg_t:.4f}.{vid_t:.4f}.parquet"
+    )
+    if stored.is_file():
+        try:
+            return pd.read_parquet(stored)
+        except (OSError, ValueError):  # a damaged copy: computed again and replaced
+            pass
     pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
-    return error_analysis.split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
+    table = error_analysis.split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
+    try:
+        with atomic_path(stored, suffix=".parquet") as tmp:
+            table.to_parquet(tmp, index=False)
+    except OSError:  # a read-only cache: the table is still shown
+        pass
+    return table
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -499,7 +499,7 @@ def test_results_are_computed_once_for_every_page_and_after_a_restart(run_app, f
     for page in ("overview", "video_parser", "cooccurrence", "class_features"):
         run_app(page, split="val", ckpt_pick=MMCSE)
     assert len(calls) == 1
-    files = sorted(p.name for p in (tmp_path / "cache").iterdir())
+    files = sorted(p.name for p in (tmp_path / "cache").iterdir() if p.suffix != ".parquet")  # error tables apart
     assert len(files) == 2 and files[0].endswith(".features.safetensors") and files[1] == files[0].split(".")[0] + ".safetensors"
     monkeypatch.setattr(prediction_cache, "_JOBS", {})  # a new server process
     at = run_app("overview", split="val", ckpt_pick=MMCSE)
@@ -736,3 +736,19 @@ def test_tags_and_notes_are_saved_shown_filtered_and_outlive_the_session(run_app
     finally:
         for leftover in fx.data.glob("mmcse_tags.json*"):
             leftover.unlink()
+
+
+def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_app, fx):
+    """The split's error table (every event with its kind) is stored in the results cache as Parquet, per
+    gating and thresholds, so that a restarted server reads it instead of classifying again; what it reads
+    equals error_analysis.split_error_table on the same predictions."""
+    import pandas as pd
+
+    from mmcse.error_analysis import split_error_table
+
+    run_app("overview", ckpt_pick=MMCSE)
+    stored = sorted((fx.root / "cache").glob("*.errors.mmcse.0.5000.0.5000.parquet"))
+    assert len(stored) == 1
+    data, _, (pred_a, pred_v) = fixture_predictions(fx)
+    expected = split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
+    pd.testing.assert_frame_equal(pd.read_parquet(stored[0]), expected)
