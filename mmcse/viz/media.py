@@ -67,7 +67,7 @@ def png_data_url(levels: np.ndarray) -> str:
     """(H, W) uint8 levels -> a palette PNG data URL in the colormap."""
     from PIL import Image
 
-    image = Image.fromarray(np.ascontiguousarray(levels), mode="P")
+    image = Image.fromarray(np.ascontiguousarray(levels))
     image.putpalette(palette())
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
