@@ -163,9 +163,11 @@ function drawMedia(state, media, duration) {
   if (n) {
     const svg = svgEl("svg", { class: "wave", viewBox: `0 -100 ${n} 200`, preserveAspectRatio: "none" }, wave);
     place(svg, 0, Math.min(media.audio_seconds, duration), duration);
+    // one filled outline: along the maxima, back along the minima (at least a hairline where silent)
     let d = "";
-    media.envelope.forEach(([lo, hi], i) => { d += `M${i + 0.5},${-hi} L${i + 0.5},${-lo} `; });
-    svgEl("path", { d: d || "M0,0", class: "wave-path", "vector-effect": "non-scaling-stroke" }, svg);
+    media.envelope.forEach(([, hi], i) => { d += `${i ? "L" : "M"}${i + 0.5},${-Math.max(hi, 1)} `; });
+    for (let i = n - 1; i >= 0; i -= 1) d += `L${i + 0.5},${-Math.min(media.envelope[i][0], -1)} `;
+    svgEl("path", { d: `${d}Z`, class: "wave-path" }, svg);
   }
   missing(wave, media.audio_seconds, duration, `no audio after ${media.audio_seconds.toFixed(1)} s`);
 }

@@ -155,9 +155,10 @@ def clip_grid(table: pd.DataFrame, ids: list[str], current: str) -> None:
     pages = (len(ids) + GRID_PAGE - 1) // GRID_PAGE
     page = st.number_input(f"Page (of {pages})", 1, pages, key="clip_grid_page", width=160) if pages > 1 else 1
     shown = ids[(page - 1) * GRID_PAGE : page * GRID_PAGE]
-    cols = st.columns(GRID_COLUMNS)
     with st.spinner("Reading the clips' frames (once per video)..."):
         for i, clip_id in enumerate(shown):
+            if i % GRID_COLUMNS == 0:
+                cols = st.columns(GRID_COLUMNS)
             with cols[i % GRID_COLUMNS].container(border=True, key=f"grid_cell_{i}"):
                 row = table.loc[clip_id]
                 poster, why = grid_poster(clip_id) if bool(row.get("video", False)) else (None, "no video")

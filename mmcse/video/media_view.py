@@ -175,7 +175,7 @@ def build_view(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH) -> Media
     audio = audio if has_audio else np.zeros(0, np.float32)
     return MediaView(
         path=str(path), has_audio=has_audio, audio_seconds=len(audio) / SR, video_seconds=float(video_seconds),
-        mel_db=mel_spectrogram_db(audio), envelope=waveform_envelope(audio), thumbnails=thumbnails,
+        mel_db=mel_spectrogram_db(audio).astype(np.float16).astype(np.float32), envelope=waveform_envelope(audio), thumbnails=thumbnails,
         thumb_times=[i * step for i in range(len(thumbnails))], thumb_step=float(step),
         thumb_size=_jpeg_size(thumbnails[0]),
     )  # fmt: skip
@@ -204,7 +204,7 @@ def _store(view: MediaView, target: Path) -> None:
 
     lengths = np.array([len(t) for t in view.thumbnails], np.int64)
     tensors = {
-        "mel_db": np.ascontiguousarray(view.mel_db, np.float16),  # 0.03 dB steps at -40 dB: plenty for display
+        "mel_db": np.ascontiguousarray(view.mel_db, np.float16),  # build_view rounds it so: a hit is the same
         "envelope": np.ascontiguousarray(view.envelope, np.float32),
         "thumbnails": np.frombuffer(b"".join(view.thumbnails) or b"\0", np.uint8).copy(),
         "thumb_lengths": lengths,

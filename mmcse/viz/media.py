@@ -55,11 +55,12 @@ def pool_envelope(envelope: np.ndarray, columns: int) -> np.ndarray:
 
 def spectrogram_levels(mel_db: np.ndarray, seconds: float) -> np.ndarray:
     """(64, T) dB -> (64, C) uint8 levels, row 0 the highest band (drawn at the top), 0 = ``DB_RANGE`` dB or
-    more under the loudest bin, 255 = the loudest; C <= COLUMNS_PER_SECOND per second, MAX_COLUMNS."""
+    more under the loudest bin (or the quietest, when nearer), 255 = the loudest; C <= COLUMNS_PER_SECOND per second, MAX_COLUMNS."""
     columns = int(min(MAX_COLUMNS, max(1, round(seconds * COLUMNS_PER_SECOND))))
     pooled = pool_columns(mel_db.astype(np.float64), columns)
     top = float(pooled.max()) if pooled.size else 0.0
-    levels = np.clip((pooled - (top - DB_RANGE)) / DB_RANGE, 0.0, 1.0)
+    floor = max(top - DB_RANGE, float(pooled.min()) if pooled.size else 0.0)  # silence is the darkest colour
+    levels = np.clip((pooled - floor) / max(top - floor, 1e-6), 0.0, 1.0)
     return (levels[::-1] * 255).round().astype(np.uint8)
 
 
