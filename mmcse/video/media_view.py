@@ -2,7 +2,7 @@
 frame thumbnails, decoded once per video file and kept on disk.
 
     view = media_view(path)         # MediaView; decoded on first use, then read from the cache
-    view.mel_db                     # (64, T) float32 dB, 100 frames per second (VGGish's 25 ms / 10 ms log-mel)
+    view.mel_db                     # (64, T) float32 dB, 100 frames a second (VGGish's 25 ms / 10 ms log-mel)
     view.envelope                   # (C, 2) float32 min / max of the samples in each of C columns
     view.thumbnails                 # JPEG bytes, one per second (the frame at the middle of each second)
     view.poster()                   # the middle thumbnail (a grid of clips)
@@ -78,7 +78,11 @@ def _ffmpeg() -> str:
 
 
 def _unreadable(path: Path, stderr: str) -> ValueError:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.lstrip().startswith(("Input #", "Stream", "Metadata", "Duration"))]
+    lines = [
+        ln.strip()
+        for ln in stderr.splitlines()
+        if ln.strip() and not ln.lstrip().startswith(("Input #", "Stream", "Metadata", "Duration"))
+    ]
     why = re.sub(r"^\[[^]]*\]\s*", "", lines[-1])[:160] if lines else "ffmpeg could not read it"
     return ValueError(f"{path}: cannot read it as a video ({why}); give a video file such as .mp4/.mkv/.webm")
 
@@ -101,7 +105,9 @@ def split_jpegs(stream: bytes) -> list[bytes]:
         start = end + 2
 
 
-def decode(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH) -> tuple[np.ndarray | None, list[bytes], float, float | None]:
+def decode(
+    path: str | os.PathLike, thumb_width: int = THUMB_WIDTH
+) -> tuple[np.ndarray | None, list[bytes], float, float | None]:
     """(audio (S,) float32 mono 16 kHz or None without an audio track, JPEG thumbnails at one per second
     (the frame at t + 0.5 s), seconds each thumbnail stands for, the container's duration or None).
     Two ffmpeg processes run side by side; one ValueError for a file ffmpeg cannot read."""
@@ -112,12 +118,16 @@ def decode(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH) -> tuple[np.
         raise ValueError(f"{path}: an empty file, not a video; give a video file such as .mp4/.mkv/.webm")
     exe = _ffmpeg()
     frames_cmd = [exe, "-hide_banner", "-nostats", "-nostdin", "-i", str(path), "-an", "-vf",
-                  rf"select='gte(t\,selected_n+0.5)',scale={thumb_width}:-2:flags=area", "-fps_mode", "passthrough",
+                  rf"select='gte(t\,selected_n+0.5)',scale={thumb_width}:-2:flags=area",
+                  "-fps_mode", "passthrough",
                   "-f", "image2pipe", "-c:v", "mjpeg", "-q:v", str(THUMB_QUALITY), "-"]  # fmt: skip
-    audio_cmd = [exe, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0?", "-vn", "-ac", "1", "-ar", str(SR),
+    audio_cmd = [exe, "-v", "error", "-nostdin", "-i", str(path), "-map", "0:a:0?", "-vn", "-ac", "1",
+                 "-ar", str(SR),
                  "-f", "f32le", "-"]  # fmt: skip
     frames_proc = subprocess.Popen(frames_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    audio_out, audio_err = subprocess.Popen(audio_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE).communicate()
+    audio_out, audio_err = subprocess.Popen(
+        audio_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ).communicate()
     frames_out, frames_err = frames_proc.communicate()
     frames_log = frames_err.decode(errors="replace")
     thumbnails = split_jpegs(frames_out)
@@ -174,8 +184,9 @@ def build_view(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH) -> Media
     has_audio = audio is not None
     audio = audio if has_audio else np.zeros(0, np.float32)
     return MediaView(
-        path=str(path), has_audio=has_audio, audio_seconds=len(audio) / SR, video_seconds=float(video_seconds),
-        mel_db=mel_spectrogram_db(audio).astype(np.float16).astype(np.float32), envelope=waveform_envelope(audio), thumbnails=thumbnails,
+        path=str(path), has_audio=has_audio, audio_seconds=len(audio) / SR,
+        video_seconds=float(video_seconds), envelope=waveform_envelope(audio), thumbnails=thumbnails,
+        mel_db=mel_spectrogram_db(audio).astype(np.float16).astype(np.float32),  # as the cache keeps it
         thumb_times=[i * step for i in range(len(thumbnails))], thumb_step=float(step),
         thumb_size=_jpeg_size(thumbnails[0]),
     )  # fmt: skip
@@ -194,7 +205,8 @@ def media_key(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH) -> str:
     """sha256 of the format, the file's resolved path, size and modification time, and the settings."""
     path = Path(path)
     stat = path.stat()
-    text = json.dumps([FORMAT, FORMAT_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns, thumb_width,
+    text = json.dumps([FORMAT, FORMAT_VERSION, str(path.resolve()), stat.st_size, stat.st_mtime_ns,
+                       thumb_width,
                        ENVELOPE_COLUMNS, THUMB_QUALITY, MAX_THUMBNAILS])  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -209,7 +221,8 @@ def _store(view: MediaView, target: Path) -> None:
         "thumbnails": np.frombuffer(b"".join(view.thumbnails) or b"\0", np.uint8).copy(),
         "thumb_lengths": lengths,
     }
-    meta = {"format": FORMAT, "version": str(FORMAT_VERSION), "path": view.path, "has_audio": str(view.has_audio),
+    meta = {"format": FORMAT, "version": str(FORMAT_VERSION), "path": view.path,
+            "has_audio": str(view.has_audio),
             "audio_seconds": repr(view.audio_seconds), "video_seconds": repr(view.video_seconds),
             "thumb_step": repr(view.thumb_step), "thumb_size": json.dumps(list(view.thumb_size))}  # fmt: skip
     with atomic_path(target) as tmp:
@@ -224,21 +237,25 @@ def _load(target: Path) -> MediaView | None:
             meta = f.metadata() or {}
             if meta.get("format") != FORMAT or meta.get("version") != str(FORMAT_VERSION):
                 return None
-            arrays = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (safe_open has no iterator)
+            arrays = {name: f.get_tensor(name) for name in f.keys()}
         blob, ends = arrays["thumbnails"].tobytes(), np.cumsum(arrays["thumb_lengths"])
         thumbs = [blob[a:b] for a, b in zip(np.concatenate([[0], ends[:-1]]), ends)]
         step = float(meta["thumb_step"])
         return MediaView(
-            path=meta["path"], has_audio=meta["has_audio"] == "True", audio_seconds=float(meta["audio_seconds"]),
+            path=meta["path"], has_audio=meta["has_audio"] == "True",
+            audio_seconds=float(meta["audio_seconds"]),
             video_seconds=float(meta["video_seconds"]), mel_db=arrays["mel_db"].astype(np.float32),
-            envelope=arrays["envelope"], thumbnails=thumbs, thumb_times=[i * step for i in range(len(thumbs))],
+            envelope=arrays["envelope"], thumbnails=thumbs,
+            thumb_times=[i * step for i in range(len(thumbs))],
             thumb_step=step, thumb_size=tuple(json.loads(meta["thumb_size"])),
         )  # fmt: skip
     except Exception:  # a damaged or foreign file (safetensors raises its own errors): decoded again
         return None
 
 
-def media_view(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH, folder: Path | None = None) -> MediaView:
+def media_view(
+    path: str | os.PathLike, thumb_width: int = THUMB_WIDTH, folder: Path | None = None
+) -> MediaView:
     """The MediaView of a video file: read from the cache, else decoded once and stored. A cache folder that
     cannot be written costs only the decoding next time."""
     path = Path(path)

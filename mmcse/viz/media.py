@@ -50,12 +50,15 @@ def pool_envelope(envelope: np.ndarray, columns: int) -> np.ndarray:
     if len(envelope) <= columns:
         return envelope
     edges = np.linspace(0, len(envelope), columns + 1).astype(int)[:-1]
-    return np.stack([np.minimum.reduceat(envelope[:, 0], edges), np.maximum.reduceat(envelope[:, 1], edges)], axis=1)
+    return np.stack(
+        [np.minimum.reduceat(envelope[:, 0], edges), np.maximum.reduceat(envelope[:, 1], edges)], axis=1
+    )
 
 
 def spectrogram_levels(mel_db: np.ndarray, seconds: float) -> np.ndarray:
     """(64, T) dB -> (64, C) uint8 levels, row 0 the highest band (drawn at the top), 0 = ``DB_RANGE`` dB or
-    more under the loudest bin (or the quietest, when nearer), 255 = the loudest; C <= COLUMNS_PER_SECOND per second, MAX_COLUMNS."""
+    more under the loudest bin (or the quietest, when nearer), 255 = the loudest; C <= COLUMNS_PER_SECOND
+    per second, MAX_COLUMNS."""
     columns = int(min(MAX_COLUMNS, max(1, round(seconds * COLUMNS_PER_SECOND))))
     pooled = pool_columns(mel_db.astype(np.float64), columns)
     top = float(pooled.max()) if pooled.size else 0.0
@@ -86,16 +89,25 @@ def media_lanes(view) -> dict:
     and the thumbnails, each over [t, t + step] within [0, video_seconds]."""
     has_audio = bool(view.has_audio and view.mel_db.shape[1] > 0)
     peak = float(np.abs(view.envelope).max()) if view.envelope.size else 0.0
-    envelope = (pool_envelope(view.envelope, ENVELOPE_COLUMNS) / peak * ENVELOPE_SCALE).round().astype(int).tolist() if peak > 0 else []
+    envelope = (
+        (pool_envelope(view.envelope, ENVELOPE_COLUMNS) / peak * ENVELOPE_SCALE).round().astype(int).tolist()
+        if peak > 0
+        else []
+    )
     return {
         "has_audio": has_audio,
         "audio_seconds": round(float(view.audio_seconds), 3),
         "video_seconds": round(float(view.video_seconds), 3),
-        "spectrogram": png_data_url(spectrogram_levels(view.mel_db, view.audio_seconds)) if has_audio else None,
+        "spectrogram": png_data_url(spectrogram_levels(view.mel_db, view.audio_seconds))
+        if has_audio
+        else None,
         "db_range": DB_RANGE,
         "envelope": envelope if has_audio else [],
         "peak": round(peak, 4),
-        "frames": [{"t": round(float(t), 3), "src": jpeg_data_url(jpeg)} for t, jpeg in zip(view.thumb_times, view.thumbnails)],
+        "frames": [
+            {"t": round(float(t), 3), "src": jpeg_data_url(jpeg)}
+            for t, jpeg in zip(view.thumb_times, view.thumbnails)
+        ],
         "frame_step": float(view.thumb_step),
         "frame_size": list(view.thumb_size),
     }

@@ -8,6 +8,7 @@ import pytest
 from helpers.browser import BROWSER_MARKS, header_clip, new_page, wait_idle, wait_timeline
 
 pytestmark = BROWSER_MARKS
+WIDTH_IS = "([t, w]) => t.querySelector('.inner').style.width === w"  # the lanes' zoom
 
 
 def boxes(timeline) -> dict:
@@ -29,7 +30,9 @@ def boxes(timeline) -> dict:
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_media_lanes_share_the_event_lanes_axis_and_follow_zoom(server, browser, shots, test_clips, theme):
     url, _ = server
-    page = new_page(browser, height=3000, theme=theme)  # tall: Streamlit scrolls inside the page, not the window
+    page = new_page(
+        browser, height=3000, theme=theme
+    )  # tall: Streamlit scrolls inside the page, not the window
     page.goto(f"{url}/video_parser?clip={test_clips[0]}")  # the fixture's clip with a video (10 s, a tone)
     wait_timeline(page, test_clips[0])
     timeline = page.locator(".mmcse-timeline").first
@@ -37,7 +40,8 @@ def test_media_lanes_share_the_event_lanes_axis_and_follow_zoom(server, browser,
     wait_idle(page)
     page.wait_for_function(
         "t => [...t.querySelectorAll('.media-lane img')].every(i => i.complete && i.naturalWidth > 0)",
-        arg=timeline.element_handle(), timeout=60_000,
+        arg=timeline.element_handle(),
+        timeout=60_000,
     )
     got = boxes(timeline)
     left, width = got["track"]
@@ -50,8 +54,7 @@ def test_media_lanes_share_the_event_lanes_axis_and_follow_zoom(server, browser,
     page.screenshot(path=str(shots / f"media_lanes_{theme}.png"), full_page=True)
     # zoom: the lanes' inner width doubles and the media lanes stay on the same axis
     timeline.locator(".zoom-in").click()
-    page.wait_for_function("t => t.querySelector('.inner').style.width === '200%'", arg=timeline.element_handle(),
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(WIDTH_IS, arg=[timeline.element_handle(), "200%"], timeout=30_000)
     zoomed = boxes(timeline)
     assert zoomed["track"][1] == pytest.approx(2 * width, abs=2)
     assert zoomed["spec"][0] == pytest.approx(zoomed["track"][0], abs=1.5)
@@ -59,8 +62,7 @@ def test_media_lanes_share_the_event_lanes_axis_and_follow_zoom(server, browser,
     assert zoomed["thumbs"][5][0] == pytest.approx(zoomed["track"][0] + zoomed["track"][1] / 2, abs=1.5)
     # a click on the spectrogram at 30% seeks there; the playhead moves over the media lanes too
     timeline.locator(".zoom-out").click()
-    page.wait_for_function("t => t.querySelector('.inner').style.width === '100%'", arg=timeline.element_handle(),
-                           timeout=30_000)  # fmt: skip
+    page.wait_for_function(WIDTH_IS, arg=[timeline.element_handle(), "100%"], timeout=30_000)
     wait_idle(page)
     lane = timeline.locator(".media-lane.spectrogram")
     lane.scroll_into_view_if_needed()
@@ -75,7 +77,9 @@ def test_media_lanes_share_the_event_lanes_axis_and_follow_zoom(server, browser,
     # the toggle hides them and shows them again, without a rerun
     toggle = timeline.locator(".toolbar .media-toggle")
     toggle.click()
-    page.wait_for_function("t => !t.querySelector('.media-lane')", arg=timeline.element_handle(), timeout=30_000)
+    page.wait_for_function(
+        "t => !t.querySelector('.media-lane')", arg=timeline.element_handle(), timeout=30_000
+    )
     toggle.click()
     timeline.locator(".media-lane.spectrogram").wait_for(state="attached", timeout=30_000)
     page.context.close()
@@ -95,7 +99,9 @@ def test_media_lanes_in_a_narrow_window(server, browser, shots, test_clips):
     page.context.close()
 
 
-def test_a_clip_without_a_video_has_no_media_lanes_and_the_grid_opens_a_clip(server, browser, shots, test_clips):
+def test_a_clip_without_a_video_has_no_media_lanes_and_the_grid_opens_a_clip(
+    server, browser, shots, test_clips
+):
     url, _ = server
     page = new_page(browser, height=2400)
     page.goto(f"{url}/video_parser?clip={test_clips[2]}")  # no video file for this clip

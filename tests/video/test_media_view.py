@@ -48,7 +48,9 @@ def test_spectrogram_waveform_and_thumbnails_are_on_the_clips_time_axis(clip, ca
     view = mv.media_view(clip)
     assert view.has_audio and view.audio_seconds == pytest.approx(10.0, abs=0.05)
     assert view.video_seconds == pytest.approx(10.0, abs=0.05)
-    assert view.mel_db.shape[0] == 64 and abs(view.mel_db.shape[1] - 100 * view.audio_seconds) <= 3  # 10-ms frames
+    assert (
+        view.mel_db.shape[0] == 64 and abs(view.mel_db.shape[1] - 100 * view.audio_seconds) <= 3
+    )  # 10-ms frames
     assert view.envelope.shape == (1000, 2)
     # the tone starts at 3 s: the spectrogram lights up from ~30% of its width, in the 1 kHz band only
     loud = view.mel_db.max(axis=0) > view.mel_db.max() - 20  # (T,)
@@ -74,7 +76,10 @@ def test_the_timeline_payload_is_small_and_says_the_spans(clip, cache):
     lanes = viz_media.media_lanes(mv.media_view(clip))
     assert lanes["has_audio"] and lanes["spectrogram"].startswith("data:image/png;base64,")
     assert lanes["audio_seconds"] == pytest.approx(10.0, abs=0.05) and len(lanes["frames"]) == 10
-    assert len(lanes["envelope"]) == viz_media.ENVELOPE_COLUMNS and max(max(abs(v) for v in c) for c in lanes["envelope"]) == 100
+    assert (
+        len(lanes["envelope"]) == viz_media.ENVELOPE_COLUMNS
+        and max(max(abs(v) for v in c) for c in lanes["envelope"]) == 100
+    )
     assert [f["t"] for f in lanes["frames"]] == list(range(10)) and lanes["frame_step"] == 1.0
     assert len(json.dumps(lanes)) < 60_000  # a 10-s clip: a few tens of KB in the page
 
@@ -118,8 +123,12 @@ def test_a_clip_shorter_than_ten_seconds_has_what_it_holds(tmp_path, cache):
     path = tmp_path / "short.mp4"
     write_video(path, grey_frames(4), FPS, tone_from(1.0, 4.0))
     view = mv.media_view(path)
-    assert view.audio_seconds == pytest.approx(4.0, abs=0.05) and view.video_seconds == pytest.approx(4.0, abs=0.15)
-    assert len(view.thumbnails) == 4 and viz_media.spectrogram_levels(view.mel_db, view.audio_seconds).shape == (64, 200)
+    assert view.audio_seconds == pytest.approx(4.0, abs=0.05) and view.video_seconds == pytest.approx(
+        4.0, abs=0.15
+    )
+    assert len(view.thumbnails) == 4 and viz_media.spectrogram_levels(
+        view.mel_db, view.audio_seconds
+    ).shape == (64, 200)
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a video" * 40])
@@ -129,7 +138,11 @@ def test_a_file_that_is_not_a_video_is_one_clear_error(tmp_path, cache, content)
     with pytest.raises(ValueError) as err:
         mv.media_view(path)
     message = str(err.value)
-    assert str(path) in message and "\n" not in message and ("not a video" in message or "cannot read" in message)
+    assert (
+        str(path) in message
+        and "\n" not in message
+        and ("not a video" in message or "cannot read" in message)
+    )
     with pytest.raises(FileNotFoundError, match="no such video file"):
         mv.media_view(tmp_path / "missing.mp4")
 
