@@ -5,6 +5,7 @@ video are said, not failed on."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 
@@ -74,7 +75,7 @@ def test_spectrogram_waveform_and_thumbnails_are_on_the_clips_time_axis(clip, ca
 
 def test_the_timeline_payload_is_small_and_says_the_spans(clip, cache):
     lanes = viz_media.media_lanes(mv.media_view(clip))
-    assert lanes["has_audio"] and lanes["spectrogram"].startswith("data:image/png;base64,")
+    assert lanes["has_audio"] and lanes["spectrogram"].startswith("data:image/jpeg;base64,")
     assert lanes["audio_seconds"] == pytest.approx(10.0, abs=0.05) and len(lanes["frames"]) == 10
     assert (
         len(lanes["envelope"]) == viz_media.ENVELOPE_COLUMNS
@@ -82,6 +83,10 @@ def test_the_timeline_payload_is_small_and_says_the_spans(clip, cache):
     )
     assert [f["t"] for f in lanes["frames"]] == list(range(10)) and lanes["frame_step"] == 1.0
     assert len(json.dumps(lanes)) < 60_000  # a 10-s clip: a few tens of KB in the page
+    image = Image.open(io.BytesIO(base64.b64decode(lanes["spectrogram"].split(",", 1)[1])))
+    assert image.size == (500, 64)  # 50 columns per second of audio, one row per mel band
+    brightness = np.asarray(image.convert("L"), float).max(axis=0)  # (500,) the brightest band of each column
+    assert brightness[:140].max() < 80 < 200 < brightness[160:].min()  # silent (darkest) until 3 s, then the tone
 
 
 def test_a_second_call_reads_the_cache_without_decoding_and_returns_the_same_bytes(clip, cache, monkeypatch):
