@@ -248,6 +248,10 @@ function render(v) {
   if (state.mediaButton) state.mediaButton.classList.toggle("active", state.media);
   drawLanes(state, v.sections, state.mode, v.duration, state.media ? v.data.media : null);
   state.legend.textContent = legendText(state.mode, v.hasGt, !!v.data.nav);
+  if (state.media && v.data.media) {
+    state.legend.textContent += "; audio & frames: the frame of the middle of each second, the log-mel spectrogram " +
+      "(low frequencies at the bottom, bright = loud), the waveform; hatched: not in the file";
+  }
   move(v, state.time || 0, false);
   // what a test or a timing script waits for: this clip, these thresholds, drawn
   root.dataset.threshold = v.first.threshold == null ? "" : String(v.first.threshold);

@@ -214,6 +214,20 @@ def dataset_clip() -> None:
     video_path, how = widgets.clip_video(ctx, current)
     show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids,
                table_row=ids.index(current) if current in ids else None)  # fmt: skip
+    prefetch_neighbours(ids, current)
+
+
+def prefetch_neighbours(ids: list[str], current: str) -> None:
+    """Decode the media lanes of the next and previous clips (video files only) in the background, so
+    that j / k opens them from the cache."""
+    from mmcse.video.io import find_video
+    from mmcse.video.media_view import prefetch
+
+    if current not in ids:
+        return
+    at = ids.index(current)
+    found = [find_video(ctx.video_dir, ids[i]) for i in (at + 1, at - 1) if 0 <= i < len(ids)]
+    prefetch([path for path in found if path is not None])
 
 
 def header(clip: str, row: pd.Series, checkpoint: str) -> None:

@@ -25,6 +25,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,3 +273,33 @@ def media_view(
     except OSError:
         pass
     return view
+
+
+_PREFETCH_LOCK = threading.Lock()
+
+
+def prefetch(paths: list[str | os.PathLike]) -> threading.Thread | None:
+    """Decode the media views of ``paths`` not yet in the cache in one background thread (the clips a user
+    is likely to open next), so that opening them reads the cache; errors are left for the real open to
+    say. Returns the thread (None when all are cached)."""
+    todo = []
+    for path in paths:
+        try:
+            if not (media_folder() / f"{media_key(path)}.safetensors").is_file():
+                todo.append(Path(path))
+        except OSError:
+            continue
+
+    def work() -> None:
+        with _PREFETCH_LOCK:  # one prefetch at a time: never more than one extra decode on the CPUs
+            for path in todo:
+                try:
+                    media_view(path)
+                except (OSError, ValueError):
+                    pass
+
+    if not todo:
+        return None
+    thread = threading.Thread(target=work, name="mmcse-media-prefetch", daemon=True)
+    thread.start()
+    return thread

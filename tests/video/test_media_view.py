@@ -86,7 +86,8 @@ def test_the_timeline_payload_is_small_and_says_the_spans(clip, cache):
     image = Image.open(io.BytesIO(base64.b64decode(lanes["spectrogram"].split(",", 1)[1])))
     assert image.size == (500, 64)  # 50 columns per second of audio, one row per mel band
     brightness = np.asarray(image.convert("L"), float).max(axis=0)  # (500,) the brightest band of each column
-    assert brightness[:140].max() < 80 < 200 < brightness[160:].min()  # silent (darkest) until 3 s, then the tone
+    # silent (the darkest colour) until 3 s, then the tone
+    assert brightness[:140].max() < 80 < 200 < brightness[160:].min()
 
 
 def test_a_second_call_reads_the_cache_without_decoding_and_returns_the_same_bytes(clip, cache, monkeypatch):
@@ -160,3 +161,17 @@ def test_jpeg_splitting_keeps_each_image_whole():
         images.append(out.getvalue())
     parts = mv.split_jpegs(b"".join(images))
     assert parts == images and [Image.open(io.BytesIO(p)).size for p in parts] == [(16, 8), (16, 8)]
+
+
+def test_prefetch_decodes_in_the_background_and_then_the_open_reads_the_cache(tmp_path, cache, monkeypatch):
+    paths = []
+    for i in range(2):
+        paths.append(tmp_path / f"clip{i}.mp4")
+        write_video(paths[-1], grey_frames(2), FPS, tone_from(0.0, 2.0))
+    thread = mv.prefetch(paths)
+    thread.join(timeout=120)
+    assert not thread.is_alive() and len(list(cache.glob("*.safetensors"))) == 2
+    calls = []
+    monkeypatch.setattr(mv, "decode", lambda *a, **k: calls.append(a))
+    assert mv.prefetch(paths) is None  # all cached: nothing to do
+    assert len(mv.media_view(paths[1]).thumbnails) == 2 and calls == []  # read from the cache
