@@ -72,7 +72,7 @@ function drawLane(track, lane, timeline, mode, duration) {
   tip.title = lane.prob.map((p, t) => `${t * seg}-${(t + 1) * seg} s: p=${p.toFixed(2)}`).join("\n");
 }
 
-function drawLanes(state, sections, mode, duration) {
+function drawLanes(state, sections, mode, duration, media) {
   state.labels.textContent = "";
   state.inner.textContent = "";
   state.tracks = [];
@@ -102,6 +102,7 @@ function drawLanes(state, sections, mode, duration) {
     }
   }
   if (!any) el("div", "row empty", state.labels).textContent = "No class predicted or annotated in this clip.";
+  if (media) drawMedia(state, media, duration);
   const axis = el("div", "axis", state.inner);
   const step = duration <= 12 ? 1 : duration <= 60 ? 5 : 10;
   for (let t = 0; t <= duration + 1e-6; t += step) {
@@ -110,6 +111,65 @@ function drawLanes(state, sections, mode, duration) {
     tick.textContent = `${t}s`;
   }
   state.playhead = el("div", "playhead", state.inner);
+}
+
+// ---- what the model heard and saw: frame thumbnails, log-mel spectrogram, waveform (data.media), on the
+// same time axis as the event lanes; the part of the axis the file does not cover is hatched
+function mediaLane(state, kind, label, title) {
+  const name = el("div", `row lane-label media-label ${kind}`, state.labels);
+  name.textContent = label;
+  name.title = title;
+  const lane = el("div", `row media-lane ${kind}`, state.inner);
+  lane.dataset.kind = kind;
+  return lane;
+}
+
+function missing(lane, from, duration, text) {
+  if (from >= duration - 1e-3) return;
+  const gap = el("div", "media-missing", lane);
+  place(gap, from, duration, duration);
+  gap.title = text;
+}
+
+function drawMedia(state, media, duration) {
+  el("div", "row group media-group", state.labels).textContent = "audio & frames";
+  el("div", "row group media-group", state.inner);
+  const frames = mediaLane(state, "frames", "frames", "one frame per second (the middle of each second)");
+  const step = media.frame_step || 1;
+  for (const frame of media.frames || []) {
+    const img = el("img", "thumb", frames);
+    img.src = frame.src;
+    img.alt = "";
+    img.draggable = false;
+    place(img, frame.t, Math.min(frame.t + step, media.video_seconds || duration), duration);
+    img.title = `frame at ${(frame.t + step / 2).toFixed(1)} s`;
+  }
+  missing(frames, media.video_seconds || 0, duration, `no frames after ${(media.video_seconds || 0).toFixed(1)} s`);
+  const spec = mediaLane(state, "spectrogram", "log-mel", "log-mel spectrogram (64 mel bands 125-7500 Hz, " +
+    `${media.db_range} dB range; low frequencies at the bottom), as the audio backbone reads it`);
+  const wave = mediaLane(state, "waveform", "waveform", `waveform (min / max; peak ${media.peak})`);
+  if (!media.has_audio) {
+    el("div", "media-note", spec).textContent = "no audio track";
+    missing(wave, 0, duration, "no audio track");
+    return;
+  }
+  const img = el("img", "spectrogram-image", spec);
+  img.src = media.spectrogram;
+  img.alt = "log-mel spectrogram";
+  img.draggable = false;
+  place(img, 0, Math.min(media.audio_seconds, duration), duration);
+  missing(spec, media.audio_seconds, duration, `no audio after ${media.audio_seconds.toFixed(1)} s`);
+  const n = media.envelope.length;
+  if (n) {
+    const svg = svgEl("svg", { class: "wave", viewBox: `0 -100 ${n} 200`, preserveAspectRatio: "none" }, wave);
+    place(svg, 0, Math.min(media.audio_seconds, duration), duration);
+    // one filled outline: along the maxima, back along the minima (at least a hairline where silent)
+    let d = "";
+    media.envelope.forEach(([, hi], i) => { d += `${i ? "L" : "M"}${i + 0.5},${-Math.max(hi, 1)} `; });
+    for (let i = n - 1; i >= 0; i -= 1) d += `L${i + 0.5},${-Math.min(media.envelope[i][0], -1)} `;
+    svgEl("path", { d: `${d}Z`, class: "wave-path" }, svg);
+  }
+  missing(wave, media.audio_seconds, duration, `no audio after ${media.audio_seconds.toFixed(1)} s`);
 }
 
 function legendText(mode, hasGt, nav) {
@@ -133,6 +193,14 @@ function buildFrame(root, state, data) {
     button.textContent = text;
     button.dataset.mode = mode;
     state.modeButtons[mode] = button;
+  }
+  state.mediaButton = null;
+  if (data.media) {
+    const button = el("button", "media-toggle", toolbar);
+    button.type = "button";
+    button.textContent = "Audio & frames";
+    button.title = "show / hide the frames, the log-mel spectrogram and the waveform under the lanes";
+    state.mediaButton = button;
   }
   el("span", "spacer", toolbar);
   const zoomOut = el("button", "zoom-out", toolbar);
@@ -177,8 +245,13 @@ function render(v) {
   }
   state.inner.style.width = `${state.zoom * 100}%`;
   state.zoomLabel.textContent = `${state.zoom}×`;
-  drawLanes(state, v.sections, state.mode, v.duration);
+  if (state.mediaButton) state.mediaButton.classList.toggle("active", state.media);
+  drawLanes(state, v.sections, state.mode, v.duration, state.media ? v.data.media : null);
   state.legend.textContent = legendText(state.mode, v.hasGt, !!v.data.nav);
+  if (state.media && v.data.media) {
+    state.legend.textContent += "; audio & frames: the frame of the middle of each second, the log-mel spectrogram " +
+      "(low frequencies at the bottom, bright = loud), the waveform; hatched: not in the file";
+  }
   move(v, state.time || 0, false);
   // what a test or a timing script waits for: this clip, these thresholds, drawn
   root.dataset.threshold = v.first.threshold == null ? "" : String(v.first.threshold);
@@ -224,11 +297,12 @@ function onToolbarClick(v, event) {
   const { state } = v;
   const button = event.target.closest && event.target.closest("button");
   if (!button) return;
-  if (button.dataset.mode) state.mode = button.dataset.mode;
+  if (button === state.mediaButton) state.media = !state.media;
+  else if (button.dataset.mode) state.mode = button.dataset.mode;
   else if (button === state.zoomButtons.zoomIn) state.zoom = ZOOMS[Math.min(ZOOMS.indexOf(state.zoom) + 1, ZOOMS.length - 1)];
   else if (button === state.zoomButtons.zoomOut) state.zoom = ZOOMS[Math.max(ZOOMS.indexOf(state.zoom) - 1, 0)];
   render(v);
-  v.setStateValue("view", { mode: state.mode, zoom: state.zoom });
+  v.setStateValue("view", { mode: state.mode, zoom: state.zoom, media: state.media });
 }
 
 // j / k: next / previous clip (a trigger for Python); space: play / pause; left / right: one segment.
@@ -267,7 +341,7 @@ function attach(v) {
   const tick = () => { move(v, video.currentTime); frame = video.paused ? null : requestAnimationFrame(tick); };
   const handlers = {
     click: (event) => {
-      if (!(event.target.closest && event.target.closest(".track"))) return;
+      if (!(event.target.closest && event.target.closest(".track, .media-lane"))) return;
       const rect = state.inner.getBoundingClientRect();
       seek(v, ((event.clientX - rect.left) / rect.width) * v.duration);
     },
@@ -311,6 +385,7 @@ export default function (component) {
     const view = data.view || {};
     state.mode = hasGt && view.mode === "errors" ? "errors" : hasGt ? data.mode || "rows" : "rows";
     if (ZOOMS.includes(Number(view.zoom))) state.zoom = Number(view.zoom);
+    state.media = view.media !== false && view.media !== "0";
   }
   // the video element survives re-renders of the same clip (threshold changes only redraw the lanes)
   if (state.clip !== data.clip || state.src !== data.video || !state.inner) {

@@ -305,20 +305,42 @@ def timeline_component():
     return _TIMELINE
 
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _media_lanes(path: str, modified: float, size: int) -> dict:
+    from mmcse.media_view import media_view
+    from mmcse.viz.media import media_lanes
+
+    return media_lanes(media_view(path))
+
+
+def clip_media(video_path: Path | None) -> tuple[dict | None, str]:
+    """(the timeline's audio & frames lanes of a video file, "") decoded once (mmcse.media_view, kept
+    on disk) and kept in memory; (None, why) when the file does not read; (None, "") without a video."""
+    if video_path is None:
+        return None, ""
+    try:
+        return _media_lanes(str(video_path), mtime(video_path), Path(video_path).stat().st_size), ""
+    except (ImportError, *USER_ERRORS) as exc:
+        return None, f"No spectrogram or frames: {user_message(str(exc))}"
+
+
 def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_id: str, video_note: str = "",
-                  on_steps=None, view: dict | None = None, table_row: int | None = None, on_view=None):  # fmt: skip
+                  on_steps=None, view: dict | None = None, table_row: int | None = None, on_view=None,
+                  media: dict | None = None):  # fmt: skip
     """The synchronised timeline: video beside the lanes of each section ({"title", "timeline"}), playhead,
     click-to-seek, zoom, keys. ``on_steps``: called when j / k were pressed (the running total is in
     st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom"} to open with;
     ``on_view``: called when the user changes them (st.session_state[key]["view"]); ``table_row``: the
-    open clip's row in the clip table, scrolled into view. Returns the component result (``.time``: where the
+    open clip's row in the clip table, scrolled into view; ``media``: the audio & frames lanes (``clip_media``).
+    Returns the component result (``.time``: where the
     user paused, {"time", "clip"})."""
     url, note = video_url(video_path, key)
     if note:
         st.caption(note)
         st.video(str(video_path))
     payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_steps is not None,
-               "video_note": video_note, "mode": "rows", "view": view or {}, "table_row": table_row}  # fmt: skip
+               "video_note": video_note, "mode": "rows", "view": view or {}, "table_row": table_row,
+               "media": media}  # fmt: skip
     callbacks = {"on_time_change": lambda: None, "on_steps_change": on_steps or (lambda: None),
                  "on_view_change": on_view or (lambda: None)}  # fmt: skip
     return timeline_component()(data=payload, key=key, **callbacks)

@@ -102,6 +102,7 @@ def on_view() -> None:
     if isinstance(value, dict):
         nav.view_state()["mode"] = value.get("mode")
         nav.view_state()["zoom"] = value.get("zoom")
+        nav.view_state()["media"] = value.get("media") is not False  # audio & frames lanes shown (the session only)
 
 
 def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
@@ -125,6 +126,60 @@ def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
     cols[1].button("Next (j) ▶", key="clip_next", on_click=on_step(ids, +1), width="stretch", disabled=not ids)
     where = f"clip {ids.index(current) + 1} of {len(ids)} shown" if current in ids else "hidden by the filters"
     cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it.")
+
+
+GRID_PAGE = 12  # clips per page of the grid view
+GRID_COLUMNS = 6
+
+
+def open_from_grid(clip_id: str):
+    def callback() -> None:
+        nav.set_clip(clip_id)
+
+    return callback
+
+
+def grid_poster(clip_id: str) -> tuple[bytes | None, str]:
+    """(the middle frame of a clip's video as JPEG bytes, "") or (None, why there is none)."""
+    video_path, how = widgets.clip_video(ctx, clip_id)
+    if video_path is None:
+        return None, "no video"
+    try:
+        from mmcse.media_view import media_view
+
+        return media_view(video_path).poster(), ""
+    except (ImportError, *widgets.USER_ERRORS):
+        return None, "video unreadable"
+
+
+def clip_grid(table: pd.DataFrame, ids: list[str], current: str) -> None:
+    """The clips the table's filter keeps as a grid of thumbnails (the middle frame of each video; decoded
+    once and kept on disk), a page of GRID_PAGE at a time, each with its id, its scores and an Open button."""
+    if not st.toggle("Grid view", key="clip_grid", help="thumbnails of the clips that match the filter, a page at a time"):
+        return
+    if not ids:
+        st.caption("No clip matches the filters.")
+        return
+    pages = (len(ids) + GRID_PAGE - 1) // GRID_PAGE
+    page = st.number_input(f"Page (of {pages})", 1, pages, key="clip_grid_page", width=160) if pages > 1 else 1
+    shown = ids[(page - 1) * GRID_PAGE : page * GRID_PAGE]
+    with st.spinner("Reading the clips' frames (once per video)..."):
+        for i, clip_id in enumerate(shown):
+            if i % GRID_COLUMNS == 0:
+                cols = st.columns(GRID_COLUMNS)
+            with cols[i % GRID_COLUMNS].container(border=True, key=f"grid_cell_{i}"):
+                row = table.loc[clip_id]
+                poster, why = grid_poster(clip_id) if bool(row.get("video", False)) else (None, "no video")
+                if poster is not None:
+                    st.image(poster, width="stretch")
+                else:
+                    st.caption(f"({why})")
+                scores = f"seg {row['seg Type@AV']:.1f} · evt {row['evt Type@AV']:.1f}" if "seg Type@AV" in row else ""
+                st.caption(f"**{clip_id}**  \n{row['labels'] or '-'}" + (f"  \n{scores}" if scores else ""))
+                st.button("Open" if clip_id != current else "Open (shown)", key=f"grid_open_{clip_id}",
+                          on_click=open_from_grid(clip_id), disabled=clip_id == current, width="stretch")  # fmt: skip
+    first = (page - 1) * GRID_PAGE + 1
+    st.caption(f"Clips {first}-{first + len(shown) - 1} of the {len(ids)} that match, in the table's order.")
 
 
 def pick_clip(table: pd.DataFrame, data) -> str:
@@ -165,6 +220,7 @@ def dataset_clip() -> None:
     nav.write_view_params()
     clip_browser(table, ids, current)
     curate.downloads(ctx, ids, data, tags)
+    clip_grid(table, ids, current)
     row = data.filenames.index(current)
     gt_a = None if data.gt_audio is None else data.gt_audio[row]
     gt_v = None if data.gt_visual is None else data.gt_visual[row]
@@ -174,6 +230,20 @@ def dataset_clip() -> None:
     video_path, how = widgets.clip_video(ctx, current)
     show_parse(current, parse, gt_a, gt_v, video_path, how, weak=data.label[row], on_step_ids=ids,
                table_row=ids.index(current) if current in ids else None)  # fmt: skip
+    prefetch_neighbours(ids, current)
+
+
+def prefetch_neighbours(ids: list[str], current: str) -> None:
+    """Decode the media lanes of the next and previous clips (video files only) in the background, so
+    that j / k opens them from the cache."""
+    from mmcse.media_view import prefetch
+    from mmcse.video.io import find_video
+
+    if current not in ids:
+        return
+    at = ids.index(current)
+    found = [find_video(ctx.video_dir, ids[i]) for i in (at + 1, at - 1) if 0 <= i < len(ids)]
+    prefetch([path for path in found if path is not None])
 
 
 def header(clip: str, row: pd.Series, checkpoint: str) -> None:
@@ -188,12 +258,17 @@ def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=
     classes = viz.lane_classes(pred_a, pred_v, gt_a, gt_v, weak)
     timeline = viz.timeline_data(pred_a, pred_v, prob, gt_a, gt_v, classes=classes,
                                  segment_threshold=ctx.segment_threshold)  # fmt: skip
-    note = "" if video_path is not None else f"No video: {how}. The lanes and heatmaps work without it."
+    note = "" if video_path is not None else (f"No video: {how}. The lanes and heatmaps work without it; the "
+                                              "spectrogram and frames need the video file.")  # fmt: skip
+    media, media_note = widgets.clip_media(video_path)
+    if media_note:
+        st.caption(media_note)
     if how == "rendered":
         st.caption("This demo clip's video was rendered on demand from the demo's seed (cached for the session).")
     step = on_step(on_step_ids) if on_step_ids is not None else None
     result = widgets.show_timeline([{"title": "", "timeline": timeline}], video_path, "timeline", name, note, step,
-                                   view=dict(nav.view_state()), table_row=table_row, on_view=on_view)  # fmt: skip
+                                   view=dict(nav.view_state()), table_row=table_row, on_view=on_view,
+                                   media=media)  # fmt: skip
     paused = widgets.paused_time(result, name)
     if paused is not None:
         st.caption(f"Paused / seeked at {paused:.1f} s")

@@ -752,3 +752,31 @@ def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_a
     data, _, (pred_a, pred_v) = fixture_predictions(fx)
     expected = split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)
     pd.testing.assert_frame_equal(pd.read_parquet(stored[0]), expected)
+
+
+def test_grid_view_shows_the_filtered_clips_pictures_and_opens_one_and_the_media_lanes_read_once(run_app, fx, tmp_path):
+    from helpers.app_fixture import write_test_video
+
+    from pages import _widgets as widgets
+
+    clips = read_weak_labels(fx.data / "AVVP_test_pd.csv")[0]
+    videos = tmp_path / "videos"
+    write_test_video(videos / f"{clips[1]}.mp4")
+    at = run_app("video_parser", ckpt_pick=MMCSE, video_dir=str(videos), query={"clip": clips[0]})
+    assert open_clip(at) == clips[0]
+    at.toggle(key="clip_grid").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len([e for e in at.main if getattr(e, "type", "") == "image"]) == 1  # only the clip with a video
+    assert at.button(key=f"grid_open_{clips[0]}").disabled  # the open clip
+    at.button(key=f"grid_open_{clips[1]}").click().run()
+    assert open_clip(at) == clips[1]
+    # the search filters the grid as it filters the table
+    at.text_input(key="clip_search").set_value(clips[3]).run()
+    assert [b.key for b in at.button if b.key and b.key.startswith("grid_open_")] == [f"grid_open_{clips[3]}"]
+    # the timeline's audio & frames: 10 thumbnails, a spectrogram over the 10 s; a file that is not a video: one line
+    media, note = widgets.clip_media(videos / f"{clips[1]}.mp4")
+    assert note == "" and len(media["frames"]) == 10 and media["audio_seconds"] == 10.0 and media["has_audio"]
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 50)
+    media, note = widgets.clip_media(junk)
+    assert media is None and "junk.mp4" in note and "cannot read it as a video" in note and "\n" not in note
