@@ -5,6 +5,8 @@ Video parser. A page's own parameters leave the URL on the other pages (``keep_p
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 import streamlit as st
 
 PARSER_PAGE = "pages/video_parser.py"
@@ -17,7 +19,8 @@ FROM_LINK = "_clip_from_link"  # the open clip was named by a link (not chosen i
 VIEW = "_parser_view"  # the Video parser's view (URL parameter -> value), kept across page switches
 # the Video parser's view: URL parameter -> (widget key, default); "mode" / "zoom" belong to the timeline
 VIEW_PARAMS = {"q": ("clip_search", ""), "classes": ("clip_classes", ()), "modality": ("clip_modality", "any"),
-               "errors": ("clip_errors", "any"), "sort": ("clip_sort", "file order"), "desc": ("clip_desc", False)}  # fmt: skip
+               "errors": ("clip_errors", "any"), "sort": ("clip_sort", "file order"), "desc": ("clip_desc", False),
+               "tags": ("clip_tag_filter", ())}  # fmt: skip
 TIMELINE_DEFAULTS = {"mode": "rows", "zoom": 1}
 PAGE_PARAMS = {"video_parser": ("clip", *VIEW_PARAMS, *TIMELINE_DEFAULTS), "compare": ("compare", "cmp_gating")}
 
@@ -141,6 +144,9 @@ def _decode(name: str, text):
         return names if all(c in LLP_CLASSES for c in names) else None
     if name == "desc":
         return text in (True, "1", "true")
+    if name == "tags":  # each tag %-escaped (a tag may hold a comma); tags no longer in use drop at the filter
+        items = text if isinstance(text, list | tuple) else [unquote(t) for t in str(text).split(",")]
+        return [str(t) for t in items if str(t)]
     choices = {"modality": MODALITY_FILTERS, "errors": ERROR_FILTERS, "sort": SORTS}.get(name)
     return str(text) if choices is None or text in choices else None
 
@@ -160,6 +166,8 @@ def restore_view() -> None:
 
 
 def _encode(name: str, value) -> str | None:
+    if name == "tags":
+        return ",".join(quote(str(t), safe="") for t in value) if value else None
     if name == "classes":
         return ",".join(value) if value else None
     if name == "desc":
@@ -173,7 +181,7 @@ def write_view_params() -> None:
     for name, (key, _) in VIEW_PARAMS.items():
         if key in st.session_state:
             value = st.session_state[key]
-            view[name] = list(value) if name == "classes" else value
+            view[name] = list(value) if name in ("classes", "tags") else value
     write_url({name: _encode(name, view.get(name)) for name in (*VIEW_PARAMS, *TIMELINE_DEFAULTS)})
 
 

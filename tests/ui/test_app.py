@@ -723,6 +723,10 @@ def test_tags_and_notes_are_saved_shown_filtered_and_outlive_the_session(run_app
         assert again.multiselect(key="clip_tag_filter").options == ["bad GT", "hard"]
         again.multiselect(key="clip_tag_filter").set_value(["hard"]).run()
         assert list(frame(again, "labels", "tags").index) == [clip]
+        assert again.query_params["tags"] in ("hard", ["hard"])  # the tag filter is part of the view's URL
+        linked = run_app("video_parser", query={"tags": "hard"}, ckpt_pick=MMCSE)  # a permalink opens filtered
+        assert linked.multiselect(key="clip_tag_filter").value == ["hard"]
+        assert list(frame(linked, "labels", "tags").index) == [clip]
         downloads = {d.proto.label: d.proto for d in again.get("download_button")}
         for label in ("Clip list CSV", "Clip list JSON", "Split CSV (LLP)"):  # made on click (the browser test reads one)
             assert not downloads[label].disabled and downloads[label].deferred_file_id
