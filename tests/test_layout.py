@@ -84,7 +84,8 @@ def _third_party_imports(path: Path) -> dict[str, bool]:
             names = [node.module]
         for name in names:
             top = name.split(".")[0]
-            if top not in sys.stdlib_module_names and top not in ("mmcse", "pages", "__future__") and not top.startswith("_"):
+            local = (path.parent / f"{top}.py").exists()  # a sibling script (scripts/measure_app.py)
+            if top not in sys.stdlib_module_names and top not in ("mmcse", "pages", "__future__") and not top.startswith("_") and not local:
                 found[top] = found.get(top, False) or eager
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
             eager = False
