@@ -96,6 +96,7 @@ def click_row(page, table, row: int) -> None:
         "t => new Promise(done => { const check = () => { const s = t.querySelector('.dvn-scroller');"
         " if (!s || s.scrollTop === 0) done(); else setTimeout(check, 50); }; check(); })"
     )
+    table.scroll_into_view_if_needed()  # a grid too short to scroll passes the wheel on to the page
     page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)

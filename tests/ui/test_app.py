@@ -742,7 +742,7 @@ def test_tags_and_notes_are_saved_shown_filtered_and_outlive_the_session(run_app
             leftover.unlink()
 
 
-def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_app, fx):
+def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_app, fx, tmp_path, monkeypatch):
     """The split's error table (every event with its kind) is stored in the results cache as Parquet, per
     gating and thresholds, so that a restarted server reads it instead of classifying again; what it reads
     equals error_analysis.split_error_table on the same predictions."""
@@ -750,8 +750,9 @@ def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_a
 
     from mmcse.error_analysis import split_error_table
 
+    monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))  # this checkpoint and split alone
     run_app("overview", ckpt_pick=MMCSE)
-    stored = sorted((fx.root / "cache").glob("*.errors.mmcse.0.5000.0.5000.parquet"))
+    stored = sorted((tmp_path / "cache").glob("*.errors.mmcse.0.5000.0.5000.parquet"))
     assert len(stored) == 1
     data, _, (pred_a, pred_v) = fixture_predictions(fx)
     expected = split_error_table(pred_a, pred_v, data.gt_audio, data.gt_visual, data.filenames)

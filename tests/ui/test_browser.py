@@ -84,6 +84,7 @@ def test_video_plays_playhead_moves_and_click_seeks(server, browser, shots):
     assert video.evaluate("v => v.currentTime") == pytest.approx(paused_at, abs=0.3), "the rerun reset the video"
     # a click at 80% of the first lane seeks the video to ~8 s
     track = page.locator(".mmcse-timeline .track").first
+    track.scroll_into_view_if_needed()  # under the clip table, the clip's tags and the downloads
     box = track.bounding_box()
     page.mouse.click(box["x"] + 0.8 * box["width"], box["y"] + box["height"] / 2)
     page.wait_for_function("v => Math.abs(v.currentTime - 8) < 0.3", arg=video.element_handle(), timeout=30_000)
