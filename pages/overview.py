@@ -165,39 +165,41 @@ def errors_section(preds, data) -> None:
         csv_download(counts, "error_kinds", "Events by kind (CSV)")
     elif view == ERROR_VIEWS[1]:
         matrix = error_analysis.modality_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
-        event = widgets.plot(viz.modality_confusion_heatmap(matrix, clickable=True), "modality_confusion", ctx,
-                             f"modality_confusion_{ctx.split}", on_select="rerun", selection_mode="points")  # fmt: skip
-        st.caption("(segment, class) pairs annotated in a modality (rows) against the modality the same class is "
-                   "predicted in there (columns). Off the diagonal: audio-visual predicted audio only is a seen event "
-                   "only heard; none: not predicted at all.")  # fmt: skip
-        cell = viz.clicked_cell(event.selection if event is not None else None)
-        if cell is None:
-            st.caption("Click a cell to list its clips.")
-        else:
-            rows = error_analysis.modality_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, *cell)
-            clips_of_cell(f"GT {matrix.index[cell[0]]}, predicted {matrix.columns[cell[1]]}", rows, data, "modality_clips")
+        confusion_view(
+            viz.modality_confusion_heatmap(matrix, clickable=True), "modality_confusion",
+            "(segment, class) pairs annotated in a modality (rows) against the modality the same class is predicted "
+            "in there (columns). Off the diagonal: audio-visual predicted audio only is a seen event only heard; "
+            "none: not predicted at all.",
+            lambda r, c: (f"GT {matrix.index[r]}, predicted {matrix.columns[c]}",
+                          error_analysis.modality_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, r, c)),
+            data, "modality_clips",
+        )  # fmt: skip
         csv_download(matrix.rename_axis("GT modality"), "modality_confusion", "Modality confusion (CSV)")
     else:
-        class_confusion_view(pred_a, pred_v, data)
+        matrix = error_analysis.class_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
+        diagonal = st.toggle("Colour the diagonal (right predictions) too", key="confusion_diagonal")
+        confusion_view(
+            viz.class_confusion_heatmap(matrix, diagonal=diagonal, clickable=True), "class_confusion",
+            "Segments: per modality, each annotated class against what was predicted there: itself (the diagonal), "
+            "else every other class predicted in that segment and modality (a substitution), else nothing (missed). "
+            "Blank: no segment (and the diagonal, unless coloured).",
+            lambda r, c: (f"GT {LLP_CLASSES[r]}, predicted {matrix.columns[c]}",
+                          error_analysis.class_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, r, c)),
+            data, "confusion_clips",
+        )  # fmt: skip
+        csv_download(matrix.rename_axis("GT class"), "class_confusion", "Class confusion (CSV)")
 
 
-def class_confusion_view(pred_a, pred_v, data) -> None:
-    matrix = error_analysis.class_confusion(pred_a, pred_v, data.gt_audio, data.gt_visual)
-    diagonal = st.toggle("Colour the diagonal (right predictions) too", key="confusion_diagonal")
-    fig = viz.class_confusion_heatmap(matrix, diagonal=diagonal, clickable=True)
-    event = widgets.plot(fig, "class_confusion", ctx, f"class_confusion_{ctx.split}", on_select="rerun",
-                         selection_mode="points")  # fmt: skip
-    st.caption("Segments: per modality, each annotated class against what was predicted there: itself (the "
-               "diagonal), else every other class predicted in that segment and modality (a substitution), else "
-               "nothing (missed). Blank: no segment (and the diagonal, unless coloured).")  # fmt: skip
+def confusion_view(fig, name: str, caption: str, cell_clips, data, list_key: str) -> None:
+    """A clickable confusion heatmap; a clicked cell (row, column) lists its clips: ``cell_clips(row, column)``
+    -> (what the cell is, the rows of its clips)."""
+    event = widgets.plot(fig, name, ctx, f"{name}_{ctx.split}", on_select="rerun", selection_mode="points")
+    st.caption(caption)
     cell = viz.clicked_cell(event.selection if event is not None else None)
     if cell is None:
         st.caption("Click a cell to list its clips.")
     else:
-        gt_class, pred_class = cell
-        rows = error_analysis.class_confusion_clips(pred_a, pred_v, data.gt_audio, data.gt_visual, gt_class, pred_class)
-        clips_of_cell(f"GT {LLP_CLASSES[gt_class]}, predicted {matrix.columns[pred_class]}", rows, data, "confusion_clips")
-    csv_download(matrix.rename_axis("GT class"), "class_confusion", "Class confusion (CSV)")
+        clips_of_cell(*cell_clips(*cell), data, list_key)
 
 
 def clips_of_cell(what: str, rows: list[int], data, key: str) -> None:

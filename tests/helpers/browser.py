@@ -3,7 +3,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -100,3 +105,32 @@ def click_row(page, table, row: int) -> None:
     page.wait_for_timeout(100)
     box = table.bounding_box()
     page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+
+
+def start_app_server(data: Path, runs: Path, cache: Path, log: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run app.py` on a data root, runs folder and results cache, logging to ``log``; (process,
+    url) once its health check answers (the test fails, naming the log, when it does not within 120 s)."""
+    port = free_port()
+    env = dict(os.environ, MMCSE_DATA_ROOT=str(data), MMCSE_RUNS=str(runs), MMCSE_CACHE=str(cache))
+    with open(log, "ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                 "--server.headless", "true"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://localhost:{port}"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail(f"streamlit did not start; see {log}")
+
+
+def stop_app_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=30)

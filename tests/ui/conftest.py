@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from helpers.app_fixture import build_app_fixture
-from helpers.browser import CHROMIUM, CHROMIUM_ARGS, REPO, free_port
+from helpers.browser import CHROMIUM, CHROMIUM_ARGS, start_app_server, stop_app_server
 
 
 @pytest.fixture(scope="session")
@@ -24,40 +20,10 @@ def server(server_process):
 @pytest.fixture(scope="session")
 def server_process(tmp_path_factory):
     fx = build_app_fixture(tmp_path_factory.mktemp("browser_fixture"), with_video=True)
-    port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(fx.root / "cache"))
-    log = open(tmp_path_factory.mktemp("server_log") / "streamlit.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start; see {log.name}")
+    log = tmp_path_factory.mktemp("server_log") / "streamlit.log"
+    proc, url = start_app_server(fx.data, fx.runs, fx.root / "cache", log)
     yield proc, url, fx
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -750,7 +750,10 @@ def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_a
 
     from mmcse.error_analysis import split_error_table
 
+    import streamlit as st
+
     monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))  # this checkpoint and split alone
+    st.cache_data.clear()  # tables an earlier test computed in this process are not read from memory
     run_app("overview", ckpt_pick=MMCSE)
     stored = sorted((tmp_path / "cache").glob("*.errors.mmcse.0.5000.0.5000.parquet"))
     assert len(stored) == 1

@@ -7,45 +7,26 @@ the restart is the point, and the tag file it writes must not show up in the oth
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-import pytest
 from helpers.app_fixture import build_app_fixture
-from helpers.browser import BROWSER_MARKS, REPO, free_port, header_clip, new_page, wait_idle, wait_timeline
+from helpers.browser import (
+    BROWSER_MARKS,
+    header_clip,
+    new_page,
+    start_app_server,
+    stop_app_server,
+    wait_idle,
+    wait_timeline,
+)
 
 pytestmark = BROWSER_MARKS
 
 
 def start_server(fx, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(fx.root / "cache"))
-    with open(log, "ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.headless", "true"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                return proc, url
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    pytest.fail(f"streamlit did not start; see {log}")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=30)
+    return start_app_server(fx.data, fx.runs, fx.root / "cache", log)
 
 
 def open_parser(browser, url: str, clip: str | None = None, **page_args):
@@ -102,7 +83,7 @@ def test_tags_outlive_a_server_restart_and_the_filter_finds_the_clip(browser, sh
         page.screenshot(path=str(shots / "curate_tagged_light.png"), full_page=True)
         page.context.close()
     finally:
-        stop_server(proc)
+        stop_app_server(proc)
 
     proc, url = start_server(fx, log)  # a new server process: nothing but the tag file remembers the tag
     try:
@@ -131,4 +112,4 @@ def test_tags_outlive_a_server_restart_and_the_filter_finds_the_clip(browser, sh
         narrow.screenshot(path=str(shots / "curate_narrow.png"), full_page=True)
         narrow.context.close()
     finally:
-        stop_server(proc)
+        stop_app_server(proc)

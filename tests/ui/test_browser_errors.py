@@ -10,17 +10,12 @@ model that makes them. Needs /usr/bin/chromium (skipped without it)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from helpers.app_fixture import TINY_FEATURES, build_app_fixture
-from helpers.browser import BROWSER_MARKS, REPO, free_port, new_page, wait_idle
+from helpers.browser import BROWSER_MARKS, new_page, start_app_server, stop_app_server, wait_idle
 
 from mmcse.classes import LLP_CLASSES
 
@@ -90,25 +85,9 @@ def errors_app(tmp_path_factory):
     rewrite_clip_annotations(fx.data, clip)
     cache = fx.root / "cache"
     data, preds = store_hand_made_predictions(fx, clip, cache)
-    port = free_port()
-    env = dict(os.environ, MMCSE_DATA_ROOT=str(fx.data), MMCSE_RUNS=str(fx.runs), MMCSE_CACHE=str(cache))
-    log = open(tmp_path_factory.mktemp("errors_server_log") / "streamlit.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
-    url = f"http://localhost:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"streamlit did not start; see {log.name}")
+    proc, url = start_app_server(fx.data, fx.runs, cache, tmp_path_factory.mktemp("errors_server_log") / "streamlit.log")
     yield url, fx, clip, data, preds
-    proc.terminate()
-    proc.wait(timeout=20)
+    stop_app_server(proc)
 
 
 
