@@ -152,10 +152,12 @@ def require(ctx: Context, need_checkpoint: bool = True, need_data: bool = True) 
 
 
 def first_run_message() -> None:
+    from mmcse.commands._common import build_demo_advice  # the words every command uses
+
     st.info(
-        "No dataset found. Build the embedded demo (procedural videos, features and two trained checkpoints, "
-        "about 10 minutes on a 2-core CPU):\n\n`python -m mmcse demo --out demo_data`\n\nthen reload this page; or set a "
-        "dataset root in the sidebar (a folder with the LLP CSVs and feats/<stream>/<id>.npy)."
+        "No dataset found (neither demo_data/ nor the shipped assets/demo). The embedded demo is procedural videos, "
+        f"features and two trained checkpoints: {build_demo_advice()}, then reload this page; or set a dataset "
+        "root in the sidebar (a folder with the LLP CSVs and feats/<stream>/<id>.npy)."
     )
     from pages import _demo_builder
 

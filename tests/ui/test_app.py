@@ -747,10 +747,9 @@ def test_the_error_table_is_kept_beside_the_results_and_read_back_the_same(run_a
     gating and thresholds, so that a restarted server reads it instead of classifying again; what it reads
     equals error_analysis.split_error_table on the same predictions."""
     import pandas as pd
+    import streamlit as st
 
     from mmcse.error_analysis import split_error_table
-
-    import streamlit as st
 
     monkeypatch.setenv("MMCSE_CACHE", str(tmp_path / "cache"))  # this checkpoint and split alone
     st.cache_data.clear()  # tables an earlier test computed in this process are not read from memory

@@ -65,6 +65,9 @@ def test_the_first_run_page_shows_the_running_builds_progress(monkeypatch, tmp_p
     assert not at.exception, [e.value for e in at.exception]
     bar = at.get("progress")[0].proto
     assert bar.value == int(100 * 480 / 1950) and bar.text == "Building the demo: rendering clips, 480 of 1,950..."
+    from mmcse.commands._common import build_demo_advice
+
+    assert any(build_demo_advice() in i.value for i in at.info)  # the words every command uses
 
 
 def test_a_failed_build_shows_its_last_log_line(monkeypatch, tmp_path):
