@@ -52,14 +52,19 @@ def data_section(ctx: context.Context) -> None:
     follow_default("feature_dir", str(ctx.data_root / "feats") if ctx.data_root else "")
     feature_text = sb.text_input("Feature folder", key="feature_dir",
                                  help="Holds one folder per stream: <stream>/<11-char id>.npy (official layout) or a packed store")  # fmt: skip
-    ctx.feature_root = Path(feature_text).expanduser() if feature_text.strip() else None
+    ctx.feature_root = typed_path(feature_text)
     follow_default("video_dir", str(ctx.data_root / "videos") if ctx.data_root else "")
     video_text = sb.text_input("Video folder", key="video_dir",
                                help="Where the clips' video files are (<filename>.mp4 or <id>.mp4); LLP users download them "
                                "themselves. Demo clips without a file are rendered on demand.")  # fmt: skip
-    ctx.video_dir = Path(video_text.strip()).expanduser() if video_text.strip() else None
+    ctx.video_dir = typed_path(video_text)
     if ctx.video_dir is not None and not ctx.video_dir.is_dir():
         sb.caption(f"{ctx.video_dir} does not exist: the lanes work without videos; set the folder your clips are in.")
+
+
+def typed_path(text: str) -> Path | None:
+    """A folder typed in the sidebar (spaces around it dropped, ~ expanded); None when the field is empty."""
+    return Path(text.strip()).expanduser() if text.strip() else None
 
 
 def checkpoint_section(ctx: context.Context) -> None:
@@ -70,7 +75,7 @@ def checkpoint_section(ctx: context.Context) -> None:
     runs_text = sb.text_input("Runs folder", key="runs_dir",
                               help="Searched for checkpoints (every .safetensors but training states, and .pth), in "
                               "sub-folders too. Default: $MMCSE_RUNS, else <dataset root>/runs, else ./runs.")  # fmt: skip
-    ctx.runs_dir = Path(runs_text.strip()).expanduser() if runs_text.strip() else None
+    ctx.runs_dir = typed_path(runs_text)
     if ctx.runs_dir is not None and not ctx.runs_dir.is_dir():
         sb.error(f"Runs folder {ctx.runs_dir} does not exist; type the folder your runs are in (or set $MMCSE_RUNS)")
     ctx.checkpoints = context.discover_checkpoints(ctx.runs_dir)

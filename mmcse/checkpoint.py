@@ -246,3 +246,23 @@ def meta_arch(meta: dict) -> str:
 def meta_gating(meta: dict) -> str:
     """The gating a checkpoint was trained / selected with (train_config.gating, else gating, else "mmcse")."""
     return (meta.get("train_config") or {}).get("gating") or meta.get("gating") or "mmcse"
+
+
+class CheckpointMetaView:
+    """``arch``, ``gating`` and ``has_class_features`` read from ``self.meta`` (a checkpoint's metadata):
+    one reading for the Parser and for what the app knows of a checkpoint without building its model."""
+
+    meta: dict
+
+    @property
+    def arch(self) -> str:
+        return meta_arch(self.meta)
+
+    @property
+    def gating(self) -> str:
+        """The gating the checkpoint was trained / selected with (default "mmcse")."""
+        return meta_gating(self.meta)
+
+    @property
+    def has_class_features(self) -> bool:
+        return self.arch == "mmcse"

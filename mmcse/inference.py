@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mmcse.checkpoint import check_finite_weights, load_checkpoint, meta_arch, meta_gating
+from mmcse.checkpoint import CheckpointMetaView, check_finite_weights, load_checkpoint
 from mmcse.classes import NUM_CLASSES
 from mmcse.config import DEMO_FEATURES, FeatureSpec, check_same_inputs
 from mmcse.data.dataset import LLPSplit
@@ -60,7 +60,7 @@ def _numpy(x: torch.Tensor) -> np.ndarray:
 # ----------------------------------------------------------------------------- the parser
 
 
-class Parser:
+class Parser(CheckpointMetaView):
     """A loaded checkpoint ready to predict: ``Parser.from_checkpoint(path)``."""
 
     def __init__(
@@ -103,20 +103,6 @@ class Parser:
         parser = cls(loaded.model, loaded.feature_spec, loaded.meta, dev, path)
         parser.domain = loaded.domain
         return parser
-
-    # ---- convenience views of the metadata
-    @property
-    def arch(self) -> str:
-        return meta_arch(self.meta)
-
-    @property
-    def gating(self) -> str:
-        """The gating variant the checkpoint was trained / selected with (default "mmcse")."""
-        return meta_gating(self.meta)
-
-    @property
-    def has_class_features(self) -> bool:
-        return self.arch == "mmcse"
 
     @torch.no_grad()
     def predict_arrays(

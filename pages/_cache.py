@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from mmcse import analysis, browse, error_analysis, export, prediction_cache
-from mmcse.checkpoint import meta_arch, meta_gating, read_checkpoint_meta
+from mmcse.checkpoint import CheckpointMetaView, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
 from mmcse.data.llp import SPLIT_FILES
@@ -92,24 +92,11 @@ class CheckpointLoadError(ValueError):
 
 
 @dataclass(frozen=True)
-class ModelInfo:
+class ModelInfo(CheckpointMetaView):
     """What the pages need to know of a checkpoint without building its model: the metadata (the safetensors
     header; an authors' .pth is loaded once for it)."""
 
     meta: dict
-
-    @property
-    def arch(self) -> str:
-        return meta_arch(self.meta)
-
-    @property
-    def gating(self) -> str:
-        """The gating the checkpoint was trained / selected with (default "mmcse")."""
-        return meta_gating(self.meta)
-
-    @property
-    def has_class_features(self) -> bool:
-        return self.arch == "mmcse"
 
     @property
     def feature_spec(self) -> FeatureSpec:
