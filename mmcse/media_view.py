@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmcse.backbones.preprocess import SR, STFT_HOP, STFT_WINDOW, log_mel
+from mmcse.backbones.log_mel import SR, STFT_HOP, STFT_WINDOW, log_mel
 from mmcse.utils.files import atomic_path
 
 FORMAT = "mmcse-media-view"

@@ -6,7 +6,7 @@ the user.
     clip, clap                              CLIP ViT-L/14 and the LAION-CLAP HTSAT feature map through transformers
     pseudo_labels                           VALOR's label elaboration (captions, thresholds, the rule)
     cache                                   extracted features per (video, spec, weights) for parse / the app
-    preprocess                              what each one is fed (resize / crop / normalise, log-mel examples)
+    preprocess, log_mel                     what each one is fed (resize / crop / normalise; VGGish's log-mel examples)
     weights                                 which files each feature set needs, where they are, loading them
     registry                                extractor_for_spec(spec): the extractor that makes a spec's features
 

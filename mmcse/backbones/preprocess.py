@@ -1,14 +1,12 @@
 """What each backbone is fed, as its reference extraction made it (decoded frames at 8 fps (F, H, W, 3)
-uint8, audio mono 16 kHz float in [-1, 1]):
+uint8; VGGish's audio input is in :mod:`mmcse.backbones.log_mel`):
 
     imagenet_images(frames)      -> (F, 3, 224, 224)   ResNet-152: torchvision's ImageNet eval transform
     kinetics_clips(frames, 10)   -> (10, 3, 8, 112, 112)  R(2+1)D-18: 10 clips of 8 frames (1 s each)
-    vggish_examples(audio)       -> (10, 1, 96, 64)    VGGish: log-mel examples of 0.96 s
 
 Each equals its reference on the same decoded media (tests/backbones against fixtures made with
-torchvision's published transforms and with torchvggish's own ``waveform_to_examples``): resize in float
-with torchvision's rounding back to uint8, its centre-crop offsets, and the numpy log-mel of the
-original VGGish code (periodic Hann 400, hop 160, FFT 512, 64 HTK mel bands 125-7500 Hz, log(x + 0.01)).
+torchvision's published transforms): resize in float with torchvision's rounding back to uint8 and its
+centre-crop offsets.
 """
 
 from __future__ import annotations
@@ -21,12 +19,6 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 IMAGENET_RESIZE, IMAGENET_CROP = 256, 224  # torchvision ResNet152_Weights.IMAGENET1K_V1.transforms()
 KINETICS_MEAN, KINETICS_STD = (0.43216, 0.394666, 0.37645), (0.22803, 0.22145, 0.216989)
 KINETICS_RESIZE, KINETICS_CROP = (128, 171), 112  # torchvision R2Plus1D_18_Weights.KINETICS400_V1.transforms()
-
-SR = 16000
-STFT_WINDOW, STFT_HOP = 400, 160  # 25 ms, 10 ms at 16 kHz
-FFT_LENGTH = 512  # the next power of two over the window
-MEL_BANDS, MEL_MIN_HZ, MEL_MAX_HZ, LOG_OFFSET = 64, 125.0, 7500.0, 0.01
-EXAMPLE_FRAMES = 96  # 0.96 s of 10-ms frames, no overlap
 
 
 def _resize_uint8(images: torch.Tensor, size: tuple[int, int], antialias: bool) -> torch.Tensor:
@@ -85,41 +77,3 @@ def kinetics_clips(frames: np.ndarray, n_clips: int = 10) -> torch.Tensor:
     per_clip = len(frames) // n_clips
     x = kinetics_frames(frames[: per_clip * n_clips])  # (3, T, 112, 112)
     return x.reshape(3, n_clips, per_clip, *x.shape[-2:]).permute(1, 0, 2, 3, 4).contiguous()
-
-
-def _hertz_to_mel(hz: np.ndarray | float) -> np.ndarray:
-    return 1127.0 * np.log(1.0 + np.asarray(hz) / 700.0)  # HTK
-
-
-def mel_matrix(n_bins: int = FFT_LENGTH // 2 + 1, sr: int = SR) -> np.ndarray:
-    """(n_bins, 64) triangular HTK mel weights 125-7500 Hz; the DC bin gets no weight (VGGish's matrix)."""
-    bins_mel = _hertz_to_mel(np.linspace(0.0, sr / 2.0, n_bins))
-    edges = np.linspace(_hertz_to_mel(MEL_MIN_HZ), _hertz_to_mel(MEL_MAX_HZ), MEL_BANDS + 2)
-    lower, center, upper = edges[:-2], edges[1:-1], edges[2:]  # (64,) each
-    rising = (bins_mel[:, None] - lower) / (center - lower)
-    falling = (upper - bins_mel[:, None]) / (upper - center)
-    weights = np.maximum(0.0, np.minimum(rising, falling))
-    weights[0, :] = 0.0
-    return weights
-
-
-def _frames(x: np.ndarray, window: int, hop: int) -> np.ndarray:
-    """(N, ...) -> (1 + (N - window) // hop, window, ...) without padding (incomplete frames dropped)."""
-    n = 1 + (len(x) - window) // hop
-    return np.lib.stride_tricks.as_strided(x, (n, window) + x.shape[1:], (x.strides[0] * hop,) + x.strides)
-
-
-def log_mel(audio: np.ndarray) -> np.ndarray:
-    """(S,) 16-kHz mono -> (frames, 64) log mel magnitudes, float64 (VGGish's log_mel_spectrogram)."""
-    audio = np.ascontiguousarray(audio, dtype=np.float64)
-    window = 0.5 - 0.5 * np.cos(2 * np.pi / STFT_WINDOW * np.arange(STFT_WINDOW))  # periodic Hann
-    spectrum = np.abs(np.fft.rfft(_frames(audio, STFT_WINDOW, STFT_HOP) * window, FFT_LENGTH))
-    return np.log(spectrum @ mel_matrix(spectrum.shape[1]) + LOG_OFFSET)
-
-
-def vggish_examples(audio: np.ndarray) -> np.ndarray:
-    """(S,) 16-kHz mono in [-1, 1] -> (E, 96, 64) float32 log-mel examples of 0.96 s without overlap
-    (10 s -> 10 examples: 998 frames, the last 38 dropped as the original does)."""
-    if len(audio) < STFT_WINDOW + STFT_HOP * (EXAMPLE_FRAMES - 1):
-        raise ValueError(f"{len(audio) / SR:.2f} s of audio is shorter than one VGGish example (0.96 s)")
-    return _frames(log_mel(audio), EXAMPLE_FRAMES, EXAMPLE_FRAMES).astype(np.float32)

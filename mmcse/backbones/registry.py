@@ -48,7 +48,7 @@ def _model(cls, key: str, paths: dict, device):
 def _build_vggish(paths: dict, device):
     import torch
 
-    from mmcse.backbones.preprocess import vggish_examples
+    from mmcse.backbones.log_mel import vggish_examples
     from mmcse.backbones.vggish import VGGish
 
     net = _model(VGGish, "vggish", paths, device)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmcse.backbones import preprocess
+from mmcse.backbones import log_mel
 from mmcse.backbones.vggish import VGGish
 from mmcse.cli import main
 from mmcse.video.extractor import fit_window
@@ -40,7 +40,7 @@ def test_extract_writes_the_official_layout_and_resumes(tmp_path, small_backbone
     net.load_state_dict(torch.load(small_weights / "vggish-10086976.pth", weights_only=True))
     _, audio = fit_window(np.zeros((1, 2, 2, 3), np.uint8), read_audio(videos["short"]))
     with torch.no_grad():
-        expected = net.eval()(torch.from_numpy(preprocess.vggish_examples(audio)[:, None])).numpy()
+        expected = net.eval()(torch.from_numpy(log_mel.vggish_examples(audio)[:, None])).numpy()
     np.testing.assert_allclose(np.load(out / "vggish" / "short3.npy"), expected, rtol=1e-5, atol=1e-6)
     # 3 s of frames looped to 80: the 2nd second's clip of R(2+1)D equals the 5th's (same frames)
     r2 = np.load(out / "r2plus1d_18" / "short3.npy")

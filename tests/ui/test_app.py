@@ -606,12 +606,12 @@ def test_a_video_folder_that_does_not_exist_is_said_and_a_stale_pause_is_not_sho
 
 def test_pages_reading_cached_results_do_not_import_torch():
     """The app's shared modules (cache, widgets, context, navigation) and the device check import no torch
-    where there is no GPU driver: a page read from the results cache opens without loading it (about 1.4 s
-    of CPU); torch loads with the first model."""
+    where there is no GPU driver, nor do the media lanes (the log-mel is numpy): a page read from the results
+    cache opens without loading it (about 1.4 s of CPU); torch loads with the first model."""
     code = (
         "import sys; sys.path.insert(0, '.'); import pages._cache, pages._widgets, pages._context, pages._nav;"
         "from mmcse.utils.device import gpu_driver_present; gpu_driver_present();"
-        "from mmcse import prediction_cache, browse, analysis, predictions;"
+        "from mmcse import prediction_cache, browse, analysis, predictions, media_view;"
         "print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
