@@ -75,11 +75,13 @@ def file_sha256(path: str | Path) -> str:
     return _SHA_MEMO[memo]
 
 
-def _feature_files(split: LLPSplit) -> list[Path]:
+def _feature_files(split: LLPSplit) -> list[str]:
+    """The split's feature files (store.path's, as strings: 30,000 of them, so not as Path objects)."""
     store = split.store
     if getattr(store, "packed", False):  # a packed store: its few array files and index
-        return sorted(p for p in Path(store.root).iterdir() if p.is_file())
-    return [store.path(key, vid) for key in ("audio", "visual", "visual_st") for vid in split.video_ids]
+        return sorted(str(p) for p in Path(store.root).iterdir() if p.is_file())
+    folders = [os.path.join(str(store.root), store.streams[key][0]) for key in ("audio", "visual", "visual_st")]
+    return [os.path.join(folder, f"{vid}.npy") for folder in folders for vid in split.video_ids]
 
 
 def split_fingerprint(split: LLPSplit) -> str:
@@ -90,7 +92,7 @@ def split_fingerprint(split: LLPSplit) -> str:
     for array in (split.label, split.gt_audio, split.gt_visual):
         h.update(b"-" if array is None else np.ascontiguousarray(array).tobytes())
     for path in _feature_files(split):
-        stat = path.stat()
+        stat = os.stat(path)
         h.update(f"{path}\t{stat.st_size}\t{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
