@@ -8,6 +8,7 @@ feature points a t-SNE view takes (`analysis.FeaturePool`, CAFD and FGSE).
     job = background(key, len(split), lambda progress: compute_and_store(parser, split, key, progress))
     job.wait(0.5); job.done, job.total                       # a real progress bar: clips done
     results.predictions, results.maps["active"], results.pool("cafd")
+    results, computed = checkpoint_results(path, split)     # the same, in this thread (``evaluate``)
 
 Files, in ``cache_folder()`` ($MMCSE_CACHE, default ~/.cache/mmcse): ``<key>.safetensors`` (probabilities,
 maps, the clip names and what made them in the metadata) and ``<key>.features.safetensors`` (the feature
@@ -76,11 +77,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def _feature_files(split: LLPSplit) -> list[str]:
-    """The split's feature files (store.path's, as strings: 30,000 of them, so not as Path objects)."""
+    """The split's feature files, absolute (a relative --data-root and the app's absolute one name the same
+    results), as strings (30,000 of them, so not as Path objects)."""
     store = split.store
+    root = os.path.abspath(str(store.root))
     if getattr(store, "packed", False):  # a packed store: its few array files and index
-        return sorted(str(p) for p in Path(store.root).iterdir() if p.is_file())
-    folders = [os.path.join(str(store.root), store.streams[key][0]) for key in ("audio", "visual", "visual_st")]
+        return sorted(str(p) for p in Path(root).iterdir() if p.is_file())
+    folders = [os.path.join(root, store.streams[key][0]) for key in ("audio", "visual", "visual_st")]
     return [os.path.join(folder, f"{vid}.npy") for folder in folders for vid in split.video_ids]
 
 
@@ -177,7 +180,7 @@ def load(key: str, folder: Path | None = None) -> SplitResults | None:
     if info.get("has_maps"):
         maps = {v: {k: arrays[f"maps.{v}.{k}"] for k in MAP_NAMES} for v in ("active", "all")}
     return SplitResults(key, preds, maps, feature_clips, float(info.get("seconds", 0.0)), folder,
-                        {k: info.get(k) for k in ("checkpoint_sha256", "split", "created")})  # fmt: skip
+                        {k: info.get(k) for k in ("checkpoint_sha256", "split", "created", "device")})  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the one model pass
@@ -285,6 +288,33 @@ def compute_and_store(parser: Parser, split: LLPSplit, key: str, progress: Progr
     started = time.perf_counter()
     preds, maps, pools = compute(parser, split, progress, workers=workers)
     return store(key, preds, maps, pools, time.perf_counter() - started, info or {"split": split.name}, folder)
+
+
+def checkpoint_results(checkpoint: str | Path, split: LLPSplit, device: str = "auto", folder: Path | None = None,
+                       workers: int = 1) -> tuple[SplitResults, bool]:  # fmt: skip
+    """A checkpoint's results on a split as the app keeps them -> (results, computed): read from the cache
+    folder when stored (``computed`` False), else one model pass on ``device``, stored there for the app and
+    the next call. A cache folder that cannot be written gets one warning; the results are still returned."""
+    import warnings
+
+    from mmcse.inference import Parser
+
+    sha = file_sha256(checkpoint)
+    key = cache_key(sha, split)
+    stored = load(key, folder)
+    if stored is not None:
+        return stored, False
+    parser = Parser.from_checkpoint(checkpoint, device=device)
+    info = {"checkpoint_sha256": sha, "split": split.name, "device": str(parser.device)}
+    started = time.perf_counter()
+    preds, maps, pools = compute(parser, split, workers=workers)
+    seconds = time.perf_counter() - started
+    try:
+        return store(key, preds, maps, pools, seconds, info, folder), True
+    except OSError as exc:
+        warnings.warn(f"the results were not kept in {folder or cache_folder()} ({exc}); set {CACHE_ENV} to a "
+                      "writable folder to keep them", UserWarning, stacklevel=2)  # fmt: skip
+        return SplitResults(key, preds, maps, 0, seconds, folder or cache_folder(), info), True
 
 
 # ----------------------------------------------------------------------------- background jobs

@@ -35,3 +35,16 @@ def kernel_path(request):
     """Runs the test twice: with the models' fast kernels and on their plain PyTorch path."""
     with fast_kernels(request.param):
         yield request.param
+
+
+@pytest.fixture(autouse=True, scope="session")
+def results_cache_of_the_session(tmp_path_factory):
+    """The results cache (mmcse.prediction_cache) in a folder of this test session: commands that keep
+    results there (evaluate) never write into the user's ~/.cache/mmcse. Tests that look at it set their own."""
+    before = os.environ.get("MMCSE_CACHE")
+    os.environ["MMCSE_CACHE"] = str(tmp_path_factory.mktemp("results_cache"))
+    yield
+    if before is None:
+        os.environ.pop("MMCSE_CACHE", None)
+    else:
+        os.environ["MMCSE_CACHE"] = before

@@ -6,6 +6,12 @@
 The features are read with the checkpoint's own feature spec. When the checkpoint stores metrics for the
 split (a training run stores its val numbers) and they were measured with the same gating and audio GT,
 the command says whether they are reproduced.
+
+The model's probabilities on the split are kept in the results cache the app uses ($MMCSE_CACHE, default
+~/.cache/mmcse; mmcse.prediction_cache): the first evaluate of a checkpoint on a split computes and stores
+them (with the co-occurrence maps and class-wise features the app shows), and the app, and any later
+evaluate of that checkpoint on the same split (other thresholds, gating), read them instead of running the
+model. ``--no-results-cache`` runs the model and keeps nothing.
 """
 
 from __future__ import annotations
@@ -54,6 +60,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
+    p.add_argument(
+        "--no-results-cache", dest="results_cache", action="store_false",
+        help="run the model and keep nothing (default: read the checkpoint's stored results on this split from "
+        "$MMCSE_CACHE, else compute and store them there, where the app reads them)",
+    )  # fmt: skip
     add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free
     p.set_defaults(func=run)
@@ -88,10 +99,12 @@ def run(args) -> int:
 
     from mmcse.training.evaluation import evaluate_report  # torch: once the arguments are known to be good
 
+    cache_notes: list[str] = []
     report = evaluate_report(
         checkpoint, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
         segment_threshold=args.segment_threshold, video_threshold=args.video_threshold,
         device=args.device, batch_size=args.batch_size,
+        probabilities_of=cached_probabilities(checkpoint, args.device, cache_notes) if args.results_cache else None,
     )  # fmt: skip
     epoch = (meta.get("extra") or {}).get("epoch")
     print(f"checkpoint {checkpoint} ({meta.get('arch')}{f', epoch {epoch}' if epoch else ''})")
@@ -104,7 +117,32 @@ def run(args) -> int:
     print(json.dumps(report["scores"]))
     add_uncertainty(report, args, checkpoint, data)  # intervals and the threshold-free view, when asked
     print(report["comparison"])
+    for line in cache_notes:
+        print(line)
     if json_out:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         print(f"wrote {json_out}")
     return 0 if report["reproduced"] is not False else 1
+
+
+def cached_probabilities(checkpoint, device: str, notes: list[str]):
+    """``evaluate_report``'s probabilities_of: the checkpoint's results on the split from the app's results
+    cache (computed and stored there when absent); appends what happened to ``notes``."""
+
+    def probabilities_of(split):
+        from mmcse.prediction_cache import PROB_FIELDS, checkpoint_results, results_path
+
+        results, computed = checkpoint_results(checkpoint, split, device=device)
+        where = results_path(results.key, results.folder)
+        if computed and not where.is_file():
+            notes.append(f"predictions: computed ({results.seconds:.1f} s), not kept (the warning above says why)")
+        elif computed:
+            notes.append(f"predictions: computed ({results.seconds:.1f} s) and kept in {where}; the app and the next "
+                         "evaluate of this checkpoint on this split read them (--no-results-cache: keep nothing)")  # fmt: skip
+        else:
+            notes.append(f"predictions: read from {where} (computed {results.info.get('created') or '?'}); "
+                         "--no-results-cache runs the model again")  # fmt: skip
+        return {f: getattr(results.predictions, f) for f in PROB_FIELDS}
+
+    return probabilities_of
+

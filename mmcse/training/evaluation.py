@@ -7,9 +7,11 @@ evaluate_report(...)                                                       -> + 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -50,6 +52,16 @@ def collect_probabilities(
         for k in keys:
             parts[k].append(getattr(out, k).float().cpu())
     model.train(was_training)
+    return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def domain_distances(domain: DomainStats, split: LLPSplit, batch_size: int = 64) -> dict[str, torch.Tensor]:
+    """Each clip's out-of-domain distance per stream, "distance.<stream>" (N,) float64, as
+    ``collect_probabilities`` gives them with ``domain`` (the features only: no model pass)."""
+    parts: dict[str, list[torch.Tensor]] = {}
+    for batch in split.batches(range(len(split)), batch_size):
+        for k, d in domain.distances({k: batch[k].numpy() for k in STREAMS}).items():
+            parts.setdefault(f"distance.{k}", []).append(torch.from_numpy(d))
     return {k: torch.cat(v) for k, v in parts.items()}
 
 
@@ -104,10 +116,13 @@ def evaluate_report(
     video_threshold: float = 0.5,
     device: str = "auto",
     batch_size: int = 64,
+    probabilities_of: Callable[[LLPSplit], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """``evaluate`` plus what it was measured with: {"scores", "checkpoint", "split", "n_clips", "gating",
     "audio_gt", "audio_gt_csv", "thresholds", "stored" (the checkpoint's metrics for this split or None),
-    "stored_setting" (the gating/audio GT they were measured with), "reproduced" (True/False/None)}."""
+    "stored_setting" (the gating/audio GT they were measured with), "reproduced" (True/False/None)}.
+    ``probabilities_of(split)``: the model's probabilities on the opened split from elsewhere (the results
+    cache: ``evaluate``), instead of a model pass here."""
     apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
     dev = resolve_device(device)
     loaded = load_checkpoint(checkpoint, device=str(dev))
@@ -115,7 +130,12 @@ def evaluate_report(
     if gating is None:
         gating = loaded.train_config.gating if loaded.train_config is not None else "mmcse"
     split_data = open_split(data, split, audio_gt=audio_gt, dense=True)
-    probs = collect_probabilities(loaded.model, split_data, dev, batch_size, domain=loaded.domain)
+    if probabilities_of is None:
+        probs = collect_probabilities(loaded.model, split_data, dev, batch_size, domain=loaded.domain)
+    else:
+        probs = {k: torch.from_numpy(np.asarray(v)) for k, v in probabilities_of(split_data).items()}
+        if loaded.domain is not None:
+            probs.update(domain_distances(loaded.domain, split_data, batch_size))
     scores = score(probs, split_data, gating, segment_threshold, video_threshold)
     out_of_domain = _out_of_domain(loaded.domain, probs, split_data, checkpoint)
 

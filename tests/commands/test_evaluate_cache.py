@@ -1,0 +1,83 @@
+"""`evaluate` and the app's results cache: the first evaluate of a checkpoint on a split stores the model's
+results where the app reads them, a later one reads them, and the numbers never depend on which happened."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+
+from mmcse import prediction_cache
+from mmcse.checkpoint import read_checkpoint_meta
+from mmcse.cli import main
+from mmcse.config import FeatureSpec
+from mmcse.data.paths import DataPaths
+from mmcse.data.splits import open_split
+from tests.helpers.app_fixture import build_app_fixture
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory):
+    return build_app_fixture(tmp_path_factory.mktemp("evaluate_cache"), n_train=4, n_val=6, n_test=10)
+
+
+def evaluate(fx, capsys, *extra: str) -> tuple[dict, list[str], str]:
+    """Run evaluate on the fixture's test split from its parent folder with a RELATIVE --data-root ->
+    (the 10 numbers, the output's lines, stderr)."""
+    cwd = os.getcwd()
+    os.chdir(fx.data.parent)
+    try:
+        code = main(["evaluate", "--checkpoint", str(fx.mmcse_checkpoint), "--data-root", fx.data.name,
+                     "--split", "test", "--segment-threshold", "0.3", *extra])  # fmt: skip
+    finally:
+        os.chdir(cwd)
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert code == 0, err
+    return json.loads(next(line for line in lines if line.startswith("{"))), lines, err
+
+
+def cache_line(lines: list[str]) -> str:
+    return next(line for line in lines if line.startswith("predictions: "))
+
+
+def test_the_first_evaluate_stores_what_the_app_reads_and_the_next_reads_it(fx, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv(prediction_cache.CACHE_ENV, str(tmp_path / "cache"))
+    first, lines, _ = evaluate(fx, capsys)
+    assert cache_line(lines).startswith("predictions: computed (")
+    # the key the app computes for this checkpoint and split (absolute data root) names the stored file
+    spec = FeatureSpec.from_dict(read_checkpoint_meta(fx.mmcse_checkpoint)["feature_spec"])
+    split = open_split(DataPaths.from_root(fx.data.resolve(), spec, use_pseudo_labels=False), "test")
+    key = prediction_cache.cache_key(prediction_cache.file_sha256(fx.mmcse_checkpoint), split)
+    stored = prediction_cache.load(key)
+    assert stored is not None and stored.info["split"] == "test" and stored.maps is not None
+    assert str(prediction_cache.results_path(key)) in cache_line(lines)
+    modified = prediction_cache.results_path(key).stat().st_mtime_ns
+
+    second, lines, _ = evaluate(fx, capsys)
+    assert cache_line(lines).startswith(f"predictions: read from {prediction_cache.results_path(key)}")
+    assert prediction_cache.results_path(key).stat().st_mtime_ns == modified  # read, not written again
+    assert second == first  # the same floats, to the last digit
+
+    fresh, lines, _ = evaluate(fx, capsys, "--no-results-cache")
+    assert fresh == first
+    assert not any(line.startswith("predictions: ") for line in lines)
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_a_warning(fx, capsys, tmp_path, monkeypatch):
+    if os.geteuid() == 0:
+        blocked = tmp_path / "a_file"  # root writes anywhere: a file where the folder should be
+        blocked.write_text("not a folder\n")
+    else:
+        blocked = tmp_path / "locked"
+        blocked.mkdir()
+        blocked.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    monkeypatch.setenv(prediction_cache.CACHE_ENV, str(blocked))
+    scores, lines, err = evaluate(fx, capsys)
+    assert f"the results were not kept in {blocked}" in err  # one warning line, no traceback
+    assert "Traceback" not in err
+    assert "not kept" in cache_line(lines)
+    fresh, _, _ = evaluate(fx, capsys, "--no-results-cache")
+    assert scores == fresh
