@@ -105,7 +105,7 @@ def test_the_lanes_draw_the_kind_of_every_event_as_classify_events_gives_it(lane
             assert page.evaluate("() => document.documentElement.scrollWidth") <= 800
             legend = timeline.locator(".kind-legend")
             assert legend.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
-        timeline.locator(".toolbar").evaluate("e => e.scrollIntoView()")
+        timeline.locator(".toolbar").evaluate("e => { e.style.scrollMarginTop = '80px'; e.scrollIntoView(); }")
         page.screenshot(path=str(shots / f"error_lanes_{theme}_{width}.png"))
         page.context.close()
 
@@ -134,6 +134,6 @@ def test_the_error_kinds_view_is_a_url_and_follows_zoom(lanes_app, browser, shot
     assert timeline.get_attribute("data-mode") == "kinds"
     assert timeline.locator(".inner").evaluate("e => e.style.width") == "200%"
     assert timeline.locator(".track .kev").count() == len(errors)
-    timeline.locator(".toolbar").evaluate("e => e.scrollIntoView()")
+    timeline.locator(".toolbar").evaluate("e => { e.style.scrollMarginTop = '80px'; e.scrollIntoView(); }")
     page.screenshot(path=str(shots / "error_lanes_zoomed_from_url.png"))
     page.context.close()
