@@ -1,6 +1,8 @@
 // Synchronised timeline (st.components.v2), in the manner of sed_vis / DIVE: the <video> beside the lanes,
 // one lane per (modality, class) with ground truth and prediction as two rows, or one row coloured
-// TP / FP / FN, and the probability curve under the bars; a playhead that follows playback; a click on a
+// TP / FP / FN, or GT and predicted events each marked with its error kind (sound event detection words:
+// boundary, split, merged, wrong modality, substitution, missed, inserted; data from mmcse.error_analysis),
+// and the probability curve under the bars; a playhead that follows playback; a click on a
 // lane seeks; zoom; keys j / k (next / previous clip, sent to Python), space (play / pause), left / right
 // (one segment). Several sections (checkpoints) can share one video (Compare).
 // All clip data arrives in `data` and is written with textContent / style / SVG attributes only, never as
@@ -9,7 +11,8 @@
 // count}): a total, not a trigger, so that presses made while a rerun is under way are never lost (Python
 // applies the difference to what it has seen). Scrolls the clip table's open row into view (data.table_row).
 const ZOOMS = [1, 2, 4, 8];
-const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN" };
+const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN", kinds: "Error kinds" };
+const NEEDS_GT = new Set(["errors", "kinds"]);
 const SVG = "http://www.w3.org/2000/svg";
 const INTERACTIVE = 'button, [role="slider"], [role="combobox"], [role="listbox"], [role="option"], [role="radio"], ' +
   '[role="checkbox"], [role="tab"], [role="switch"], [data-baseweb="select"]';
@@ -39,13 +42,60 @@ function place(node, a, b, duration) {
   node.style.width = `${((b - a) / duration) * 100}%`;
 }
 
-// ---- one lane: bars (two rows, or TP / FP / FN cells) and the probability curve under them
+// ---- the error kinds: each GT event (upper strip) and predicted event (lower strip) of a lane as a bar in
+// its kind's colour and pattern, with a short label ("onset +1 s", "subst.: GT Cat") and a tooltip; the
+// kind and its details are data attributes of the bar
+function kindColors(timeline) {
+  return Object.fromEntries((timeline.kind_legend || []).map((item) => [item.kind, item.color]));
+}
+
+function kindBar(parent, kind, color) {
+  const bar = el("div", `kev kind-${kind}`, parent);
+  bar.style.setProperty("--kind-color", color || "#888");
+  return bar;
+}
+
+function drawKinds(track, lane, timeline, duration) {
+  const colors = kindColors(timeline);
+  for (const event of lane.kinds) {
+    const bar = kindBar(track, event.kind, colors[event.kind]);
+    bar.classList.add(event.side);
+    place(bar, event.onset, event.offset, duration);
+    const data = { side: event.side, kind: event.kind, modality: lane.modality, label: lane.label, onset: event.onset,
+                   offset: event.offset, onsetError: event.onset_error, offsetError: event.offset_error,
+                   otherClass: event.other_class, pieces: event.pieces };
+    for (const [name, value] of Object.entries(data)) if (value != null) bar.dataset[name] = String(value);
+    if (event.kind === "boundary") {  // the edge that is off, in bold
+      bar.classList.toggle("onset-off", !!event.onset_error);
+      bar.classList.toggle("offset-off", !!event.offset_error);
+    }
+    bar.title = event.title;
+    if (event.text) el("span", "ktext", bar).textContent = event.text;
+  }
+}
+
+function kindLegend(parent, legend) {
+  const box = el("div", "kind-legend", parent);
+  for (const item of legend) {
+    const entry = el("span", "kind-key", box);
+    entry.dataset.kind = item.kind;
+    entry.title = `${item.name}: ${item.text}`;
+    const swatch = kindBar(entry, item.kind, item.color);
+    swatch.classList.add("swatch");
+    if (item.kind === "boundary") swatch.classList.add("onset-off");
+    el("span", null, entry).textContent = item.name;
+  }
+}
+
+// ---- one lane: bars (two rows, TP / FP / FN cells, or events by error kind) and the probability curve under them
 function drawLane(track, lane, timeline, mode, duration) {
   const colors = timeline.colors || {};
   const color = colors[lane.modality] || "#888";
   const seg = timeline.segment_seconds || 1;
   track.style.setProperty("--lane-color", color);
-  if (mode === "errors" && lane.states) {
+  if (mode === "kinds" && lane.kinds) {
+    drawKinds(track, lane, timeline, duration);
+  } else if (mode === "errors" && lane.states) {
     lane.states.forEach((state, t) => {
       if (!state) return;
       const cell = el("div", `cell ${state}`, track);
@@ -84,7 +134,10 @@ function drawLanes(state, sections, mode, duration, media) {
       el("div", "row section", state.inner);
     }
     const groups = {};
-    for (const lane of timeline.lanes) (groups[lane.modality] = groups[lane.modality] || []).push(lane);
+    for (const lane of timeline.lanes) {
+      if (mode === "kinds" && !lane.kinds) continue;  // the audio-visual lanes: no event-level kinds
+      (groups[lane.modality] = groups[lane.modality] || []).push(lane);
+    }
     for (const [modality, lanes] of Object.entries(groups)) {
       el("div", "row group", state.labels).textContent = modality;
       el("div", "row group", state.inner);
@@ -174,6 +227,12 @@ function drawMedia(state, media, duration) {
 
 function legendText(mode, hasGt, nav) {
   const keys = `keys: ${nav ? "j / k next / previous clip, " : ""}space play / pause, left / right one segment`;
+  if (mode === "kinds" && hasGt) {
+    return `upper strip: GT events, lower strip: predicted events, each in the colour and pattern of its error kind ` +
+      `(event-based, per modality: the audio-visual lanes are in the other views); bold edge: the boundary that is ` +
+      `off; hover an event for its kind in full; curve: segment probability (dashed: threshold); click a lane to ` +
+      `seek; ${keys}`;
+  }
   if (mode === "errors" && hasGt) {
     return `solid: true positive; orange stripes: false positive; dashed outline: false negative (missed); ` +
       `curve: segment probability (dashed: threshold); click a lane to seek; ${keys}`;
@@ -238,18 +297,22 @@ function buildFrame(root, state, data) {
 
 function render(v) {
   const { root, state } = v;
-  root.dataset.mode = state.mode;
+  const shown = NEEDS_GT.has(state.mode) && !v.hasGt ? "rows" : state.mode;  // a clip without GT: the rows
+  root.dataset.mode = shown;
   for (const [mode, button] of Object.entries(state.modeButtons)) {
-    button.classList.toggle("active", mode === state.mode);
-    button.disabled = mode === "errors" && !v.hasGt;
+    button.classList.toggle("active", mode === shown);
+    button.disabled = NEEDS_GT.has(mode) && !v.hasGt;
   }
   state.inner.style.width = `${state.zoom * 100}%`;
   state.zoomLabel.textContent = `${state.zoom}×`;
   if (state.mediaButton) state.mediaButton.classList.toggle("active", state.media);
-  drawLanes(state, v.sections, state.mode, v.duration, state.media ? v.data.media : null);
-  state.legend.textContent = legendText(state.mode, v.hasGt, !!v.data.nav);
+  drawLanes(state, v.sections, shown, v.duration, state.media ? v.data.media : null);
+  state.legend.textContent = "";
+  if (shown === "kinds" && v.first.kind_legend) kindLegend(state.legend, v.first.kind_legend);
+  const legend = el("span", "legend-text", state.legend);
+  legend.textContent = legendText(shown, v.hasGt, !!v.data.nav);
   if (state.media && v.data.media) {
-    state.legend.textContent += "; audio & frames: the frame of the middle of each second, the log-mel spectrogram " +
+    legend.textContent += "; audio & frames: the frame of the middle of each second, the log-mel spectrogram " +
       "(low frequencies at the bottom, bright = loud), the waveform; hatched: not in the file";
   }
   move(v, state.time || 0, false);
@@ -383,7 +446,7 @@ export default function (component) {
   if (!state.steps) state.steps = { id: `${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, net: 0, count: 0 };
   if (!state.mode) {  // first mount: the view the URL asked for
     const view = data.view || {};
-    state.mode = hasGt && view.mode === "errors" ? "errors" : hasGt ? data.mode || "rows" : "rows";
+    state.mode = hasGt && NEEDS_GT.has(view.mode) ? view.mode : hasGt ? data.mode || "rows" : "rows";
     if (ZOOMS.includes(Number(view.zoom))) state.zoom = Number(view.zoom);
     state.media = view.media !== false && view.media !== "0";
   }

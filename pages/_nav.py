@@ -22,6 +22,7 @@ VIEW_PARAMS = {"q": ("clip_search", ""), "classes": ("clip_classes", ()), "modal
                "errors": ("clip_errors", "any"), "sort": ("clip_sort", "file order"), "desc": ("clip_desc", False),
                "tags": ("clip_tag_filter", ())}  # fmt: skip
 TIMELINE_DEFAULTS = {"mode": "rows", "zoom": 1}
+TIMELINE_MODES = ("rows", "errors", "kinds")  # GT / prediction rows, TP / FP / FN, error kinds (assets/timeline.js)
 PAGE_PARAMS = {"video_parser": ("clip", *VIEW_PARAMS, *TIMELINE_DEFAULTS), "compare": ("compare", "cmp_gating")}
 
 
@@ -160,7 +161,7 @@ def restore_view() -> None:
             value = _decode(name, view[name])
             if value is not None:
                 st.session_state[key] = value
-    mode = view.get("mode") if view.get("mode") in ("rows", "errors") else TIMELINE_DEFAULTS["mode"]
+    mode = view.get("mode") if view.get("mode") in TIMELINE_MODES else TIMELINE_DEFAULTS["mode"]
     zoom = int(view["zoom"]) if str(view.get("zoom")) in ("1", "2", "4", "8") else TIMELINE_DEFAULTS["zoom"]
     view["mode"], view["zoom"] = mode, zoom
 

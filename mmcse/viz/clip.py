@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mmcse.classes import LLP_CLASSES
+from mmcse.error_analysis import KIND_NAMES, classify_events
+from mmcse.viz.errors import KIND_COLORS, kind_descriptions, lane_event_kinds
 from mmcse.viz.theme import ERROR_COLORS, MODALITY_COLORS, NEUTRAL
 
 MARK_COLOR = "#e6007e"  # heatmap markers: magenta reads on every viridis cell and on both themes
@@ -68,8 +70,11 @@ def timeline_data(
 ) -> dict:
     """The JSON-able lanes of the synchronised timeline: for each modality (audio, visual, audio-visual) and
     each shown class, predicted and ground-truth runs in seconds, per-segment probabilities and, with GT,
-    per-segment "tp" / "fp" / "fn" states. pred_* / gt_*: (T, 25) 0/1; segment_prob (T, 2, 25). AV = audio
-    AND visual (its probability the minimum)."""
+    per-segment "tp" / "fp" / "fn" states and, on the audio and visual lanes, every GT and predicted event
+    with its error kind (``kinds``: ``viz.errors.lane_event_kinds`` of ``error_analysis.classify_events``;
+    None without GT and on the audio-visual lanes, whose events the event-level score does not classify).
+    pred_* / gt_*: (T, 25) 0/1 (with GT, T = 10); segment_prob (T, 2, 25). AV = audio AND visual (its
+    probability the minimum)."""
     pred_a = np.asarray(pred_a).astype(bool)
     pred_v = np.asarray(pred_v).astype(bool)
     prob = np.asarray(segment_prob, dtype=float)
@@ -83,6 +88,7 @@ def timeline_data(
         "visual": (pred_v, gv, prob[:, 1]),
         "audio-visual": (pred_a & pred_v, ga & gv if has_gt else None, np.minimum(prob[:, 0], prob[:, 1])),
     }
+    kinds = lane_event_kinds(classify_events(pred_a, pred_v, ga, gv), segment_seconds) if has_gt else None
     lanes = []
     for modality, (pred, gt, p) in grids.items():
         for c in classes:
@@ -92,6 +98,7 @@ def timeline_data(
                 "gt": None if gt is None else _seconds(runs_of(gt[:, c]), segment_seconds),
                 "states": _segment_states(pred[:, c], None if gt is None else gt[:, c]),
                 "prob": [round(float(x), 4) for x in p[:, c]],
+                "kinds": None if kinds is None or modality == "audio-visual" else kinds.get((modality, LLP_CLASSES[c]), []),
             })  # fmt: skip
     return {
         "duration": pred_a.shape[0] * segment_seconds,
@@ -100,7 +107,9 @@ def timeline_data(
         "has_gt": has_gt,
         "lanes": lanes,
         "colors": {**MODALITY_COLORS, "fp": ERROR_COLORS["fp"], "fn": ERROR_COLORS["fn"]},
-    }
+        "kind_legend": [{"kind": k, "name": KIND_NAMES[k], "text": text, "color": KIND_COLORS[k]}
+                        for k, text in kind_descriptions().items()] if has_gt else None,
+    }  # fmt: skip
 
 
 def _lane_name(lane: dict) -> str:

@@ -1,5 +1,6 @@
 """Error analysis figures and tables (mmcse.error_analysis in, plotly / pandas out): one clip's events with
-their kinds, the split's counts of each kind, the modality confusion and the class confusion."""
+their kinds (as a table, and as the marks the timeline draws on its lanes), the split's counts of each kind,
+the modality confusion and the class confusion."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mmcse.classes import LLP_CLASSES
-from mmcse.error_analysis import GT_KINDS, KIND_NAMES, PRED_KINDS, EventError
+from mmcse.error_analysis import GT_KINDS, KIND_LEGEND, KIND_NAMES, KINDS, PRED_KINDS, EventError
 from mmcse.viz.theme import MODALITY_COLORS, NEUTRAL, legend_below
 
 KIND_COLORS = {  # mid-luminance, readable on both themes; "correct" is the neutral grey
@@ -47,6 +48,70 @@ def kind_color(kind_name: str) -> str:
     """The colour of a kind given by its name in the app ("wrong modality") or in the library ("wrong_modality")."""
     names = {v: k for k, v in KIND_NAMES.items()}
     return KIND_COLORS[names.get(kind_name, kind_name)]
+
+
+def kind_descriptions() -> dict[str, str]:
+    """Each kind (KINDS) -> what it means, in KIND_LEGEND's words ("split" -> "one GT event cut into several
+    predictions")."""
+    names = {v: k for k, v in KIND_NAMES.items()}
+    out = {"correct": "same class, modality, onset and offset"}
+    for part in KIND_LEGEND.split(" · "):
+        name, _, text = part.partition(": ")
+        out[names[name]] = text
+    return {k: out[k] for k in KINDS}
+
+
+SENSES = {"audio": "heard", "visual": "seen"}
+
+
+def _kind_words(e: EventError, seg: float) -> tuple[str, str]:
+    """(the short label drawn on an event's bar, the line that says its kind in full) of one event."""
+    gt_side = e.side == "gt"
+    if e.kind == "boundary":
+        parts = [f"{edge} {err * seg:+g} s" for edge, err in (("onset", e.onset_error), ("offset", e.offset_error)) if err]
+        return ", ".join(parts), f"boundary: {', '.join(parts)} (prediction - GT; + late)"
+    if e.kind in ("split", "merged"):
+        detail = {("split", True): f"cut into {e.pieces} predicted events",
+                  ("split", False): f"one of {e.pieces} predicted events over one GT event",
+                  ("merged", False): f"one predicted event over {e.pieces} GT events",
+                  ("merged", True): f"one of {e.pieces} GT events under one predicted event"}[e.kind, gt_side]  # fmt: skip
+        return f"{e.kind} ×{e.pieces}", f"{e.kind}: {detail}"
+    if e.kind == "wrong_modality":
+        other = "visual" if e.modality == "audio" else "audio"
+        mine, theirs = ("GT", "predicted") if gt_side else ("predicted", "GT")
+        return (f"wrong mod.: {'pred.' if gt_side else 'GT'} {other}",
+                f"wrong modality: {mine} {e.modality} ({SENSES[e.modality]}), {theirs} {other} ({SENSES[other]})")  # fmt: skip
+    if e.kind == "substitution":
+        if gt_side:
+            return f"subst.: pred. {e.other_class}", f"substitution: GT {e.label}, predicted {e.other_class}"
+        return f"subst.: GT {e.other_class}", f"substitution: predicted {e.label}, GT {e.other_class}"
+    if e.kind == "missed":
+        return "missed", "missed: nothing predicted there"
+    if e.kind == "inserted":
+        return "inserted", "inserted: nothing annotated there"
+    return "", "correct: same onset and offset as " + ("the prediction" if gt_side else "the GT event")
+
+
+def lane_event_kinds(errors: list[EventError], segment_seconds: float = 1.0) -> dict[tuple[str, str], list[dict]]:
+    """The events of a clip (``error_analysis.classify_events``) as the timeline draws them on its lanes:
+    (modality, class name) -> one dict per event, GT and predicted: side ("gt" / "pred"), onset, offset
+    (s), kind (KINDS), name (the app's words), text (the short label on its bar: "onset +1 s", "subst.: GT
+    Cat"), title (its tooltip: where it is, then its kind in full: "substitution: predicted Dog, GT Cat"),
+    and the raw onset_error / offset_error (s), other_class, pieces."""
+    seg = float(segment_seconds)
+    lanes: dict[tuple[str, str], list[dict]] = {}
+    for e in errors:
+        text, detail = _kind_words(e, seg)
+        onset, offset = e.onset * seg, e.offset * seg
+        where = f"{'GT' if e.side == 'gt' else 'predicted'} {e.label} ({e.modality}), {onset:g}-{offset:g} s"
+        lanes.setdefault((e.modality, e.label), []).append({
+            "side": e.side, "onset": onset, "offset": offset, "kind": e.kind, "name": KIND_NAMES[e.kind],
+            "text": text, "title": f"{where}\n{detail}",
+            "onset_error": None if e.onset_error is None else e.onset_error * seg,
+            "offset_error": None if e.offset_error is None else e.offset_error * seg,
+            "other_class": e.other_class, "pieces": e.pieces,
+        })  # fmt: skip
+    return lanes
 
 
 def error_kind_bars(counts: pd.DataFrame, title: str = "") -> go.Figure:
