@@ -43,9 +43,10 @@ def check_bootstrap(n: int | None) -> None:
         )
 
 
-def add_uncertainty(report: dict[str, Any], args, checkpoint, data) -> None:
+def add_uncertainty(report: dict[str, Any], args, checkpoint, data, probabilities_of=None) -> None:
     """evaluate --bootstrap N / --threshold-free: print the intervals and the threshold-free block, and add
-    "ci", "bootstrap" and "threshold_free" to ``report`` (its "scores" stay the 10 official floats)."""
+    "ci", "bootstrap" and "threshold_free" to ``report`` (its "scores" stay the 10 official floats).
+    ``probabilities_of``: as checkpoint_predictions takes it (the results cache: no second model pass)."""
     check_bootstrap(args.bootstrap)
     if not (args.bootstrap or args.threshold_free):
         return
@@ -54,7 +55,7 @@ def add_uncertainty(report: dict[str, Any], args, checkpoint, data) -> None:
     preds = checkpoint_predictions(
         checkpoint, data, args.split, gating=report["gating"], audio_gt=args.audio_gt,
         segment_threshold=args.segment_threshold, video_threshold=args.video_threshold, device=args.device,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size, probabilities_of=probabilities_of,
     )  # fmt: skip
     if args.bootstrap:
         intervals = interval_report(preds, n_resamples=args.bootstrap, seed=args.seed)

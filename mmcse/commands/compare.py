@@ -9,6 +9,8 @@ clips for both), a p-value (paired sign-flip permutation test) and a mark when t
 threshold-free view (segment-level mean AP, an addition to the protocol). Each checkpoint uses its own
 gating unless --gating forces one. Both must read the same features. --json writes, per official key,
 "a", "b", "delta", "ci_low", "ci_high", "p", "within_noise" under "scores" (see mmcse.training.comparison).
+Each checkpoint's results on the split are read from (else kept in) the app's results cache, as `evaluate`
+does (mmcse.commands._results; --no-results-cache: run the models, keep nothing).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from mmcse.commands._outputs import (
     data_inputs,
     same_file,
 )
+from mmcse.commands._results import add_results_cache_argument, cached_probabilities
 from mmcse.commands._uncertainty import add_bootstrap_arguments, check_bootstrap
 
 
@@ -61,6 +64,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the comparison as JSON to this file")
+    add_results_cache_argument(p)
     add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=1000)
     p.set_defaults(func=run)
@@ -96,10 +100,15 @@ def run(args) -> int:
     from mmcse.training.comparison import check_same_features, compare_checkpoints  # torch
 
     check_same_features(checkpoint_a, checkpoint_b)
+    cache_notes: list[str] = []
+
+    def probabilities_of(checkpoint, split):  # the results cache the app reads (--no-results-cache: none)
+        return cached_probabilities(checkpoint, args.device, cache_notes)(split)
+
     result = compare_checkpoints(
         checkpoint_a, checkpoint_b, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
         n_resamples=args.bootstrap, seed=args.seed, level=args.level, device=args.device,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size, probabilities_of=probabilities_of if args.results_cache else None,
     )  # fmt: skip
     for name in ("a", "b"):
         c = result[name]
@@ -110,6 +119,8 @@ def run(args) -> int:
     print(format_class_rows(result["per_class"]["rows"], args.level, args.top, args.min_clips))
     print(format_threshold_free_pair(result["threshold_free"]))
     print(f"\n{CAVEAT}")
+    for line in cache_notes:
+        print(line)
     if json_out:
         atomic_write_bytes(json_out, (json.dumps(result, indent=2) + "\n").encode())
         print(f"wrote {json_out}")

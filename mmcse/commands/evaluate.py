@@ -29,6 +29,7 @@ from mmcse.commands._common import (
     probability,
 )
 from mmcse.commands._outputs import Input, Output, add_overwrite_argument, check_outputs, data_inputs
+from mmcse.commands._results import add_results_cache_argument, cached_probabilities
 from mmcse.commands._uncertainty import add_bootstrap_arguments, add_uncertainty, check_bootstrap
 
 LEVELS = (("Segment", "seg"), ("Event", "evt"))
@@ -60,11 +61,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--device", type=device_name, default="auto", help="auto | cpu | cuda")
     p.add_argument("--json", dest="json_out", help="also write the report as JSON to this file")
-    p.add_argument(
-        "--no-results-cache", dest="results_cache", action="store_false",
-        help="run the model and keep nothing (default: read the checkpoint's stored results on this split from "
-        "$MMCSE_CACHE, else compute and store them there, where the app reads them)",
-    )  # fmt: skip
+    add_results_cache_argument(p)
     add_overwrite_argument(p)
     add_bootstrap_arguments(p, default=None)  # --bootstrap N, --seed, --threshold-free
     p.set_defaults(func=run)
@@ -100,11 +97,11 @@ def run(args) -> int:
     from mmcse.training.evaluation import evaluate_report  # torch: once the arguments are known to be good
 
     cache_notes: list[str] = []
+    probabilities_of = cached_probabilities(checkpoint, args.device, cache_notes) if args.results_cache else None
     report = evaluate_report(
         checkpoint, data, split=args.split, gating=args.gating, audio_gt=args.audio_gt,
         segment_threshold=args.segment_threshold, video_threshold=args.video_threshold,
-        device=args.device, batch_size=args.batch_size,
-        probabilities_of=cached_probabilities(checkpoint, args.device, cache_notes) if args.results_cache else None,
+        device=args.device, batch_size=args.batch_size, probabilities_of=probabilities_of,
     )  # fmt: skip
     epoch = (meta.get("extra") or {}).get("epoch")
     print(f"checkpoint {checkpoint} ({meta.get('arch')}{f', epoch {epoch}' if epoch else ''})")
@@ -115,7 +112,7 @@ def run(args) -> int:
     )
     print(format_table(report["scores"]))
     print(json.dumps(report["scores"]))
-    add_uncertainty(report, args, checkpoint, data)  # intervals and the threshold-free view, when asked
+    add_uncertainty(report, args, checkpoint, data, probabilities_of)  # intervals and the threshold-free view, when asked
     print(report["comparison"])
     for line in cache_notes:
         print(line)
@@ -123,26 +120,3 @@ def run(args) -> int:
         atomic_write_text(json_out, json.dumps(report, indent=2) + "\n")
         print(f"wrote {json_out}")
     return 0 if report["reproduced"] is not False else 1
-
-
-def cached_probabilities(checkpoint, device: str, notes: list[str]):
-    """``evaluate_report``'s probabilities_of: the checkpoint's results on the split from the app's results
-    cache (computed and stored there when absent); appends what happened to ``notes``."""
-
-    def probabilities_of(split):
-        from mmcse.prediction_cache import PROB_FIELDS, checkpoint_results, results_path
-
-        results, computed = checkpoint_results(checkpoint, split, device=device)
-        where = results_path(results.key, results.folder)
-        if computed and not where.is_file():
-            notes.append(f"predictions: computed ({results.seconds:.1f} s), not kept (the warning above says why)")
-        elif computed:
-            notes.append(f"predictions: computed ({results.seconds:.1f} s) and kept in {where}; the app and the next "
-                         "evaluate of this checkpoint on this split read them (--no-results-cache: keep nothing)")  # fmt: skip
-        else:
-            notes.append(f"predictions: read from {where} (computed {results.info.get('created') or '?'}); "
-                         "--no-results-cache runs the model again")  # fmt: skip
-        return {f: getattr(results.predictions, f) for f in PROB_FIELDS}
-
-    return probabilities_of
-

@@ -15,7 +15,9 @@ like these, for the same trained model (not seed-to-seed training variance).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -93,11 +95,13 @@ def checkpoint_predictions(
     device: str = "auto",
     batch_size: int = 64,
     split_data: LLPSplit | None = None,
+    probabilities_of: Callable[[LLPSplit], dict[str, np.ndarray]] | None = None,
 ) -> ClipPredictions:
     """A checkpoint's probabilities and binary predictions on every clip of ``split``, with the dense GT.
 
     ``gating`` None: the checkpoint's own (its train config), else "mmcse". ``split_data``: an already
-    opened split of ``data`` (to score several checkpoints on one split without reading it twice)."""
+    opened split of ``data`` (to score several checkpoints on one split without reading it twice).
+    ``probabilities_of(split)``: the probabilities from elsewhere (the results cache) instead of a model pass."""
     apply_process_tuning()  # glibc malloc for large tensors (mmcse.models._fast.allocator)
     dev = resolve_device(device)
     loaded = load_checkpoint(checkpoint, device=str(dev))
@@ -108,9 +112,10 @@ def checkpoint_predictions(
         split_data = open_split(data, split, audio_gt=audio_gt, dense=True)
     if not split_data.has_dense:
         raise ValueError(f"the {split} split ({split_data.split_csv}) has no dense GT to score against")
-    probs = {
-        k: v.numpy() for k, v in collect_probabilities(loaded.model, split_data, dev, batch_size).items()
-    }
+    if probabilities_of is None:
+        probs = {k: v.numpy() for k, v in collect_probabilities(loaded.model, split_data, dev, batch_size).items()}
+    else:
+        probs = {k: np.asarray(v) for k, v in probabilities_of(split_data).items()}
     pred_a, pred_v = predict(probs["segment_prob"], probs["video_prob"], probs["audio_prob"], probs["visual_prob"],
                              gating=gating, segment_threshold=segment_threshold, video_threshold=video_threshold,
                              nan_as_off=True)  # fmt: skip
@@ -171,8 +176,10 @@ def compare_checkpoints(
     level: str = "segment",
     device: str = "auto",
     batch_size: int = 64,
+    probabilities_of: Callable[[str | Path, LLPSplit], dict[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
-    """A vs B on the same clips of ``split`` (each with its own gating unless ``gating`` is given).
+    """A vs B on the same clips of ``split`` (each with its own gating unless ``gating`` is given);
+    ``probabilities_of(checkpoint, split)``: each one's probabilities from elsewhere (the results cache).
 
     Returns {"a", "b" (what each checkpoint is), "split", "n_clips", "audio_gt", "bootstrap",
     "scores": {official key: {"a", "b", "delta" (B - A), "ci_low", "ci_high", "p", "within_noise"}},
@@ -181,7 +188,9 @@ def compare_checkpoints(
     check_same_features(checkpoint_a, checkpoint_b)
     split_data = open_split(data, split, audio_gt=audio_gt, dense=True)
     a, b = (checkpoint_predictions(ck, data, split, gating, audio_gt, device=device, batch_size=batch_size,
-                                   split_data=split_data) for ck in (checkpoint_a, checkpoint_b))  # fmt: skip
+                                   split_data=split_data,
+                                   probabilities_of=None if probabilities_of is None else partial(probabilities_of, ck))
+            for ck in (checkpoint_a, checkpoint_b))  # fmt: skip
     paired = paired_comparison(a.per_video(), b.per_video(), n_resamples, confidence, seed)
     counts = [per_video_class_counts(p.pred_a, p.pred_v, p.gt_a, p.gt_v, level) for p in (a, b)]
     per_class = paired_class_comparison(counts[0], counts[1], n_resamples, confidence, seed)

@@ -81,3 +81,21 @@ def test_a_cache_folder_that_cannot_be_written_costs_only_a_warning(fx, capsys, 
     assert "not kept" in cache_line(lines)
     fresh, _, _ = evaluate(fx, capsys, "--no-results-cache")
     assert scores == fresh
+
+
+def test_compare_and_the_bootstrap_read_what_evaluate_stored(fx, capsys, tmp_path, monkeypatch):
+    """compare reads both checkpoints' stored results (the numbers equal a fresh pass), and evaluate
+    --bootstrap's second pass over the split reads them too instead of running the model again."""
+    monkeypatch.setenv(prediction_cache.CACHE_ENV, str(tmp_path / "cache"))
+    _, lines, _ = evaluate(fx, capsys, "--bootstrap", "50")
+    notes = [line for line in lines if line.startswith("predictions: ")]
+    assert len(notes) == 1 and notes[0].startswith("predictions: computed (")  # one pass, said once
+    args = ["compare", str(fx.mmcse_checkpoint), str(fx.han_checkpoint), "--data-root", str(fx.data),
+            "--split", "test", "--bootstrap", "50", "--json"]  # fmt: skip
+    assert main([*args, str(tmp_path / "cached.json")]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("predictions: ")]
+    assert [n.split(" ")[1] for n in notes] == ["read", "computed"]  # A from evaluate's pass, B new
+    assert main([*args, str(tmp_path / "fresh.json"), "--no-results-cache"]) == 0
+    capsys.readouterr()
+    cached, fresh = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("cached", "fresh"))
+    assert cached["scores"] == fresh["scores"]
