@@ -16,7 +16,9 @@ compact demo (or $MMCSE_DATA_ROOT):
   1,200-clip test split and a 10,000-clip train split written by mmcse.data.synthetic into DIR (never the
   repo): the Overview's first open with an empty results cache (the progress bar's first appearance and the
   page fully drawn), a page switch to the Video parser, the Overview's second open after a server restart,
-  and the train split: its first open on the Video parser and clip switches in its 10,000-row table.
+  and the train split: its first open on the Video parser and clip switches in its 10,000-row table; then the
+  floor: a page of the Overview's elements (3 tables, 3 plotly charts, a sidebar) that computes nothing, opened
+  the same way on a restarted server.
 
 Every figure is printed with the 1-minute load average before and after it and the CPU count: timings on a
 shared machine are noisy, so report the load with them. Nothing here asserts a time.
@@ -309,6 +311,51 @@ def forget_results(data: Path, cache: Path, split: str) -> None:
         path.unlink(missing_ok=True)
 
 
+FLOOR_PAGE = """import numpy as np, pandas as pd, plotly.graph_objects as go, streamlit as st
+st.sidebar.text_input("Dataset root", "data"); st.sidebar.selectbox("Split", ["test"]); st.sidebar.slider("t", 0.0, 1.0, 0.5)
+st.title("MM-CSE: audio-visual video parsing")
+for level in ("segment", "event"):
+    st.dataframe(pd.DataFrame(np.full((4, 5), 50.0), columns=list("ABCDE")), key=level)
+st.plotly_chart(go.Figure(go.Bar(x=list("ABCDEFGHIJ"), y=list(range(10)))), key="bar")
+st.subheader("Per class")
+st.plotly_chart(go.Figure([go.Bar(x=list(range(25)), y=list(range(25))) for _ in range(3)]), key="per_class")
+st.subheader("Errors by kind")
+st.plotly_chart(go.Figure(go.Bar(x=list("abcdefgh"), y=list(range(8)))), key="kinds")
+st.dataframe(pd.DataFrame({"events": range(8)}), key="counts")
+"""
+
+
+def streamlit_floor(browser) -> None:
+    """The same open of a page with the Overview's elements (3 tables, 3 plotly charts, a sidebar) that
+    computes nothing, on a restarted server: what Streamlit and the browser cost before the app does anything."""
+    import tempfile
+
+    script = Path(tempfile.mkdtemp(prefix="mmcse_floor_")) / "floor.py"
+    script.write_text(FLOOR_PAGE)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+                             "--server.headless", "true"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    SERVER["pid"] = proc.pid
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.1)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        load_before, cpu = load(), server_cpu()
+        t0 = time.perf_counter()
+        page.goto(f"http://localhost:{port}")
+        overview_drawn(page)
+        report("floor: the same elements, nothing computed", [time.perf_counter() - t0], load_before, server_cpu() - cpu)
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def llp_size(browser_type, folder: Path, repeat: int, train_first: bool, table_only: bool = False) -> None:
     data = make_llp_size(folder)
     cache = folder / "cache"
@@ -340,6 +387,7 @@ def llp_size(browser_type, folder: Path, repeat: int, train_first: bool, table_o
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    streamlit_floor(browser)
     browser.close()
 
 
