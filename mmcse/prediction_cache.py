@@ -15,7 +15,8 @@ maps, the clip names and what made them in the metadata) and ``<key>.features.sa
 points, read only when a t-SNE view asks). safetensors only, nothing is pickled; each file is written to a
 temporary name and renamed (mmcse.utils.files.atomic_path), the features first, so a reader sees whole
 files or none. A file of another format version, or one that does not read, is computed again. Deleting
-the folder only costs the recomputation.
+the folder only costs the recomputation; the results in it take at most $MMCSE_CACHE_GB (default 10) GB, the
+least recently used deleted first (``prune``, after each store).
 
 The key is the sha256 of: this format's version, the checkpoint file's sha256, the split's clip names, weak
 labels and dense GT, the feature spec, and every feature file's path, size and modification time (the
@@ -28,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
     from mmcse.inference import Parser, Predictions
 
 CACHE_ENV = "MMCSE_CACHE"
+CACHE_GB_ENV = "MMCSE_CACHE_GB"  # the results kept in the cache folder, at most this many GB (default 10)
+DEFAULT_CACHE_GB = 10.0
 FORMAT = "mmcse-split-results"
 FORMAT_VERSION = 1
 FEATURE_CLIPS = 2000  # class-wise feature points are kept for at most this many clips (evenly spaced)
@@ -104,6 +108,54 @@ def cache_key(checkpoint_sha256: str, split: LLPSplit) -> str:
     """The name of a checkpoint's results on a split (32 hex digits)."""
     text = f"{FORMAT}:{FORMAT_VERSION}:{checkpoint_sha256}:{split_fingerprint(split)}"
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cache_limit_bytes() -> int:
+    """$MMCSE_CACHE_GB (default 10) in bytes; "inf": no limit; a value that is not a positive number: the
+    default."""
+    try:
+        gb = float(os.environ.get(CACHE_GB_ENV) or DEFAULT_CACHE_GB)
+    except ValueError:
+        gb = DEFAULT_CACHE_GB
+    if gb == float("inf"):
+        return sys.maxsize  # no limit
+    return int((gb if gb > 0 else DEFAULT_CACHE_GB) * 1e9)  # NaN > 0 is False: the default
+
+
+def _key_of(name: str) -> str | None:
+    """The results key a cache file belongs to (``<key>.safetensors``, ``<key>.features.safetensors``,
+    ``<key>.errors.<gating>.<t>.<t>.parquet``), else None (not ours: never touched)."""
+    key = name.split(".", 1)[0]
+    return key if len(key) == 32 and all(c in "0123456789abcdef" for c in key) and "." in name else None
+
+
+def prune(folder: Path | None = None, limit: int | None = None, keep: str | None = None) -> list[str]:
+    """Delete the least recently used results (all files of a key together) until the folder's results
+    take at most ``limit`` bytes ($MMCSE_CACHE_GB); ``keep`` (the key just stored) stays. Only files named as
+    results are counted or deleted; the media/ sub-folder and anything else are left alone. -> deleted keys."""
+    folder = folder or cache_folder()
+    limit = cache_limit_bytes() if limit is None else limit
+    sizes: dict[str, int] = {}
+    used: dict[str, float] = {}
+    for entry in os.scandir(folder):
+        key = _key_of(entry.name)
+        if key is None or not entry.is_file(follow_symlinks=False):
+            continue
+        stat = entry.stat(follow_symlinks=False)
+        sizes[key] = sizes.get(key, 0) + stat.st_size
+        used[key] = max(used.get(key, 0.0), stat.st_mtime)
+    total, deleted = sum(sizes.values()), []
+    for key in sorted(used, key=used.get):  # oldest use first
+        if total <= limit:
+            break
+        if key == keep:
+            continue
+        for entry in os.scandir(folder):
+            if _key_of(entry.name) == key:
+                Path(entry.path).unlink(missing_ok=True)
+        total -= sizes[key]
+        deleted.append(key)
+    return deleted
 
 
 def feature_rows(n_clips: int, limit: int = FEATURE_CLIPS) -> np.ndarray:
@@ -176,6 +228,10 @@ def load(key: str, folder: Path | None = None) -> SplitResults | None:
         preds = Predictions(**{f: arrays[f] for f in PROB_FIELDS}, filenames=list(info["filenames"]))
     except Exception:  # noqa: BLE001 a file that does not read as these results (truncated, foreign): computed again
         return None
+    try:
+        os.utime(path)  # used now: the last to go when the cache is pruned (prune)
+    except OSError:  # a read-only cache
+        pass
     maps = None
     if info.get("has_maps"):
         maps = {v: {k: arrays[f"maps.{v}.{k}"] for k in MAP_NAMES} for v in ("active", "all")}
@@ -279,6 +335,10 @@ def store(key: str, preds: Predictions, maps: dict | None, pools: dict[str, Feat
     results = SplitResults(key, preds, maps, clips, seconds, folder,
                            {k: meta.get(k) for k in ("checkpoint_sha256", "split", "created")})  # fmt: skip
     results._pools.update(pools if clips else {})
+    try:
+        prune(folder, keep=key)
+    except OSError:  # a folder that cannot be listed or cleaned: the results are stored all the same
+        pass
     return results
 
 

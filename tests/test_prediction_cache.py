@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 import time
 
@@ -147,3 +148,34 @@ def test_a_background_job_runs_once_per_key_and_reports_progress():
     assert isinstance(bad.error, ValueError) and prediction_cache.find_job(key + "-bad") is None
     again = prediction_cache.background(key + "-bad", 1, lambda progress: "ok")  # a failed job starts again
     assert again is not bad and again.wait(10) and again.result == "ok"
+
+
+def test_the_cache_keeps_at_most_its_limit_dropping_the_least_recently_used(tmp_path, split, computed, monkeypatch):
+    """Results beyond $MMCSE_CACHE_GB go, the least recently used (stored or read) first, all files of a key
+    together; the key just stored, other files and the media folder stay."""
+    preds, maps, pools = computed
+    keys = [f"{i:032x}" for i in (1, 2, 3)]
+    stamp = time.time() - 1000
+    for i, key in enumerate(keys):
+        prediction_cache.store(key, preds, maps, pools, 1.0, {"split": "test"}, folder=tmp_path)
+        (tmp_path / f"{key}.errors.mmcse.0.5000.0.5000.parquet").write_bytes(b"x" * 10)
+        for path in tmp_path.glob(f"{key}.*"):
+            os.utime(path, (stamp + 10 * i, stamp + 10 * i))  # stored in the order 1, 2, 3
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "clip.npz").write_bytes(b"m" * 100)
+    one = sum(p.stat().st_size for p in tmp_path.glob(f"{keys[0]}.*"))
+    assert prediction_cache.load(keys[0], folder=tmp_path) is not None  # key 1 read now: the most recent use
+    assert prediction_cache.prune(tmp_path, limit=2 * one + 5) == [keys[1]]  # the least recently used went
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert not any(name.startswith(keys[1]) for name in left)
+    assert {f"{keys[0]}.safetensors", f"{keys[2]}.features.safetensors", "notes.txt", "media"} <= set(left)
+    assert prediction_cache.prune(tmp_path, limit=0, keep=keys[2]) == [keys[0]]  # what was just stored stays
+    assert prediction_cache.load(keys[2], folder=tmp_path) is not None
+    monkeypatch.setenv(prediction_cache.CACHE_GB_ENV, "1e-9")  # 1 byte: each store keeps only itself
+    prediction_cache.store(keys[0], preds, maps, pools, 1.0, {"split": "test"}, folder=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("0")) == [
+        f"{keys[0]}.features.safetensors", f"{keys[0]}.safetensors"]  # fmt: skip
+    for text, expected in (("2.5", 2_500_000_000), ("inf", sys.maxsize), ("nan", 10**10), ("-1", 10**10), ("x", 10**10)):
+        monkeypatch.setenv(prediction_cache.CACHE_GB_ENV, text)
+        assert prediction_cache.cache_limit_bytes() == expected

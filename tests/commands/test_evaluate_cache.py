@@ -8,6 +8,7 @@ import os
 import stat
 
 import pytest
+from helpers.app_fixture import build_app_fixture
 
 from mmcse import prediction_cache
 from mmcse.checkpoint import read_checkpoint_meta
@@ -15,7 +16,6 @@ from mmcse.cli import main
 from mmcse.config import FeatureSpec
 from mmcse.data.paths import DataPaths
 from mmcse.data.splits import open_split
-from tests.helpers.app_fixture import build_app_fixture
 
 
 @pytest.fixture(scope="module")
