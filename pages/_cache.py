@@ -145,15 +145,6 @@ def results_key(path: Path, info: ModelInfo, key: tuple) -> str:
                         _stream_mtimes(key, spec))  # fmt: skip
 
 
-def predict_workers() -> int:
-    """Threads that run the model over a split ($MMCSE_PREDICT_WORKERS, default 2 on a machine with two or
-    more cores): each runs its ops on one core, so two use both cores (the split's first pass takes about
-    half as long on two free cores) without OpenMP threads spinning at barriers on busy ones."""
-    import os
-
-    return max(1, int(os.environ.get("MMCSE_PREDICT_WORKERS") or min(2, os.cpu_count() or 1)))
-
-
 def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> prediction_cache.Job:
     """The checkpoint's results on the split: in memory, else on disk (prediction_cache), else computed on a
     background thread (one job per results key, shared by every page and session)."""
@@ -171,8 +162,9 @@ def results_job(path: Path, info: ModelInfo, data: LLPSplit, key: tuple) -> pred
             parser = load_parser(path)  # torch: only to compute results not cached yet
         except (ValueError, OSError, KeyError) as exc:
             raise CheckpointLoadError(str(exc)) from None
-        return prediction_cache.compute_and_store(parser, data, rkey, progress, workers=predict_workers(),
-                                                  info={"checkpoint_sha256": sha, "split": data.name})  # fmt: skip
+        workers = prediction_cache.predict_workers(parser.device.type)
+        info = {"checkpoint_sha256": sha, "split": data.name, "device": str(parser.device)}
+        return prediction_cache.compute_and_store(parser, data, rkey, progress, workers=workers, info=info)
 
     return prediction_cache.background(rkey, len(data), work)
 
