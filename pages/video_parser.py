@@ -1,7 +1,8 @@
 """Video parser: a clip table of the split (search, filters, sort, per-clip scores and errors; selection kept by
 clip id; keys j / k in the shown order), the video beside its timeline lanes, probability heatmaps, the
 events and downloads; or an uploaded video. Every view is a URL: clip, search, filters, sort, the timeline's
-TP / FP / FN mode and zoom (nav.VIEW_PARAMS), restored from it and kept across page switches."""
+TP / FP / FN mode, zoom and audio & frames lanes (nav.VIEW_PARAMS, nav.TIMELINE_DEFAULTS), restored from it
+and kept across page switches."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def on_view() -> None:
     if isinstance(value, dict):
         nav.view_state()["mode"] = value.get("mode")
         nav.view_state()["zoom"] = value.get("zoom")
-        nav.view_state()["media"] = value.get("media") is not False  # audio & frames lanes shown (the session only)
+        nav.view_state()["media"] = value.get("media") is not False  # audio & frames lanes shown
 
 
 def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
