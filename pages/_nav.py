@@ -11,7 +11,6 @@ import streamlit as st
 
 PARSER_PAGE = "pages/video_parser.py"
 CLIP = "clip"  # session key: id (file name) of the open clip
-MOVES = "_clip_moves"  # bumped when the clip changes other than by a table click (j / k, buttons, links)
 SHARED = "_url_shared"  # the sidebar's part of the permalink, for cross-links
 URL_CLIP = "_url_clip_written"  # the clip ids this app has written to the URL in this session (newest last)
 RESTORED = "_url_restored"
@@ -70,13 +69,10 @@ def write_url(values: dict[str, str | None]) -> None:
             params[name] = value
 
 
-def set_clip(clip_id: str, moved: bool = True, from_link: bool = False) -> None:
-    """Open ``clip_id``; ``moved`` (any change but a table click) makes the clip table re-highlight it;
-    ``from_link``: a permalink or link named it (a missing clip is then worth saying)."""
+def set_clip(clip_id: str, from_link: bool = False) -> None:
+    """Open ``clip_id``; ``from_link``: a permalink or link named it (a missing clip is then worth saying)."""
     st.session_state[CLIP] = clip_id
     st.session_state[FROM_LINK] = from_link
-    if moved:
-        st.session_state[MOVES] = st.session_state.get(MOVES, 0) + 1
 
 
 def current_clip() -> str | None:
