@@ -21,6 +21,7 @@ from pages import _cache as cache
 from pages import _context as context
 from pages import _curate as curate
 from pages import _nav as nav
+from pages import _table_frames as table_frames
 from pages import _widgets as widgets
 
 st.title("Video parser")
@@ -137,17 +138,23 @@ def clip_table_key(ids: list[str], current: str) -> str:
 
 
 def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
-    """The clip table (single-row selection; rows in the chosen sort order) and the previous / next buttons."""
+    """The clip table (single-row selection; rows in the chosen sort order; a frame of each clip's video
+    when few rows match) and the previous / next buttons."""
     key = clip_table_key(ids, current)
     st.session_state[TABLE_KEY] = key
     shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
+    frames, frames_note = table_frames.frame_column(ctx.video_dir, ids, opening=current)
+    if frames is not None:
+        shown.insert(0, table_frames.FRAME_COLUMN, frames)
     st.dataframe(shown, key=key, on_select=on_table_select(key, ids), selection_mode="single-row", height=260,
-                 width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
+                 width="stretch", column_config={**TABLE_COLUMNS, table_frames.FRAME_COLUMN: table_frames.FRAME_CONFIG},
+                 placeholder="")  # fmt: skip  # a clip without a video: a blank frame cell
     cols = st.columns([1, 1, 4])
     cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)
     cols[1].button("Next (j) ▶", key="clip_next", on_click=on_step(ids, +1), width="stretch", disabled=not ids)
     where = f"clip {ids.index(current) + 1} of {len(ids)} shown" if current in ids else "hidden by the filters"
-    cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it.")
+    cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it."
+                    + (f" {frames_note}" if frames_note else ""))
 
 
 GRID_PAGE = 12  # clips per page of the grid view
