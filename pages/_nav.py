@@ -1,7 +1,8 @@
 """Where the user is: the open clip (kept by its id, never by a label or a row number), permalinks
 (st.query_params: dataset, runs folder, split, checkpoint(s), thresholds, gating; on the Video parser the
-clip and its view: search, filters, sort, timeline mode, zoom and audio & frames lanes) and cross-links that open a clip on the
-Video parser. A page's own parameters leave the URL on the other pages (``keep_page_params``)."""
+clip and its view: search, filters, sort, timeline mode, zoom and audio & frames lanes) and cross-links
+that open a clip on the Video parser. A page's own parameters leave the URL on the other pages
+(``keep_page_params``)."""
 
 from __future__ import annotations
 

@@ -331,7 +331,7 @@ def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_
                   media: dict | None = None, table_key: str | None = None, on_table_sorted=None):  # fmt: skip
     """The synchronised timeline: video beside the lanes of each section ({"title", "timeline"}), playhead,
     click-to-seek, zoom, keys. ``on_steps``: called when j / k were pressed (the running total is in
-    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom"} to open with;
+    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom", "media"} to open with;
     ``on_view``: called when the user changes them (st.session_state[key]["view"]); ``table_row``: the
     open clip's row in the clip table (the widget key ``table_key``), scrolled into view and marked;
     ``on_table_sorted``: called when the user clicks a column header of that table
