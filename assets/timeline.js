@@ -7,9 +7,10 @@
 // (one segment). Several sections (checkpoints) can share one video (Compare).
 // All clip data arrives in `data` and is written with textContent / style / SVG attributes only, never as
 // HTML. Reports back to Python (state values): the time on pause with its clip ("time": {time, clip}), the
-// view ("view": {mode, zoom}, for the URL) and the j / k presses as a running total ("steps": {id, net,
+// view ("view": {mode, zoom, media}, for the URL) and the j / k presses as a running total ("steps": {id, net,
 // count}): a total, not a trigger, so that presses made while a rerun is under way are never lost (Python
-// applies the difference to what it has seen). Scrolls the clip table's open row into view (data.table_row).
+// applies the difference to what it has seen). Scrolls the clip table's open row into view and marks it
+// (data.table_row); says when the user sorts that grid by a column header ("table_sorted": {key, n}).
 const ZOOMS = [1, 2, 4, 8];
 const MODES = { rows: "GT / prediction rows", errors: "TP / FP / FN", kinds: "Error kinds" };
 const NEEDS_GT = new Set(["errors", "kinds"]);
@@ -468,19 +469,98 @@ export default function (component) {
   if (data.table_row != null && (state.scrolledFor !== `${data.clip}:${data.table_row}`)) {
     state.scrolledFor = `${data.clip}:${data.table_row}`;
     scrollTargets.current = data.table_row;
+    const scroller = tableScroller(clipTable());
+    if (scroller) scroller.__mmcseUserScrolled = false;  // a new clip: its row is brought into view again
     scrollTableRow(data.table_row);
   }
-  return state.cleanup;
+  markTableRow(data.table_row, data.table_key, root, (n) => setStateValue("table_sorted", { key: data.table_key, n }));
+  return () => { state.cleanup(); markTableRow(null); };
+}
+
+function clipTable() {
+  return document.querySelector('[data-testid="stDataFrame"]');  // the clip table: the page's first grid
+}
+
+function tableScroller(table) {
+  return table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
+    e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
+}
+
+// the open clip's row marked over the clip table (an outline drawn above the canvas grid, which clicks pass
+// through), at its row in the table's shown order (data.table_row): the grid's own selection stays where the
+// user clicked, so that j / k need not send the table again. Kept in place while the grid scrolls or is
+// replaced; hidden on a grid sorted by a column header (its rows are then in another order), which is said
+// to Python (a new grid on the next clip change)
+const tableMark = { row: null, key: null, root: null, report: null, timer: null, sorts: 0, sortedKey: null };
+function markTableRow(row, key, root, report) {
+  tableMark.row = row == null ? null : row;
+  tableMark.key = key || null;
+  if (root) tableMark.root = root;
+  if (report) tableMark.report = report;
+  if (tableMark.row == null) {
+    clearInterval(tableMark.timer);
+    tableMark.timer = null;
+  } else if (!tableMark.timer) tableMark.timer = setInterval(placeTableMark, 400);
+  placeTableMark();
+}
+
+function placeTableMark() {
+  if (tableMark.row != null && !(tableMark.root && tableMark.root.isConnected)) markTableRow(null);  // page left
+  const table = clipTable();
+  for (const old of document.querySelectorAll(".mmcse-open-row")) {
+    if (tableMark.row == null || old.parentElement !== table) old.remove();
+  }
+  const scroller = tableScroller(table);
+  if (tableMark.row == null || !scroller) return;
+  if (!scroller.__mmcseMarkWatched) {
+    scroller.__mmcseMarkWatched = true;
+    scroller.addEventListener("scroll", placeTableMark, { passive: true });
+  }
+  if (!table.__mmcseHeaderWatched) {
+    table.__mmcseHeaderWatched = true;
+    table.addEventListener("pointerdown", (event) => {  // a click on the header row: the grid sorts
+      const top = tableScroller(table).getBoundingClientRect().top;
+      if (event.clientY >= top && event.clientY < top + 35 && tableMark.key) {
+        tableMark.sortedKey = tableMark.key;
+        tableMark.sorts += 1;
+        if (tableMark.report) tableMark.report(tableMark.sorts);
+        placeTableMark();
+      }
+    }, true);
+  }
+  let mark = [...table.children].find((e) => e.classList.contains("mmcse-open-row"));
+  if (!mark) {
+    mark = el("div", "mmcse-open-row", table);
+    Object.assign(mark.style, { position: "absolute", pointerEvents: "none", boxSizing: "border-box", zIndex: 3,
+      borderRadius: "2px", borderStyle: "solid", borderWidth: "2px" });
+    if (getComputedStyle(table).position === "static") table.style.position = "relative";
+  }
+  const color = getComputedStyle(tableMark.root).getPropertyValue("--st-primary-color").trim() || "#ff4b4b";
+  mark.style.borderColor = color;
+  mark.style.background = `color-mix(in srgb, ${color} 12%, transparent)`;
+  const rowHeight = 35;
+  const outer = table.getBoundingClientRect();
+  const box = scroller.getBoundingClientRect();
+  const rowTop = box.top - outer.top + (tableMark.row + 1) * rowHeight - scroller.scrollTop;
+  const top = Math.max(rowTop, box.top - outer.top + rowHeight);  // never over the header row
+  const bottom = Math.min(rowTop + rowHeight, box.top - outer.top + scroller.clientHeight);
+  const shown = bottom > top && tableMark.sortedKey !== tableMark.key;
+  mark.style.display = shown ? "block" : "none";
+  mark.style.left = `${box.left - outer.left}px`;
+  mark.style.width = `${scroller.clientWidth}px`;
+  mark.style.top = `${top}px`;
+  mark.style.height = `${Math.max(0, bottom - top)}px`;
+  mark.dataset.row = String(tableMark.row);
 }
 
 // the clip table (the page's first st.dataframe) scrolled so that row `row` is in view. The grid may mount
-// after this component, be replaced by a new one (a new key after j / k) that starts at the top, or reset its
-// scroll when its data arrives: for the next 60 s the row is put back in view whenever it is not, until the
-// user scrolls that grid themselves (wheel, pointer, touch or a key on it), which is then left to them
+// after this component, be replaced by a new one (a new key) that starts at the top, or reset its scroll
+// when its data arrives: for the next 60 s the row is put back in view whenever it is not, until the user
+// scrolls that grid themselves (wheel, pointer, touch or a key on it), which is then left to them until the
+// next clip
 function scrollTableRow(row, until = Date.now() + 60000) {
-  const table = document.querySelector('[data-testid="stDataFrame"]');
-  const scroller = table && (table.querySelector(".dvn-scroller") || [...table.querySelectorAll("div")].find((e) =>
-    e.scrollHeight > e.clientHeight + 4 && ["auto", "scroll"].includes(getComputedStyle(e).overflowY)));
+  const table = clipTable();
+  const scroller = tableScroller(table);
   if (scroller && !scroller.__mmcseUserScrolled) {
     if (!scroller.__mmcseWatched) {
       scroller.__mmcseWatched = true;

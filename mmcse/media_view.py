@@ -6,6 +6,8 @@ frame thumbnails, decoded once per video file and kept on disk.
     view.envelope                   # (C, 2) float32 min / max of the samples in each of C columns
     view.thumbnails                 # JPEG bytes, one per second (the frame at the middle of each second)
     view.poster()                   # the middle thumbnail (a grid of clips)
+    cached_poster(path)             # the same from the cache only, or None (a table of many clips)
+    prefetch(paths, urgent=False)   # decode in a background thread (clips likely opened next: urgent)
 
 Two ffmpeg runs (the binary of imageio-ffmpeg) decode the file: mono 16 kHz float audio, and the frames at
 one per second scaled to ``THUMB_WIDTH`` and encoded as JPEG by ffmpeg itself. A file without an audio
@@ -275,13 +277,41 @@ def media_view(
     return view
 
 
-_PREFETCH_LOCK = threading.Lock()
+def cached_poster(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH, folder: Path | None = None) -> bytes | None:
+    """The middle thumbnail of ``path`` (a table of clips) from the cache only: None when the video is not
+    decoded yet or its cache file does not read. Nothing is decoded and the spectrogram is not read."""
+    from safetensors import safe_open
+
+    try:
+        target = (folder or media_folder()) / f"{media_key(path, thumb_width)}.safetensors"
+        if not target.is_file():
+            return None
+        with safe_open(str(target), framework="np") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT or meta.get("version") != str(FORMAT_VERSION):
+                return None
+            lengths = f.get_tensor("thumb_lengths")  # (N,) int64 bytes of each JPEG
+            blob = f.get_tensor("thumbnails")  # (sum of lengths,) uint8
+    except Exception:  # no file, or a damaged or foreign one (safetensors raises its own errors)
+        return None
+    if len(lengths) == 0:
+        return None
+    ends = np.cumsum(lengths)
+    middle = len(lengths) // 2
+    return blob[int(ends[middle] - lengths[middle]) : int(ends[middle])].tobytes()
 
 
-def prefetch(paths: list[str | os.PathLike]) -> threading.Thread | None:
-    """Decode the media views of ``paths`` not yet in the cache in one background thread (the clips a user
-    is likely to open next), so that opening them reads the cache; errors are left for the real open to
-    say. Returns the thread (None when all are cached)."""
+_PREFETCH_LOCK = threading.Lock()  # one decode at a time: never more than one extra decode on the CPUs
+_PREFETCH_STATE = threading.Lock()
+_PENDING: set[str] = set()  # paths queued or being decoded by a prefetch
+_URGENT = [0]  # urgent prefetches not finished: background ones wait for them between two decodes
+
+
+def prefetch(paths: list[str | os.PathLike], urgent: bool = True) -> threading.Thread | None:
+    """Decode the media views of ``paths`` not yet in the cache (nor already queued) in a background thread,
+    so that opening them reads the cache; errors are left for the real open to say. ``urgent``: the clips a
+    user is likely to open next; not urgent (many clips' thumbnails): decoded only while no urgent prefetch
+    is waiting. One decode at a time. Returns the thread (None when there is nothing to do)."""
     todo = []
     for path in paths:
         try:
@@ -289,14 +319,29 @@ def prefetch(paths: list[str | os.PathLike]) -> threading.Thread | None:
                 todo.append(Path(path))
         except OSError:
             continue
+    with _PREFETCH_STATE:
+        todo = [path for path in dict.fromkeys(todo) if str(path) not in _PENDING]
+        _PENDING.update(str(path) for path in todo)
+        if urgent and todo:
+            _URGENT[0] += 1
 
     def work() -> None:
-        with _PREFETCH_LOCK:  # one prefetch at a time: never more than one extra decode on the CPUs
+        try:
             for path in todo:
-                try:
-                    media_view(path)
-                except (OSError, ValueError):
-                    pass
+                while not urgent and _URGENT[0]:
+                    threading.Event().wait(0.05)
+                with _PREFETCH_LOCK:
+                    try:
+                        media_view(path)
+                    except (OSError, ValueError):
+                        pass
+                    finally:
+                        with _PREFETCH_STATE:
+                            _PENDING.discard(str(path))
+        finally:
+            if urgent:
+                with _PREFETCH_STATE:
+                    _URGENT[0] -= 1
 
     if not todo:
         return None

@@ -1,7 +1,8 @@
 """Where the user is: the open clip (kept by its id, never by a label or a row number), permalinks
 (st.query_params: dataset, runs folder, split, checkpoint(s), thresholds, gating; on the Video parser the
-clip and its view: search, filters, sort, timeline mode and zoom) and cross-links that open a clip on the
-Video parser. A page's own parameters leave the URL on the other pages (``keep_page_params``)."""
+clip and its view: search, filters, sort, timeline mode, zoom and audio & frames lanes) and cross-links
+that open a clip on the Video parser. A page's own parameters leave the URL on the other pages
+(``keep_page_params``)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,17 @@ import streamlit as st
 
 PARSER_PAGE = "pages/video_parser.py"
 CLIP = "clip"  # session key: id (file name) of the open clip
-MOVES = "_clip_moves"  # bumped when the clip changes other than by a table click (j / k, buttons, links)
 SHARED = "_url_shared"  # the sidebar's part of the permalink, for cross-links
 URL_CLIP = "_url_clip_written"  # the clip ids this app has written to the URL in this session (newest last)
 RESTORED = "_url_restored"
 FROM_LINK = "_clip_from_link"  # the open clip was named by a link (not chosen in the app)
 VIEW = "_parser_view"  # the Video parser's view (URL parameter -> value), kept across page switches
-# the Video parser's view: URL parameter -> (widget key, default); "mode" / "zoom" belong to the timeline
+# the Video parser's view: URL parameter -> (widget key, default); "mode" / "zoom" / "media" (the audio &
+# frames lanes shown) belong to the timeline
 VIEW_PARAMS = {"q": ("clip_search", ""), "classes": ("clip_classes", ()), "modality": ("clip_modality", "any"),
                "errors": ("clip_errors", "any"), "sort": ("clip_sort", "file order"), "desc": ("clip_desc", False),
                "tags": ("clip_tag_filter", ())}  # fmt: skip
-TIMELINE_DEFAULTS = {"mode": "rows", "zoom": 1}
+TIMELINE_DEFAULTS = {"mode": "rows", "zoom": 1, "media": True}
 TIMELINE_MODES = ("rows", "errors", "kinds")  # GT / prediction rows, TP / FP / FN, error kinds (assets/timeline.js)
 PAGE_PARAMS = {"video_parser": ("clip", *VIEW_PARAMS, *TIMELINE_DEFAULTS), "compare": ("compare", "cmp_gating")}
 
@@ -70,13 +71,10 @@ def write_url(values: dict[str, str | None]) -> None:
             params[name] = value
 
 
-def set_clip(clip_id: str, moved: bool = True, from_link: bool = False) -> None:
-    """Open ``clip_id``; ``moved`` (any change but a table click) makes the clip table re-highlight it;
-    ``from_link``: a permalink or link named it (a missing clip is then worth saying)."""
+def set_clip(clip_id: str, from_link: bool = False) -> None:
+    """Open ``clip_id``; ``from_link``: a permalink or link named it (a missing clip is then worth saying)."""
     st.session_state[CLIP] = clip_id
     st.session_state[FROM_LINK] = from_link
-    if moved:
-        st.session_state[MOVES] = st.session_state.get(MOVES, 0) + 1
 
 
 def current_clip() -> str | None:
@@ -164,9 +162,12 @@ def restore_view() -> None:
     mode = view.get("mode") if view.get("mode") in TIMELINE_MODES else TIMELINE_DEFAULTS["mode"]
     zoom = int(view["zoom"]) if str(view.get("zoom")) in ("1", "2", "4", "8") else TIMELINE_DEFAULTS["zoom"]
     view["mode"], view["zoom"] = mode, zoom
+    view["media"] = view.get("media") not in (False, "0", "false")
 
 
 def _encode(name: str, value) -> str | None:
+    if name == "media":  # the lanes hidden: media=0; shown (the default): no parameter
+        return "0" if value in (False, "0", "false") else None
     if name == "tags":
         return ",".join(quote(str(t), safe="") for t in value) if value else None
     if name == "classes":

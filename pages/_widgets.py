@@ -328,12 +328,14 @@ def clip_media(video_path: Path | None) -> tuple[dict | None, str]:
 
 def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_id: str, video_note: str = "",
                   on_steps=None, view: dict | None = None, table_row: int | None = None, on_view=None,
-                  media: dict | None = None):  # fmt: skip
+                  media: dict | None = None, table_key: str | None = None, on_table_sorted=None):  # fmt: skip
     """The synchronised timeline: video beside the lanes of each section ({"title", "timeline"}), playhead,
     click-to-seek, zoom, keys. ``on_steps``: called when j / k were pressed (the running total is in
-    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom"} to open with;
+    st.session_state[key]["steps"], see ``step_offset``); ``view``: {"mode", "zoom", "media"} to open with;
     ``on_view``: called when the user changes them (st.session_state[key]["view"]); ``table_row``: the
-    open clip's row in the clip table, scrolled into view; ``media``: the audio & frames lanes (``clip_media``).
+    open clip's row in the clip table (the widget key ``table_key``), scrolled into view and marked;
+    ``on_table_sorted``: called when the user clicks a column header of that table
+    (st.session_state[key]["table_sorted"]: {"key", "n"}); ``media``: the audio & frames lanes (``clip_media``).
     Returns the component result (``.time``: where the
     user paused, {"time", "clip"})."""
     url, note = video_url(video_path, key)
@@ -342,9 +344,10 @@ def show_timeline(sections: list[dict], video_path: Path | None, key: str, clip_
         st.video(str(video_path))
     payload = {"video": url, "clip": clip_id, "sections": sections, "nav": on_steps is not None,
                "video_note": video_note, "mode": "rows", "view": view or {}, "table_row": table_row,
-               "media": media}  # fmt: skip
+               "media": media, "table_key": table_key}  # fmt: skip
     callbacks = {"on_time_change": lambda: None, "on_steps_change": on_steps or (lambda: None),
-                 "on_view_change": on_view or (lambda: None)}  # fmt: skip
+                 "on_view_change": on_view or (lambda: None),
+                 "on_table_sorted_change": on_table_sorted or (lambda: None)}  # fmt: skip
     return timeline_component()(data=payload, key=key, **callbacks)
 
 

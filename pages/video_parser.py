@@ -1,7 +1,8 @@
 """Video parser: a clip table of the split (search, filters, sort, per-clip scores and errors; selection kept by
 clip id; keys j / k in the shown order), the video beside its timeline lanes, probability heatmaps, the
 events and downloads; or an uploaded video. Every view is a URL: clip, search, filters, sort, the timeline's
-TP / FP / FN mode and zoom (nav.VIEW_PARAMS), restored from it and kept across page switches."""
+TP / FP / FN mode, zoom and audio & frames lanes (nav.VIEW_PARAMS, nav.TIMELINE_DEFAULTS), restored from it
+and kept across page switches."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pages import _cache as cache
 from pages import _context as context
 from pages import _curate as curate
 from pages import _nav as nav
+from pages import _table_frames as table_frames
 from pages import _widgets as widgets
 
 st.title("Video parser")
@@ -28,6 +30,8 @@ if not widgets.require(ctx, need_data=False):
     st.stop()
 
 TABLE_KEY = "_clip_table_key"  # the widget key of the clip table drawn last
+TABLE_RESETS = "_clip_table_resets"  # bumped when the grid's own state would mark another clip than the open one
+HEADER_SORTED = "_clip_table_header_sorted"  # (table key, open clip) when a column header of that grid was clicked
 source = st.radio("Video", ["A clip of the dataset", "Upload a video"], horizontal=True, key="parser_source")
 TABLE_COLUMNS = {
     # pinned: in a narrow window the table scrolls sideways and the clip id stays in view
@@ -69,18 +73,27 @@ def clip_filters(has_gt: bool) -> dict:
     return {"query": query, "classes": [LLP_CLASSES.index(c) for c in classes], "modality": modality, "error": errors}
 
 
-def on_table_select(key: str, ids: list[str], shown_clip: str | None):
-    """A row click on the current table opens its clip. A table that j / k (or a link) has since replaced,
-    or a selection of the clip the table was drawn to highlight, is not a click: a table that mounts with
-    its highlighted row may report it in a later rerun, which would undo the key presses made meanwhile."""
+def on_table_select(key: str, ids: list[str]):
+    """A row click on the current table opens its clip (a table that has since been replaced is not a
+    click); on a grid the user sorted by a column header, that clip is where the sort was made."""
 
     def callback() -> None:
         rows = (st.session_state.get(key) or {}).get("selection", {}).get("rows") or []
-        if not rows or key != st.session_state.get(TABLE_KEY) or ids[rows[0]] == shown_clip:
+        if not rows or key != st.session_state.get(TABLE_KEY) or ids[rows[0]] == nav.current_clip():
             return
-        nav.set_clip(ids[rows[0]], moved=False)
+        nav.set_clip(ids[rows[0]])
+        if (st.session_state.get(HEADER_SORTED) or ("", ""))[0] == key:
+            st.session_state[HEADER_SORTED] = (key, ids[rows[0]])
 
     return callback
+
+
+def on_table_sorted() -> None:
+    """The user clicked a column header of the clip table (the timeline reports it): the grid may show its
+    rows in another order than ids, which the open clip's marker (drawn at its row in ids) no longer fits."""
+    value = (st.session_state.get("timeline") or {}).get("table_sorted")
+    if isinstance(value, dict) and value.get("key") == st.session_state.get(TABLE_KEY):
+        st.session_state[HEADER_SORTED] = (value["key"], nav.current_clip())
 
 
 def on_step(ids: list[str], offset: int | None = None):
@@ -102,30 +115,46 @@ def on_view() -> None:
     if isinstance(value, dict):
         nav.view_state()["mode"] = value.get("mode")
         nav.view_state()["zoom"] = value.get("zoom")
-        nav.view_state()["media"] = value.get("media") is not False  # audio & frames lanes shown (the session only)
+        nav.view_state()["media"] = value.get("media") is not False  # audio & frames lanes shown
+
+
+def clip_table_key(ids: list[str], current: str) -> str:
+    """The clip table's widget key: the same while the rows are the same, so that an unchanged table is an
+    unchanged message, which Streamlit does not send again (a 10,000-row table is megabytes). The open
+    clip's row is marked by the timeline (assets/timeline.js markTableRow), not by the grid's selection,
+    which stays where the user clicked; a new key (a fresh grid, sent again) only when the grid would mark
+    another clip than the open one: its selected row is not the open clip (j / k, the buttons or a link
+    moved away from a clicked row), or its rows were sorted by a column header before the clip moved."""
+    digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
+    resets = st.session_state.get(TABLE_RESETS, 0)
+    key = f"clip_table_{digest}_{resets}"
+    rows = (st.session_state.get(key) or {}).get("selection", {}).get("rows") or []
+    selected_other = bool(rows) and (rows[0] >= len(ids) or ids[rows[0]] != current)
+    sorted_key, sorted_at = st.session_state.get(HEADER_SORTED) or ("", "")
+    if selected_other or (sorted_key == key and sorted_at != current):
+        st.session_state[TABLE_RESETS] = resets + 1
+        key = f"clip_table_{digest}_{resets + 1}"
+    return key
 
 
 def clip_browser(table: pd.DataFrame, ids: list[str], current: str) -> None:
-    """The clip table (single-row selection; rows in the chosen sort order) and the previous / next buttons."""
-    digest = hashlib.sha1("\n".join(ids).encode()).hexdigest()[:10]
-    key = f"clip_table_{digest}_{st.session_state.get(nav.MOVES, 0)}"
+    """The clip table (single-row selection; rows in the chosen sort order; a frame of each clip's video
+    when few rows match) and the previous / next buttons."""
+    key = clip_table_key(ids, current)
     st.session_state[TABLE_KEY] = key
-    # the highlighted row is the clip open when this table (this key) was first drawn: an unchanged table
-    # is then an unchanged message, which Streamlit does not send again (a 10,000-row table is megabytes)
-    drawn_for = st.session_state.setdefault("_clip_table_drawn_for", {})
-    if key not in drawn_for:
-        drawn_for.clear()
-        drawn_for[key] = current
-    highlighted = drawn_for[key]
-    default = {"selection": {"rows": [ids.index(highlighted)]}} if highlighted in ids else None
     shown = table.loc[ids, [c for c in table.columns if c != "predicted"] + ["predicted"]]
-    st.dataframe(shown, key=key, on_select=on_table_select(key, ids, highlighted), selection_mode="single-row",
-                 selection_default=default, height=260, width="stretch", column_config=TABLE_COLUMNS)  # fmt: skip
+    frames, frames_note = table_frames.frame_column(ctx.video_dir, ids, opening=current)
+    if frames is not None:
+        shown.insert(0, table_frames.FRAME_COLUMN, frames)
+    st.dataframe(shown, key=key, on_select=on_table_select(key, ids), selection_mode="single-row", height=260,
+                 width="stretch", column_config={**TABLE_COLUMNS, table_frames.FRAME_COLUMN: table_frames.FRAME_CONFIG},
+                 placeholder="")  # fmt: skip  # a clip without a video: a blank frame cell
     cols = st.columns([1, 1, 4])
     cols[0].button("◀ Previous (k)", key="clip_prev", on_click=on_step(ids, -1), width="stretch", disabled=not ids)
     cols[1].button("Next (j) ▶", key="clip_next", on_click=on_step(ids, +1), width="stretch", disabled=not ids)
     where = f"clip {ids.index(current) + 1} of {len(ids)} shown" if current in ids else "hidden by the filters"
-    cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it.")
+    cols[2].caption(f"{len(ids)} of {len(table)} clips match; the open clip is {where}. Click a row to open it."
+                    + (f" {frames_note}" if frames_note else ""))
 
 
 GRID_PAGE = 12  # clips per page of the grid view
@@ -268,7 +297,8 @@ def show_parse(name, parse, gt_a, gt_v, video_path, how, weak=None, on_step_ids=
     step = on_step(on_step_ids) if on_step_ids is not None else None
     result = widgets.show_timeline([{"title": "", "timeline": timeline}], video_path, "timeline", name, note, step,
                                    view=dict(nav.view_state()), table_row=table_row, on_view=on_view,
-                                   media=media)  # fmt: skip
+                                   media=media, table_key=st.session_state.get(TABLE_KEY) if table_row is not None else None,
+                                   on_table_sorted=on_table_sorted)  # fmt: skip
     paused = widgets.paused_time(result, name)
     if paused is not None:
         st.caption(f"Paused / seeked at {paused:.1f} s")

@@ -16,9 +16,10 @@ compact demo (or $MMCSE_DATA_ROOT):
   1,200-clip test split and a 10,000-clip train split written by mmcse.data.synthetic into DIR (never the
   repo): the Overview's first open with an empty results cache (the progress bar's first appearance and the
   page fully drawn), a page switch to the Video parser, the Overview's second open after a server restart,
-  and the train split: its first open on the Video parser and clip switches in its 10,000-row table; then the
-  floor: a page of the Overview's elements (3 tables, 3 plotly charts, a sidebar) that computes nothing, opened
-  the same way on a restarted server.
+  and the train split: its first open on the Video parser, clip switches in its 10,000-row table (row clicks)
+  and j presses there (time, and the bytes sent to the browser per press); then the floor: a page of the
+  Overview's elements (3 tables, 3 plotly charts, a sidebar) that computes nothing, opened the same way on a
+  restarted server.
 
 Every figure is printed with the 1-minute load average before and after it and the CPU count: timings on a
 shared machine are noisy, so report the load with them. Nothing here asserts a time.
@@ -292,7 +293,39 @@ def train_table(browser, url: str, repeat: int) -> None:
     load_before, cpu = load(), server_cpu()
     times = [timed_click(page, row, names[row]) for row in rows]
     report("clip switch, 10,000-row table", times, load_before, (server_cpu() - cpu) / len(rows))
+    j_presses(page, names, rows[-1], max(repeat, 1))
     page.close()
+
+
+def j_presses(page, names: list[str], at: int, repeat: int) -> None:
+    """``repeat`` presses of j (the next clip in the table's order, file order here), one at a time: the time
+    to the next clip's timeline and the bytes the server sent the browser (websocket frames) per press."""
+    received: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(len(payload))))
+    page.reload()  # the websocket opened after the listener: its frames are counted
+    page.wait_for_function(TIMELINE, arg=[names[at], None], timeout=900_000)
+    wait_idle(page)
+    times, sizes = [], []
+    load_before, cpu = load(), server_cpu()
+    for i in range(1, repeat + 1):
+        page.locator("h1").first.click()  # the page has the focus, not the grid
+        received.clear()
+        t0 = time.perf_counter()
+        page.keyboard.press("j")
+        page.wait_for_function(TIMELINE, arg=[names[at + i], None], timeout=180_000)
+        times.append(time.perf_counter() - t0)
+        wait_idle(page)
+        sizes.append(sum(received))
+    report("j press, 10,000-row table", times, load_before, (server_cpu() - cpu) / repeat)
+    print(f"{'bytes sent per j press':34s} median {statistics.median(sizes) / 1e3:,.0f} kB, "
+          f"range {min(sizes) / 1e3:,.0f}-{max(sizes) / 1e3:,.0f} kB (n={repeat})", flush=True)
+    timed_click(page, 2, names[2])  # the grid's own selection now marks a row: the next j moves away from it
+    page.locator("h1").first.click()
+    received.clear()
+    page.keyboard.press("j")
+    page.wait_for_function(TIMELINE, arg=[names[3], None], timeout=180_000)
+    wait_idle(page)
+    print(f"{'bytes sent, first j after a click':34s} {sum(received) / 1e3:,.0f} kB", flush=True)
 
 
 def forget_results(data: Path, cache: Path, split: str) -> None:
