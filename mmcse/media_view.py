@@ -303,15 +303,15 @@ def cached_poster(path: str | os.PathLike, thumb_width: int = THUMB_WIDTH, folde
 
 _PREFETCH_LOCK = threading.Lock()  # one decode at a time: never more than one extra decode on the CPUs
 _PREFETCH_STATE = threading.Lock()
-_PENDING: set[str] = set()  # paths queued or being decoded by a prefetch
+_PENDING: dict[bool, set[str]] = {True: set(), False: set()}  # urgent / background: paths queued or decoding
 _URGENT = [0]  # urgent prefetches not finished: background ones wait for them between two decodes
 
 
 def prefetch(paths: list[str | os.PathLike], urgent: bool = True) -> threading.Thread | None:
     """Decode the media views of ``paths`` not yet in the cache (nor already queued) in a background thread,
     so that opening them reads the cache; errors are left for the real open to say. ``urgent``: the clips a
-    user is likely to open next; not urgent (many clips' thumbnails): decoded only while no urgent prefetch
-    is waiting. One decode at a time. Returns the thread (None when there is nothing to do)."""
+    user is likely to open next, queued even when a background batch holds them; not urgent (many clips'
+    thumbnails): decoded only while no urgent prefetch is waiting. One decode at a time. Returns the thread (None when there is nothing to do)."""
     todo = []
     for path in paths:
         try:
@@ -319,9 +319,10 @@ def prefetch(paths: list[str | os.PathLike], urgent: bool = True) -> threading.T
                 todo.append(Path(path))
         except OSError:
             continue
-    with _PREFETCH_STATE:
-        todo = [path for path in dict.fromkeys(todo) if str(path) not in _PENDING]
-        _PENDING.update(str(path) for path in todo)
+    with _PREFETCH_STATE:  # an urgent path queued by a background batch is queued again ahead of it
+        queued = _PENDING[True] if urgent else _PENDING[True] | _PENDING[False]
+        todo = [path for path in dict.fromkeys(todo) if str(path) not in queued]
+        _PENDING[urgent].update(str(path) for path in todo)
         if urgent and todo:
             _URGENT[0] += 1
 
@@ -332,12 +333,12 @@ def prefetch(paths: list[str | os.PathLike], urgent: bool = True) -> threading.T
                     threading.Event().wait(0.05)
                 with _PREFETCH_LOCK:
                     try:
-                        media_view(path)
+                        media_view(path)  # reads the cache when the other queue decoded it meanwhile
                     except (OSError, ValueError):
                         pass
                     finally:
                         with _PREFETCH_STATE:
-                            _PENDING.discard(str(path))
+                            _PENDING[urgent].discard(str(path))
         finally:
             if urgent:
                 with _PREFETCH_STATE:

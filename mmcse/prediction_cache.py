@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -55,6 +56,7 @@ FORMAT_VERSION = 1
 FEATURE_CLIPS = 2000  # class-wise feature points are kept for at most this many clips (evenly spaced)
 PROB_FIELDS = ("video_prob", "audio_prob", "visual_prob", "segment_prob")
 POOL_FIELDS = ("features", "clip", "segment", "cls", "modality", "active")
+INFO_KEYS = ("checkpoint_sha256", "split", "created", "device")  # what made stored results (SplitResults.info)
 Progress = Callable[[int, int], None]
 
 
@@ -84,11 +86,9 @@ def _feature_files(split: LLPSplit) -> list[str]:
     """The split's feature files, absolute (a relative --data-root and the app's absolute one name the same
     results), as strings (30,000 of them, so not as Path objects)."""
     store = split.store
-    root = os.path.abspath(str(store.root))
     if getattr(store, "packed", False):  # a packed store: its few array files and index
-        return sorted(str(p) for p in Path(root).iterdir() if p.is_file())
-    folders = [os.path.join(root, store.streams[key][0]) for key in ("audio", "visual", "visual_st")]
-    return [os.path.join(folder, f"{vid}.npy") for folder in folders for vid in split.video_ids]
+        return sorted(str(p) for p in Path(os.path.abspath(str(store.root))).iterdir() if p.is_file())
+    return store.paths(split.video_ids)
 
 
 def split_fingerprint(split: LLPSplit) -> str:
@@ -111,48 +111,68 @@ def cache_key(checkpoint_sha256: str, split: LLPSplit) -> str:
 
 
 def cache_limit_bytes() -> int:
-    """$MMCSE_CACHE_GB (default 10) in bytes; "inf": no limit; a value that is not a positive number: the
-    default."""
+    """$MMCSE_CACHE_GB (default 10) in bytes; "inf": no limit. A value that is not a positive number gets one
+    warning and the default."""
+    text = os.environ.get(CACHE_GB_ENV) or ""
     try:
-        gb = float(os.environ.get(CACHE_GB_ENV) or DEFAULT_CACHE_GB)
+        gb = float(text or DEFAULT_CACHE_GB)
     except ValueError:
-        gb = DEFAULT_CACHE_GB
+        gb = float("nan")
     if gb == float("inf"):
         return sys.maxsize  # no limit
-    return int((gb if gb > 0 else DEFAULT_CACHE_GB) * 1e9)  # NaN > 0 is False: the default
+    if not gb > 0:  # NaN included
+        import warnings
+
+        warnings.warn(f"{CACHE_GB_ENV}={text!r} is not a positive number of GB; the results cache keeps the "
+                      f"default {DEFAULT_CACHE_GB:g} GB (\"inf\": no limit)", UserWarning, stacklevel=2)  # fmt: skip
+        gb = DEFAULT_CACHE_GB
+    return int(gb * 1e9)
+
+
+_RESULT_NAME = re.compile(r"([0-9a-f]{32})(\.safetensors|\.features\.safetensors|\.errors\.[a-z]+\.[0-9.]+\.parquet)")
 
 
 def _key_of(name: str) -> str | None:
-    """The results key a cache file belongs to (``<key>.safetensors``, ``<key>.features.safetensors``,
-    ``<key>.errors.<gating>.<t>.<t>.parquet``), else None (not ours: never touched)."""
-    key = name.split(".", 1)[0]
-    return key if len(key) == 32 and all(c in "0123456789abcdef" for c in key) and "." in name else None
+    """The results key a cache file is named for (``<key>.safetensors``, ``<key>.features.safetensors``,
+    ``<key>.errors.<gating>.<t>.<t>.parquet``), else None."""
+    match = _RESULT_NAME.fullmatch(name)
+    return match.group(1) if match else None
+
+
+def _is_results(path: Path) -> bool:
+    """Whether ``path`` holds results of this module (its safetensors header names this format)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="np") as f:
+            return FORMAT in (f.metadata() or {})
+    except Exception:  # noqa: BLE001 not safetensors, unreadable: not ours
+        return False
 
 
 def prune(folder: Path | None = None, limit: int | None = None, keep: str | None = None) -> list[str]:
     """Delete the least recently used results (all files of a key together) until the folder's results
-    take at most ``limit`` bytes ($MMCSE_CACHE_GB); ``keep`` (the key just stored) stays. Only files named as
-    results are counted or deleted; the media/ sub-folder and anything else are left alone. -> deleted keys."""
+    take at most ``limit`` bytes ($MMCSE_CACHE_GB); ``keep`` (the key just stored) stays. A key counts only
+    when its ``<key>.safetensors`` holds this module's results; files of other names, other files named like
+    ours, and the media/ sub-folder are never counted or deleted. -> the deleted keys."""
     folder = folder or cache_folder()
     limit = cache_limit_bytes() if limit is None else limit
-    sizes: dict[str, int] = {}
-    used: dict[str, float] = {}
+    files: dict[str, list[os.DirEntry]] = {}
     for entry in os.scandir(folder):
         key = _key_of(entry.name)
-        if key is None or not entry.is_file(follow_symlinks=False):
-            continue
-        stat = entry.stat(follow_symlinks=False)
-        sizes[key] = sizes.get(key, 0) + stat.st_size
-        used[key] = max(used.get(key, 0.0), stat.st_mtime)
+        if key is not None and entry.is_file(follow_symlinks=False):
+            files.setdefault(key, []).append(entry)
+    files = {k: v for k, v in files.items() if _is_results(results_path(k, folder))}
+    sizes = {k: sum(e.stat(follow_symlinks=False).st_size for e in v) for k, v in files.items()}
+    used = {k: max(e.stat(follow_symlinks=False).st_mtime for e in v) for k, v in files.items()}
     total, deleted = sum(sizes.values()), []
     for key in sorted(used, key=used.get):  # oldest use first
         if total <= limit:
             break
         if key == keep:
             continue
-        for entry in os.scandir(folder):
-            if _key_of(entry.name) == key:
-                Path(entry.path).unlink(missing_ok=True)
+        for entry in files[key]:
+            Path(entry.path).unlink(missing_ok=True)
         total -= sizes[key]
         deleted.append(key)
     return deleted
@@ -188,7 +208,15 @@ class SplitResults:
         if self.feature_clips == 0:
             return None
         if stage not in self._pools:
-            arrays = _read(features_path(self.key, self.folder))[0]
+            try:
+                arrays = _read(features_path(self.key, self.folder))[0]
+            except Exception:  # noqa: BLE001 gone (pruned, deleted) or damaged since these results were read
+                with _JOBS_LOCK:
+                    if _JOBS.get(self.key) is not None and _JOBS[self.key].result is self:
+                        del _JOBS[self.key]  # the next page run reads or computes them again
+                raise ValueError(f"the class-wise feature points of these results are no longer readable in "
+                                 f"{self.folder} (the cache was pruned or cleared); reload the page to compute "
+                                 "them again") from None  # fmt: skip
             for s in STAGES:
                 self._pools[s] = FeaturePool(s, **{f: arrays[f"{s}.{f}"] for f in POOL_FIELDS})
         return self._pools[stage]
@@ -236,7 +264,7 @@ def load(key: str, folder: Path | None = None) -> SplitResults | None:
     if info.get("has_maps"):
         maps = {v: {k: arrays[f"maps.{v}.{k}"] for k in MAP_NAMES} for v in ("active", "all")}
     return SplitResults(key, preds, maps, feature_clips, float(info.get("seconds", 0.0)), folder,
-                        {k: info.get(k) for k in ("checkpoint_sha256", "split", "created", "device")})  # fmt: skip
+                        {k: info.get(k) for k in INFO_KEYS})  # fmt: skip
 
 
 # ----------------------------------------------------------------------------- the one model pass
@@ -333,7 +361,7 @@ def store(key: str, preds: Predictions, maps: dict | None, pools: dict[str, Feat
     with atomic_path(results_path(key, folder), suffix=".safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={FORMAT: json.dumps(meta)})
     results = SplitResults(key, preds, maps, clips, seconds, folder,
-                           {k: meta.get(k) for k in ("checkpoint_sha256", "split", "created")})  # fmt: skip
+                           {k: meta.get(k) for k in INFO_KEYS})  # fmt: skip
     results._pools.update(pools if clips else {})
     try:
         prune(folder, keep=key)
@@ -363,30 +391,32 @@ def predict_workers(device_type: str = "cpu") -> int:
         return default
 
 
-def checkpoint_results(checkpoint: str | Path, split: LLPSplit, device: str = "auto",
-                       folder: Path | None = None) -> tuple[SplitResults, bool]:  # fmt: skip
+def checkpoint_results(checkpoint: str | Path, split: LLPSplit, device: str = "auto", folder: Path | None = None,
+                       unstored: dict[str, SplitResults] | None = None) -> tuple[SplitResults, bool]:  # fmt: skip
     """A checkpoint's results on a split as the app keeps them -> (results, computed): read from the cache
-    folder when stored (``computed`` False), else one model pass on ``device`` (``predict_workers`` threads of
-    one core each on a CPU), stored there for the app and the next call. A cache folder that cannot be
-    written gets one warning; the results are still returned."""
+    folder when stored (``computed`` False), else one model pass on ``device`` (on a CPU ``predict_workers``
+    threads sharing torch's threads), stored there for the app and the next call. Results another device made
+    count only for ``device`` "auto" (an explicit device gets its own pass, stored in their place). A cache
+    folder that cannot be written gets one warning; the results are still returned, and kept in ``unstored``
+    (by key) when given, so that a second pass of the same caller reads them."""
     import warnings
 
     import torch
 
     from mmcse.inference import Parser
+    from mmcse.utils.device import resolve_device
 
     sha = file_sha256(checkpoint)
     key = cache_key(sha, split)
-    stored = load(key, folder)
-    if stored is not None:
+    stored = (unstored or {}).get(key) or load(key, folder)
+    if stored is not None and (device == "auto" or _device_type(stored) == resolve_device(device).type):
         return stored, False
     parser = Parser.from_checkpoint(checkpoint, device=device)
     info = {"checkpoint_sha256": sha, "split": split.name, "device": str(parser.device)}
     workers, threads = predict_workers(parser.device.type), torch.get_num_threads()
     started = time.perf_counter()
     try:
-        if workers > 1:
-            torch.set_num_threads(1)
+        torch.set_num_threads(max(1, threads // workers))  # two workers on 2 cores: one thread each
         preds, maps, pools = compute(parser, split, workers=workers)
     finally:
         torch.set_num_threads(threads)
@@ -396,7 +426,15 @@ def checkpoint_results(checkpoint: str | Path, split: LLPSplit, device: str = "a
     except OSError as exc:
         warnings.warn(f"the results were not kept in {folder or cache_folder()} ({exc}); set {CACHE_ENV} to a "
                       "writable folder to keep them", UserWarning, stacklevel=2)  # fmt: skip
-        return SplitResults(key, preds, maps, 0, seconds, folder or cache_folder(), info), True
+        results = SplitResults(key, preds, maps, 0, seconds, folder or cache_folder(), info)
+        if unstored is not None:
+            unstored[key] = results
+        return results, True
+
+
+def _device_type(results: SplitResults) -> str:
+    """"cpu" / "cuda" of the device that made ``results`` ("cpu" for results stored without one)."""
+    return str(results.info.get("device") or "cpu").split(":")[0]
 
 
 # ----------------------------------------------------------------------------- background jobs

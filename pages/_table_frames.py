@@ -42,12 +42,12 @@ def _poster_url(path: str, modified: float, size: int) -> str:
 
 def frame_column(video_dir: Path | None, ids: list[str], opening: str | None = None) -> tuple[list[str | None] | None, str]:
     """(a data URL or None per clip of ``ids``, a note for the user); (None, why) for a table longer than
-    TABLE_FRAMES_MAX. Starts the background decoding of the videos whose frames are not cached, but for
+    TABLE_FRAMES_MAX, (None, "") when none of the clips has a video file. Starts the background decoding of the videos whose frames are not cached, but for
     the clip ``opening`` (the page decodes it for its timeline in this run)."""
     if len(ids) > TABLE_FRAMES_MAX:
         return None, f"Filter the table to at most {TABLE_FRAMES_MAX} clips to see a frame of each in it."
     if video_dir is None or not Path(video_dir).is_dir():
-        return [None] * len(ids), ""
+        return None, ""  # a features-only dataset: no column
     stems, id11s = _video_stems(str(video_dir), mtime(video_dir))
     urls: list[str | None] = []
     todo: list[Path] = []
@@ -62,7 +62,7 @@ def frame_column(video_dir: Path | None, ids: list[str], opening: str | None = N
                     todo.append(path)
         urls.append(url)
     if not todo:
-        return urls, ""
+        return (urls if any(urls) else None), ""  # none of these clips has a video file: no column
     from mmcse.media_view import prefetch
 
     prefetch(todo, urgent=False)

@@ -364,7 +364,8 @@ def streamlit_floor(browser) -> None:
     computes nothing, on a restarted server: what Streamlit and the browser cost before the app does anything."""
     import tempfile
 
-    script = Path(tempfile.mkdtemp(prefix="mmcse_floor_")) / "floor.py"
+    folder = tempfile.TemporaryDirectory(prefix="mmcse_floor_")
+    script = Path(folder.name) / "floor.py"
     script.write_text(FLOOR_PAGE)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
@@ -388,6 +389,7 @@ def streamlit_floor(browser) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        folder.cleanup()
 
 
 def llp_size(browser_type, folder: Path, repeat: int, train_first: bool, table_only: bool = False) -> None:

@@ -67,3 +67,27 @@ def test_a_background_prefetch_queues_each_path_once_and_waits_for_urgent_ones(t
     assert order.index("clip2.mp4") < order.index("clip1.mp4") and sorted(order) == [p.name for p in paths]
     assert all(mv.cached_poster(p) is not None for p in paths)
     assert mv.prefetch(paths, urgent=False) is None  # all cached
+
+
+def test_an_urgent_clip_queued_by_a_background_batch_goes_first(tmp_path, cache, monkeypatch):
+    """The table's background batch holds every clip; the next clip j opens is queued again as urgent and
+    decoded before the rest of the batch (the batch then reads it from the cache)."""
+    paths = [grey_video(tmp_path / f"clip{i}.mp4", 2) for i in range(4)]
+    order, release = [], threading.Event()
+    real_view = mv.media_view
+
+    def slow_view(path, *args, **kwargs):
+        order.append(path.name)
+        release.wait(60)
+        return real_view(path, *args, **kwargs)
+
+    monkeypatch.setattr(mv, "media_view", slow_view)
+    background = mv.prefetch(paths, urgent=False)
+    urgent = mv.prefetch([paths[3]])
+    assert urgent is not None  # not dropped because the batch holds it
+    release.set()
+    for thread in (background, urgent):
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+    assert order.index("clip3.mp4") < order.index("clip1.mp4")
+    assert all(mv.cached_poster(p) is not None for p in paths)

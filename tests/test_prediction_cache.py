@@ -162,6 +162,10 @@ def test_the_cache_keeps_at_most_its_limit_dropping_the_least_recently_used(tmp_
         for path in tmp_path.glob(f"{key}.*"):
             os.utime(path, (stamp + 10 * i, stamp + 10 * i))  # stored in the order 1, 2, 3
     (tmp_path / "notes.txt").write_text("mine\n")
+    foreign = [tmp_path / f"{'d' * 32}.safetensors", tmp_path / f"{'e' * 32}.jpg"]  # named like ours, not ours
+    for path in foreign:
+        path.write_bytes(b"f" * 10_000)
+        os.utime(path, (stamp - 100, stamp - 100))  # the oldest of all
     (tmp_path / "media").mkdir()
     (tmp_path / "media" / "clip.npz").write_bytes(b"m" * 100)
     one = sum(p.stat().st_size for p in tmp_path.glob(f"{keys[0]}.*"))
@@ -171,11 +175,30 @@ def test_the_cache_keeps_at_most_its_limit_dropping_the_least_recently_used(tmp_
     assert not any(name.startswith(keys[1]) for name in left)
     assert {f"{keys[0]}.safetensors", f"{keys[2]}.features.safetensors", "notes.txt", "media"} <= set(left)
     assert prediction_cache.prune(tmp_path, limit=0, keep=keys[2]) == [keys[0]]  # what was just stored stays
+    assert all(path.read_bytes() == b"f" * 10_000 for path in foreign)
     assert prediction_cache.load(keys[2], folder=tmp_path) is not None
     monkeypatch.setenv(prediction_cache.CACHE_GB_ENV, "1e-9")  # 1 byte: each store keeps only itself
     prediction_cache.store(keys[0], preds, maps, pools, 1.0, {"split": "test"}, folder=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("0")) == [
         f"{keys[0]}.features.safetensors", f"{keys[0]}.safetensors"]  # fmt: skip
-    for text, expected in (("2.5", 2_500_000_000), ("inf", sys.maxsize), ("nan", 10**10), ("-1", 10**10), ("x", 10**10)):
+    for text, expected in (("2.5", 2_500_000_000), ("inf", sys.maxsize), ("", 10**10)):
         monkeypatch.setenv(prediction_cache.CACHE_GB_ENV, text)
         assert prediction_cache.cache_limit_bytes() == expected
+    for text in ("nan", "-1", "0", "ten"):  # one warning naming the value, then the default
+        monkeypatch.setenv(prediction_cache.CACHE_GB_ENV, text)
+        with pytest.warns(UserWarning, match=f"MMCSE_CACHE_GB='{text}' is not a positive number"):
+            assert prediction_cache.cache_limit_bytes() == 10**10
+
+
+def test_feature_points_gone_from_the_cache_say_so_and_drop_the_job(tmp_path, computed):
+    preds, maps, pools = computed
+    key = f"{7:032x}"
+    prediction_cache.store(key, preds, maps, pools, 1.0, {"split": "test"}, folder=tmp_path)
+    loaded = prediction_cache.load(key, folder=tmp_path)
+    job = prediction_cache.finished_job(key, loaded)  # as the app holds results in memory
+    assert prediction_cache.find_job(key) is job
+    prediction_cache.features_path(key, tmp_path).unlink()  # pruned by another process
+    with pytest.raises(ValueError, match="no longer readable in .*reload the page"):
+        loaded.pool("cafd")
+    assert prediction_cache.find_job(key) is None  # the next run reads or computes them again
+    assert prediction_cache.load(key, folder=tmp_path) is None  # results without their feature points: again

@@ -219,6 +219,13 @@ class FeatureStore:
     def path(self, key: str, video_id: str) -> Path:
         return self.root / self.streams[key][0] / f"{video_id}.npy"
 
+    def paths(self, video_ids: list[str], keys: tuple[str, ...] = ("audio", "visual", "visual_st")) -> list[str]:
+        """``path`` of every clip, stream after stream, absolute, as strings (30,000 of them in a fraction of
+        the time Path objects take)."""
+        root = os.path.abspath(str(self.root))
+        folders = [os.path.join(root, self.streams[key][0]) for key in keys]
+        return [os.path.join(folder, f"{vid}.npy") for folder in folders for vid in video_ids]
+
     def missing(self, video_ids: list[str]) -> list[str]:
         """Ids with at least one stream file absent, in the given order."""
         present = {key: set(os.listdir(self.root / name)) for key, (name, _) in self.streams.items()}

@@ -45,8 +45,7 @@ def collect_probabilities(
     pin = device.type == "cuda"
     for batch in split.batches(range(len(split)), batch_size, pin_memory=pin):
         if domain is not None:
-            for k, d in domain.distances({k: batch[k].numpy() for k in STREAMS}).items():
-                parts.setdefault(f"distance.{k}", []).append(torch.from_numpy(d))
+            _add_distances(domain, batch, parts)
         batch = to_device(batch, device)
         out = model(batch["audio"], batch["visual"], batch["visual_st"])
         for k in keys:
@@ -60,9 +59,14 @@ def domain_distances(domain: DomainStats, split: LLPSplit, batch_size: int = 64)
     ``collect_probabilities`` gives them with ``domain`` (the features only: no model pass)."""
     parts: dict[str, list[torch.Tensor]] = {}
     for batch in split.batches(range(len(split)), batch_size):
-        for k, d in domain.distances({k: batch[k].numpy() for k in STREAMS}).items():
-            parts.setdefault(f"distance.{k}", []).append(torch.from_numpy(d))
+        _add_distances(domain, batch, parts)
     return {k: torch.cat(v) for k, v in parts.items()}
+
+
+def _add_distances(domain: DomainStats, batch: dict[str, torch.Tensor], parts: dict[str, list]) -> None:
+    """Append a batch's per-clip distances to ``parts["distance.<stream>"]``."""
+    for k, d in domain.distances({k: batch[k].numpy() for k in STREAMS}).items():
+        parts.setdefault(f"distance.{k}", []).append(torch.from_numpy(d))
 
 
 def score(

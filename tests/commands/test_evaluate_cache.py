@@ -46,7 +46,7 @@ def cache_line(lines: list[str]) -> str:
 def test_the_first_evaluate_stores_what_the_app_reads_and_the_next_reads_it(fx, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv(prediction_cache.CACHE_ENV, str(tmp_path / "cache"))
     first, lines, _ = evaluate(fx, capsys)
-    assert cache_line(lines).startswith("predictions: computed (")
+    assert cache_line(lines).startswith("predictions: computed on cpu (")
     # the key the app computes for this checkpoint and split (absolute data root) names the stored file
     spec = FeatureSpec.from_dict(read_checkpoint_meta(fx.mmcse_checkpoint)["feature_spec"])
     split = open_split(DataPaths.from_root(fx.data.resolve(), spec, use_pseudo_labels=False), "test")
@@ -89,7 +89,7 @@ def test_compare_and_the_bootstrap_read_what_evaluate_stored(fx, capsys, tmp_pat
     monkeypatch.setenv(prediction_cache.CACHE_ENV, str(tmp_path / "cache"))
     _, lines, _ = evaluate(fx, capsys, "--bootstrap", "50")
     notes = [line for line in lines if line.startswith("predictions: ")]
-    assert len(notes) == 1 and notes[0].startswith("predictions: computed (")  # one pass, said once
+    assert len(notes) == 1 and notes[0].startswith("predictions: computed on cpu (")  # one pass, said once
     args = ["compare", str(fx.mmcse_checkpoint), str(fx.han_checkpoint), "--data-root", str(fx.data),
             "--split", "test", "--bootstrap", "50", "--json"]  # fmt: skip
     assert main([*args, str(tmp_path / "cached.json")]) == 0
@@ -99,3 +99,30 @@ def test_compare_and_the_bootstrap_read_what_evaluate_stored(fx, capsys, tmp_pat
     capsys.readouterr()
     cached, fresh = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("cached", "fresh"))
     assert cached["scores"] == fresh["scores"]
+
+
+def test_an_explicit_device_other_than_the_stored_one_computes_again(fx, capsys, tmp_path, monkeypatch):
+    """Results another device made (here: stored as from a GPU) serve --device auto, while --device cpu gets
+    its own pass, stored in their place."""
+    monkeypatch.setenv(prediction_cache.CACHE_ENV, str(tmp_path / "cache"))
+    evaluate(fx, capsys)
+    spec = FeatureSpec.from_dict(read_checkpoint_meta(fx.mmcse_checkpoint)["feature_spec"])
+    split = open_split(DataPaths.from_root(fx.data.resolve(), spec, use_pseudo_labels=False), "test")
+    key = prediction_cache.cache_key(prediction_cache.file_sha256(fx.mmcse_checkpoint), split)
+    ours = prediction_cache.load(key)
+    prediction_cache.store(key, ours.predictions, ours.maps, {s: ours.pool(s) for s in ("cafd", "fgse")}, 1.0,
+                           {**ours.info, "device": "cuda:0"})  # fmt: skip
+    _, lines, _ = evaluate(fx, capsys)
+    assert cache_line(lines).startswith("predictions: read from ") and "computed on cuda:0" in cache_line(lines)
+    _, lines, _ = evaluate(fx, capsys, "--device", "cpu")
+    assert cache_line(lines).startswith("predictions: computed on cpu (")
+    assert prediction_cache.load(key).info["device"] == "cpu"
+
+
+def test_results_that_cannot_be_kept_serve_the_bootstrap_pass_too(fx, capsys, tmp_path, monkeypatch):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder\n")
+    monkeypatch.setenv(prediction_cache.CACHE_ENV, str(blocked))
+    _, lines, err = evaluate(fx, capsys, "--bootstrap", "20")
+    assert err.count("the results were not kept") == 1  # one model pass, one warning
+    assert len([line for line in lines if line.startswith("predictions: ")]) == 1
