@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mmcse import analysis, browse, error_analysis, export, prediction_cache
+from mmcse import analysis, browse, error_analysis, export, metrics, prediction_cache
 from mmcse.checkpoint import CheckpointMetaView, read_checkpoint_meta
 from mmcse.config import FeatureSpec
 from mmcse.data.dataset import LLPSplit
@@ -256,6 +256,25 @@ def video_flags(ctx: Context, filenames: list[str]) -> tuple[bool, ...]:
     if ctx.data_root is not None:
         renderable = _demo_renderable(str(ctx.data_root), mtime(Path(ctx.data_root) / "manifest.json"), tuple(filenames))
     return tuple(name in stems or name[:11] in ids or r for name, r in zip(filenames, renderable))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def split_scores(path: str, modified: float, key: tuple, gating: str, seg_t: float, vid_t: float) -> dict | None:
+    """The 10 numbers of a checkpoint on a split at these thresholds (metrics.avvp_scores), once per session
+    set: every rerun of a page asks again; None for a split without dense labels."""
+    data = _split_of(path, modified, key)
+    if data.gt_audio is None or data.gt_visual is None:
+        return None
+    pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
+    return metrics.avvp_scores(pred_a, pred_v, data.gt_audio, data.gt_visual)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def per_class_report(path: str, modified: float, key: tuple, gating: str, seg_t: float, vid_t: float) -> pd.DataFrame:
+    """analysis.per_class_report of a checkpoint on a split (with dense labels) at these thresholds."""
+    data = _split_of(path, modified, key)
+    pred_a, pred_v = results(path, modified, key).predictions.binary(gating, seg_t, vid_t)
+    return analysis.per_class_report(pred_a, pred_v, data.gt_audio, data.gt_visual)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

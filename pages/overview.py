@@ -9,7 +9,7 @@ import json
 
 import streamlit as st
 
-from mmcse import analysis, error_analysis, viz
+from mmcse import error_analysis, viz
 from mmcse.classes import LLP_CLASSES
 from mmcse.demo.clips import read_demo_manifest
 from pages import _cache as cache
@@ -76,7 +76,9 @@ def ten_numbers(model, data, scores: dict) -> None:
         part = table[[c for c in table.columns if c.startswith(prefix)]]
         part.columns = [c.removeprefix(prefix) for c in part.columns]
         part.index.name = f"{level} level"
-        st.dataframe(part.style.format("{:.2f}"), width="stretch", key=f"metrics_{level}")
+        # column formats, not a pandas Styler: a Styler imports jinja2 and renders HTML styles on every rerun
+        formats = {column: st.column_config.NumberColumn(format="%.2f") for column in part.columns}
+        st.dataframe(part, width="stretch", column_config=formats, key=f"metrics_{level}")
     widgets.plot(viz.metrics_bar(rows), "metrics_bar", ctx, "ten_numbers")
 
 
@@ -85,8 +87,8 @@ PER_CLASS_VIEWS = ["F by modality", "Table: F, precision, recall, support", "Thr
 
 def per_class_section(preds, data) -> None:
     st.subheader("Per class")
-    pred_a, pred_v = widgets.binary(preds, ctx)
-    report = analysis.per_class_report(pred_a, pred_v, data.gt_audio, data.gt_visual)
+    report = cache.per_class_report(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
+                                    ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
     # a radio, not st.tabs: tabs would compute and draw all four views on every rerun (the sweep and the PR
     # curves score the split again), a radio draws only the view being looked at
     view = st.radio("View", PER_CLASS_VIEWS, horizontal=True, key="per_class_view", label_visibility="collapsed")
@@ -219,7 +221,7 @@ def csv_download(table, name: str, label: str) -> None:
 model, data, preds = widgets.predictions_or_stop(ctx)
 what_is_loaded(data.name, len(data))
 checkpoint_summary(model)
-scores = widgets.split_scores(preds, data, ctx)
+scores = widgets.split_scores(data, ctx)
 if scores is None:
     st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
