@@ -15,7 +15,9 @@ compact demo (or $MMCSE_DATA_ROOT):
 - LLP size (``--llp-size DIR``): a paper-size MM-CSE (preset paper-mmcse, random weights, VALOR features) on a
   1,200-clip test split and a 10,000-clip train split written by mmcse.data.synthetic into DIR (never the
   repo): the Overview's first open with an empty results cache (the progress bar's first appearance and the
-  page fully drawn), a page switch to the Video parser, the Overview's second open after a server restart,
+  page fully drawn), a page switch to the Video parser, the Overview's second open after a server restart
+  in a new browser profile (nothing in its HTTP cache), then after another restart in a new tab of that
+  profile (Streamlit's and plotly's scripts cached, as in the browser of someone who has used the app),
   and the train split: its first open on the Video parser, clip switches in its 10,000-row table (row clicks)
   and j presses there (time, and the bytes sent to the browser per press); `evaluate` of the checkpoint on the
   test split with an empty cache and the Overview's first open after it; then the floor: a page of the
@@ -260,8 +262,10 @@ def overview_drawn(page) -> None:
     page.wait_for_function(IDLE, timeout=600_000)
 
 
-def open_overview(browser, url: str, label: str, progress: bool) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_overview(browser, url: str, label: str, progress: bool, context=None) -> None:
+    """The Overview opened in a new tab of ``context`` (a browser profile that may have opened the app
+    before: its HTTP cache holds Streamlit's and plotly's scripts), else of a new, empty profile."""
+    page = context.new_page() if context is not None else browser.new_page(viewport={"width": 1400, "height": 1000})
     load_before, cpu = load(), server_cpu()
     t0 = time.perf_counter()
     page.goto(url)
@@ -413,16 +417,22 @@ def llp_size(browser_type, folder: Path, repeat: int, train_first: bool, table_o
     os.environ.update(MMCSE_DATA_ROOT=str(data), MMCSE_RUNS=str(data / "runs"), MMCSE_CACHE=str(cache))
     extra = {"MMCSE_DATA_ROOT": str(data), "MMCSE_RUNS": str(data / "runs"), "MMCSE_CACHE": str(cache)}
     browser = browser_type.launch(executable_path=CHROMIUM, args=ARGS)
-    for label, fresh in (("first open (empty cache)", True), ("second open (server restarted)", False)):
-        port = free_port()
+    # a browser that has opened the app before (the same user, a new tab): its HTTP cache is per origin, so
+    # the server comes back on the same port
+    returning, returning_port = browser.new_context(viewport={"width": 1400, "height": 1000}), free_port()
+    for label, fresh, context in (("first open (empty cache)", True, None),
+                                  ("second open (server restarted)", False, returning),
+                                  ("second open, browser seen it", False, returning)):  # fmt: skip
+        port = free_port() if context is None else returning_port
         proc, _ = start_server(port, extra)
         try:
-            open_overview(browser, f"http://localhost:{port}", label, progress=fresh)
+            open_overview(browser, f"http://localhost:{port}", label, progress=fresh, context=context)
             if fresh:
                 train_table(browser, f"http://localhost:{port}", repeat)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
+    returning.close()
     after_evaluate(browser, data, cache, extra)
     streamlit_floor(browser)
     browser.close()
