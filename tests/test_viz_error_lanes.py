@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers.hand_made_clip import GT_AUDIO, GT_VISUAL, PRED_AUDIO, PRED_VISUAL, grid
 
 from mmcse import viz
-from mmcse.classes import LLP_CLASSES
 from mmcse.error_analysis import KINDS, EventError, classify_events
 from mmcse.viz.errors import kind_descriptions, lane_event_kinds
 
-# one event of each kind: Speech late by 1 s (boundary), Dog cut in two (split), two Car events under one
-# prediction (merged), Cello heard but predicted seen (wrong modality), Banjo replaced by Violin
-# (substitution), Blender not found (missed), Chainsaw where nothing is (inserted), Cat right (correct)
-GT_AUDIO = [("Speech", 0, 4), ("Dog", 0, 10), ("Cello", 6, 8), ("Banjo", 2, 5)]
-GT_VISUAL = [("Car", 0, 2), ("Car", 4, 6), ("Cat", 8, 10), ("Blender", 0, 2)]
-PRED_AUDIO = [("Speech", 1, 5), ("Dog", 0, 3), ("Dog", 5, 10), ("Violin_fiddle", 2, 5), ("Chainsaw", 8, 10)]
-PRED_VISUAL = [("Car", 0, 6), ("Cat", 8, 10), ("Cello", 6, 8)]
-
-
-def grid(events) -> np.ndarray:
-    g = np.zeros((10, len(LLP_CLASSES)), np.uint8)
-    for name, onset, offset in events:
-        g[onset:offset, LLP_CLASSES.index(name)] = 1
-    return g
+# the hand-made clip: one event of each kind (helpers/hand_made_clip.py)
 
 
 def hand_made_timeline(**kwargs) -> tuple[dict, list[EventError]]:
