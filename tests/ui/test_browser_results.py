@@ -15,7 +15,6 @@ from helpers.browser import (
     start_app_server,
     stop_app_server,
     wait_idle,
-    wait_timeline,
 )
 
 from mmcse import prediction_cache
@@ -102,8 +101,9 @@ def test_a_run_folder_outside_the_runs_folder_is_computed_once_and_read_back_aft
         wait_idle(page)
         page.screenshot(path=str(shots / "results_read_back_dark.png"), full_page=True)
         page.get_by_role("link", name="Video parser").first.click()  # another page: the same stored results
-        wait_timeline(page, page.locator(".mmcse-timeline").first.get_attribute("data-clip", timeout=180_000))
-        wait_idle(page)
+        page.get_by_role("heading", name="Video parser").first.wait_for(timeout=180_000)
+        page.locator(".mmcse-timeline").first.wait_for(timeout=180_000)
+        wait_idle(page, 180_000)
         assert page.get_by_text("predicts no event").count() == 1  # the parser's own warning (the Overview's is gone)
         assert url_params(page) == (str(checkpoint), "0.30")  # the checkpoint and threshold ride along
         checked = page.locator('[data-testid="stSidebar"] input[type=radio]:checked')
