@@ -10,20 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from mmcse.metrics import GATINGS
 from pages import _context as context
 from pages import _nav as nav
 from pages import _widgets as widgets
 
-if PagesManager.uses_pages_directory:
-    # A fresh server's first session starts in Streamlit's legacy pages/ mode (a pages/ folder is beside this
-    # script): this run would nest in a navigation of its own, and the browser would then send the next
-    # interaction's rerun with default widget values and no query string (a permalink's choices lost on the
-    # first click). Leave that mode before anything is drawn and run again under st.navigation alone.
-    PagesManager.uses_pages_directory = False
-    st.rerun()
+context.leave_legacy_pages_mode()  # before anything is drawn: a fresh server's first session
 
 st.set_page_config(
     page_title="MM-CSE audio-visual video parsing",

@@ -42,16 +42,18 @@ class Context:
 
 def context() -> Context:
     """The sidebar choices of this run (set by app.py before the page runs)."""
-    _enter_through_app()
+    leave_legacy_pages_mode()
     return st.session_state.get("mmcse_context") or Context()
 
 
-def _enter_through_app() -> None:
-    """Make sure the page runs under app.py's st.navigation.
+def leave_legacy_pages_mode() -> None:
+    """Run the app under app.py's st.navigation alone: leave Streamlit's legacy multipage mode and rerun.
 
-    Streamlit starts an app that has a pages/ folder in its legacy multipage mode until the entry script
-    first calls st.navigation; a fresh server whose first visitor opens e.g. /video_parser would run that
-    page file alone (no sidebar, Streamlit's own page list). Leave that mode and rerun through app.py."""
+    Streamlit starts an app that has a pages/ folder beside its entry script in that mode until the script
+    first calls st.navigation. A fresh server's first session then either runs app.py nested in a navigation
+    of Streamlit's own (the browser's next rerun comes with default widget values and no query string: a
+    permalink's choices lost on the first click) or, opened at e.g. /video_parser, that page file alone (no
+    sidebar). app.py calls this before drawing anything, a page on entry."""
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:

@@ -19,7 +19,6 @@ from mmcse.prediction_cache import SplitResults
 from mmcse.predictions import Predictions
 from mmcse.video.io import find_video
 from pages._cache import CheckpointLoadError, ModelInfo, data_key, get_split, model_info, mtime, results_job
-from pages._cache import split_scores as split_scores_of
 from pages._context import ASSETS, Context, display_name, user_message
 
 MAX_INLINE_VIDEO_MB = 40  # without the media server, larger videos play with st.video (no playhead)
@@ -189,15 +188,6 @@ def warn_if_predicts_nothing(preds: Predictions, data: LLPSplit, ctx: Context, b
         icon="⚠️",
     )
     return True
-
-
-def split_scores(data: LLPSplit, ctx: Context) -> dict[str, float] | None:
-    """The 10 numbers of the sidebar's checkpoint on the split at its gating and thresholds (cached); None
-    without dense labels."""
-    if data.gt_audio is None:
-        return None
-    return split_scores_of(str(ctx.checkpoint), mtime(ctx.checkpoint), data_key(ctx), ctx.gating, ctx.segment_threshold,
-                           ctx.video_threshold)  # fmt: skip
 
 
 def provenance(ctx: Context, gating: str | None = None, checkpoint: str | None = None) -> str:

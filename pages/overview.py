@@ -85,7 +85,7 @@ def ten_numbers(model, data, scores: dict) -> None:
 PER_CLASS_VIEWS = ["F by modality", "Table: F, precision, recall, support", "Threshold sweep", "Precision-recall"]
 
 
-def per_class_section(preds, data) -> None:
+def per_class_section(data) -> None:
     st.subheader("Per class")
     report = cache.per_class_report(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
                                     ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
@@ -221,11 +221,12 @@ def csv_download(table, name: str, label: str) -> None:
 model, data, preds = widgets.predictions_or_stop(ctx)
 what_is_loaded(data.name, len(data))
 checkpoint_summary(model)
-scores = widgets.split_scores(data, ctx)
+scores = cache.split_scores(str(ctx.checkpoint), cache.mtime(ctx.checkpoint), cache.data_key(ctx), ctx.gating,
+                            ctx.segment_threshold, ctx.video_threshold)  # fmt: skip
 if scores is None:
     st.info(f"The {data.name} split has no dense labels, so it cannot be scored; choose val or test in the sidebar.")
     st.stop()
 widgets.warn_if_predicts_nothing(preds, data, ctx)
 ten_numbers(model, data, scores)
-per_class_section(preds, data)
+per_class_section(data)
 errors_section(preds, data)
