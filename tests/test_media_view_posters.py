@@ -45,8 +45,9 @@ def test_cached_poster_is_the_middle_frame_once_decoded_and_none_before(tmp_path
     assert mv.cached_poster(path) is None  # a damaged cache file: no poster, no error
 
 
-def test_a_background_prefetch_queues_each_path_once_and_waits_for_urgent_ones(tmp_path, cache, monkeypatch):
-    paths = [grey_video(tmp_path / f"clip{i}.mp4", 2) for i in range(3)]
+def slow_decodes(monkeypatch) -> tuple[list[str], threading.Event]:
+    """media_view made to wait for the returned event before decoding; the list gets each file name as its
+    decode starts (the order the prefetch threads took the clips in)."""
     order, release = [], threading.Event()
     real_view = mv.media_view
 
@@ -56,6 +57,12 @@ def test_a_background_prefetch_queues_each_path_once_and_waits_for_urgent_ones(t
         return real_view(path, *args, **kwargs)
 
     monkeypatch.setattr(mv, "media_view", slow_view)
+    return order, release
+
+
+def test_a_background_prefetch_queues_each_path_once_and_waits_for_urgent_ones(tmp_path, cache, monkeypatch):
+    paths = [grey_video(tmp_path / f"clip{i}.mp4", 2) for i in range(3)]
+    order, release = slow_decodes(monkeypatch)
     background = mv.prefetch(paths[:2], urgent=False)
     assert mv.prefetch(paths[:2], urgent=False) is None  # queued already: not twice
     urgent = mv.prefetch([paths[2]])
@@ -73,15 +80,7 @@ def test_an_urgent_clip_queued_by_a_background_batch_goes_first(tmp_path, cache,
     """The table's background batch holds every clip; the next clip j opens is queued again as urgent and
     decoded before the rest of the batch (the batch then reads it from the cache)."""
     paths = [grey_video(tmp_path / f"clip{i}.mp4", 2) for i in range(4)]
-    order, release = [], threading.Event()
-    real_view = mv.media_view
-
-    def slow_view(path, *args, **kwargs):
-        order.append(path.name)
-        release.wait(60)
-        return real_view(path, *args, **kwargs)
-
-    monkeypatch.setattr(mv, "media_view", slow_view)
+    order, release = slow_decodes(monkeypatch)
     background = mv.prefetch(paths, urgent=False)
     urgent = mv.prefetch([paths[3]])
     assert urgent is not None  # not dropped because the batch holds it
